@@ -1,0 +1,49 @@
+"""Small helpers shared by checks: provenance chains and evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keytrail.graph import Path, path_ids
+from keytrail.model import Event, Grant
+from keytrail.timeutil import format_time
+from keytrail.view import View
+
+#: An empty parameter schema, for checks without parameters.
+NO_PARAMS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+def chain(view: View, event: Event | None) -> dict[str, Any]:
+    """The who/what/when/why of an event: actor, key, key holder, approver, ticket, reason, time."""
+    if event is None:
+        return {}
+    key = view.keys.get(event.key) if event.key else None
+    out: dict[str, Any] = {
+        "event": event.id,
+        "action": event.action,
+        "time": format_time(event.time),
+        "actor": event.actor,
+        "key": event.key,
+        "key_holder": key.holder if key else None,
+        "approver": event.approver,
+        "ticket": event.ticket,
+        "reason": event.reason,
+        "location": str(view.location(event)),
+    }
+    if event.expires is not None:
+        out["expires"] = format_time(event.expires)
+    return out
+
+
+def grant_chain(view: View, grant: Grant) -> dict[str, Any]:
+    """The chain of the event that put ``grant`` in force, plus its certification."""
+    out = chain(view, grant.event)
+    out["since"] = format_time(grant.since)
+    if grant.certified is not None:
+        out["certified"] = format_time(grant.certified.time)
+    return out
+
+
+def path_evidence(view: View, subject: str, path: Path) -> dict[str, Any]:
+    """Evidence for an entitlement held along ``path``: the node ids and each edge's chain."""
+    return {"path": path_ids(subject, path), "chain": [grant_chain(view, g) for g in path]}

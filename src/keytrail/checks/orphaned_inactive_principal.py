@@ -1,0 +1,49 @@
+"""A suspended or terminated principal still holds access.
+
+Why it matters: a leaver's access is the classic orphaned grant. Accounts of
+people who left are taken over, reused by former colleagues or kept by the
+person themselves; auditors sample leavers first (SOC 2 CC6.2, ISO 27001
+A.5.18).
+
+Fires: for each active direct grant held by a principal whose directory status
+is ``suspended`` or ``terminated``, or who has a ``leave`` event in the history
+with no later ``join``. Access through groups is reached through a direct
+membership grant, which is what fires (one finding per grant to remove).
+
+Does not fire: for active principals; for grants revoked before ``as_of``;
+for principals the directory does not know (see
+``orphaned.unknown-principal``).
+
+Remediate: revoke the grants (or the account) under a key, or reinstate the
+principal in the directory if the status is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from keytrail.checks._util import NO_PARAMS, grant_chain
+from keytrail.model import Finding, kind_of
+from keytrail.view import View
+
+ID = "orphaned.inactive-principal"
+SEVERITY = "high"
+PARAMS = NO_PARAMS
+
+
+def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
+    for subject in sorted(view.graph.direct):
+        if kind_of(subject) not in ("user", "svc"):
+            continue
+        why = view.inactive(subject)
+        if why is None:
+            continue
+        for grant in view.graph.direct[subject]:
+            yield Finding(
+                message=f"{subject} ({why}) still holds {grant.target}"
+                        + (f" on {grant.resource}" if grant.resource else ""),
+                subject=subject, target=grant.target, resource=grant.resource,
+                event=grant.event, key=grant.event.key,
+                evidence={"status": why, "chain": [grant_chain(view, grant)]},
+                location=view.location(grant.event))

@@ -1,0 +1,191 @@
+"""The command line: ``keytrail check | explain | checks | schema``.
+
+``main(argv)`` returns the exit code, so tests call it directly. Exit codes:
+0 — nothing at or above ``--fail-on``; 1 — findings at or above it;
+2 — bad input or usage (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from keytrail import __version__
+from keytrail.errors import KeytrailError, UsageError
+from keytrail.model import SEVERITIES
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so usage errors map to exit 2 cleanly."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _time_arg(text: str) -> int:
+    from keytrail.timeutil import TimeFormatError, parse_time
+
+    if text == "now":
+        return _now()
+    try:
+        return parse_time(text)
+    except TimeFormatError as exc:
+        raise UsageError(f"--as-of: {exc}") from None
+
+
+def _now() -> int:
+    from keytrail.timeutil import EPOCH
+
+    fixed = os.environ.get("KEYTRAIL_NOW")
+    if fixed:
+        from keytrail.timeutil import parse_time
+
+        return parse_time(fixed)
+    return (datetime.now(timezone.utc) - EPOCH) // timedelta(microseconds=1)
+
+
+def _since_arg(text: str | None, as_of: int) -> int | None:
+    """``--since`` takes a time, or a duration counted back from ``--as-of``."""
+    from keytrail.timeutil import TimeFormatError, parse_duration, parse_time
+
+    if text is None:
+        return None
+    try:
+        return as_of - parse_duration(text)
+    except TimeFormatError:
+        pass
+    try:
+        return parse_time(text)
+    except TimeFormatError as exc:
+        raise UsageError(f"--since: {exc} (or give a duration such as 90d)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="keytrail", description="Policy-as-code access reviewer: every grant "
+                     "traced to its provisioning key.")
+    parser.add_argument("--version", action="version", version=f"keytrail {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="evaluate the policies and print findings",
+                           description="Replay the history, check every policy rule, print findings.")
+    check.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
+    check.add_argument("--format", "-f", default="text", help="text (default) or json")
+    check.add_argument("--output", "-o", help="write the report to this file instead of stdout")
+    _time_options(check)
+    check.add_argument("--fail-on", default="high", choices=SEVERITIES,
+                       help="exit 1 when an unwaived finding has this severity or higher (default: high)")
+    check.add_argument("--policy", action="append", default=[], metavar="PATH",
+                       help="an extra policy file to load (repeatable)")
+
+    explain = sub.add_parser("explain", help="why SUBJECT holds TARGET: paths and the chain behind each edge")
+    explain.add_argument("subject", help="a principal or group id, e.g. user:alice")
+    explain.add_argument("target", nargs="?", help="a role or group id; omit to list everything SUBJECT holds")
+    explain.add_argument("--dir", default=".", help="the project folder (default: .)")
+    _time_options(explain, since=False)
+
+    sub.add_parser("checks", help="list the built-in checks with their documentation").add_argument(
+        "id", nargs="?", help="show one check in full")
+
+    schema = sub.add_parser("schema", help="print a JSON Schema")
+    from keytrail.schemas import SCHEMA_NAMES
+
+    schema.add_argument("name", choices=SCHEMA_NAMES)
+    return parser
+
+
+def _time_options(parser: argparse.ArgumentParser, since: bool = True) -> None:
+    parser.add_argument("--as-of", default="now", metavar="TIME",
+                        help="evaluate the state as of this time (ISO 8601 with a zone; default: now)")
+    if since:
+        parser.add_argument("--since", metavar="TIME|DURATION",
+                            help="review window start for change checks: a time, or a duration back "
+                                 "from --as-of such as 90d (default: all history)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run keytrail; return the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help(sys.stderr)
+            return EXIT_ERROR
+        return COMMANDS[args.command](args)
+    except KeytrailError as exc:
+        print(f"keytrail: {exc.message}" if not exc.problems else str(exc), file=sys.stderr)
+        if exc.problems:
+            errors = sum(1 for p in exc.problems if p.level == "error")
+            print(f"keytrail: {errors} error{'s' if errors != 1 else ''}; nothing was checked",
+                  file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        path = Path(output)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from keytrail import pipeline
+    from keytrail.render import FORMATS
+
+    if args.format not in FORMATS:
+        raise UsageError(f"unknown format {args.format!r} (choose from {', '.join(FORMATS)})")
+    as_of = _time_arg(args.as_of)
+    since = _since_arg(args.since, as_of)
+    project = pipeline.load(args.dir, [Path(p) for p in args.policy])
+    state = pipeline.replay(project, as_of, since)
+    graph = pipeline.build_graph(project, state)
+    report = pipeline.evaluate(project, state, graph)
+    _write(pipeline.render(report, args.format, args.fail_on), args.output)
+    return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from keytrail import pipeline
+    from keytrail.explain import explain
+
+    as_of = _time_arg(args.as_of)
+    project = pipeline.load(args.dir)
+    state = pipeline.replay(project, as_of)
+    graph = pipeline.build_graph(project, state)
+    _write(explain(project, state, graph, args.subject, args.target), None)
+    return EXIT_OK
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    from keytrail.catalogue import describe_check, list_checks
+
+    if args.id:
+        _write(describe_check(args.id), None)
+    else:
+        _write(list_checks(), None)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from keytrail.catalogue import schema_text
+
+    _write(schema_text(args.name), None)
+    return EXIT_OK
+
+
+COMMANDS = {"check": cmd_check, "explain": cmd_explain, "checks": cmd_checks, "schema": cmd_schema}

@@ -1,0 +1,105 @@
+"""The engine: run every rule, stamp its findings, apply waivers, sort.
+
+Checks and rule kinds yield bare :class:`~keytrail.model.Finding` objects;
+the engine stamps the rule id, check, category and severity (the rule's
+override or the check's default), computes the fingerprint, and attaches the
+waiver in force, if any. Fingerprints hash the rule, check, subject, target,
+resource and the finding's own ``ident`` (an event id, never a count or a
+message), so they stay stable across runs and unrelated changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from keytrail import checks, kinds
+from keytrail.model import SEVERITY_RANK, Finding, Reported, Rule, Waiver
+from keytrail.selectors import glob_match
+from keytrail.view import View
+
+#: The implicit rule that reports expired waivers when no policy names it.
+EXPIRED_WAIVER = Rule(id="policy.expired-waiver", kind="use", check="policy.expired-waiver",
+                      severity=None, description="Expired waivers no longer waive and are reported.",
+                      policy="keytrail")
+
+
+@dataclass
+class Report:
+    """The result of one evaluation, from which every output format is rendered."""
+
+    as_of: int
+    since: int | None
+    rules: list[Rule]
+    findings: list[Reported]
+    view: View
+    notes: list[str] = field(default_factory=list)
+
+    def failing(self, threshold: str) -> list[Reported]:
+        """Unwaived findings at or above ``threshold``."""
+        rank = SEVERITY_RANK[threshold]
+        return [f for f in self.findings if f.waived is None and SEVERITY_RANK[f.severity] >= rank]
+
+
+def implementation(rule: Rule) -> ModuleType:
+    """The module that evaluates ``rule``."""
+    return checks.get(rule.check) if rule.kind == "use" else kinds.get(rule.kind)
+
+
+def category_of(rule: Rule) -> str:
+    return checks.category(rule.check) if rule.kind == "use" else "policy"
+
+
+def fingerprint(rule: Rule, finding: Finding) -> str:
+    """A stable identity: rule, check, subject, target, resource and the finding's ident."""
+    parts = [rule.id, rule.check, finding.subject or "", finding.target or "", finding.resource,
+             *finding.ident]
+    return "sha256:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def waiver_for(waivers: list[Waiver], rule: Rule, finding: Finding, as_of: int) -> Waiver | None:
+    """The first waiver in force that covers ``finding``; expired waivers never waive."""
+    for w in waivers:
+        if w.rule != rule.id or w.expires <= as_of:
+            continue
+        if w.subject is not None and not glob_match(w.subject, finding.subject or ""):
+            continue
+        if w.target is not None and not glob_match(w.target, finding.target or ""):
+            continue
+        if w.resource is not None and not glob_match(w.resource, finding.resource):
+            continue
+        return w
+    return None
+
+
+def active_rules(view: View) -> list[Rule]:
+    """The enabled rules of every policy, plus the implicit expired-waiver rule when needed."""
+    rules = [r for p in view.policies for r in p.rules if r.enabled]
+    if not any(r.check == "policy.expired-waiver" for r in rules):
+        rules.append(EXPIRED_WAIVER)
+    return rules
+
+
+def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
+    """Run ``rules`` (default: every enabled rule) and return the sorted report."""
+    rules = active_rules(view) if rules is None else rules
+    waivers = view.waivers
+    reported: dict[str, Reported] = {}
+    for rule in rules:
+        module = implementation(rule)
+        severity = rule.severity or module.SEVERITY
+        category = category_of(rule)
+        params: Any = dict(rule.params) if rule.kind == "use" else rule.params
+        for finding in module.check(view, params):
+            fp = fingerprint(rule, finding)
+            if fp in reported:
+                continue
+            reported[fp] = Reported(
+                rule=rule.id, check=rule.check, category=category, severity=severity,
+                finding=finding, fingerprint=fp,
+                waived=waiver_for(waivers, rule, finding, view.as_of),
+                controls=rule.controls)
+    findings = sorted(reported.values(), key=Reported.sort_key)
+    return Report(view.as_of, view.since, rules, findings, view)

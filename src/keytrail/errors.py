@@ -1,0 +1,73 @@
+"""The one error hierarchy keytrail raises, and the problems it carries.
+
+Every error a user can cause by giving keytrail bad input is a
+:class:`KeytrailError`; ``cli.main`` turns it into a message on stderr and exit
+code 2. A :class:`Problem` pins one complaint to a file, line and column and a
+path inside the document (``rules[3].use``), so messages read like a
+compiler's: ``policies/pay.yaml:14:7: rules[2].use: unknown check ...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: How many problems one file may report before the rest are summarised.
+MAX_PROBLEMS_PER_FILE = 50
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One complaint about an input, located as precisely as the input allows."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+    path: str = ""
+    message: str = ""
+    level: str = "error"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line:
+            where += f":{self.line}"
+            if self.column:
+                where += f":{self.column}"
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.level != "error":
+            text = f"{self.level}: {text}"
+        return f"{where}: {text}"
+
+
+class KeytrailError(Exception):
+    """Base class of every error caused by input or usage (exit code 2)."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems or [])
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return self.message
+        return "\n".join(str(p) for p in self.problems)
+
+
+class InputError(KeytrailError):
+    """An input file (project, directory, keys, history, snapshot) is invalid."""
+
+
+class PolicyError(KeytrailError):
+    """A policy file is invalid."""
+
+
+class UsageError(KeytrailError):
+    """The command line asks for something that cannot be done."""
+
+
+def cap_problems(problems: list[Problem], file: str, limit: int = MAX_PROBLEMS_PER_FILE) -> list[Problem]:
+    """Keep the first ``limit`` problems of a file and summarise the rest in one line."""
+    if len(problems) <= limit:
+        return problems
+    kept = problems[:limit]
+    kept.append(Problem(file, 0, 0, "", f"... and {len(problems) - limit} more problems in this file"))
+    return kept

@@ -1,0 +1,101 @@
+"""``keytrail explain``: why a subject holds a target, edge by edge.
+
+For every path from the subject to the target (direct, or through nested
+groups), each edge is shown with the who/what/when/why chain behind it: the
+event and where it was written, the actor, the key and its registered holder
+and validity, the approver, the ticket, the reason, the expiry and the last
+certification.
+"""
+
+from __future__ import annotations
+
+from keytrail.errors import UsageError
+from keytrail.graph import AccessGraph, describe_path
+from keytrail.model import Grant, kind_of
+from keytrail.project import Project
+from keytrail.replay import State
+from keytrail.timeutil import format_time
+
+
+def key_status(project: Project, grant: Grant) -> str:
+    """How the key behind a grant checks out: registered, holder, validity."""
+    event = grant.event
+    if not event.key:
+        return "no provisioning key"
+    key = project.keys.get(event.key)
+    if key is None:
+        return f"key {event.key} (not in the registry)"
+    notes = [f"holder {key.holder}"]
+    if key.owner:
+        notes.append(f"owner {key.owner}")
+    if event.actor and event.actor != key.holder:
+        notes.append(f"USED BY {event.actor}, NOT ITS HOLDER")
+    if key.revoked_at is not None and event.time >= key.revoked_at:
+        notes.append(f"REVOKED {format_time(key.revoked_at)}")
+    if key.expires is not None and event.time >= key.expires:
+        notes.append(f"EXPIRED {format_time(key.expires)}")
+    if key.not_before is not None and event.time < key.not_before:
+        notes.append(f"NOT YET VALID (from {format_time(key.not_before)})")
+    return f"key {event.key} ({', '.join(notes)})"
+
+
+def edge_lines(project: Project, grant: Grant) -> list[str]:
+    """The chain behind one edge, as indented lines."""
+    e = grant.event
+    on = f" on {grant.resource}" if grant.resource else ""
+    lines = [f"  {grant.subject} -> {grant.target}{on}",
+             f"    granted {format_time(e.time)} by {e.actor or '(no actor recorded)'}"
+             f" (event {e.id}, {project.event_location(e)})",
+             f"    {key_status(project, grant)}"]
+    why = []
+    why.append(f"approved by {e.approver}" if e.approver else "no approver")
+    why.append(f"ticket {e.ticket}" if e.ticket else "no ticket")
+    if e.reason:
+        why.append(f'reason "{e.reason}"')
+    lines.append("    " + " · ".join(why))
+    if grant.since != e.time:
+        lines.append(f"    held since {format_time(grant.since)}")
+    if e.expires is not None:
+        lines.append(f"    expires {format_time(e.expires)}")
+    if grant.certified is not None:
+        c = grant.certified
+        lines.append(f"    last certified {format_time(c.time)} by {c.actor or '(no actor)'} (event {c.id})")
+    if e.extra:
+        shown = {k: v for k, v in sorted(e.extra.items())}
+        lines.append(f"    other fields: {shown}")
+    return lines
+
+
+def explain(project: Project, state: State, graph: AccessGraph, subject: str, target: str | None) -> str:
+    """The explanation text for ``subject`` (and ``target``, when given)."""
+    when = format_time(state.as_of)
+    if subject not in graph.direct and not project.directory.knows(subject):
+        from keytrail.schemas import did_you_mean
+
+        known = sorted(set(graph.direct) | set(project.directory.principals) | set(project.directory.groups))
+        raise UsageError(f"{subject!r} is neither in the directory nor in the history{did_you_mean(subject, known)}")
+    out: list[str] = []
+    effective = graph.effective(subject)
+    if target is None:
+        if not effective:
+            return f"{subject} holds nothing as of {when}.\n"
+        out.append(f"{subject} holds {len(effective)} entitlement{'s' if len(effective) != 1 else ''} as of {when}:")
+        for (t, r), paths in sorted(effective.items()):
+            on = f" on {r}" if r else ""
+            via = "; ".join(describe_path(subject, p) for p in paths)
+            out.append(f"  {t}{on}  via {via}")
+        out.append("")
+        out.append(f"`keytrail explain {subject} TARGET` shows the chain behind each edge.")
+        return "\n".join(out) + "\n"
+    if kind_of(target) not in ("group", "role"):
+        raise UsageError(f"TARGET must be a group: or role: id, not {target!r}")
+    paths = graph.paths(subject, target)
+    if not paths:
+        return f"{subject} does not hold {target} as of {when}.\n"
+    out.append(f"{subject} holds {target} as of {when} by {len(paths)} path{'s' if len(paths) != 1 else ''}:")
+    for n, path in enumerate(paths, 1):
+        out.append("")
+        out.append(f"path {n}: {describe_path(subject, path)}")
+        for grant in path:
+            out.extend(edge_lines(project, grant))
+    return "\n".join(out) + "\n"

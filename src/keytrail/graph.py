@@ -1,0 +1,166 @@
+"""The access graph: who holds what, directly and through nested groups.
+
+Nodes are principals, groups and roles; an edge ``subject -> target`` stands
+for the active grants between them, one per resource, each carrying its
+provenance (the :class:`~keytrail.model.Grant`). Effective access expands
+group membership: a member of ``group:a`` holds everything ``group:a`` holds,
+through any depth of nesting; cycles are tolerated (each group is expanded
+once per path search), never looped on.
+
+For speed, the closure of every group is computed once (a breadth-first
+search over the group-to-group subgraph, which is small even for large
+organisations) and reused for each member. The full networkx graph, used for
+explanations and "who reaches Y", is built on first use.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from keytrail.model import Grant, kind_of
+from keytrail.replay import State
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+Entitlement = tuple[str, str]          # (target, resource)
+Path = tuple[Grant, ...]               # the grants from the subject to the entitlement
+
+
+class AccessGraph:
+    """Effective access over the active grants of a :class:`State`."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.direct: dict[str, list[Grant]] = {}
+        for grant in state.grants.values():
+            self.direct.setdefault(grant.subject, []).append(grant)
+        for grants in self.direct.values():
+            grants.sort(key=_grant_order)
+        self._closure: dict[str, dict[Entitlement, Path]] = {}
+        self._effective: dict[str, dict[Entitlement, list[Path]]] = {}
+        self._nx: nx.MultiDiGraph | None = None
+
+    # -- effective access -------------------------------------------------
+
+    def group_closure(self, group: str) -> dict[Entitlement, Path]:
+        """Everything ``group`` holds, directly or through nested groups: one shortest path each."""
+        cached = self._closure.get(group)
+        if cached is not None:
+            return cached
+        reach: dict[Entitlement, Path] = {}
+        seen = {group}
+        queue: deque[tuple[str, Path]] = deque([(group, ())])
+        while queue:
+            node, path = queue.popleft()
+            for grant in self.direct.get(node, ()):
+                ent = (grant.target, grant.resource)
+                if ent in reach or grant.target == group:
+                    continue
+                step = path + (grant,)
+                reach[ent] = step
+                if kind_of(grant.target) == "group" and grant.target not in seen:
+                    seen.add(grant.target)
+                    queue.append((grant.target, step))
+        self._closure[group] = reach
+        return reach
+
+    def effective(self, subject: str) -> dict[Entitlement, list[Path]]:
+        """Every entitlement ``subject`` holds, with one path per distinct first hop."""
+        cached = self._effective.get(subject)
+        if cached is not None:
+            return cached
+        out: dict[Entitlement, list[Path]] = {}
+        for grant in self.direct.get(subject, ()):
+            out.setdefault((grant.target, grant.resource), []).append((grant,))
+        for grant in self.direct.get(subject, ()):
+            if kind_of(grant.target) != "group":
+                continue
+            for ent, path in self.group_closure(grant.target).items():
+                if ent[0] == subject:
+                    continue  # a group reaching itself through a cycle is not an entitlement
+                paths = out.setdefault(ent, [])
+                if all(p[0] is not grant for p in paths):
+                    paths.append((grant,) + path)
+        self._effective[subject] = out
+        return out
+
+    def entitlements(self, subject: str) -> set[Entitlement]:
+        """The (target, resource) pairs ``subject`` effectively holds."""
+        return set(self.effective(subject))
+
+    def targets(self, subject: str) -> set[str]:
+        """The targets ``subject`` effectively holds, whatever the resource."""
+        return {t for t, _ in self.effective(subject)}
+
+    def subjects(self) -> Iterator[str]:
+        """Every subject holding at least one direct grant, sorted."""
+        return iter(sorted(self.direct))
+
+    def principals(self) -> Iterator[str]:
+        """Every user or service holding at least one direct grant, sorted."""
+        return (s for s in sorted(self.direct) if kind_of(s) in ("user", "svc"))
+
+    # -- networkx view ----------------------------------------------------
+
+    @property
+    def nx(self) -> nx.MultiDiGraph:
+        """The grants as a networkx multigraph (one edge per resource), built on first use."""
+        if self._nx is None:
+            import networkx as nx
+
+            g = nx.MultiDiGraph()
+            for grant in self.state.grants.values():
+                g.add_edge(grant.subject, grant.target, key=grant.resource, grant=grant)
+            self._nx = g
+        return self._nx
+
+    def holders(self, target: str) -> set[str]:
+        """Every subject that reaches ``target``, directly or through groups."""
+        g = self.nx
+        if target not in g:
+            return set()
+        import networkx as nx
+
+        return set(nx.ancestors(g, target))
+
+    def paths(self, subject: str, target: str, limit: int = 20) -> list[Path]:
+        """Every simple path (as grants) from ``subject`` to ``target``, shortest first, at most ``limit``."""
+        g = self.nx
+        if subject not in g or target not in g:
+            return []
+        import networkx as nx
+
+        found: list[Path] = []
+        for nodes in nx.all_simple_edge_paths(g, subject, target, cutoff=16):
+            found.append(tuple(g.edges[u, v, k]["grant"] for u, v, k in nodes))
+            if len(found) >= limit * 5:
+                break
+        found.sort(key=lambda p: (len(p), [_grant_order(x) for x in p]))
+        return found[:limit]
+
+    def cycles(self) -> list[list[str]]:
+        """Group membership cycles (each as a sorted list of groups)."""
+        import networkx as nx
+
+        groups = self.nx.subgraph([n for n in self.nx if kind_of(n) == "group"])
+        return sorted(sorted(c) for c in nx.strongly_connected_components(groups) if len(c) > 1)
+
+
+def _grant_order(grant: Grant) -> tuple[str, str]:
+    return (grant.target, grant.resource)
+
+
+def path_ids(subject: str, path: Path) -> list[str]:
+    """The node ids along a path, starting with the subject."""
+    return [subject] + [g.target for g in path]
+
+
+def describe_path(subject: str, path: Path) -> str:
+    """``user:a -> group:b -> role:c``."""
+    return " -> ".join(path_ids(subject, path))
+
+
+__all__ = ["AccessGraph", "Entitlement", "Path", "path_ids", "describe_path", "Any"]

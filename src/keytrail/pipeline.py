@@ -1,0 +1,52 @@
+"""The pipeline as separate stages: load, replay, graph, evaluate, render.
+
+``keytrail check`` runs them in order; the benchmark times each one. Every
+stage takes the previous stage's result and nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from keytrail.engine import Report
+from keytrail.engine import evaluate as _evaluate
+from keytrail.graph import AccessGraph
+from keytrail.project import Project, load_project
+from keytrail.replay import State
+from keytrail.replay import replay as _replay
+from keytrail.timeutil import parse_time
+from keytrail.view import View
+
+
+def _us(value: datetime | int | str | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return parse_time(value)
+
+
+def load(root: Path | str, extra_policies: list[Path] | None = None) -> Project:
+    """Load and validate every input of the project at ``root``."""
+    return load_project(Path(root), extra_policies)
+
+
+def replay(project: Project, as_of: datetime | int | str, since: datetime | int | str | None = None) -> State:
+    """Fold the history into the state as of ``as_of``."""
+    return _replay(project.events, _us(as_of) or 0, _us(since))
+
+
+def build_graph(project: Project, state: State) -> AccessGraph:
+    """The access graph over the replayed state."""
+    return AccessGraph(state)
+
+
+def evaluate(project: Project, state: State, graph: AccessGraph) -> Report:
+    """Run every enabled rule."""
+    return _evaluate(View(project, state, graph))
+
+
+def render(report: Report, fmt: str, fail_on: str = "high") -> str:
+    """Render a report in one output format."""
+    from keytrail.render import render as _render
+
+    return _render(report, fmt, fail_on)

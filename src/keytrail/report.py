@@ -1,0 +1,135 @@
+"""One data model for every output format.
+
+:func:`to_data` turns a :class:`~keytrail.engine.Report` into the findings
+JSON contract (DESIGN.md), field for field; :func:`context` adds what human
+formats need — counts by category and severity, groupings, the chain behind
+each finding — computed here so that templates only loop and print.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keytrail import __version__
+from keytrail.engine import Report
+from keytrail.model import CATEGORIES, SEVERITIES, SEVERITY_RANK, Reported, Waiver
+from keytrail.timeutil import format_time
+
+
+def waiver_data(waiver: Waiver | None) -> dict[str, Any] | None:
+    if waiver is None:
+        return None
+    out: dict[str, Any] = {"reason": waiver.reason, "approved_by": waiver.approved_by,
+                           "expires": format_time(waiver.expires)}
+    if waiver.ticket:
+        out["ticket"] = waiver.ticket
+    return out
+
+
+def finding_data(report: Report, item: Reported) -> dict[str, Any]:
+    """One finding, as the JSON contract has it."""
+    f = item.finding
+    return {
+        "rule": item.rule,
+        "check": item.check,
+        "category": item.category,
+        "severity": item.severity,
+        "subject": f.subject,
+        "target": f.target,
+        "resource": f.resource,
+        "event": f.event.id if f.event else None,
+        "key": f.key if f.key is not None else (f.event.key if f.event else None),
+        "message": f.message,
+        "evidence": dict(f.evidence),
+        "location": f.location.as_dict() if f.location else None,
+        "fingerprint": item.fingerprint,
+        "waived": waiver_data(item.waived),
+    }
+
+
+def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
+    """Counts of unwaived findings by severity and category, plus totals."""
+    by_severity: dict[str, int] = {}
+    by_category: dict[str, int] = {}
+    waived = 0
+    for item in report.findings:
+        if item.waived is not None:
+            waived += 1
+            continue
+        by_severity[item.severity] = by_severity.get(item.severity, 0) + 1
+        by_category[item.category] = by_category.get(item.category, 0) + 1
+    return {
+        "findings": len(report.findings),
+        "failing": len(report.failing(fail_on)),
+        "waived": waived,
+        "fail_on": fail_on,
+        "by_severity": {s: by_severity[s] for s in reversed(SEVERITIES) if s in by_severity},
+        "by_category": {c: by_category[c] for c in CATEGORIES if c in by_category},
+    }
+
+
+def to_data(report: Report, fail_on: str = "high") -> dict[str, Any]:
+    """The findings JSON contract."""
+    return {
+        "tool": {"name": "keytrail", "version": __version__},
+        "as_of": format_time(report.as_of),
+        "since": format_time(report.since),
+        "summary": summary(report, fail_on),
+        "findings": [finding_data(report, f) for f in report.findings],
+    }
+
+
+def context(report: Report, fail_on: str = "high") -> dict[str, Any]:
+    """Everything a human-format template needs, precomputed."""
+    data = to_data(report, fail_on)
+    rank = SEVERITY_RANK[fail_on]
+    groups: list[dict[str, Any]] = []
+    for category in CATEGORIES:
+        in_cat = [f for f in data["findings"] if f["category"] == category]
+        if not in_cat:
+            continue
+        by_sev = []
+        for severity in reversed(SEVERITIES):
+            items = [f for f in in_cat if f["severity"] == severity]
+            if items:
+                by_sev.append({"severity": severity, "count": len(items), "findings": items})
+        groups.append({"category": category, "count": len(in_cat), "severities": by_sev})
+    for f in data["findings"]:
+        f["fails"] = f["waived"] is None and SEVERITY_RANK[f["severity"]] >= rank
+        f["chain_line"] = chain_line(f)
+        path = (f["evidence"] or {}).get("path")
+        f["path_line"] = " -> ".join(path) if isinstance(path, list) else ""
+    project = report.view.project
+    return {
+        "data": data,
+        "project": {"name": project.name, "root": str(project.root)},
+        "groups": groups,
+        "fail_on": fail_on,
+        "rules": [{"id": r.id, "check": r.check, "severity": r.severity, "policy": r.policy,
+                   "description": r.description} for r in report.rules],
+        "anomalies": [{"event": e.id, "location": str(project.event_location(e)), "message": m}
+                      for e, m in report.view.state.anomalies],
+    }
+
+
+def chain_line(finding: dict[str, Any]) -> str:
+    """``key pk-1 (holder svc:tf) · actor user:a · approver user:b · ticket CHG-1``."""
+    ev = finding.get("evidence") or {}
+    chains = ev.get("chain") or []
+    link = chains[-1] if chains else None
+    if not link:
+        return ""
+    parts = []
+    if link.get("key"):
+        holder = f" (holder {link['key_holder']})" if link.get("key_holder") else " (not registered)"
+        parts.append(f"key {link['key']}{holder}")
+    else:
+        parts.append("no key")
+    for name in ("actor", "approver", "ticket"):
+        if link.get(name):
+            parts.append(f"{name} {link[name]}")
+    if link.get("time"):
+        parts.append(str(link["time"]))
+    if link.get("reason"):
+        parts.append(f"“{link['reason']}”")
+    return " · ".join(parts)

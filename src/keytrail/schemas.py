@@ -1,0 +1,172 @@
+"""The JSON Schemas keytrail ships, and validation that explains itself.
+
+``schemas/NAME.schema.json`` holds one schema per input format and for the
+findings output. :func:`validate` runs a schema over loaded data and turns
+every violation into a :class:`~keytrail.errors.Problem` located at the
+offending key (``file:line:col``), naming its path (``rules[3].use``) and the
+most specific message jsonschema can give: for ``oneOf``/``anyOf`` it descends
+into the branch that got furthest, the way ``jsonschema.best_match`` does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from keytrail.errors import Problem
+from keytrail.yamlload import Locator, format_path
+
+SCHEMA_NAMES = ("project", "directory", "keys", "event", "snapshot", "policy", "findings")
+
+_NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    """The packaged schema ``name`` (one of :data:`SCHEMA_NAMES`), parsed."""
+    if name not in SCHEMA_NAMES:
+        raise KeyError(name)
+    text = resources.files("keytrail").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@lru_cache(maxsize=None)
+def validator(name: str) -> Any:
+    """A compiled Draft 2020-12 validator for schema ``name``."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema(name))
+
+
+def validate(data: Any, name: str, locator: Locator, base: tuple[Any, ...] = ()) -> list[Problem]:
+    """Every violation of schema ``name`` in ``data``, most specific first, sorted by position."""
+    problems = []
+    for error in validator(name).iter_errors(data):
+        error = _most_specific(error)
+        path = base + tuple(error.absolute_path)
+        problems.append(locator.problem(path, describe(error)))
+    return sorted(set(problems))
+
+
+def _most_specific(error: Any) -> Any:
+    """Descend through oneOf/anyOf to the error that explains the most."""
+    from jsonschema.exceptions import best_match, relevance
+
+    while error.context:
+        if error.validator == "oneOf" and all(e.validator == "required" for e in error.context):
+            break  # "exactly one of these keys": say that, not "missing 'use'"
+        # A branch whose type did not even match is rarely the user's intent.
+        candidates = [e for e in error.context if e.validator != "type"] or list(error.context)
+        deeper = best_match(candidates, key=relevance)
+        if deeper is None or len(deeper.absolute_path) < len(error.absolute_path):
+            break
+        if error.validator in ("oneOf", "anyOf") and _kinds_ambiguous(error):
+            break
+        error = deeper
+    return error
+
+
+def _kinds_ambiguous(error: Any) -> bool:
+    """True when a oneOf failed because several branches matched (say so, don't descend)."""
+    return error.validator == "oneOf" and "is valid under each of" in error.message
+
+
+def describe(error: Any) -> str:
+    """A message for one jsonschema error that names the problem in the user's terms."""
+    v, inst, schema = error.validator, error.instance, error.schema
+    if v == "required":
+        missing = [k for k in error.validator_value if isinstance(inst, dict) and k not in inst]
+        if missing:
+            return "missing required " + ", ".join(repr(k) for k in missing)
+    if v == "additionalProperties" and isinstance(inst, dict):
+        allowed = sorted(schema.get("properties", {}))
+        extras = sorted(k for k in inst if k not in schema.get("properties", {})
+                        and not any(re.search(p, k) for p in schema.get("patternProperties", {})))
+        parts = []
+        for extra in extras:
+            hint = did_you_mean(extra, allowed)
+            parts.append(f"unknown key {extra!r}{hint}")
+        if parts:
+            return "; ".join(parts) + f" (allowed: {', '.join(allowed)})"
+    if v == "enum":
+        hint = did_you_mean(str(inst), [str(x) for x in error.validator_value])
+        return f"{inst!r} is not one of {', '.join(map(str, error.validator_value))}{hint}"
+    if v == "const":
+        return f"must be {error.validator_value!r}, not {inst!r}"
+    if v == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {_article(expected)}, got {_json_type(inst)} {_short(inst)}"
+    if v == "pattern" and isinstance(inst, str):
+        if _NAIVE_TIME.match(inst):
+            return f"time {inst!r} has no zone (add Z or an offset such as +02:00)"
+        desc = schema.get("description", "")
+        if desc:
+            return f"{_short(inst)} is not valid here: {desc[0].lower() + desc[1:]}".rstrip(".")
+        return f"{_short(inst)} does not match {error.validator_value}"
+    if v == "oneOf" and isinstance(inst, dict) and error.context and all(
+            e.validator == "required" for e in error.context):
+        names = [k for e in error.context for k in e.validator_value]
+        present = [k for k in names if k in inst]
+        if present:
+            return f"has {' and '.join(present)}; exactly one of {', '.join(names)} is allowed"
+        return f"needs exactly one of {', '.join(names)}"
+    if v == "oneOf" and _kinds_ambiguous(error):
+        return "matches more than one alternative: " + (schema.get("description") or error.message)
+    if v in ("minItems", "minLength", "minProperties") and not inst and inst != 0:
+        return "must not be empty"
+    if v == "maxLength" and isinstance(inst, str):
+        return f"is {len(inst)} characters long; at most {error.validator_value} allowed"
+    if v == "not" and schema.get("description"):
+        return schema["description"]
+    return error.message if len(error.message) < 300 else error.message[:297] + "..."
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """`` (did you mean "x"?)`` when ``word`` is close to one of ``choices``."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _article(text: str) -> str:
+    return ("an " if text[:1] in "aeiou" else "a ") + text
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+__all__ = ["SCHEMA_NAMES", "load_schema", "validator", "validate", "describe", "did_you_mean",
+           "format_path"]
+
+
+def validate_fragment(data: Any, schema: dict[str, Any], locator: Locator, base: tuple[Any, ...]
+                      ) -> list[Problem]:
+    """Validate ``data`` against an inline schema (a check's parameters), located under ``base``."""
+    from jsonschema import Draft202012Validator
+
+    problems = []
+    for error in Draft202012Validator(schema).iter_errors(data):
+        error = _most_specific(error)
+        problems.append(locator.problem(base + tuple(error.absolute_path), describe(error)))
+    return sorted(set(problems))

@@ -1,0 +1,101 @@
+"""What a check sees: the project, the replayed state and the access graph.
+
+A :class:`View` is read-only and holds no configuration: checks get their
+parameters separately and never touch files or the clock, so each check is a
+pure function of ``(view, params)`` and can be tested alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+from keytrail.graph import AccessGraph
+from keytrail.model import CHANGE_ACTIONS, Directory, Event, Key, Location, Policy, SnapshotEntry, Waiver
+from keytrail.project import Project
+from keytrail.replay import State
+from keytrail.timeutil import format_date
+
+
+class View:
+    """Read-only access to everything a check may look at."""
+
+    def __init__(self, project: Project, state: State, graph: AccessGraph) -> None:
+        self.project = project
+        self.state = state
+        self.graph = graph
+
+    # -- basics -------------------------------------------------------------
+
+    @property
+    def as_of(self) -> int:
+        return self.state.as_of
+
+    @property
+    def since(self) -> int | None:
+        return self.state.since
+
+    @property
+    def directory(self) -> Directory:
+        return self.project.directory
+
+    @property
+    def keys(self) -> dict[str, Key]:
+        return self.project.keys
+
+    @property
+    def snapshot(self) -> list[SnapshotEntry] | None:
+        return self.project.snapshot
+
+    @property
+    def policies(self) -> list[Policy]:
+        return self.project.policies
+
+    @cached_property
+    def waivers(self) -> list[Waiver]:
+        return [w for p in self.project.policies for w in p.waivers]
+
+    def location(self, event: Event | None) -> Location | None:
+        """Where ``event`` was written (file and line), if it is an event."""
+        return None if event is None else self.project.event_location(event)
+
+    def snapshot_location(self, entry: SnapshotEntry) -> Location:
+        return Location(self.project.snapshot_file or "snapshot.jsonl", entry.line)
+
+    # -- events ---------------------------------------------------------------
+
+    def changes(self) -> Iterator[Event]:
+        """Access changes in the review window (grant, revoke, define, retire, certify)."""
+        for event in self.state.window:
+            if event.action in CHANGE_ACTIONS:
+                yield event
+
+    # -- principals and targets ---------------------------------------------
+
+    def inactive(self, principal: str) -> str | None:
+        """Why ``principal`` is inactive (``terminated 2026-05-31``), or None when active."""
+        p = self.directory.principals.get(principal)
+        if p is not None and p.status != "active":
+            when = p.terminated_at if p.status == "terminated" else p.suspended_at
+            return f"{p.status} {format_date(when)}".strip()
+        left = self.state.left.get(principal)
+        if left is not None:
+            return f"left {format_date(left.time)}"
+        return None
+
+    def attribute(self, principal: str, name: str) -> Any:
+        """A principal's attribute: the directory's value, else the latest join/move value."""
+        p = self.directory.principals.get(principal)
+        if p is not None and name in p.attributes:
+            return p.attributes[name]
+        return self.state.attributes.get(principal, {}).get(name)
+
+    def target_defined(self, target: str) -> bool:
+        """Whether the directory defines ``target`` and the history has not retired it."""
+        return self.directory.target(target) is not None and target not in self.state.retired
+
+    @cached_property
+    def active_principals(self) -> list[str]:
+        """Ids of the directory's principals that are active, sorted."""
+        return sorted(p for p in self.directory.principals if self.inactive(p) is None)

@@ -1,0 +1,54 @@
+"""Shared fixtures: building small projects on disk from inline data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+AS_OF = "2026-09-30T23:59:59Z"
+
+
+def write_project(root: Path, *, directory: dict[str, Any] | None = None,
+                  keys: list[dict[str, Any]] | None = None,
+                  events: list[dict[str, Any]] | None = None, history_text: str | None = None,
+                  snapshot: list[dict[str, Any]] | None = None,
+                  policies: list[dict[str, Any]] | None = None) -> Path:
+    """Write a complete project folder and return it."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "history").mkdir(exist_ok=True)
+    config: dict[str, Any] = {"directory": "directory.yaml", "keys": "keys.yaml",
+                              "history": ["history/*.jsonl"], "policies": ["policies/"]}
+    (root / "directory.yaml").write_text(yaml.safe_dump(directory or {"principals": []}, sort_keys=False))
+    (root / "keys.yaml").write_text(yaml.safe_dump({"keys": keys or []}, sort_keys=False))
+    if history_text is None:
+        lines = []
+        for n, event in enumerate(events or [], 1):
+            event = {"id": f"ev-{n:04d}", **event}
+            lines.append(json.dumps(event))
+        history_text = "".join(line + "\n" for line in lines)
+    (root / "history" / "h.jsonl").write_text(history_text)
+    if snapshot is not None:
+        config["snapshot"] = "snapshot.jsonl"
+        (root / "snapshot.jsonl").write_text("".join(json.dumps(s) + "\n" for s in snapshot))
+    (root / "policies").mkdir(exist_ok=True)
+    for n, policy in enumerate(policies or []):
+        (root / "policies" / f"p{n}.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    (root / "keytrail.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return root
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Any:
+    """``make_project(**parts)`` writes a project under a fresh temporary folder."""
+    counter = iter(range(1000))
+
+    def make(**parts: Any) -> Path:
+        return write_project(tmp_path / f"p{next(counter)}", **parts)
+
+    return make
