@@ -40,6 +40,7 @@ class AccessGraph:
         for grants in self.direct.values():
             grants.sort(key=_grant_order)
         self._closure: dict[str, dict[Entitlement, Path]] = {}
+        self._closure_sets: dict[str, frozenset[Entitlement]] = {}
         self._effective: dict[str, dict[Entitlement, list[Path]]] = {}
         self._nx: nx.MultiDiGraph | None = None
 
@@ -87,13 +88,49 @@ class AccessGraph:
         self._effective[subject] = out
         return out
 
+    def closure_set(self, group: str) -> frozenset[Entitlement]:
+        """The entitlements of :meth:`group_closure` as a set, cached (cheap to union)."""
+        cached = self._closure_sets.get(group)
+        if cached is None:
+            cached = frozenset(self.group_closure(group))
+            self._closure_sets[group] = cached
+        return cached
+
+    def hops(self, subject: str) -> list[tuple[Grant, frozenset[Entitlement]]]:
+        """For each direct grant of ``subject``: the grant and everything it leads to (itself included).
+
+        This is the fast form of effective access: checks that only count or
+        compare entitlements union these sets in C instead of building paths.
+        """
+        out = []
+        # A group reaching itself through a cycle does not hold itself.
+        is_group = kind_of(subject) == "group"
+        for grant in self.direct.get(subject, ()):
+            own = frozenset(((grant.target, grant.resource),))
+            if grant.target.startswith("group:"):
+                reach = self.closure_set(grant.target)
+                if reach:
+                    own = own | reach
+                if is_group:
+                    own = frozenset(e for e in own if e[0] != subject)
+            out.append((grant, own))
+        return out
+
     def entitlements(self, subject: str) -> set[Entitlement]:
         """The (target, resource) pairs ``subject`` effectively holds."""
-        return set(self.effective(subject))
+        held: set[Entitlement] = set()
+        for _, reach in self.hops(subject):
+            held |= reach
+        return held
 
     def targets(self, subject: str) -> set[str]:
         """The targets ``subject`` effectively holds, whatever the resource."""
-        return {t for t, _ in self.effective(subject)}
+        return {t for t, _ in self.entitlements(subject)}
+
+    def shortest_path(self, subject: str, entitlement: Entitlement) -> Path | None:
+        """One shortest path by which ``subject`` holds ``entitlement`` (None if it does not)."""
+        paths = self.effective(subject).get(entitlement)
+        return min(paths, key=len) if paths else None
 
     def subjects(self) -> Iterator[str]:
         """Every subject holding at least one direct grant, sorted."""

@@ -32,11 +32,17 @@ _PRINCIPAL = re.compile(r"(?:user|svc):\S(?:.*\S)?\Z")
 _SUBJECT = re.compile(r"(?:user|svc|group):\S(?:.*\S)?\Z")
 _TARGET = re.compile(r"(?:group|role):\S(?:.*\S)?\Z")
 _MAX_ID = 512
-_FAST_FIELDS = frozenset({"id", "time", "action", "subject", "target", "resource", "actor", "key",
-                          "approver", "ticket", "reason", "expires"})
+_COMMON = ("id", "time", "action", "subject", "target", "resource", "actor", "key", "approver",
+           "ticket", "reason", "expires")
+_COMMON_SET = frozenset(_COMMON)
+#: Extra fields the fast path validates itself; any other field goes through the schema.
+_FAST_EXTRA = frozenset({"attributes", "prev", "owner"})
+_FAST_FIELDS = _COMMON_SET | _FAST_EXTRA
 _NEEDS = {"grant": ("subject", "target"), "revoke": ("subject", "target"),
           "certify": ("subject", "target"), "join": ("subject",), "move": ("subject",),
           "leave": ("subject",), "define": ("target",), "retire": ("target",)}
+_SCALARS = (str, int, float, bool, type(None))
+_new_event = tuple.__new__
 
 
 @dataclass
@@ -58,15 +64,28 @@ class History:
 
 
 class _Interner:
-    """Validates and interns repeated strings; each distinct value is checked once."""
+    """Validated, interned strings by kind: each distinct value is checked once.
+
+    Identifiers, keys, tickets and reasons repeat across millions of events;
+    keeping one copy of each saves memory, and a dict lookup replaces a
+    regular-expression match.
+    """
+
+    LIMIT = 5_000_000
 
     def __init__(self) -> None:
-        self.ok: dict[tuple[str, str], str] = {}
+        self.principal: dict[str, str] = {}
+        self.subject: dict[str, str] = {}
+        self.target: dict[str, str] = {}
+        self.resource: dict[str, str] = {"": ""}
+        self.text: dict[str, str] = {}
 
-    def get(self, kind: str, value: Any) -> str | None:
+    def check(self, kind: str, value: Any) -> str | None:
+        """``value`` interned when valid for ``kind``, else None."""
         if type(value) is not str:
             return None
-        hit = self.ok.get((kind, value))
+        table: dict[str, str] = getattr(self, kind)
+        hit = table.get(value)
         if hit is not None:
             return hit
         if kind == "principal":
@@ -81,41 +100,98 @@ class _Interner:
             good = True
         if not good:
             return None
-        if len(self.ok) < 5_000_000:
-            self.ok[(kind, value)] = value
+        if len(table) < self.LIMIT:
+            table[value] = value
         return value
 
 
-_KINDS = {"subject": "subject", "target": "target", "resource": "resource", "actor": "principal",
-          "approver": "principal", "key": "text", "ticket": "text", "reason": "text"}
-
-
-def _fast_event(obj: Any, interner: _Interner, file_index: int, line: int) -> Event | None:
-    """Build an event when every field is one the fast path fully validates; else None."""
+def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | None:
+    """Build an event when the fast path can vouch for every field; else None (use the schema)."""
     if type(obj) is not dict or not _FAST_FIELDS.issuperset(obj):
         return None
-    ident, action = obj.get("id"), obj.get("action")
-    if type(ident) is not str or not ident or len(ident) > 256 or action not in _NEEDS:
+    get = obj.get
+    ident, action = get("id"), get("action")
+    if type(ident) is not str or not ident or len(ident) > 256:
         return None
-    for needed in _NEEDS[action]:
-        if needed not in obj:
+    needs = _NEEDS.get(action) if type(action) is str else None
+    if needs is None:
+        return None
+    for name in needs:
+        if name not in obj:
             return None
-    values: dict[str, Any] = {}
-    for name, kind in _KINDS.items():
-        if name in obj:
-            v = interner.get(kind, obj[name])
-            if v is None:
-                return None
-            values[name] = v
     try:
-        time = parse_time(obj.get("time"))
-        expires = parse_time(obj["expires"]) if "expires" in obj else None
-    except TimeFormatError:
+        time = _fast_time(obj["time"])
+        raw_expires = get("expires")
+        expires = None if raw_expires is None else _fast_time(raw_expires)
+    except (TimeFormatError, KeyError):
         return None
-    return Event(ident, time, action, values.get("subject"), values.get("target"),
-                 values.get("resource", ""), values.get("actor"), values.get("key"),
-                 values.get("approver"), values.get("ticket"), values.get("reason"),
-                 expires, file_index, line, None)
+    subject = get("subject")
+    if subject is not None and (subject := c.subject.get(subject) or c.check("subject", subject)) is None:
+        return None
+    target = get("target")
+    if target is not None and (target := c.target.get(target) or c.check("target", target)) is None:
+        return None
+    resource = get("resource", "")
+    if (resource := c.resource.get(resource) if type(resource) is str else None) is None \
+            and (resource := c.check("resource", get("resource", ""))) is None:
+        return None
+    actor = get("actor")
+    if actor is not None and (actor := c.principal.get(actor) or c.check("principal", actor)) is None:
+        return None
+    approver = get("approver")
+    if approver is not None and (approver := c.principal.get(approver) or c.check("principal", approver)) is None:
+        return None
+    texts = c.text
+    key, ticket, reason = get("key"), get("ticket"), get("reason")
+    if key is not None and (key := texts.get(key) or c.check("text", key)) is None:
+        return None
+    if ticket is not None and (ticket := texts.get(ticket) or c.check("text", ticket)) is None:
+        return None
+    if reason is not None and (reason := texts.get(reason) or c.check("text", reason)) is None:
+        return None
+    extra = None
+    if len(obj) > 3 and not _COMMON_SET.issuperset(obj):
+        extra = _fast_extra(obj, c)
+        if extra is None:
+            return None
+    return _new_event(Event, (ident, time, action, subject, target, resource, actor, key, approver,
+                              ticket, reason, expires, file_index, line, extra))
+
+
+def _fast_extra(obj: dict[str, Any], c: _Interner) -> dict[str, Any] | None:
+    """The extra fields the fast path knows (attributes, prev, owner), validated; else None."""
+    extra = {k: v for k, v in obj.items() if k not in _COMMON_SET}
+    attributes = extra.get("attributes")
+    if attributes is not None:
+        if type(attributes) is not dict:
+            return None
+        for value in attributes.values():
+            if not isinstance(value, _SCALARS):
+                return None
+    if "prev" in extra and type(extra["prev"]) is not str:
+        return None
+    if "owner" in extra and c.check("principal", extra["owner"]) is None:
+        return None
+    return extra
+
+
+_HOUR_CACHE: dict[str, int] = {}
+
+
+def _fast_time(text: Any) -> int:
+    """:func:`parse_time` with a shortcut for ``YYYY-MM-DDTHH:MM:SSZ`` (cached per hour)."""
+    if type(text) is str and len(text) == 20 and text[19] == "Z" and text[16] == ":" and text[13] == ":":
+        base = _HOUR_CACHE.get(text[:13])
+        mmss = text[14:16] + text[17:19]
+        if base is not None and mmss.isdigit():
+            minutes, seconds = int(mmss[:2]), int(mmss[2:])
+            if minutes < 60 and seconds < 60:
+                return base + (minutes * 60 + seconds) * 1_000_000
+        us = parse_time(text)
+        if base is None and len(_HOUR_CACHE) < 200_000:
+            _HOUR_CACHE[text[:13]] = us - (us % 3_600_000_000)
+        return us
+    return parse_time(text)
 
 
 def _slow_event(obj: Any, interner: _Interner, file_index: int, line: int, display: str
@@ -133,8 +209,10 @@ def _slow_event(obj: Any, interner: _Interner, file_index: int, line: int, displ
             times[name] = parse_time(obj[name]) if name in obj else None
         except TimeFormatError as exc:
             return None, [Problem(display, line, 0, name, str(exc))]
-    extra = {k: v for k, v in obj.items() if k not in _FAST_FIELDS}
-    values = {name: interner.get(kind, obj[name]) if name in obj else None for name, kind in _KINDS.items()}
+    extra = {k: v for k, v in obj.items() if k not in _COMMON_SET}
+    kinds = {"subject": "subject", "target": "target", "resource": "resource", "actor": "principal",
+             "approver": "principal", "key": "text", "ticket": "text", "reason": "text"}
+    values = {name: interner.check(kind, obj[name]) if name in obj else None for name, kind in kinds.items()}
     return Event(obj["id"], times["time"] or 0, obj["action"], values["subject"], values["target"],
                  values["resource"] or "", values["actor"], values["key"], values["approver"],
                  values["ticket"], values["reason"], times["expires"], file_index, line,
@@ -156,11 +234,11 @@ def iter_lines(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
                          [Problem(display, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
     with handle:
         for number, raw in enumerate(handle, 1):
-            if raw.endswith(b"\n"):
+            if raw[-1:] == b"\n":
                 raw = raw[:-1]
-                if raw.endswith(b"\r"):
+                if raw[-1:] == b"\r":
                     raw = raw[:-1]
-            if raw.strip():
+            if raw and not raw.isspace():
                 yield number, raw
 
 
@@ -171,24 +249,7 @@ def load_history(paths: list[Path], displays: list[str]) -> History:
     breaks: list[ChainBreak] = []
     problems: list[Problem] = []
     for index, (path, display) in enumerate(zip(paths, displays)):
-        file_problems: list[Problem] = []
-        chained = False
-        previous_raw: bytes | None = None
-        for line, raw in iter_lines(path, display):
-            event, line_problems = _parse_event(raw, interner, index, line, display)
-            if line_problems:
-                file_problems.extend(line_problems)
-                if len(file_problems) > MAX_PROBLEMS_PER_FILE * 4:
-                    break
-            elif event is not None:
-                events.append(event)
-                prev = event.get("prev")
-                if prev is not None or chained:
-                    chained = True
-                    expected = _line_hash(previous_raw) if previous_raw is not None else None
-                    if prev != expected and not (previous_raw is None and prev is not None):
-                        breaks.append(ChainBreak(event, expected, prev))
-            previous_raw = raw
+        file_problems = _read_file(path, display, index, interner, events, breaks)
         problems.extend(cap_problems(file_problems, display))
     if problems:
         raise InputError("invalid history", problems)
@@ -196,6 +257,41 @@ def load_history(paths: list[Path], displays: list[str]) -> History:
     # ties on time keep the order the files were given in.
     events.sort(key=_time_of)
     return History(list(displays), events, breaks)
+
+
+def _read_file(path: Path, display: str, index: int, interner: _Interner, events: list[Event],
+               breaks: list[ChainBreak]) -> list[Problem]:
+    """Append the events of one file; return its problems."""
+    problems: list[Problem] = []
+    append = events.append
+    loads = orjson.loads
+    chained = False
+    previous_raw: bytes | None = None
+    for line, raw in iter_lines(path, display):
+        event = None
+        if len(raw) <= MAX_LINE_BYTES:
+            try:
+                event = _fast_event(loads(raw), interner, index, line)
+            except (orjson.JSONDecodeError, TypeError):
+                event = None  # explained by the slow path below
+        if event is None:
+            event, line_problems = _parse_event(raw, interner, index, line, display)
+            if line_problems:
+                problems.extend(line_problems)
+                if len(problems) > MAX_PROBLEMS_PER_FILE * 4:
+                    break
+                previous_raw = raw
+                continue
+        if event is not None:
+            append(event)
+            if chained or (event.extra is not None and "prev" in event.extra):
+                prev = event.get("prev")
+                expected = _line_hash(previous_raw) if previous_raw is not None else None
+                if chained and prev != expected:
+                    breaks.append(ChainBreak(event, expected, prev))
+                chained = True
+        previous_raw = raw
+    return problems
 
 
 def _time_of(event: Event) -> int:
@@ -213,6 +309,7 @@ def line_hash(raw: bytes) -> str:
 
 def _parse_event(raw: bytes, interner: _Interner, index: int, line: int, display: str
                  ) -> tuple[Event | None, list[Problem]]:
+    """The careful path: every problem of the line, located and explained."""
     if len(raw) > MAX_LINE_BYTES:
         return None, [Problem(display, line, 0, "", f"line is {len(raw):,} bytes long; "
                               f"at most {MAX_LINE_BYTES:,} allowed")]
@@ -220,9 +317,6 @@ def _parse_event(raw: bytes, interner: _Interner, index: int, line: int, display
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return None, [_json_problem(display, line, exc)]
-    event = _fast_event(obj, interner, index, line)
-    if event is not None:
-        return event, []
     if type(obj) is not dict:
         return None, [Problem(display, line, 0, "", "each line must be a JSON object")]
     return _slow_event(obj, interner, index, line, display)
@@ -245,9 +339,9 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
             problems.append(_json_problem(display, line, exc))
             continue
         if type(obj) is dict:
-            subject = interner.get("subject", obj.get("subject"))
-            target = interner.get("target", obj.get("target"))
-            resource = interner.get("resource", obj.get("resource", ""))
+            subject = interner.check("subject", obj.get("subject"))
+            target = interner.check("target", obj.get("target"))
+            resource = interner.check("resource", obj.get("resource", ""))
             if subject and target and resource is not None:
                 entries.append(SnapshotEntry(subject, target, resource, line))
                 continue
@@ -258,4 +352,5 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
     return entries
 
 
-__all__ = ["ACTIONS", "ChainBreak", "History", "load_history", "load_snapshot", "line_hash"]
+__all__ = ["ACTIONS", "ChainBreak", "History", "load_history", "load_snapshot", "line_hash",
+           "iter_lines"]

@@ -21,6 +21,8 @@ from keytrail.timeutil import TimeFormatError, parse_time
 from keytrail.yamlload import Locator, YamlError, load_yaml
 
 PROJECT_FILE = "keytrail.yaml"
+#: ``policies: [keytrail:default]`` names a policy pack shipped inside the package.
+PACK_PREFIX = "keytrail:"
 #: Largest YAML input read (the directory of a 100,000-person organisation is ~30 MB).
 MAX_YAML_BYTES = 256 << 20
 
@@ -45,12 +47,28 @@ class Project:
         return Location(self.history_files[event.file], event.line)
 
 
+def pack_names() -> list[str]:
+    """The names of the policy packs shipped inside the package."""
+    packs = Path(__file__).parent / "packs"
+    return sorted(p.stem for p in packs.glob("*.yaml"))
+
+
+def packaged_pack(name: str) -> Path | None:
+    """The file of packaged policy pack ``name``, if it exists."""
+    path = Path(__file__).parent / "packs" / f"{name}.yaml"
+    return path if name in pack_names() else None
+
+
 def display_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` in POSIX form when inside it, else as given."""
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        return path.as_posix()
+        pass
+    packs = (Path(__file__).parent / "packs").resolve()
+    if path.resolve().parent == packs:
+        return PACK_PREFIX + path.stem
+    return path.as_posix()
 
 
 def read_yaml(path: Path, display: str) -> tuple[Any, Locator]:
@@ -232,6 +250,14 @@ def load_config(target: Path) -> ProjectConfig:
                 history.append(f)
     policies: list[Path] = []
     for entry, where in listed("policies"):
+        if entry.startswith(PACK_PREFIX):
+            pack = packaged_pack(entry[len(PACK_PREFIX):])
+            if pack is None:
+                problems.append(loc.problem(where, f"{entry!r}: no such packaged policy pack "
+                                            f"(available: {', '.join(PACK_PREFIX + n for n in pack_names())})"))
+            elif pack not in policies:
+                policies.append(pack)
+            continue
         path = root / entry
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())

@@ -22,6 +22,8 @@ from keytrail.yamlload import Locator, format_path
 
 SCHEMA_NAMES = ("project", "directory", "keys", "event", "snapshot", "policy", "findings")
 
+#: The end of a description's first sentence ("e.g." does not end one).
+_FIRST_SENTENCE = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s")
 _NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 
 
@@ -43,14 +45,60 @@ def validator(name: str) -> Any:
     return Draft202012Validator(load_schema(name))
 
 
+@lru_cache(maxsize=None)
+def fast_validator(name: str) -> Any:
+    """A compiled jsonschema-rs validator for schema ``name``, or None when it is not installed.
+
+    It only answers "valid or not", a hundred times faster than jsonschema on
+    large inputs (a directory of 20,000 people: 10 ms instead of 3 s); when it
+    says "not valid", jsonschema explains why.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - an optional speed-up
+        return None
+    return jsonschema_rs.validator_for(load_schema(name))
+
+
 def validate(data: Any, name: str, locator: Locator, base: tuple[Any, ...] = ()) -> list[Problem]:
     """Every violation of schema ``name`` in ``data``, most specific first, sorted by position."""
+    fast = fast_validator(name)
+    if fast is not None and fast.is_valid(data):
+        return []
+    return _problems(validator(name).iter_errors(data), locator, base)
+
+
+def _problems(errors: Any, locator: Locator, base: tuple[Any, ...]) -> list[Problem]:
+    """Located problems for jsonschema errors: one per unknown key, one message per value."""
+    found: dict[tuple[Any, ...], list[Any]] = {}
     problems = []
-    for error in validator(name).iter_errors(data):
+    for error in errors:
         error = _most_specific(error)
         path = base + tuple(error.absolute_path)
-        problems.append(locator.problem(path, describe(error)))
+        extras = _unknown_keys(error)
+        if extras:
+            # Point at each unknown key itself, not at the mapping that holds it.
+            allowed = sorted(error.schema.get("properties", {}))
+            for extra in extras:
+                problems.append(locator.problem(path + (extra,), f"unknown key {extra!r}"
+                                                f"{did_you_mean(extra, allowed)} (allowed: {', '.join(allowed)})"))
+            continue
+        found.setdefault(path, []).append(error)
+    for path, errs in found.items():
+        # `status: 5` breaks both `type` and `enum`; the list of allowed values says more.
+        if any(e.validator in ("enum", "const") for e in errs):
+            errs = [e for e in errs if e.validator != "type"]
+        problems.extend(locator.problem(path, describe(e)) for e in errs)
     return sorted(set(problems))
+
+
+def _unknown_keys(error: Any) -> list[str]:
+    """The keys an ``additionalProperties: false`` error is about."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    schema = error.schema
+    return sorted(k for k in error.instance if k not in schema.get("properties", {})
+                  and not any(re.search(p, k) for p in schema.get("patternProperties", {})))
 
 
 def _most_specific(error: Any) -> Any:
@@ -101,17 +149,19 @@ def describe(error: Any) -> str:
     if v == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"expected {_article(expected)}, got {_json_type(inst)} {_short(inst)}"
+        got = "null" if inst is None else f"{_json_type(inst)} {_short(inst)}"
+        return f"expected {_article(expected)}, got {got}"
     if v == "pattern" and isinstance(inst, str):
         if _NAIVE_TIME.match(inst):
             return f"time {inst!r} has no zone (add Z or an offset such as +02:00)"
-        desc = schema.get("description", "")
+        desc = _FIRST_SENTENCE.split(schema.get("description", ""), 1)[0].rstrip(".")
         if desc:
-            return f"{_short(inst)} is not valid here: {desc[0].lower() + desc[1:]}".rstrip(".")
+            return f"{_short(inst)} is not valid here: {desc[0].lower() + desc[1:]}"
         return f"{_short(inst)} does not match {error.validator_value}"
-    if v == "oneOf" and isinstance(inst, dict) and error.context and all(
-            e.validator == "required" for e in error.context):
-        names = [k for e in error.context for k in e.validator_value]
+    if v == "oneOf" and isinstance(inst, dict) and all(
+            isinstance(b, dict) and set(b) == {"required"} for b in error.validator_value):
+        # "exactly one of these keys": none given, or (valid under several) more than one.
+        names = [k for b in error.validator_value for k in b["required"]]
         present = [k for k in names if k in inst]
         if present:
             return f"has {' and '.join(present)}; exactly one of {', '.join(names)} is allowed"
@@ -122,6 +172,11 @@ def describe(error: Any) -> str:
         return "must not be empty"
     if v == "maxLength" and isinstance(inst, str):
         return f"is {len(inst)} characters long; at most {error.validator_value} allowed"
+    if v == "dependentRequired" and isinstance(inst, dict):
+        for key, needs in error.validator_value.items():
+            missing = [n for n in needs if key in inst and n not in inst]
+            if missing:
+                return f"{key!r} is only allowed together with " + ", ".join(repr(n) for n in missing)
     if v == "not" and schema.get("description"):
         return schema["description"]
     return error.message if len(error.message) < 300 else error.message[:297] + "..."
@@ -152,7 +207,9 @@ def _json_type(value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value) if not isinstance(value, (dict, list)) else json.dumps(value, default=str)
+    # JSON spelling for null and booleans: the user wrote `null`, not `None`.
+    plain = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    text = repr(value) if plain else json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -165,8 +222,4 @@ def validate_fragment(data: Any, schema: dict[str, Any], locator: Locator, base:
     """Validate ``data`` against an inline schema (a check's parameters), located under ``base``."""
     from jsonschema import Draft202012Validator
 
-    problems = []
-    for error in Draft202012Validator(schema).iter_errors(data):
-        error = _most_specific(error)
-        problems.append(locator.problem(base + tuple(error.absolute_path), describe(error)))
-    return sorted(set(problems))
+    return _problems(Draft202012Validator(schema).iter_errors(data), locator, base)
