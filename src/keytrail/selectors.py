@@ -65,12 +65,13 @@ def compile_selector(selector: Any) -> Predicate:
 
 
 def _status(view: View, ident: str) -> str:
+    """The directory's status, unless the history shows a later leave (a leaver is terminated)."""
     p = view.directory.principals.get(ident)
-    if p is not None:
+    if p is not None and p.status != "active":
         return p.status
     if ident in view.state.left:
         return "terminated"
-    return "unknown"
+    return p.status if p is not None else "unknown"
 
 
 def _privileged(view: View, ident: str) -> bool:
