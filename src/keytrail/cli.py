@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors map to exit 2 cleanly."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        # main() prefixes "keytrail: "; name the subcommand, not the program twice.
+        command = self.prog.partition(" ")[2]
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
 def _time_arg(text: str) -> int:
@@ -34,9 +36,20 @@ def _time_arg(text: str) -> int:
     if text == "now":
         return _now()
     try:
-        return parse_time(text)
+        return _in_range(parse_time(text), text)
     except TimeFormatError as exc:
         raise UsageError(f"--as-of: {exc}") from None
+
+
+def _in_range(us: int, text: str) -> int:
+    """``us`` when it can be shown as a date (years 1 to 9999 in UTC); reports print every time."""
+    from keytrail.timeutil import TimeFormatError, format_time
+
+    try:
+        format_time(us)
+    except OverflowError:
+        raise TimeFormatError(f"{text!r} is out of range (years 1 to 9999 in UTC)") from None
+    return us
 
 
 def _now() -> int:
@@ -44,26 +57,38 @@ def _now() -> int:
 
     fixed = os.environ.get("KEYTRAIL_NOW")
     if fixed:
-        from keytrail.timeutil import parse_time
+        from keytrail.timeutil import TimeFormatError, parse_time
 
-        return parse_time(fixed)
+        try:
+            return _in_range(parse_time(fixed), fixed)
+        except TimeFormatError as exc:
+            raise UsageError(f"KEYTRAIL_NOW: {exc}") from None
     return (datetime.now(timezone.utc) - EPOCH) // timedelta(microseconds=1)
 
 
 def _since_arg(text: str | None, as_of: int) -> int | None:
     """``--since`` takes a time, or a duration counted back from ``--as-of``."""
-    from keytrail.timeutil import TimeFormatError, parse_duration, parse_time
+    from keytrail.timeutil import TimeFormatError, format_time, parse_duration, parse_time
 
     if text is None:
         return None
     try:
-        return as_of - parse_duration(text)
+        back = parse_duration(text)
     except TimeFormatError:
-        pass
+        back = None
+    if back is not None:
+        try:
+            return _in_range(as_of - back, text)
+        except TimeFormatError as exc:
+            raise UsageError(f"--since: {exc}") from None
     try:
-        return parse_time(text)
+        since = _in_range(parse_time(text), text)
     except TimeFormatError as exc:
         raise UsageError(f"--since: {exc} (or give a duration such as 90d)") from None
+    if since > as_of:
+        # An empty review window would pass every change check without looking at anything.
+        raise UsageError(f"--since {text} is after --as-of {format_time(as_of)}")
+    return since
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,10 +64,20 @@ class UsageError(KeytrailError):
     """The command line asks for something that cannot be done."""
 
 
-def cap_problems(problems: list[Problem], file: str, limit: int = MAX_PROBLEMS_PER_FILE) -> list[Problem]:
-    """Keep the first ``limit`` problems of a file and summarise the rest in one line."""
-    if len(problems) <= limit:
+def cap_problems(problems: list[Problem], file: str, limit: int = MAX_PROBLEMS_PER_FILE,
+                 stopped_at: int = 0) -> list[Problem]:
+    """Keep the first ``limit`` problems of a file and summarise the rest in one line.
+
+    ``stopped_at`` is the line where reading gave up on a hopelessly broken
+    file; the summary then says that its count is a lower bound.
+    """
+    if len(problems) <= limit and not stopped_at:
         return problems
     kept = problems[:limit]
-    kept.append(Problem(file, 0, 0, "", f"... and {len(problems) - limit} more problems in this file"))
+    more = len(problems) - len(kept)
+    if stopped_at:
+        kept.append(Problem(file, 0, 0, "", f"... and at least {more} more problems in this file "
+                                            f"(checking stopped at line {stopped_at})"))
+    else:
+        kept.append(Problem(file, 0, 0, "", f"... and {more} more problems in this file"))
     return kept

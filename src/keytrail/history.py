@@ -12,6 +12,7 @@ so messages are the schema's, located at ``file:line``. Strings that repeat
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -219,10 +220,54 @@ def _slow_event(obj: Any, interner: _Interner, file_index: int, line: int, displ
                  extra or None), []
 
 
-def _json_problem(display: str, line: int, exc: orjson.JSONDecodeError) -> Problem:
+def _json_problem(display: str, line: int, exc: orjson.JSONDecodeError, raw: bytes = b"") -> Problem:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        # orjson reports this as a JSON error at column 1; say what and where it is.
+        return Problem(display, line, len(raw[:bad.start].decode("utf-8")) + 1, "",
+                       f"not valid UTF-8: byte 0x{raw[bad.start]:02x} (save the file as UTF-8)")
     col = getattr(exc, "colno", 0) or 0
     msg = str(exc.msg) if hasattr(exc, "msg") else str(exc)
     return Problem(display, line, col, "", f"invalid JSON: {msg}")
+
+
+def _key_count(value: Any) -> int:
+    """How many keys ``value`` holds, nested objects included."""
+    if type(value) is dict:
+        return len(value) + sum(_key_count(v) for v in value.values() if type(v) in (dict, list))
+    if type(value) is list:
+        return sum(_key_count(v) for v in value if type(v) in (dict, list))
+    return 0
+
+
+def _may_repeat_keys(raw: bytes, obj: dict[str, Any]) -> bool:
+    """A cheap screen for repeated keys: ``":`` occurs once per key unless a key repeats.
+
+    It also occurs inside strings and is missed with unusual spacing; those
+    rare lines are screened too, and the exact check sorts them out.
+    """
+    colons = raw.count(b'":')
+    return colons != len(obj) and colons != _key_count(obj)
+
+
+def _duplicate_keys(raw: bytes, obj: dict[str, Any], display: str, line: int) -> list[Problem]:
+    """Keys written twice in one line: JSON parsers keep the last value and drop the first silently."""
+    if not _may_repeat_keys(raw, obj):
+        return []
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and key not in repeated:
+                repeated.append(key)
+            seen.add(key)
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return [Problem(display, line, 0, key, f"duplicate key {key!r} (JSON would keep only the last value)")
+            for key in repeated]
 
 
 def iter_lines(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
@@ -249,8 +294,8 @@ def load_history(paths: list[Path], displays: list[str]) -> History:
     breaks: list[ChainBreak] = []
     problems: list[Problem] = []
     for index, (path, display) in enumerate(zip(paths, displays)):
-        file_problems = _read_file(path, display, index, interner, events, breaks)
-        problems.extend(cap_problems(file_problems, display))
+        file_problems, stopped = _read_file(path, display, index, interner, events, breaks)
+        problems.extend(cap_problems(file_problems, display, stopped_at=stopped))
     if problems:
         raise InputError("invalid history", problems)
     # list.sort is stable and events were appended in file then line order, so
@@ -260,8 +305,8 @@ def load_history(paths: list[Path], displays: list[str]) -> History:
 
 
 def _read_file(path: Path, display: str, index: int, interner: _Interner, events: list[Event],
-               breaks: list[ChainBreak]) -> list[Problem]:
-    """Append the events of one file; return its problems."""
+               breaks: list[ChainBreak]) -> tuple[list[Problem], int]:
+    """Append the events of one file; return its problems and the line reading stopped at (or 0)."""
     problems: list[Problem] = []
     append = events.append
     loads = orjson.loads
@@ -271,7 +316,11 @@ def _read_file(path: Path, display: str, index: int, interner: _Interner, events
         event = None
         if len(raw) <= MAX_LINE_BYTES:
             try:
-                event = _fast_event(loads(raw), interner, index, line)
+                obj = loads(raw)
+                # Inline form of _may_repeat_keys (a repeated key is left to the slow path).
+                colons = raw.count(b'":')
+                if type(obj) is not dict or colons == len(obj) or colons == _key_count(obj):
+                    event = _fast_event(obj, interner, index, line)
             except (orjson.JSONDecodeError, TypeError):
                 event = None  # explained by the slow path below
         if event is None:
@@ -279,7 +328,7 @@ def _read_file(path: Path, display: str, index: int, interner: _Interner, events
             if line_problems:
                 problems.extend(line_problems)
                 if len(problems) > MAX_PROBLEMS_PER_FILE * 4:
-                    break
+                    return problems, line  # a file this broken is not worth reading to its end
                 previous_raw = raw
                 continue
         if event is not None:
@@ -291,7 +340,7 @@ def _read_file(path: Path, display: str, index: int, interner: _Interner, events
                     breaks.append(ChainBreak(event, expected, prev))
                 chained = True
         previous_raw = raw
-    return problems
+    return problems, 0
 
 
 def _time_of(event: Event) -> int:
@@ -316,9 +365,12 @@ def _parse_event(raw: bytes, interner: _Interner, index: int, line: int, display
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return None, [_json_problem(display, line, exc)]
+        return None, [_json_problem(display, line, exc, raw)]
     if type(obj) is not dict:
         return None, [Problem(display, line, 0, "", "each line must be a JSON object")]
+    repeated = _duplicate_keys(raw, obj, display, line)
+    if repeated:
+        return None, repeated
     return _slow_event(obj, interner, index, line, display)
 
 
@@ -331,14 +383,19 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
     problems: list[Problem] = []
     for line, raw in iter_lines(path, display):
         if len(raw) > MAX_LINE_BYTES:
-            problems.append(Problem(display, line, 0, "", "line too long"))
+            problems.append(Problem(display, line, 0, "", f"line is {len(raw):,} bytes long; "
+                                    f"at most {MAX_LINE_BYTES:,} allowed"))
             continue
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            problems.append(_json_problem(display, line, exc))
+            problems.append(_json_problem(display, line, exc, raw))
             continue
         if type(obj) is dict:
+            repeated = _duplicate_keys(raw, obj, display, line)
+            if repeated:
+                problems.extend(repeated)
+                continue
             subject = interner.check("subject", obj.get("subject"))
             target = interner.check("target", obj.get("target"))
             resource = interner.check("resource", obj.get("resource", ""))

@@ -86,8 +86,11 @@ def _problems(errors: Any, locator: Locator, base: tuple[Any, ...]) -> list[Prob
         found.setdefault(path, []).append(error)
     for path, errs in found.items():
         # `status: 5` breaks both `type` and `enum`; the list of allowed values says more.
+        # Otherwise a value of the wrong type breaks nothing else worth saying.
         if any(e.validator in ("enum", "const") for e in errs):
             errs = [e for e in errs if e.validator != "type"]
+        elif any(e.validator == "type" for e in errs):
+            errs = [e for e in errs if e.validator == "type"]
         problems.extend(locator.problem(path, describe(e)) for e in errs)
     return sorted(set(problems))
 
@@ -170,6 +173,8 @@ def describe(error: Any) -> str:
         return "matches more than one alternative: " + (schema.get("description") or error.message)
     if v in ("minItems", "minLength", "minProperties") and not inst and inst != 0:
         return "must not be empty"
+    if v == "minItems" and isinstance(inst, list):
+        return f"needs at least {error.validator_value} items, has {len(inst)}"
     if v == "maxLength" and isinstance(inst, str):
         return f"is {len(inst)} characters long; at most {error.validator_value} allowed"
     if v == "dependentRequired" and isinstance(inst, dict):

@@ -26,6 +26,9 @@ from keytrail.errors import Problem
 
 #: The most values one document may expand to (aliases included).
 MAX_NODES = 2_000_000
+#: The deepest nesting accepted (no keytrail file needs more than a dozen levels);
+#: deeper documents are refused before they exhaust Python's recursion limit.
+MAX_DEPTH = 100
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -106,17 +109,26 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Locator]:
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise YamlError([Problem(file, 0, 0, "", f"not valid UTF-8 (byte {exc.start})")]) from None
+            line = text.count(b"\n", 0, exc.start) + 1
+            # Columns count characters; everything before the bad byte decodes.
+            col = len(text[text.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8")) + 1
+            raise YamlError([Problem(file, line, col, "", f"not valid UTF-8: byte 0x{text[exc.start]:02x} "
+                                     "(save the file as UTF-8)")]) from None
     locator = Locator(file)
     builder = _Builder(locator)
     loader = _Loader(text)
     try:
         data = builder.document(loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        what = " ".join(x for x in (exc.context, exc.problem) if x)
-        raise YamlError([Problem(file, line, col, "", f"invalid YAML: {what}")]) from None
+        raise YamlError([_syntax_problem(file, exc)]) from None
+    except yaml.reader.ReaderError as exc:
+        # A control character. The reader stops at its first occurrence; its
+        # offset is in bytes or characters depending on the parser, so find it.
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        pos = text.find(char)
+        line, col = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+        raise YamlError([Problem(file, line, col, "", f"invalid YAML: control character "
+                                 f"U+{ord(char):04X} is not allowed")]) from None
     except yaml.YAMLError as exc:
         raise YamlError([Problem(file, 0, 0, "", f"invalid YAML: {exc}")]) from None
     finally:
@@ -124,6 +136,20 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Locator]:
     if builder.problems:
         raise YamlError(sorted(builder.problems))
     return data, locator
+
+
+def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
+    """A syntax error where parsing stopped, naming where the unfinished construct began."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    what = exc.problem or exc.context or "syntax error"
+    if exc.context and exc.problem:
+        ctx = exc.context_mark
+        if ctx is not None and mark is not None and (ctx.line, ctx.column) != (mark.line, mark.column):
+            what += f" ({exc.context} that starts at line {ctx.line + 1}, column {ctx.column + 1})"
+        else:
+            what += f" ({exc.context})"
+    return Problem(file, line, col, "", f"invalid YAML: {what}")
 
 
 _RESOLVERS = _Loader.yaml_implicit_resolvers
@@ -185,6 +211,9 @@ class _Builder:
         mark = event.start_mark
         if path not in self.positions:
             self.positions[path] = (mark.line + 1, mark.column + 1)
+        if len(path) > MAX_DEPTH:
+            self._problem(event, path[:2], f"nested more than {MAX_DEPTH} levels deep")
+            raise YamlError(self.problems)
         cls = type(event)
         if cls is yaml.ScalarEvent:
             self._grow(1, event, path)
