@@ -87,7 +87,7 @@ BAD_USAGE = [
     (["--since", "2026-06-01"], "--since: time '2026-06-01' has no zone"),
     (["--as-of", AS_OF, "--since", "2026-10-01T00:00:00Z"],
      f"--since 2026-10-01T00:00:00Z is after --as-of {AS_OF}"),
-    (["--as-of", "9999-12-31T23:59:59-23:59"], "--as-of: '9999-12-31T23:59:59-23:59' is out of range"),
+    (["--as-of", "9999-12-31T23:59:59-23:59"], "--as-of: '9999-12-31T23:59:59-23:59' is outside the years 0001 to 9999"),
     (["--as-of", AS_OF, "--since", "9999999d"], "--since: '9999999d' is out of range"),
     (["--fail-on", "severe"], "argument --fail-on: invalid choice: 'severe'"),
     (["--bogus"], "unrecognized arguments: --bogus"),

@@ -226,8 +226,6 @@ def test_group_cycles_terminate_and_are_right(tmp_path: Path) -> None:
     assert graph.cycles() == [["group:a", "group:b", "group:c"]]
 
 
-@pytest.mark.xfail(strict=True, reason="graph.AccessGraph.effective keeps a direct self-membership "
-                   "(group:a -> group:a) as an entitlement; entitlements()/hops() drop it")
 def test_a_group_granted_to_itself_does_not_hold_itself(tmp_path: Path) -> None:
     state = state_of(tmp_path, [grant("self", 1, "group:a", "group:a"), grant("r", 1, "group:a", "role:r")])
     graph = AccessGraph(state)

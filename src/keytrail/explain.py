@@ -9,6 +9,8 @@ certification.
 
 from __future__ import annotations
 
+import json
+
 from keytrail.errors import UsageError
 from keytrail.graph import AccessGraph, describe_path
 from keytrail.model import Grant, kind_of
@@ -61,7 +63,7 @@ def edge_lines(project: Project, grant: Grant) -> list[str]:
         c = grant.certified
         lines.append(f"    last certified {format_time(c.time)} by {c.actor or '(no actor)'} (event {c.id})")
     if e.extra:
-        shown = {k: v for k, v in sorted(e.extra.items())}
+        shown = json.dumps(e.extra, sort_keys=True, ensure_ascii=False, default=str)
         lines.append(f"    other fields: {shown}")
     return lines
 

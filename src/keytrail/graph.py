@@ -75,6 +75,8 @@ class AccessGraph:
             return cached
         out: dict[Entitlement, list[Path]] = {}
         for grant in self.direct.get(subject, ()):
+            if grant.target == subject:
+                continue  # a group granted to itself does not hold itself
             out.setdefault((grant.target, grant.resource), []).append((grant,))
         for grant in self.direct.get(subject, ()):
             if kind_of(grant.target) != "group":
@@ -106,6 +108,8 @@ class AccessGraph:
         # A group reaching itself through a cycle does not hold itself.
         is_group = kind_of(subject) == "group"
         for grant in self.direct.get(subject, ()):
+            if grant.target == subject:
+                continue  # a group granted to itself does not hold itself
             own = frozenset(((grant.target, grant.resource),))
             if grant.target.startswith("group:"):
                 reach = self.closure_set(grant.target)

@@ -279,6 +279,8 @@ def iter_lines(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
                          [Problem(display, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
     with handle:
         for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte order mark, as some Windows tools write
             if raw[-1:] == b"\n":
                 raw = raw[:-1]
                 if raw[-1:] == b"\r":

@@ -17,6 +17,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 SECOND = 1_000_000
 DAY = 86_400 * SECOND
+#: The range of times that can be shown (years 0001 to 9999, UTC).
+MIN_TIME = (datetime(1, 1, 1, tzinfo=timezone.utc) - EPOCH) // _US
+MAX_TIME = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc) - EPOCH) // _US
 
 _TIME_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
@@ -74,6 +77,8 @@ def parse_time(text: object) -> int:
         if int(oh) > 23 or int(om) > 59:
             raise TimeFormatError(f"{text!r} has an invalid zone offset")
         us = us - offset if sign == "+" else us + offset
+        if not MIN_TIME <= us <= MAX_TIME:
+            raise TimeFormatError(f"{text!r} is outside the years 0001 to 9999 in UTC")
     return us
 
 

@@ -24,7 +24,8 @@ import yaml
 
 from keytrail.errors import Problem
 
-#: The most values one document may expand to (aliases included).
+#: The most values aliases may add to one document (a "billion laughs" guard;
+#: values written out in full are bounded by the file size limit instead).
 MAX_NODES = 2_000_000
 #: The deepest nesting accepted (no keytrail file needs more than a dozen levels);
 #: deeper documents are refused before they exhaust Python's recursion limit.
@@ -202,8 +203,7 @@ class _Builder:
     def _grow(self, size: int, event: Any, path: tuple[Any, ...]) -> None:
         self.count += size
         if self.count > MAX_NODES:
-            self._problem(event, path, f"document expands to more than {MAX_NODES:,} values "
-                                       "(too many aliases?)")
+            self._problem(event, path, f"aliases expand the document by more than {MAX_NODES:,} values")
             raise YamlError(self.problems)
 
     def value(self, loader: Any, event: Any, path: tuple[Any, ...]) -> tuple[Any, int]:
@@ -216,16 +216,13 @@ class _Builder:
             raise YamlError(self.problems)
         cls = type(event)
         if cls is yaml.ScalarEvent:
-            self._grow(1, event, path)
             result, size = self.scalar(event, path), 1
         elif cls is yaml.MappingStartEvent:
             self._check_tag(event, path, "tag:yaml.org,2002:map")
-            self._grow(1, event, path)
             result, size = self.mapping(loader, path)
         elif cls is yaml.SequenceStartEvent:
             self._check_tag(event, path, "tag:yaml.org,2002:seq")
             result, size = [], 1
-            self._grow(1, event, path)
             index = 0
             while not loader.check_event(yaml.SequenceEndEvent):
                 item, item_size = self.value(loader, loader.get_event(), path + (index,))
