@@ -1,0 +1,57 @@
+"""A temporary grant is past its expiry and was never revoked.
+
+Why it matters: an expiry is the promise under which temporary access was
+approved (an on-call rotation, an incident, a migration). Provisioning systems
+rarely enforce it: the history shows no revoke, so the real system most
+likely still grants the access, now without the approval that justified it.
+
+Fires: for each active grant (granted and not revoked since) whose grant event
+in force carries an ``expires`` at or before ``as_of``: a grant is expired from
+the instant its expiry is reached. Grants held by users, services and groups
+alike; one finding per grant, pointing at the grant event that set the expiry.
+
+Does not fire: for grants without an ``expires``; for grants expiring after
+``as_of``; for grants revoked at or before ``as_of``; for a grant re-granted
+with a later expiry (a re-grant refreshes the expiry; the new one counts). A
+``certify`` does not extend an expiry: only a re-grant does.
+
+Remediate: revoke the grant under a key (the expiry said it should end), or,
+if the access is still needed, re-grant it with a new expiry, approver and
+ticket so that the extension is itself on record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from keytrail.checks._util import NO_PARAMS, grant_chain
+from keytrail.model import Finding
+from keytrail.timeutil import DAY, format_date, format_time
+from keytrail.view import View
+
+ID = "sprawl.expired-grant"
+SEVERITY = "medium"
+PARAMS = NO_PARAMS
+
+
+def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
+    as_of = view.as_of
+    for key in sorted(view.state.grants):
+        grant = view.state.grants[key]
+        expires = grant.event.expires
+        if expires is None or expires > as_of:
+            continue
+        days = (as_of - expires) // DAY
+        on = f" on {grant.resource}" if grant.resource else ""
+        yield Finding(
+            message=f"{grant.subject} still holds {grant.target}{on}, which expired "
+                    f"{format_date(expires)} and was never revoked",
+            subject=grant.subject, target=grant.target, resource=grant.resource,
+            event=grant.event, key=grant.event.key,
+            evidence={"expires": format_time(expires), "expired_days": days,
+                      "chain": [grant_chain(view, grant)]},
+            location=view.location(grant.event),
+            # A re-grant that sets a new expiry, which then passes too, is a new
+            # finding: the earlier one was accepted or fixed on its own terms.
+            ident=(grant.event.id,))

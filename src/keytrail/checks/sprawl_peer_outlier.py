@@ -1,0 +1,160 @@
+"""A user holds a role that few of their peers hold.
+
+Why it matters: people who do the same job need much the same access. A role
+that almost nobody else in the department has is either a special duty that
+should be on record, or a leftover from a project, an incident or a previous
+job: the access a reviewer should look at first.
+
+Fires: for each role a user effectively holds (directly or through nested
+groups), on each resource, when fewer than ``threshold`` of their peers hold
+the same role on the same resource, and they have at least ``min_peers`` peers.
+Peers are the other active users (directory status active, no ``leave``) whose
+``peer_attribute`` (directory attributes first, else the latest join/move
+attributes) has the same value. The share is compared strictly: with 10 peers
+and a threshold of 0.1, a role one peer holds does not fire, one nobody holds
+does. The finding points at the grant that gives the role (the direct grant
+when there is one, else the first group membership).
+
+Does not fire: for group memberships (groups are how teams, projects and
+mailing lists are organised, and a group's roles are what it grants: an
+unusual group that carries an unusual role is reported through the role, once
+per role rather than once per membership); for users with no value for the
+attribute; for fewer than ``min_peers`` peers; for services (they have no
+peers). The user's own status does not matter: peers must be active, the
+user need not be.
+
+Remediate: ask the user's manager whether the role is needed for the job; if
+so, certify it and consider waiving the finding with the reason; if not,
+revoke it (or the membership that carries it) under a key.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+from keytrail.checks._util import path_evidence
+from keytrail.graph import Entitlement
+from keytrail.model import Finding, kind_of
+from keytrail.view import View
+
+ID = "sprawl.peer-outlier"
+SEVERITY = "low"
+PARAMS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "peer_attribute": {"type": "string", "minLength": 1, "default": "department",
+                           "description": "The attribute whose value makes users peers "
+                                          "(department, team, title)."},
+        "threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.1,
+                      "description": "Fires when fewer than this share of the peers hold the "
+                                     "role."},
+        "min_peers": {"type": "integer", "minimum": 1, "default": 5,
+                      "description": "The fewest peers that make a comparison meaningful."},
+    },
+    "additionalProperties": False,
+}
+
+#: How many peer holders the evidence names.
+NAMED_HOLDERS = 10
+
+
+def peer_value(view: View, principal: str, attribute: str) -> Any:
+    """The principal's value of ``attribute`` as a grouping key, or None when it has none usable."""
+    value = view.attribute(principal, attribute)
+    if value is None or value == "" or isinstance(value, (list, dict, set)):
+        return None
+    return value
+
+
+def peer_groups(view: View, attribute: str) -> dict[Any, list[str]]:
+    """Active users grouped by their value of ``attribute`` (sorted lists)."""
+    groups: dict[Any, list[str]] = defaultdict(list)
+    for principal in view.active_principals:
+        if kind_of(principal) != "user":
+            continue
+        value = peer_value(view, principal, attribute)
+        if value is not None:
+            groups[value].append(principal)
+    return groups
+
+
+def percent(share: float) -> str:
+    """``0.0976`` as ``9.76%``: three significant digits, so that a share just under the
+    threshold does not read as equal to it."""
+    return f"{share * 100:.3g}%"
+
+
+def _roles(view: View, user: str) -> list[Entitlement]:
+    return [ent for ent in view.graph.effective(user) if ent[0].startswith("role:")]
+
+
+def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
+    attribute, threshold = params["peer_attribute"], params["threshold"]
+    min_peers = params["min_peers"]
+    graph = view.graph
+    groups = peer_groups(view, attribute)
+    active = {u for members in groups.values() for u in members}
+    # One pass over every active user's roles: how many users of each value hold each role.
+    # A value with fewer than min_peers users gives nobody enough peers: skip it.
+    held: dict[Any, Counter[Entitlement]] = {}
+    roles_of: dict[str, list[Entitlement]] = {}
+    for value, members in groups.items():
+        if len(members) < min_peers:
+            continue
+        counts: Counter[Entitlement] = Counter()
+        for user in members:
+            roles_of[user] = _roles(view, user)
+            counts.update(roles_of[user])
+        held[value] = counts
+
+    outliers = []
+    for subject in graph.principals():
+        if kind_of(subject) != "user":
+            continue
+        value = peer_value(view, subject, attribute)
+        if value is None:
+            continue
+        self_counted = subject in active
+        peers = len(groups.get(value, ())) - self_counted
+        if peers < min_peers:
+            continue
+        counts = held[value]
+        effective = graph.effective(subject)
+        roles = roles_of.get(subject)
+        for ent in sorted(_roles(view, subject) if roles is None else roles):
+            holders = counts[ent] - self_counted
+            if holders / peers < threshold:
+                outliers.append((subject, value, ent, effective[ent], holders, peers))
+
+    # Name a few peers who do hold each outlying role: one more pass, over the
+    # values that have outliers only, instead of a scan of the peers per finding.
+    wanted = {(value, ent) for _, value, ent, _, holders, _ in outliers if holders}
+    named: dict[tuple[Any, Entitlement], list[str]] = defaultdict(list)
+    for value in sorted({value for value, _ in wanted}, key=str):
+        for user in groups[value]:
+            for ent in roles_of[user]:
+                if (value, ent) in wanted:
+                    named[(value, ent)].append(user)
+
+    for subject, value, ent, paths, holders, peers in outliers:
+        target, resource = ent
+        grant = next((p[0] for p in paths if len(p) == 1), paths[0][0])
+        share = holders / peers
+        on = f" on {resource}" if resource else ""
+        others = list(islice((u for u in named.get((value, ent), ()) if u != subject),
+                             NAMED_HOLDERS))
+        yield Finding(
+            message=f"{subject} holds {target}{on}, which {holders} of {peers} peers "
+                    f"({attribute} {value}) hold ({percent(share)}, under {percent(threshold)})",
+            subject=subject, target=target, resource=resource,
+            event=grant.event, key=grant.event.key,
+            evidence={"peer_attribute": attribute,
+                      "value": value if isinstance(value, (str, int, float)) else str(value),
+                      "peers": peers, "holders": holders,
+                      "share": round(share, 4), "threshold": threshold,
+                      "peer_holders": others,
+                      "paths": [path_evidence(view, subject, p) for p in paths]},
+            location=view.location(grant.event))
