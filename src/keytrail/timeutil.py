@@ -104,19 +104,33 @@ def to_datetime(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+_DATE_TEXT: dict[int, str] = {}
+
+
 def format_time(us: int | None) -> str | None:
     """Format epoch microseconds as ``2026-03-01T10:00:00Z`` (fractions only when present)."""
     if us is None:
         return None
-    dt = to_datetime(us)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Reports format hundreds of thousands of times: cache the date part per day
+    # and build the time of day by arithmetic instead of strftime.
+    day, rest = divmod(us, DAY)
+    date = _DATE_TEXT.get(day)
+    if date is None:
+        d = to_datetime(day * DAY)
+        date = f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+        if len(_DATE_TEXT) < 100_000:
+            _DATE_TEXT[day] = date
+    seconds, micro = divmod(rest, SECOND)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if micro:
+        return f"{date}T{hours:02d}:{minutes:02d}:{seconds:02d}.{micro:06d}Z"
+    return f"{date}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
 
 
 def format_date(us: int | None) -> str:
     """Format epoch microseconds as a date (``2026-05-31``), for messages."""
-    return "" if us is None else to_datetime(us).strftime("%Y-%m-%d")
+    return "" if us is None else (format_time(us) or "")[:10]
 
 
 def parse_duration(text: object) -> int:

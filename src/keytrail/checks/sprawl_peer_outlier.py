@@ -88,7 +88,7 @@ def percent(share: float) -> str:
 
 
 def _roles(view: View, user: str) -> list[Entitlement]:
-    return [ent for ent in view.graph.effective(user) if ent[0].startswith("role:")]
+    return [ent for ent in view.graph.entitlements(user) if ent[0].startswith("role:")]
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
@@ -122,12 +122,12 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         if peers < min_peers:
             continue
         counts = held[value]
-        effective = graph.effective(subject)
         roles = roles_of.get(subject)
         for ent in sorted(_roles(view, subject) if roles is None else roles):
             holders = counts[ent] - self_counted
             if holders / peers < threshold:
-                outliers.append((subject, value, ent, effective[ent], holders, peers))
+                # Paths are built only for the outliers: most roles are not.
+                outliers.append((subject, value, ent, graph.effective(subject)[ent], holders, peers))
 
     # Name a few peers who do hold each outlying role: one more pass, over the
     # values that have outliers only, instead of a scan of the peers per finding.

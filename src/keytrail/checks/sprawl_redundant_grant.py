@@ -30,7 +30,7 @@ mistake, remove the membership; then certify the remaining path.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,9 +56,21 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         direct = graph.direct[subject]
         if len(direct) < 2 or not any(g.target.startswith("group:") for g in direct):
             continue
+        # Count, in sets, how many distinct first hops reach each entitlement;
+        # only the few reached twice need their paths built.
+        by_hop: dict[str, frozenset[Entitlement]] = {}
+        for grant, reach in graph.hops(subject):
+            seen = by_hop.get(grant.target)
+            by_hop[grant.target] = reach if seen is None else seen | reach
+        counts: Counter[Entitlement] = Counter()
+        for reach in by_hop.values():
+            counts.update(reach)
+        candidates = sorted(ent for ent, n in counts.items() if n >= 2)
+        if not candidates:
+            continue
         is_group = kind_of(subject) == "group"
         effective = graph.effective(subject)
-        for ent in sorted(effective):
+        for ent in candidates:
             paths = effective[ent]
             if len(paths) < 2:
                 continue
