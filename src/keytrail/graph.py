@@ -74,6 +74,7 @@ class AccessGraph:
         if cached is not None:
             return cached
         out: dict[Entitlement, list[Path]] = {}
+        is_group = kind_of(subject) == "group"
         for grant in self.direct.get(subject, ()):
             if grant.target == subject:
                 continue  # a group granted to itself does not hold itself
@@ -83,12 +84,34 @@ class AccessGraph:
                 continue
             for ent, path in self.group_closure(grant.target).items():
                 if ent[0] == subject:
-                    continue  # a group reaching itself through a cycle is not an entitlement
+                    continue  # a group reaching itself through a cycle does not hold itself
+                if is_group and any(g.target == subject for g in path):
+                    # The shortest route loops back through the subject group: what it
+                    # shows is the subject's own holding. Another route may still exist.
+                    detour = self.path_avoiding(grant.target, subject, ent)
+                    if detour is None:
+                        continue
+                    path = detour
                 paths = out.setdefault(ent, [])
                 if all(p[0] is not grant for p in paths):
                     paths.append((grant,) + path)
         self._effective[subject] = out
         return out
+
+    def path_avoiding(self, start: str, avoid: str, ent: Entitlement) -> Path | None:
+        """The shortest path of grants from group ``start`` to ``ent`` that avoids group ``avoid``."""
+        seen = {start, avoid}
+        queue: deque[tuple[str, Path]] = deque([(start, ())])
+        while queue:
+            node, path = queue.popleft()
+            for grant in self.direct.get(node, ()):
+                step = path + (grant,)
+                if (grant.target, grant.resource) == ent:
+                    return step
+                if grant.target.startswith("group:") and grant.target not in seen:
+                    seen.add(grant.target)
+                    queue.append((grant.target, step))
+        return None
 
     def closure_set(self, group: str) -> frozenset[Entitlement]:
         """The entitlements of :meth:`group_closure` as a set, cached (cheap to union)."""

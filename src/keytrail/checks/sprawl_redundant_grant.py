@@ -30,12 +30,12 @@ mistake, remove the membership; then certify the remaining path.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from keytrail.checks._util import NO_PARAMS, path_evidence
-from keytrail.graph import AccessGraph, Entitlement, Path
+from keytrail.graph import Entitlement, Path
 from keytrail.model import Finding, kind_of
 from keytrail.view import View
 
@@ -68,14 +68,11 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         candidates = sorted(ent for ent, n in counts.items() if n >= 2)
         if not candidates:
             continue
-        is_group = kind_of(subject) == "group"
         effective = graph.effective(subject)
         for ent in candidates:
             paths = effective[ent]
             if len(paths) < 2:
                 continue
-            if is_group:
-                paths = _without_cycles_through(graph, subject, ent, paths)
             hops = {p[0].target for p in paths}
             if len(hops) < 2:
                 continue
@@ -96,38 +93,3 @@ def _finding(view: View, subject: str, ent: Entitlement, paths: list[Path]) -> F
                   "paths": [path_evidence(view, subject, p) for p in paths]},
         location=view.location(event))
 
-
-def _without_cycles_through(graph: AccessGraph, subject: str, ent: Entitlement,
-                            paths: list[Path]) -> list[Path]:
-    """``paths``, any that loops back through ``subject`` replaced by one that does not, or dropped.
-
-    The graph keeps one shortest path per first hop; when a membership cycle
-    makes that path pass through the subject group itself, the subject's own
-    holding is what it shows, not a second one. A different route from the same
-    first hop may still exist, so look for it before dropping the path.
-    """
-    out: list[Path] = []
-    for path in paths:
-        if all(g.subject != subject for g in path[1:]):
-            out.append(path)
-            continue
-        rest = _path_avoiding(graph, path[0].target, subject, ent)
-        if rest is not None:
-            out.append((path[0],) + rest)
-    return out
-
-
-def _path_avoiding(graph: AccessGraph, start: str, avoid: str, ent: Entitlement) -> Path | None:
-    """The shortest path of grants from group ``start`` to ``ent`` that avoids group ``avoid``."""
-    seen = {start, avoid}
-    queue: deque[tuple[str, Path]] = deque([(start, ())])
-    while queue:
-        node, path = queue.popleft()
-        for grant in graph.direct.get(node, ()):
-            step = path + (grant,)
-            if (grant.target, grant.resource) == ent:
-                return step
-            if kind_of(grant.target) == "group" and grant.target not in seen:
-                seen.add(grant.target)
-                queue.append((grant.target, step))
-    return None
