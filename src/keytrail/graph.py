@@ -98,6 +98,36 @@ class AccessGraph:
         self._effective[subject] = out
         return out
 
+    def paths_to(self, subject: str, ent: Entitlement) -> list[Path]:
+        """The paths by which ``subject`` holds ``ent``: one per first hop, shortest first.
+
+        Equivalent to ``effective(subject)[ent]`` but computed for one
+        entitlement only, which is what evidence for a single finding needs.
+        """
+        cached = self._effective.get(subject)
+        if cached is not None:
+            return cached.get(ent, [])
+        out: list[Path] = []
+        is_group = kind_of(subject) == "group"
+        for grant in self.direct.get(subject, ()):
+            if grant.target == subject:
+                continue
+            if (grant.target, grant.resource) == ent:
+                out.append((grant,))
+        for grant in self.direct.get(subject, ()):
+            if grant.target == subject or not grant.target.startswith("group:") or ent[0] == subject:
+                continue
+            path = self.group_closure(grant.target).get(ent)
+            if path is None:
+                continue
+            if is_group and any(g.target == subject for g in path):
+                path = self.path_avoiding(grant.target, subject, ent)
+                if path is None:
+                    continue
+            if all(p[0] is not grant for p in out):
+                out.append((grant,) + path)
+        return out
+
     def path_avoiding(self, start: str, avoid: str, ent: Entitlement) -> Path | None:
         """The shortest path of grants from group ``start`` to ``ent`` that avoids group ``avoid``."""
         seen = {start, avoid}

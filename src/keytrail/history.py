@@ -42,6 +42,8 @@ _FAST_FIELDS = _COMMON_SET | _FAST_EXTRA
 _NEEDS = {"grant": ("subject", "target"), "revoke": ("subject", "target"),
           "certify": ("subject", "target"), "join": ("subject",), "move": ("subject",),
           "leave": ("subject",), "define": ("target",), "retire": ("target",)}
+#: For each action: whether it needs a subject, and whether it needs a target.
+_NEEDS2 = {action: ("subject" in needs, "target" in needs, action) for action, needs in _NEEDS.items()}
 _SCALARS = (str, int, float, bool, type(None))
 _new_event = tuple.__new__
 
@@ -107,56 +109,72 @@ class _Interner:
 
 
 def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | None:
-    """Build an event when the fast path can vouch for every field; else None (use the schema)."""
+    """Build an event when the fast path can vouch for every field; else None (use the schema).
+
+    This runs once per history line, so it is written for speed: identifiers
+    seen before are found by one dict subscript each (validated on first
+    sight by :meth:`_Interner.check`), and the common time form is parsed
+    from an hourly cache.
+    """
     if type(obj) is not dict or not _FAST_FIELDS.issuperset(obj):
         return None
     get = obj.get
-    ident, action = get("id"), get("action")
-    if type(ident) is not str or not ident or len(ident) > 256:
-        return None
-    needs = _NEEDS.get(action) if type(action) is str else None
-    if needs is None:
-        return None
-    for name in needs:
-        if name not in obj:
-            return None
     try:
+        ident = obj["id"]
+        needs = _NEEDS2[obj["action"]]
         time = _fast_time(obj["time"])
         raw_expires = get("expires")
         expires = None if raw_expires is None else _fast_time(raw_expires)
-    except (TimeFormatError, KeyError):
+    except (KeyError, TimeFormatError, TypeError):
         return None
-    subject = get("subject")
-    if subject is not None and (subject := c.subject.get(subject) or c.check("subject", subject)) is None:
+    if type(ident) is not str or not ident or len(ident) > 256:
         return None
-    target = get("target")
-    if target is not None and (target := c.target.get(target) or c.check("target", target)) is None:
+    subject, target, resource = get("subject"), get("target"), get("resource", "")
+    if (needs[0] and subject is None) or (needs[1] and target is None):
         return None
-    resource = get("resource", "")
-    if (resource := c.resource.get(resource) if type(resource) is str else None) is None \
-            and (resource := c.check("resource", get("resource", ""))) is None:
-        return None
-    actor = get("actor")
-    if actor is not None and (actor := c.principal.get(actor) or c.check("principal", actor)) is None:
-        return None
-    approver = get("approver")
-    if approver is not None and (approver := c.principal.get(approver) or c.check("principal", approver)) is None:
-        return None
-    texts = c.text
+    actor, approver = get("actor"), get("approver")
     key, ticket, reason = get("key"), get("ticket"), get("reason")
-    if key is not None and (key := texts.get(key) or c.check("text", key)) is None:
-        return None
-    if ticket is not None and (ticket := texts.get(ticket) or c.check("text", ticket)) is None:
-        return None
-    if reason is not None and (reason := texts.get(reason) or c.check("text", reason)) is None:
+    try:
+        if subject is not None:
+            subject = c.subject[subject]
+        if target is not None:
+            target = c.target[target]
+        resource = c.resource[resource]
+        if actor is not None:
+            actor = c.principal[actor]
+        if approver is not None:
+            approver = c.principal[approver]
+        if key is not None:
+            key = c.text[key]
+        if reason is not None:
+            reason = c.text[reason]
+    except (KeyError, TypeError):
+        # A value not seen before (or not a string): validate each one.
+        check = c.check
+        if subject is not None and (subject := check("subject", subject)) is None:
+            return None
+        if target is not None and (target := check("target", target)) is None:
+            return None
+        if (resource := check("resource", resource)) is None:
+            return None
+        if actor is not None and (actor := check("principal", actor)) is None:
+            return None
+        if approver is not None and (approver := check("principal", approver)) is None:
+            return None
+        if key is not None and (key := check("text", key)) is None:
+            return None
+        if reason is not None and (reason := check("text", reason)) is None:
+            return None
+    # Tickets are mostly unique: type-checked, not interned.
+    if ticket is not None and type(ticket) is not str:
         return None
     extra = None
     if len(obj) > 3 and not _COMMON_SET.issuperset(obj):
         extra = _fast_extra(obj, c)
         if extra is None:
             return None
-    return _new_event(Event, (ident, time, action, subject, target, resource, actor, key, approver,
-                              ticket, reason, expires, file_index, line, extra))
+    return _new_event(Event, (ident, time, needs[2], subject, target, resource, actor, key,
+                              approver, ticket, reason, expires, file_index, line, extra))
 
 
 def _fast_extra(obj: dict[str, Any], c: _Interner) -> dict[str, Any] | None:

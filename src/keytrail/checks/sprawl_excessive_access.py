@@ -47,11 +47,11 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     limit = params["max"]
     graph = view.graph
     for subject in graph.principals():
-        effective = graph.effective(subject)
+        effective = graph.entitlements(subject)
         count = len(effective)
         if count <= limit:
             continue
-        direct = sum(1 for paths in effective.values() if any(len(p) == 1 for p in paths))
+        direct = len({g.entitlement for g in graph.direct[subject] if g.target != subject})
         groups = sum(1 for target, _ in effective if kind_of(target) == "group")
         roles = sum(1 for target, _ in effective if kind_of(target) == "role")
         entitlements = [target + (f" on {resource}" if resource else "")

@@ -127,7 +127,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
             holders = counts[ent] - self_counted
             if holders / peers < threshold:
                 # Paths are built only for the outliers: most roles are not.
-                outliers.append((subject, value, ent, graph.effective(subject)[ent], holders, peers))
+                outliers.append((subject, value, ent, graph.paths_to(subject, ent), holders, peers))
 
     # Name a few peers who do hold each outlying role: one more pass, over the
     # values that have outliers only, instead of a scan of the peers per finding.

@@ -111,7 +111,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     for value, ents in wanted.items():
         counts: Counter[Entitlement] = Counter()
         for user in groups.get(value, ()):
-            effective = graph.effective(user)
+            effective = graph.entitlements(user)
             if len(ents) < len(effective):
                 counts.update(ent for ent in ents if ent in effective)
             else:

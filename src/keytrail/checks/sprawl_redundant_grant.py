@@ -68,9 +68,8 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         candidates = sorted(ent for ent, n in counts.items() if n >= 2)
         if not candidates:
             continue
-        effective = graph.effective(subject)
         for ent in candidates:
-            paths = effective[ent]
+            paths = graph.paths_to(subject, ent)
             if len(paths) < 2:
                 continue
             hops = {p[0].target for p in paths}

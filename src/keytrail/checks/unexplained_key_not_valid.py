@@ -1,0 +1,102 @@
+"""An access change was made under a key outside its validity period.
+
+Why it matters: a key is valid from its ``not_before`` until its ``expires``
+or ``revoked_at``. A change made under a revoked key is the strongest sign of
+a leaked or retained credential (the key was revoked precisely so that it
+would stop working); a change under an expired key means the system that
+enforces keys did not, or that a key was used again without re-approval; a
+change before ``not_before`` was made before anyone approved the key.
+
+Fires: for each change in the review window (``grant``, ``revoke``,
+``define``, ``retire``, ``certify``) under a registered key when the change
+was made
+
+- at or after the key's ``revoked_at`` (revoked at 10:00 means a change at
+  10:00 is already unexplained);
+- at or after the key's ``expires`` (the key is valid strictly before it);
+- before the key's ``not_before`` (a change exactly at ``not_before`` is
+  valid).
+
+One finding per event. When several apply, the message names the most serious
+(revoked, then expired, then not yet valid) and the evidence lists them all.
+
+Does not fire: for unknown keys (see ``unexplained.unknown-key``) or missing
+ones (``unexplained.missing-key``); for ``join``, ``move`` and ``leave``; for
+events before ``--since`` or after ``--as-of``. A key revoked or expired
+*after* ``as_of`` does not make earlier changes invalid.
+
+Remediate: find out who used the key after it stopped being valid and why;
+rotate the credential; review (and re-make under a valid key, or undo) the
+changes it made. If the registry is wrong, correct the key's dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from keytrail.checks._util import NO_PARAMS, chain
+from keytrail.model import Event, Finding, Key
+from keytrail.timeutil import format_date, format_time
+from keytrail.view import View
+
+ID = "unexplained.key-not-valid"
+SEVERITY = "high"
+PARAMS = NO_PARAMS
+
+
+def _describe(event: Event) -> str:
+    what = event.target or "?"
+    if event.resource:
+        what += f" on {event.resource}"
+    if event.subject is not None:
+        what += f" for {event.subject}"
+    by = f" by {event.actor}" if event.actor else ""
+    return f"{event.action} of {what}{by}"
+
+
+def _key_facts(key: Key) -> dict[str, Any]:
+    return {"id": key.id, "holder": key.holder, "owner": key.owner, "scope": list(key.scope),
+            "not_before": format_time(key.not_before), "expires": format_time(key.expires),
+            "revoked_at": format_time(key.revoked_at), "ticket": key.ticket or None,
+            "location": str(key.location) if key.location else None}
+
+
+def _when(limit: int, used: int) -> tuple[str, str]:
+    """The two times as dates, or in full when the dates alone would look equal."""
+    a, b = format_date(limit), format_date(used)
+    if a == b:
+        return format_time(limit) or "", format_time(used) or ""
+    return a, b
+
+
+def problems(key: Key, time: int) -> list[tuple[str, str, int]]:
+    """Why ``key`` was not valid at ``time``: (reason, wording, limit), most serious first."""
+    out = []
+    if key.revoked_at is not None and time >= key.revoked_at:
+        out.append(("revoked", "was revoked", key.revoked_at))
+    if key.expires is not None and time >= key.expires:
+        out.append(("expired", "expired", key.expires))
+    if key.not_before is not None and time < key.not_before:
+        out.append(("not-yet-valid", "is not valid before", key.not_before))
+    return out
+
+
+def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
+    keys = view.keys
+    for event in view.changes():
+        key = keys.get(event.key) if event.key else None
+        if key is None:
+            continue
+        found = problems(key, event.time)
+        if not found:
+            continue
+        _, wording, limit = found[0]
+        limit_text, used_text = _when(limit, event.time)
+        yield Finding(
+            message=f"{_describe(event)}: key {key.id} {wording} {limit_text}; used {used_text}",
+            subject=event.subject, target=event.target, resource=event.resource, event=event,
+            key=key.id,
+            evidence={"chain": [chain(view, event)], "key": _key_facts(key),
+                      "invalid": [reason for reason, _, _ in found]},
+            location=view.location(event), ident=(event.id,))

@@ -1,0 +1,82 @@
+"""An access change was made under a key to a target outside the key's scope.
+
+Why it matters: a key's ``scope`` lists the targets it was approved to grant
+or revoke (``[role:prod-*, group:eng-*]``). A change outside it was never
+approved by whoever issued the key: a pipeline doing more than it should, a
+key borrowed for a job it was not meant for, or a scope nobody updated.
+
+Fires: for each change in the review window (``grant``, ``revoke``,
+``define``, ``retire``, ``certify``) under a registered key whose ``target``
+matches none of the key's scope globs. Globs use ``*``, ``?`` and ``[...]``,
+match the whole target id and are case-sensitive; ``*`` matches every target.
+Scope is about targets only: the resource of a scoped grant is not compared.
+
+Does not fire: for events without a target; for unknown keys (see
+``unexplained.unknown-key``) or missing ones (``unexplained.missing-key``);
+for ``join``, ``move`` and ``leave``; for events before ``--since`` or after
+``--as-of``. Whether the key was still valid is ``unexplained.key-not-valid``'s
+question, so an out-of-scope change under a revoked key fires both.
+
+Remediate: undo the change, or re-make it under a key whose scope covers it;
+if the key's purpose legitimately grew, widen its scope in ``keys.yaml`` with
+a new approval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from keytrail.checks._util import NO_PARAMS, chain
+from keytrail.model import Event, Finding, Key
+from keytrail.selectors import glob_match
+from keytrail.timeutil import format_time
+from keytrail.view import View
+
+ID = "unexplained.key-out-of-scope"
+SEVERITY = "high"
+PARAMS = NO_PARAMS
+
+
+def _describe(event: Event) -> str:
+    what = event.target or "?"
+    if event.resource:
+        what += f" on {event.resource}"
+    if event.subject is not None:
+        what += f" for {event.subject}"
+    by = f" by {event.actor}" if event.actor else ""
+    return f"{event.action} of {what}{by}"
+
+
+def _key_facts(key: Key) -> dict[str, Any]:
+    return {"id": key.id, "holder": key.holder, "owner": key.owner, "scope": list(key.scope),
+            "not_before": format_time(key.not_before), "expires": format_time(key.expires),
+            "revoked_at": format_time(key.revoked_at), "ticket": key.ticket or None,
+            "location": str(key.location) if key.location else None}
+
+
+def in_scope(key: Key, target: str) -> bool:
+    """Whether ``target`` matches one of the key's scope globs."""
+    return any(glob_match(pattern, target) for pattern in key.scope)
+
+
+def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
+    keys = view.keys
+    # Histories repeat the same (key, target) pairs many times over.
+    seen: dict[tuple[str, str], bool] = {}
+    for event in view.changes():
+        key = keys.get(event.key) if event.key else None
+        if key is None or not event.target:
+            continue
+        pair = (key.id, event.target)
+        ok = seen.get(pair)
+        if ok is None:
+            ok = seen[pair] = in_scope(key, event.target)
+        if ok:
+            continue
+        yield Finding(
+            message=f"{_describe(event)} is outside the scope of key {key.id} "
+                    f"({', '.join(key.scope) or 'empty scope'})",
+            subject=event.subject, target=event.target, resource=event.resource, event=event,
+            key=key.id, evidence={"chain": [chain(view, event)], "key": _key_facts(key)},
+            location=view.location(event), ident=(event.id,))
