@@ -27,9 +27,11 @@ def kind_of(identifier: str) -> str:
     return identifier.partition(":")[0]
 
 
-@dataclass(frozen=True)
-class Location:
-    """Where something was written: a path relative to the project root, 1-based line and column."""
+class Location(NamedTuple):
+    """Where something was written: a path relative to the project root, 1-based line and column.
+
+    A named tuple rather than a dataclass: reports create one per finding.
+    """
 
     path: str
     line: int = 0

@@ -25,6 +25,8 @@ class View:
         self.project = project
         self.state = state
         self.graph = graph
+        #: Evidence shared between findings (an event's chain), built once; see checks._util.
+        self.memo: dict[Any, Any] = {}
 
     # -- basics -------------------------------------------------------------
 

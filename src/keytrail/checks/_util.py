@@ -14,9 +14,17 @@ NO_PARAMS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProp
 
 
 def chain(view: View, event: Event | None) -> dict[str, Any]:
-    """The who/what/when/why of an event: actor, key, key holder, approver, ticket, reason, time."""
+    """The who/what/when/why of an event: actor, key, key holder, approver, ticket, reason, time.
+
+    Memoised per event: one group membership can stand behind thousands of
+    findings. The dict is shared between findings, so it is read-only.
+    """
     if event is None:
         return {}
+    memo = view.memo
+    found = memo.get((event.file, event.line))
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     key = view.keys.get(event.key) if event.key else None
     out: dict[str, Any] = {
         "event": event.id,
@@ -32,15 +40,21 @@ def chain(view: View, event: Event | None) -> dict[str, Any]:
     }
     if event.expires is not None:
         out["expires"] = format_time(event.expires)
+    memo[(event.file, event.line)] = out
     return out
 
 
 def grant_chain(view: View, grant: Grant) -> dict[str, Any]:
-    """The chain of the event that put ``grant`` in force, plus its certification."""
-    out = chain(view, grant.event)
+    """The chain of the event that put ``grant`` in force, plus its certification (memoised, read-only)."""
+    memo = view.memo
+    found = memo.get(grant)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    out = dict(chain(view, grant.event))
     out["since"] = format_time(grant.since)
     if grant.certified is not None:
         out["certified"] = format_time(grant.certified.time)
+    memo[grant] = out
     return out
 
 

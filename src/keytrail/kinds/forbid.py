@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import grant_chain
-from keytrail.graph import Entitlement, Path, path_ids
-from keytrail.model import Finding, Grant, kind_of
+from keytrail.checks._util import path_evidence
+from keytrail.graph import Entitlement, Path
+from keytrail.model import Finding, kind_of
 from keytrail.selectors import compile_selector, glob_match
 from keytrail.view import View
 
@@ -51,20 +51,6 @@ def check(view: View, spec: dict[str, Any]) -> Iterator[Finding]:
                                   if forbidden(*ent)}
         return hit
 
-    chains: dict[Grant, dict[str, Any]] = {}
-
-    def evidence(subject: str, path: Path) -> dict[str, Any]:
-        # What checks._util.path_evidence gives, with each edge's chain formatted
-        # once and shared (evidence is read-only): the same group-to-role grants
-        # sit on the paths of every member.
-        out = []
-        for grant in path:
-            chain = chains.get(grant)
-            if chain is None:
-                chain = chains[grant] = grant_chain(view, grant)
-            out.append(chain)
-        return {"path": path_ids(subject, path), "chain": out}
-
     for subject in graph.principals():
         if not subject_ok(view, subject):
             continue
@@ -88,4 +74,4 @@ def check(view: View, spec: dict[str, Any]) -> Iterator[Finding]:
                 message=f"{subject} must not hold {target}{on}{through}",
                 subject=subject, target=target, resource=resource,
                 event=path[0].event, key=path[0].event.key,
-                evidence=evidence(subject, path), location=view.location(path[0].event))
+                evidence=path_evidence(view, subject, path), location=view.location(path[0].event))

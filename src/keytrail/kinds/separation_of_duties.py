@@ -22,7 +22,7 @@ from typing import Any
 
 from keytrail.checks._util import grant_chain
 from keytrail.graph import Path, path_ids
-from keytrail.model import Finding, Grant, kind_of
+from keytrail.model import Finding, kind_of
 from keytrail.selectors import compile_selector
 from keytrail.view import View
 
@@ -57,16 +57,6 @@ def check(view: View, spec: list[list[Any]]) -> Iterator[Finding]:
                 if any(members_of(target)):
                     hit.setdefault(target, []).append((resource, path))
         return hit
-
-    chains: dict[Grant, dict[str, Any]] = {}
-
-    def chain_of(grant: Grant) -> dict[str, Any]:
-        # Each edge's chain is formatted once and shared (evidence is read-only):
-        # the same group-to-role grants sit on the paths of every member.
-        found = chains.get(grant)
-        if found is None:
-            found = chains[grant] = grant_chain(view, grant)
-        return found
 
     def shortest(direct: list[Grant], targets: set[str]) -> dict[str, Path]:
         # For each target, the shortest path; ties go to the smaller resource,
@@ -112,7 +102,7 @@ def check(view: View, spec: list[list[Any]]) -> Iterator[Finding]:
         ways = shortest(direct, {t for _, conflicting in conflicts for t in conflicting})
         for index, conflicting in conflicts:
             paths = {t: {"path": path_ids(subject, ways[t]),
-                         "chain": [chain_of(g) for g in ways[t]]} for t in conflicting}
+                         "chain": [grant_chain(view, g) for g in ways[t]]} for t in conflicting}
             yield Finding(
                 message=f"{subject} holds conflicting duties: {' and '.join(conflicting)}",
                 subject=subject, target=conflicting[0],
