@@ -760,10 +760,20 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
             pool = global_roles if global_roles else global_groups
         return skewed(pool)
 
+    # A role scoped to a resource is nearly always granted on the same one (the
+    # deployer role of one cluster, the admin role of one account); now and then
+    # on another. Uniformly random resources would make every scoped grant an
+    # outlier among peers, which is not what organisations look like.
+    home_resource = [0] * len(tgt)
+    for t in range(G, len(tgt)):
+        if rnd() < 0.35:
+            home_resource[t] = 1 + int(rnd() * (NR - 1))
+
     def resource_for(t: int) -> int:
-        if t >= G and rnd() < 0.35:
+        home = home_resource[t] if t < len(home_resource) else 0
+        if home and rnd() < 0.05:
             return 1 + int(rnd() * (NR - 1))
-        return 0
+        return home
 
     # ---- The import: definitions, a few nested-group cycles, joiners. ----
     n_imp = G + R + U + S - len(late)

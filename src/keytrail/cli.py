@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from datetime import datetime, timedelta, timezone
@@ -135,6 +136,20 @@ def _time_options(parser: argparse.ArgumentParser, since: bool = True) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run keytrail; return the exit code."""
+    # keytrail builds millions of long-lived, acyclic objects (events, grants,
+    # evidence) and then exits: the cyclic garbage collector would rescan them
+    # over and over for nothing (it cost 30-50% of a large run). Reference
+    # counting still frees everything that is dropped.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
