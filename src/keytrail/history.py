@@ -194,21 +194,20 @@ def _fast_extra(obj: dict[str, Any], c: _Interner) -> dict[str, Any] | None:
     return extra
 
 
-_HOUR_CACHE: dict[str, int] = {}
+_MINUTE_CACHE: dict[str, int] = {}
 
 
 def _fast_time(text: Any) -> int:
-    """:func:`parse_time` with a shortcut for ``YYYY-MM-DDTHH:MM:SSZ`` (cached per hour)."""
-    if type(text) is str and len(text) == 20 and text[19] == "Z" and text[16] == ":" and text[13] == ":":
-        base = _HOUR_CACHE.get(text[:13])
-        mmss = text[14:16] + text[17:19]
-        if base is not None and mmss.isdigit():
-            minutes, seconds = int(mmss[:2]), int(mmss[2:])
-            if minutes < 60 and seconds < 60:
-                return base + (minutes * 60 + seconds) * 1_000_000
+    """:func:`parse_time` with a shortcut for ``YYYY-MM-DDTHH:MM:SSZ`` (cached per minute)."""
+    if type(text) is str and len(text) == 20 and text[19] == "Z":
+        base = _MINUTE_CACHE.get(text[:17])
+        if base is not None:
+            seconds = text[17:19]
+            if seconds.isdigit() and seconds < "60":
+                return base + int(seconds) * 1_000_000
         us = parse_time(text)
-        if base is None and len(_HOUR_CACHE) < 200_000:
-            _HOUR_CACHE[text[:13]] = us - (us % 3_600_000_000)
+        if text[16] == ":" and len(_MINUTE_CACHE) < 1_000_000:
+            _MINUTE_CACHE[text[:17]] = us - us % 60_000_000
         return us
     return parse_time(text)
 
@@ -329,10 +328,29 @@ def _read_file(path: Path, display: str, index: int, interner: _Interner, events
     """Append the events of one file; return its problems and the line reading stopped at (or 0)."""
     problems: list[Problem] = []
     append = events.append
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        return [Problem(display, 0, 0, "", f"cannot read: {exc.strerror}")], 0
+    with handle:
+        return _read_lines(handle, display, index, interner, append, breaks, problems)
+
+
+def _read_lines(handle: Any, display: str, index: int, interner: _Interner, append: Any,
+                breaks: list[ChainBreak], problems: list[Problem]) -> tuple[list[Problem], int]:
+    """The loop of :func:`_read_file` (the hot path: line splitting is inlined, not a generator)."""
     loads = orjson.loads
     chained = False
     previous_raw: bytes | None = None
-    for line, raw in iter_lines(path, display):
+    for line, raw in enumerate(handle, 1):
+        if raw[-1:] == b"\n":
+            raw = raw[:-1]
+            if raw[-1:] == b"\r":
+                raw = raw[:-1]
+        if line == 1 and raw[:3] == b"\xef\xbb\xbf":
+            raw = raw[3:]
+        if not raw or raw.isspace():
+            continue
         event = None
         if len(raw) <= MAX_LINE_BYTES:
             try:
