@@ -115,8 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--dir", default=".", help="the project folder (default: .)")
     _time_options(explain, since=False)
 
-    sub.add_parser("checks", help="list the built-in checks with their documentation").add_argument(
-        "id", nargs="?", help="show one check in full")
+    checks_cmd = sub.add_parser("checks", help="list the built-in checks with their documentation")
+    checks_cmd.add_argument("id", nargs="?", help="show one check in full")
+    checks_cmd.add_argument("--format", "-f", choices=("text", "markdown"), default="text",
+                            help="markdown prints the whole catalogue (docs/checks.md)")
 
     schema = sub.add_parser("schema", help="print a JSON Schema")
     from keytrail.schemas import SCHEMA_NAMES
@@ -212,9 +214,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
-    from keytrail.catalogue import describe_check, list_checks
+    from keytrail.catalogue import catalogue_markdown, describe_check, list_checks
 
-    if args.id:
+    if args.format == "markdown":
+        _write(catalogue_markdown(), None)
+    elif args.id:
         _write(describe_check(args.id), None)
     else:
         _write(list_checks(), None)
