@@ -13,6 +13,7 @@ import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from keytrail import __version__
@@ -171,17 +172,28 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_OK
 
 
-def _write(text: str, output: str | None) -> None:
+def _write(text: str | Iterable[str], output: str | None) -> None:
+    """Write text (or pieces of it) to stdout or a file; a file appears only when complete."""
+    chunks = [text] if isinstance(text, str) else text
     if output is None or output == "-":
-        sys.stdout.write(text)
+        for chunk in chunks:
+            sys.stdout.write(chunk)
         sys.stdout.flush()
         return
+    path = Path(output)
+    partial = path.with_name(f".{path.name}.partial")
     try:
-        path = Path(output)
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        with partial.open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        partial.replace(path)
     except OSError as exc:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            pass
         raise UsageError(f"cannot write {output}: {exc.strerror}") from None
 
 
@@ -197,7 +209,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     state = pipeline.replay(project, as_of, since)
     graph = pipeline.build_graph(project, state)
     report = pipeline.evaluate(project, state, graph)
-    _write(pipeline.render(report, args.format, args.fail_on), args.output)
+    from keytrail.render import render_chunks
+
+    _write(render_chunks(report, args.format, args.fail_on), args.output)
     return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
 
 

@@ -68,14 +68,14 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
     }
 
 
-def to_data(report: Report, fail_on: str = "high") -> dict[str, Any]:
-    """The findings JSON contract."""
+def to_data(report: Report, fail_on: str = "high", findings: bool = True) -> dict[str, Any]:
+    """The findings JSON contract (``findings=False``: with an empty findings list)."""
     return {
         "tool": {"name": "keytrail", "version": __version__},
         "as_of": format_time(report.as_of),
         "since": format_time(report.since),
         "summary": summary(report, fail_on),
-        "findings": [finding_data(report, f) for f in report.findings],
+        "findings": [finding_data(report, f) for f in report.findings] if findings else [],
     }
 
 
