@@ -172,12 +172,12 @@ SOD_CASES = [
 def test_separation_of_duties(evaluate: Evaluate, sets: list[list[Any]], grants: Grants,
                               expected: dict[str, list[str]]) -> None:
     report = evaluate([{"id": "r", "separation_of_duties": sets}], grants)
-    found = {f.subject: f.finding.evidence["targets"] for f in report.findings if f.rule == "r"}
+    found = {f.subject: f.finding.evidence_data()["targets"] for f in report.findings if f.rule == "r"}
     assert found == expected
     for f in report.findings:
         assert f.check == "separation-of-duties" and f.category == "policy"
-        assert f.target == f.finding.evidence["targets"][0]
-        assert all(t in f.finding.message for t in f.finding.evidence["targets"])
+        assert f.target == f.finding.evidence_data()["targets"][0]
+        assert all(t in f.finding.message for t in f.finding.evidence_data()["targets"])
 
 
 def test_separation_of_duties_reports_each_set_and_the_paths(evaluate: Evaluate) -> None:
@@ -186,12 +186,12 @@ def test_separation_of_duties_reports_each_set_and_the_paths(evaluate: Evaluate)
         [("user:alice", "group:all"), ("group:all", "group:payments"),
          ("group:payments", "role:pay-approve"), ("user:alice", "role:pay-submit"),
          ("user:alice", "role:prod-admin"), ("user:alice", "role:audit")])
-    sets = sorted((f.finding.evidence["set"], tuple(f.finding.evidence["targets"]))
+    sets = sorted((f.finding.evidence_data()["set"], tuple(f.finding.evidence_data()["targets"]))
                   for f in report.findings)
     assert sets == [(0, ("role:pay-approve", "role:pay-submit")),
                     (1, ("role:audit", "role:prod-admin"))]
-    first = next(f for f in report.findings if f.finding.evidence["set"] == 0)
-    paths = first.finding.evidence["paths"]
+    first = next(f for f in report.findings if f.finding.evidence_data()["set"] == 0)
+    paths = first.finding.evidence_data()["paths"]
     assert paths["role:pay-approve"]["path"] == ["user:alice", "group:all", "group:payments",
                                                  "role:pay-approve"]
     assert paths["role:pay-submit"]["path"] == ["user:alice", "role:pay-submit"]
@@ -221,20 +221,20 @@ def test_paths_are_those_of_effective_access(make_project: MakeProject) -> None:
     state = pipeline.replay(project, AS_OF)
     graph = pipeline.build_graph(project, state)
     report = pipeline.evaluate(project, state, graph)
-    forbidden = {(f.subject, f.target, f.finding.resource): f.finding.evidence["path"]
+    forbidden = {(f.subject, f.target, f.finding.resource): f.finding.evidence_data()["path"]
                  for f in report.findings if f.rule == "everything"}
     expected = {(s, t, r): path_ids(s or "", paths[0])
                 for s in graph.principals() for (t, r), paths in graph.effective(s).items()}
     assert forbidden == expected
     for f in (f for f in report.findings if f.rule == "sod"):
         effective = graph.effective(f.subject or "")
-        for target, shown in f.finding.evidence["paths"].items():
+        for target, shown in f.finding.evidence_data()["paths"].items():
             ways = [p for (t, _), ps in sorted(effective.items()) if t == target for p in ps]
             assert shown["path"] == path_ids(f.subject or "", min(ways, key=len))
             assert len(shown["chain"]) == len(shown["path"]) - 1
     assert {f.subject for f in report.findings if f.rule == "sod"} == {"user:alice", "user:carl",
                                                                       "svc:bot"}
-    counted = {f.subject: f.finding.evidence["count"] for f in report.findings if f.rule == "count"}
+    counted = {f.subject: f.finding.evidence_data()["count"] for f in report.findings if f.rule == "count"}
     assert counted == {s: len(graph.effective(s)) for s in graph.principals()}
 
 
@@ -303,7 +303,7 @@ def test_forbid_names_the_path_and_the_grant_in_force(evaluate: Evaluate) -> Non
                       FORBID_GRANTS)
     (f,) = report.findings
     assert f.finding.message == "user:dora must not hold role:prod-read (held through group:ops)"
-    assert f.finding.evidence["path"] == ["user:dora", "group:ops", "role:prod-read"]
+    assert f.finding.evidence_data()["path"] == ["user:dora", "group:ops", "role:prod-read"]
     assert f.finding.event is not None and f.finding.event.target == "group:ops"
     assert f.finding.location is not None and f.finding.location.path == "history/h.jsonl"
 
@@ -383,7 +383,7 @@ def test_require_conditions(evaluate: Evaluate, conditions: Doc,
         assert findings == []
         return
     (f,) = findings
-    assert f.finding.evidence["failed"] == failed
+    assert f.finding.evidence_data()["failed"] == failed
     assert f.finding.message == "grant of role:prod-admin to user:zoe " + "; ".join(failed)
     assert (f.subject, f.target, f.check, f.severity) == (
         "user:zoe", "role:prod-admin", "require", "medium")
@@ -457,13 +457,13 @@ LIMIT_CASES = [
 @pytest.mark.parametrize(("spec", "expected"), LIMIT_CASES)
 def test_limit(evaluate: Evaluate, spec: Doc, expected: dict[str, int]) -> None:
     report = evaluate([{"id": "r", "limit": spec}], LIMIT_GRANTS)
-    found = {f.subject: f.finding.evidence["count"] for f in report.findings if f.rule == "r"}
+    found = {f.subject: f.finding.evidence_data()["count"] for f in report.findings if f.rule == "r"}
     assert found == expected
     for f in report.findings:
         assert f.target is None and f.check == "limit"
-        assert len(f.finding.evidence["entitlements"]) == f.finding.evidence["count"]
+        assert len(f.finding.evidence_data()["entitlements"]) == f.finding.evidence_data()["count"]
         what = "matching entitlements" if "target" in spec else "entitlements"
-        assert f.finding.message == (f"{f.subject} holds {f.finding.evidence['count']} {what} "
+        assert f.finding.message == (f"{f.subject} holds {f.finding.evidence_data()['count']} {what} "
                                      f"(limit {spec['max_entitlements']})")
 
 

@@ -194,20 +194,20 @@ def _fast_extra(obj: dict[str, Any], c: _Interner) -> dict[str, Any] | None:
     return extra
 
 
-_MINUTE_CACHE: dict[str, int] = {}
+_HOUR_CACHE: dict[str, int] = {}
 
 
 def _fast_time(text: Any) -> int:
-    """:func:`parse_time` with a shortcut for ``YYYY-MM-DDTHH:MM:SSZ`` (cached per minute)."""
-    if type(text) is str and len(text) == 20 and text[19] == "Z":
-        base = _MINUTE_CACHE.get(text[:17])
+    """:func:`parse_time` with a shortcut for ``YYYY-MM-DDTHH:MM:SSZ`` (the start of each hour cached)."""
+    if type(text) is str and len(text) == 20 and text[19] == "Z" and text[13] == ":" and text[16] == ":":
+        base = _HOUR_CACHE.get(text[:13])
         if base is not None:
-            seconds = text[17:19]
-            if seconds.isdigit() and seconds < "60":
-                return base + int(seconds) * 1_000_000
+            mm, ss = text[14:16], text[17:19]
+            if mm.isdigit() and ss.isdigit() and mm < "60" and ss < "60":
+                return base + (int(mm) * 60 + int(ss)) * 1_000_000
         us = parse_time(text)
-        if text[16] == ":" and len(_MINUTE_CACHE) < 1_000_000:
-            _MINUTE_CACHE[text[:17]] = us - us % 60_000_000
+        if len(_HOUR_CACHE) < 200_000:
+            _HOUR_CACHE[text[:13]] = us - us % 3_600_000_000
         return us
     return parse_time(text)
 

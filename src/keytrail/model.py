@@ -8,7 +8,7 @@ dataclass instance. Times are epoch microseconds (see :mod:`keytrail.timeutil`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -198,6 +198,8 @@ class Grant:
 class Finding:
     """What a check reports, before the engine stamps rule, severity and fingerprint.
 
+    ``evidence`` is a mapping, or a function returning one: checks with many
+    findings build it only when the finding is rendered (see checks._util).
     ``ident`` lists the parts beyond (subject, target, resource) that make the
     finding distinct and stable (an event id, a waiver's rule); never counts or
     wording, so that fingerprints survive unrelated changes.
@@ -209,9 +211,13 @@ class Finding:
     resource: str = ""
     event: Event | None = None
     key: str | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    evidence: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict, hash=False)
     location: Location | None = None
     ident: tuple[str, ...] = ()
+
+    def evidence_data(self) -> Mapping[str, Any]:
+        """The evidence as a mapping, built now if it was deferred."""
+        return self.evidence() if callable(self.evidence) else self.evidence
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def finding_data(report: Report, item: Reported) -> dict[str, Any]:
         "event": f.event.id if f.event else None,
         "key": f.key if f.key is not None else (f.event.key if f.event else None),
         "message": f.message,
-        "evidence": dict(f.evidence),
+        "evidence": dict(f.evidence_data()),
         "location": f.location.as_dict() if f.location else None,
         "fingerprint": item.fingerprint,
         "waived": waiver_data(item.waived),

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from keytrail.graph import Path, path_ids
 from keytrail.model import Event, Grant
 from keytrail.timeutil import format_time
 from keytrail.view import View
+
+#: How many chains the per-evaluation memo keeps before starting afresh: enough to
+#: share the chains of popular group grants, bounded so that memory stays flat.
+MEMO_LIMIT = 200_000
 
 #: An empty parameter schema, for checks without parameters.
 NO_PARAMS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
@@ -40,6 +46,8 @@ def chain(view: View, event: Event | None) -> dict[str, Any]:
     }
     if event.expires is not None:
         out["expires"] = format_time(event.expires)
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
     memo[(event.file, event.line)] = out
     return out
 
@@ -54,6 +62,8 @@ def grant_chain(view: View, grant: Grant) -> dict[str, Any]:
     out["since"] = format_time(grant.since)
     if grant.certified is not None:
         out["certified"] = format_time(grant.certified.time)
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
     memo[grant] = out
     return out
 
@@ -61,3 +71,33 @@ def grant_chain(view: View, grant: Grant) -> dict[str, Any]:
 def path_evidence(view: View, subject: str, path: Path) -> dict[str, Any]:
     """Evidence for an entitlement held along ``path``: the node ids and each edge's chain."""
     return {"path": path_ids(subject, path), "chain": [grant_chain(view, g) for g in path]}
+
+
+# Lazy evidence: a check with many findings passes one of these as ``evidence``;
+# the dict is built when the finding is rendered and dropped after, so that a
+# run with a million findings does not hold a million evidence trees at once.
+
+def lazy_paths(view: View, subject: str, paths: list[Path],
+               fields: Mapping[str, Any] | None = None) -> Callable[[], dict[str, Any]]:
+    """Evidence ``{**fields, "paths": [path_evidence(...) for each path]}``, built on demand."""
+    return partial(_with_paths, view, subject, tuple(paths), fields or {})
+
+
+def lazy_chain(view: View, grant: Grant,
+               fields: Mapping[str, Any] | None = None) -> Callable[[], dict[str, Any]]:
+    """Evidence ``{**fields, "chain": [grant_chain(view, grant)]}``, built on demand."""
+    return partial(_with_chain, view, grant, fields or {})
+
+
+def lazy_path(view: View, subject: str, path: Path) -> Callable[[], dict[str, Any]]:
+    """:func:`path_evidence` for one path, built on demand."""
+    return partial(path_evidence, view, subject, path)
+
+
+def _with_paths(view: View, subject: str, paths: tuple[Path, ...], fields: Mapping[str, Any]
+                ) -> dict[str, Any]:
+    return {**fields, "paths": [path_evidence(view, subject, p) for p in paths]}
+
+
+def _with_chain(view: View, grant: Grant, fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {**fields, "chain": [grant_chain(view, grant)]}

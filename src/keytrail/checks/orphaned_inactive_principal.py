@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, grant_chain
+from keytrail.checks._util import NO_PARAMS, lazy_chain
 from keytrail.model import Finding, kind_of
 from keytrail.view import View
 
@@ -45,5 +45,5 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                         + (f" on {grant.resource}" if grant.resource else ""),
                 subject=subject, target=grant.target, resource=grant.resource,
                 event=grant.event, key=grant.event.key,
-                evidence={"status": why, "chain": [grant_chain(view, grant)]},
+                evidence=lazy_chain(view, grant, {"status": why}),
                 location=view.location(grant.event))

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, grant_chain
+from keytrail.checks._util import NO_PARAMS, lazy_chain
 from keytrail.model import Finding
 from keytrail.timeutil import DAY, format_date, format_time
 from keytrail.view import View
@@ -49,8 +49,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                     f"{format_date(expires)} and was never revoked",
             subject=grant.subject, target=grant.target, resource=grant.resource,
             event=grant.event, key=grant.event.key,
-            evidence={"expires": format_time(expires), "expired_days": days,
-                      "chain": [grant_chain(view, grant)]},
+            evidence=lazy_chain(view, grant, {"expires": format_time(expires), "expired_days": days}),
             location=view.location(grant.event),
             # A re-grant that sets a new expiry, which then passes too, is a new
             # finding: the earlier one was accepted or fixed on its own terms.

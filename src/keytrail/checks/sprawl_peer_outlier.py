@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-from keytrail.checks._util import path_evidence
+from keytrail.checks._util import lazy_paths
 from keytrail.graph import Entitlement
 from keytrail.model import Finding, kind_of
 from keytrail.view import View
@@ -151,10 +151,9 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                     f"({attribute} {value}) hold ({percent(share)}, under {percent(threshold)})",
             subject=subject, target=target, resource=resource,
             event=grant.event, key=grant.event.key,
-            evidence={"peer_attribute": attribute,
-                      "value": value if isinstance(value, (str, int, float)) else str(value),
-                      "peers": peers, "holders": holders,
-                      "share": round(share, 4), "threshold": threshold,
-                      "peer_holders": others,
-                      "paths": [path_evidence(view, subject, p) for p in paths]},
+            evidence=lazy_paths(view, subject, paths, {
+                "peer_attribute": attribute,
+                "value": value if isinstance(value, (str, int, float)) else str(value),
+                "peers": peers, "holders": holders, "share": round(share, 4),
+                "threshold": threshold, "peer_holders": others}),
             location=view.location(grant.event))

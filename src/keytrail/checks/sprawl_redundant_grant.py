@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, path_evidence
+from keytrail.checks._util import NO_PARAMS, lazy_paths
 from keytrail.graph import Entitlement, Path
 from keytrail.model import Finding, kind_of
 from keytrail.view import View
@@ -88,7 +88,6 @@ def _finding(view: View, subject: str, ent: Entitlement, paths: list[Path]) -> F
     return Finding(
         message=f"{subject} holds {target}{on} by {len({p[0].target for p in paths})} paths: {via}",
         subject=subject, target=target, resource=resource, event=event, key=event.key,
-        evidence={"direct": direct is not None,
-                  "paths": [path_evidence(view, subject, p) for p in paths]},
+        evidence=lazy_paths(view, subject, paths, {"direct": direct is not None}),
         location=view.location(event))
 

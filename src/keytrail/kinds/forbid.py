@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import path_evidence
+from keytrail.checks._util import lazy_path
 from keytrail.graph import Entitlement, Path
 from keytrail.model import Finding, kind_of
 from keytrail.selectors import compile_selector, glob_match
@@ -74,4 +74,4 @@ def check(view: View, spec: dict[str, Any]) -> Iterator[Finding]:
                 message=f"{subject} must not hold {target}{on}{through}",
                 subject=subject, target=target, resource=resource,
                 event=path[0].event, key=path[0].event.key,
-                evidence=path_evidence(view, subject, path), location=view.location(path[0].event))
+                evidence=lazy_path(view, subject, path), location=view.location(path[0].event))

@@ -22,7 +22,7 @@ from typing import Any
 
 from keytrail.checks._util import grant_chain
 from keytrail.graph import Path, path_ids
-from keytrail.model import Finding, kind_of
+from keytrail.model import Finding, Grant, kind_of
 from keytrail.selectors import compile_selector
 from keytrail.view import View
 
