@@ -17,25 +17,25 @@ from keytrail.errors import UsageError
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
     """The findings JSON in pieces, one finding at a time.
 
-    A large organisation can have hundreds of thousands of findings; building
-    the whole document as one string would double the peak memory. The bytes
-    are exactly those of ``orjson.dumps(to_data(report), OPT_INDENT_2)``.
+    The document is indented, except that each finding is written compactly
+    on a line of its own: a large organisation can have hundreds of
+    thousands of findings, and one per line keeps the file a third of the
+    size, greppable and diffable line by line. Streaming it avoids holding
+    the whole document (and every finding's evidence) in memory at once.
     """
     import orjson
 
     from keytrail.report import finding_data, to_data
 
-    indent = orjson.OPT_INDENT_2
-    head = to_data(report, fail_on, findings=False)
+    head = orjson.dumps(to_data(report, fail_on, findings=False), option=orjson.OPT_INDENT_2)
+    text = head.decode("utf-8")
     if not report.findings:
-        yield orjson.dumps(head, option=indent).decode("utf-8") + "\n"
+        yield text + "\n"
         return
-    text = orjson.dumps(head, option=indent).decode("utf-8")
     yield text[: text.rindex("[]")] + "["
-    sep = "\n    "
+    dumps = orjson.dumps
     for n, item in enumerate(report.findings):
-        body = orjson.dumps(finding_data(report, item), option=indent).decode("utf-8")
-        yield ("," if n else "") + sep + body.replace("\n", sep)
+        yield ("," if n else "") + "\n    " + dumps(finding_data(report, item)).decode("utf-8")
     yield "\n  ]\n}\n"
 
 
