@@ -102,7 +102,7 @@ def test_bad_input_is_located_and_explained(case: Path, tmp_path: Path) -> None:
     found = problems_of(project_with(case, tmp_path / "project"))
     shown = "\n".join(map(str, found))
     assert len(found) == len(expected), f"expected {len(expected)} problem(s), got:\n{shown}"
-    for problem, want in zip(found, expected):
+    for problem, want in zip(found, expected, strict=True):
         assert where(problem) == want["at"], shown
         if "path" in want:
             assert problem.path == want["path"], shown

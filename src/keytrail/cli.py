@@ -11,9 +11,9 @@ import argparse
 import gc
 import os
 import sys
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any
 
 from keytrail import __version__

@@ -312,7 +312,7 @@ def load_history(paths: list[Path], displays: list[str]) -> History:
     events: list[Event] = []
     breaks: list[ChainBreak] = []
     problems: list[Problem] = []
-    for index, (path, display) in enumerate(zip(paths, displays)):
+    for index, (path, display) in enumerate(zip(paths, displays, strict=True)):
         file_problems, stopped = _read_file(path, display, index, interner, events, breaks)
         problems.extend(cap_problems(file_problems, display, stopped_at=stopped))
     if problems:

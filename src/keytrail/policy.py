@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from keytrail import checks
-from keytrail.errors import PolicyError, Problem, cap_problems, KeytrailError
+from keytrail.errors import KeytrailError, PolicyError, Problem, cap_problems
 from keytrail.model import Location, Policy, Rule, Waiver
 from keytrail.timeutil import TimeFormatError, parse_duration, parse_time
 from keytrail.yamlload import Locator
@@ -37,7 +37,7 @@ def load_policies(paths: list[Path], displays: list[str]) -> list[Policy]:
     policies: list[Policy] = []
     first_seen: dict[str, Location] = {}
     pending_waivers: list[tuple[Waiver, Locator, tuple[Any, ...]]] = []
-    for path, display in zip(paths, displays):
+    for path, display in zip(paths, displays, strict=True):
         try:
             data, loc = read_yaml(path, display)
         except KeytrailError as exc:

@@ -6,9 +6,9 @@ formats can disagree. Renderers return ``str``; only the command line writes.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from collections.abc import Iterator
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import Any
 
 from keytrail.engine import Report
 from keytrail.errors import UsageError
@@ -49,7 +49,7 @@ def render_text(report: Report, fail_on: str = "high") -> str:
     return _template("text.txt.j2", autoescape=False).render(**context(report, fail_on))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment(autoescape: bool) -> Any:
     import jinja2
 

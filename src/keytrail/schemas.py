@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -27,7 +27,7 @@ _FIRST_SENTENCE = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s")
 _NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """The packaged schema ``name`` (one of :data:`SCHEMA_NAMES`), parsed."""
     if name not in SCHEMA_NAMES:
@@ -37,7 +37,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str) -> Any:
     """A compiled Draft 2020-12 validator for schema ``name``."""
     from jsonschema import Draft202012Validator
@@ -45,7 +45,7 @@ def validator(name: str) -> Any:
     return Draft202012Validator(load_schema(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def fast_validator(name: str) -> Any:
     """A compiled jsonschema-rs validator for schema ``name``, or None when it is not installed.
 

@@ -12,7 +12,16 @@ from functools import cached_property
 from typing import Any
 
 from keytrail.graph import AccessGraph
-from keytrail.model import CHANGE_ACTIONS, Directory, Event, Key, Location, Policy, SnapshotEntry, Waiver
+from keytrail.model import (
+    CHANGE_ACTIONS,
+    Directory,
+    Event,
+    Key,
+    Location,
+    Policy,
+    SnapshotEntry,
+    Waiver,
+)
 from keytrail.project import Project
 from keytrail.replay import State
 from keytrail.timeutil import format_date
