@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from keytrail.graph import Path, path_ids
-from keytrail.model import Event, Grant
+from keytrail.model import Event, Grant, Key
 from keytrail.timeutil import format_time
 from keytrail.view import View
 
@@ -17,6 +17,25 @@ MEMO_LIMIT = 200_000
 
 #: An empty parameter schema, for checks without parameters.
 NO_PARAMS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+def describe_change(event: Event, actor: bool = True) -> str:
+    """``grant of role:r on aws:1 for user:a by user:admin``: the change in words."""
+    what = event.target or "?"
+    if event.resource:
+        what += f" on {event.resource}"
+    if event.subject is not None:
+        what += f" for {event.subject}"
+    by = f" by {event.actor}" if actor and event.actor else ""
+    return f"{event.action} of {what}{by}"
+
+
+def key_facts(key: Key) -> dict[str, Any]:
+    """What the registry says about a key, for evidence."""
+    return {"id": key.id, "holder": key.holder, "owner": key.owner, "scope": list(key.scope),
+            "not_before": format_time(key.not_before), "expires": format_time(key.expires),
+            "revoked_at": format_time(key.revoked_at), "ticket": key.ticket or None,
+            "location": str(key.location) if key.location else None}
 
 
 def chain(view: View, event: Event | None) -> dict[str, Any]:

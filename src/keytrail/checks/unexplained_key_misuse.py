@@ -28,30 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, chain
-from keytrail.model import Event, Finding, Key
-from keytrail.timeutil import format_time
+from keytrail.checks._util import NO_PARAMS, chain, describe_change, key_facts
+from keytrail.model import Finding
 from keytrail.view import View
 
 ID = "unexplained.key-misuse"
 SEVERITY = "high"
 PARAMS = NO_PARAMS
-
-
-def _describe(event: Event) -> str:
-    what = event.target or "?"
-    if event.resource:
-        what += f" on {event.resource}"
-    if event.subject is not None:
-        what += f" for {event.subject}"
-    return f"{event.action} of {what}"
-
-
-def _key_facts(key: Key) -> dict[str, Any]:
-    return {"id": key.id, "holder": key.holder, "owner": key.owner, "scope": list(key.scope),
-            "not_before": format_time(key.not_before), "expires": format_time(key.expires),
-            "revoked_at": format_time(key.revoked_at), "ticket": key.ticket or None,
-            "location": str(key.location) if key.location else None}
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
@@ -65,7 +48,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         else:
             why = f"under key {key.id} records no actor (the key is held by {key.holder})"
         yield Finding(
-            message=f"{_describe(event)} {why}",
+            message=f"{describe_change(event, actor=False)} {why}",
             subject=event.subject, target=event.target, resource=event.resource, event=event,
-            key=key.id, evidence={"chain": [chain(view, event)], "key": _key_facts(key)},
+            key=key.id, evidence={"chain": [chain(view, event)], "key": key_facts(key)},
             location=view.location(event), ident=(event.id,))

@@ -35,31 +35,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, chain
-from keytrail.model import Event, Finding, Key
+from keytrail.checks._util import NO_PARAMS, chain, describe_change, key_facts
+from keytrail.model import Finding, Key
 from keytrail.timeutil import format_date, format_time
 from keytrail.view import View
 
 ID = "unexplained.key-not-valid"
 SEVERITY = "high"
 PARAMS = NO_PARAMS
-
-
-def _describe(event: Event) -> str:
-    what = event.target or "?"
-    if event.resource:
-        what += f" on {event.resource}"
-    if event.subject is not None:
-        what += f" for {event.subject}"
-    by = f" by {event.actor}" if event.actor else ""
-    return f"{event.action} of {what}{by}"
-
-
-def _key_facts(key: Key) -> dict[str, Any]:
-    return {"id": key.id, "holder": key.holder, "owner": key.owner, "scope": list(key.scope),
-            "not_before": format_time(key.not_before), "expires": format_time(key.expires),
-            "revoked_at": format_time(key.revoked_at), "ticket": key.ticket or None,
-            "location": str(key.location) if key.location else None}
 
 
 def _when(limit: int, used: int) -> tuple[str, str]:
@@ -94,9 +77,9 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         _, wording, limit = found[0]
         limit_text, used_text = _when(limit, event.time)
         yield Finding(
-            message=f"{_describe(event)}: key {key.id} {wording} {limit_text}; used {used_text}",
+            message=f"{describe_change(event)}: key {key.id} {wording} {limit_text}; used {used_text}",
             subject=event.subject, target=event.target, resource=event.resource, event=event,
             key=key.id,
-            evidence={"chain": [chain(view, event)], "key": _key_facts(key),
+            evidence={"chain": [chain(view, event)], "key": key_facts(key),
                       "invalid": [reason for reason, _, _ in found]},
             location=view.location(event), ident=(event.id,))

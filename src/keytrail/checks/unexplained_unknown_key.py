@@ -34,24 +34,13 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, chain
-from keytrail.model import Event, Finding
+from keytrail.checks._util import NO_PARAMS, chain, describe_change
+from keytrail.model import Finding
 from keytrail.view import View
 
 ID = "unexplained.unknown-key"
 SEVERITY = "high"
 PARAMS = NO_PARAMS
-
-
-def _describe(event: Event) -> str:
-    """``grant of role:r on aws:1 for user:a by user:admin``: the change in words."""
-    what = event.target or "?"
-    if event.resource:
-        what += f" on {event.resource}"
-    if event.subject is not None:
-        what += f" for {event.subject}"
-    by = f" by {event.actor}" if event.actor else ""
-    return f"{event.action} of {what}{by}"
 
 
 _SEPARATORS = re.compile(r"[\s_.:/-]+")
@@ -116,7 +105,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         if suggestion:
             evidence["did_you_mean"] = suggestion
         yield Finding(
-            message=f"{_describe(event)} was made under key {key}, which the key registry "
+            message=f"{describe_change(event)} was made under key {key}, which the key registry "
                     f"does not know{hint}",
             subject=event.subject, target=event.target, resource=event.resource, event=event,
             key=key, evidence=evidence, location=view.location(event), ident=(event.id,))
