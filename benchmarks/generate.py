@@ -40,6 +40,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 UTC = dt.timezone.utc
 
 
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever is free; the name is then taken."""
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}-{k}"
+    taken.add(name)
+    return name
+
+
 def _epoch(year: int, month: int, day: int) -> int:
     return int(dt.datetime(year, month, day, tzinfo=UTC).timestamp())
 
@@ -312,12 +322,7 @@ class Org:
             else:
                 d = int(rnd() * len(depts))
                 base = f"group:dept-{depts[d]}-{word}"
-            name = base
-            k = 1
-            while name in names:
-                k += 1
-                name = f"{base}-{k}"
-            names.add(name)
+            name = unique_name(base, names)
             self.group_id.append(name)
             self.group_dept.append(d)
             self.group_owner.append(-1 if rnd() < 0.03 else random_owner(d))
@@ -352,12 +357,7 @@ class Org:
             else:
                 d = int(rnd() * len(depts))
                 base = f"role:dept-{depts[d]}-{func}"
-            name = base
-            k = 1
-            while name in names:
-                k += 1
-                name = f"{base}-{k}"
-            names.add(name)
+            name = unique_name(base, names)
             if i > 4 and rnd() < 0.04:
                 # A near-duplicate of an earlier role: same permissions, at most one changed.
                 perms = list(self.role_perms[int(rnd() * i)])
