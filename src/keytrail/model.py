@@ -52,7 +52,7 @@ class Location(NamedTuple):
         return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     """A person (``user:``) or an automated service (``svc:``) from the directory."""
 
@@ -72,7 +72,7 @@ class Principal:
         return kind_of(self.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """A group or role the directory defines."""
 
@@ -108,7 +108,7 @@ class Directory:
         return identifier in self.principals or identifier in self.groups or identifier in self.roles
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Key:
     """A provisioning key from the registry."""
 
@@ -194,7 +194,7 @@ class Grant:
         return f"Grant({self.subject!r}, {self.target!r}, {self.resource!r}, event={self.event.id!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """What a check reports, before the engine stamps rule, severity and fingerprint.
 
@@ -220,7 +220,7 @@ class Finding:
         return self.evidence() if callable(self.evidence) else self.evidence
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Waiver:
     """An approved, expiring exception to one rule."""
 
@@ -235,7 +235,7 @@ class Waiver:
     location: Location | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One policy rule: a built-in check (``use``) or a declarative kind."""
 
@@ -251,7 +251,7 @@ class Rule:
     location: Location | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A policy file: metadata, rules and waivers."""
 
@@ -263,7 +263,7 @@ class Policy:
     waivers: tuple[Waiver, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reported:
     """A finding as the engine reports it: stamped, fingerprinted, maybe waived."""
 
