@@ -75,6 +75,7 @@ class _Interner:
     """
 
     LIMIT = 5_000_000
+    TICKET_LIMIT = 1_000_000
 
     def __init__(self) -> None:
         self.principal: dict[str, str] = {}
@@ -82,6 +83,7 @@ class _Interner:
         self.target: dict[str, str] = {}
         self.resource: dict[str, str] = {"": ""}
         self.text: dict[str, str] = {}
+        self.tickets: dict[str, str] = {}
 
     def check(self, kind: str, value: Any) -> str | None:
         """``value`` interned when valid for ``kind``, else None."""
@@ -165,9 +167,17 @@ def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | N
             return None
         if reason is not None and (reason := check("text", reason)) is None:
             return None
-    # Tickets are mostly unique: type-checked, not interned.
-    if ticket is not None and type(ticket) is not str:
-        return None
+    if ticket is not None:
+        if type(ticket) is not str:
+            return None
+        # Tickets repeat across the events of one change; interned up to a bound
+        # (a history where every ticket is unique would gain nothing).
+        tickets = c.tickets
+        seen = tickets.get(ticket)
+        if seen is not None:
+            ticket = seen
+        elif len(tickets) < c.TICKET_LIMIT:
+            tickets[ticket] = ticket
     extra = None
     if len(obj) > 3 and not _COMMON_SET.issuperset(obj):
         extra = _fast_extra(obj, c)
