@@ -68,6 +68,13 @@ def _now() -> int:
     return (datetime.now(timezone.utc) - EPOCH) // timedelta(microseconds=1)
 
 
+def _limit_arg(text: str) -> int:
+    """``--limit``: a whole number, 0 for no limit."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number (0 for no limit), not {text!r}")
+    return int(text)
+
+
 def _since_arg(text: str | None, as_of: int) -> int | None:
     """``--since`` takes a time, or a duration counted back from ``--as-of``."""
     from keytrail.timeutil import TimeFormatError, format_time, parse_duration, parse_time
@@ -109,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exit 1 when an unwaived finding has this severity or higher (default: high)")
     check.add_argument("--policy", action="append", default=[], metavar="PATH",
                        help="an extra policy file to load (repeatable)")
+    check.add_argument("--limit", type=_limit_arg, default=50, metavar="N",
+                       help="text format: list at most N findings of each category and severity "
+                            "(counts stay complete; 0 lists all; default 50)")
 
     explain = sub.add_parser("explain", help="why SUBJECT holds TARGET: paths and the chain behind each edge")
     explain.add_argument("subject", help="a principal or group id, e.g. user:alice")
@@ -211,7 +221,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = pipeline.evaluate(project, state, graph)
     from keytrail.render import render_chunks
 
-    _write(render_chunks(report, args.format, args.fail_on), args.output)
+    _write(render_chunks(report, args.format, args.fail_on, args.limit or None), args.output)
     return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
 
 

@@ -43,10 +43,14 @@ def render_json(report: Report, fail_on: str = "high") -> str:
     return "".join(iter_json(report, fail_on))
 
 
-def render_text(report: Report, fail_on: str = "high") -> str:
+#: How many findings of each category and severity the text format lists by default.
+TEXT_LIMIT = 50
+
+
+def render_text(report: Report, fail_on: str = "high", limit: int | None = TEXT_LIMIT) -> str:
     from keytrail.report import context
 
-    return _template("text.txt.j2", autoescape=False).render(**context(report, fail_on))
+    return _template("text.txt.j2", autoescape=False).render(**context(report, fail_on, limit))
 
 
 @cache
@@ -72,15 +76,18 @@ FORMATS: dict[str, Callable[[Report, str], str]] = {
 STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json}
 
 
-def render_chunks(report: Report, fmt: str, fail_on: str = "high") -> Iterator[str]:
+def render_chunks(report: Report, fmt: str, fail_on: str = "high",
+                  limit: int | None = TEXT_LIMIT) -> Iterator[str]:
     """Render ``report`` in pieces (a streaming format writes one finding at a time)."""
     if fmt in STREAMING:
         return STREAMING[fmt](report, fail_on)
-    return iter((render(report, fmt, fail_on),))
+    return iter((render(report, fmt, fail_on, limit),))
 
 
-def render(report: Report, fmt: str, fail_on: str = "high") -> str:
-    """Render ``report`` in format ``fmt``."""
+def render(report: Report, fmt: str, fail_on: str = "high", limit: int | None = TEXT_LIMIT) -> str:
+    """Render ``report`` in format ``fmt`` (``limit`` caps the findings listed per group in text)."""
+    if fmt == "text":
+        return render_text(report, fail_on, limit)
     try:
         renderer = FORMATS[fmt]
     except KeyError:

@@ -79,37 +79,59 @@ def to_data(report: Report, fail_on: str = "high", findings: bool = True) -> dic
     }
 
 
-def context(report: Report, fail_on: str = "high") -> dict[str, Any]:
-    """Everything a human-format template needs, precomputed."""
-    data = to_data(report, fail_on)
+def context(report: Report, fail_on: str = "high", limit: int | None = None) -> dict[str, Any]:
+    """Everything a human-format template needs, precomputed.
+
+    Findings are grouped by category, then severity. ``limit`` caps how many
+    findings of each group are listed (the counts stay complete, and each
+    group says how many it left out): a large organisation's thousands of
+    findings belong in the JSON, not in a terminal.
+    """
+    data = to_data(report, fail_on, findings=False)
     rank = SEVERITY_RANK[fail_on]
     groups: list[dict[str, Any]] = []
+    shown_all: list[dict[str, Any]] = []
     for category in CATEGORIES:
-        in_cat = [f for f in data["findings"] if f["category"] == category]
+        in_cat = [f for f in report.findings if f.category == category]
         if not in_cat:
             continue
         by_sev = []
         for severity in reversed(SEVERITIES):
-            items = [f for f in in_cat if f["severity"] == severity]
-            if items:
-                by_sev.append({"severity": severity, "count": len(items), "findings": items})
+            items = [f for f in in_cat if f.severity == severity]
+            if not items:
+                continue
+            shown = items if limit is None else items[:limit]
+            dicts = [_for_humans(report, f, rank) for f in shown]
+            shown_all.extend(dicts)
+            by_sev.append({"severity": severity, "count": len(items), "findings": dicts,
+                           "more": len(items) - len(shown)})
         groups.append({"category": category, "count": len(in_cat), "severities": by_sev})
-    for f in data["findings"]:
-        f["fails"] = f["waived"] is None and SEVERITY_RANK[f["severity"]] >= rank
-        f["chain_line"] = chain_line(f)
-        path = (f["evidence"] or {}).get("path")
-        f["path_line"] = " -> ".join(path) if isinstance(path, list) else ""
+    data["findings"] = shown_all
     project = report.view.project
+    anomalies = report.view.state.anomalies
+    listed = anomalies if limit is None else anomalies[:limit]
     return {
         "data": data,
         "project": {"name": project.name, "root": str(project.root)},
         "groups": groups,
         "fail_on": fail_on,
+        "limit": limit,
         "rules": [{"id": r.id, "check": r.check, "severity": r.severity, "policy": r.policy,
                    "description": r.description} for r in report.rules],
         "anomalies": [{"event": e.id, "location": str(project.event_location(e)), "message": m}
-                      for e, m in report.view.state.anomalies],
+                      for e, m in listed],
+        "anomalies_more": len(anomalies) - len(listed),
     }
+
+
+def _for_humans(report: Report, item: Reported, rank: int) -> dict[str, Any]:
+    """A finding's contract fields plus what templates print beside them."""
+    f = finding_data(report, item)
+    f["fails"] = f["waived"] is None and SEVERITY_RANK[f["severity"]] >= rank
+    f["chain_line"] = chain_line(f)
+    path = (f["evidence"] or {}).get("path")
+    f["path_line"] = " -> ".join(path) if isinstance(path, list) else ""
+    return f
 
 
 def chain_line(finding: dict[str, Any]) -> str:

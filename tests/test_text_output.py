@@ -1,0 +1,53 @@
+"""The text report: grouped, counted, and capped per group without losing counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from keytrail.cli import main
+from tests.conftest import AS_OF
+
+
+def _org(make_project):  # type: ignore[no-untyped-def]
+    """Twelve leavers still holding a role: twelve high orphaned findings."""
+    principals = [{"id": f"user:u{n:02d}", "status": "terminated",
+                   "terminated_at": "2026-05-01T00:00:00Z"} for n in range(12)]
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": f"user:u{n:02d}",
+               "target": "role:r", "key": "pk-1", "actor": "svc:bot"} for n in range(12)]
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+              "rules": [{"id": "leavers", "use": "orphaned.inactive-principal"}]}
+    return make_project(directory={"principals": principals, "roles": [{"id": "role:r"}]},
+                        events=events, policies=[policy])
+
+
+def test_limit_caps_each_group_and_says_how_many_it_left_out(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _org(make_project)
+    assert main(["check", str(root), "--as-of", AS_OF, "--limit", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "12 findings: 12 high" in out
+    assert out.count("✗ leavers") == 5
+    assert "… and 7 more high orphaned findings" in out
+    assert "12 findings at or above high" in out
+
+
+def test_limit_zero_lists_everything(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _org(make_project)
+    main(["check", str(root), "--as-of", AS_OF, "--limit", "0"])
+    out = capsys.readouterr().out
+    assert out.count("✗ leavers") == 12
+    assert "more high" not in out
+
+
+def test_limit_does_not_touch_json(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    root = _org(make_project)
+    main(["check", str(root), "--as-of", AS_OF, "--limit", "1", "--format", "json"])
+    assert len(json.loads(capsys.readouterr().out)["findings"]) == 12
+
+
+@pytest.mark.parametrize("bad", ["-1", "x", "1.5"])
+def test_limit_must_be_a_whole_number(make_project, capsys: pytest.CaptureFixture[str], bad: str) -> None:  # type: ignore[no-untyped-def]
+    root = _org(make_project)
+    assert main(["check", str(root), "--limit", bad]) == 2
+    assert "whole number" in capsys.readouterr().err
