@@ -51,3 +51,43 @@ def test_limit_must_be_a_whole_number(make_project, capsys: pytest.CaptureFixtur
     root = _org(make_project)
     assert main(["check", str(root), "--limit", bad]) == 2
     assert "whole number" in capsys.readouterr().err
+
+
+# -- explain: who holds a role or group --------------------------------------------------
+
+def _nested(make_project):  # type: ignore[no-untyped-def]
+    events = [
+        {"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "group:ops", "target": "role:admin", "resource": "aws:1"},
+        {"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "group:oncall", "target": "group:ops"},
+        {"time": "2026-01-02T00:00:00Z", "action": "grant", "subject": "user:ann", "target": "group:oncall"},
+        {"time": "2026-01-02T00:00:00Z", "action": "grant", "subject": "user:bob", "target": "role:admin", "resource": "aws:1"},
+        {"time": "2026-01-03T00:00:00Z", "action": "grant", "subject": "user:cy", "target": "group:ops"},
+        {"time": "2026-01-04T00:00:00Z", "action": "revoke", "subject": "user:cy", "target": "group:ops"},
+    ]
+    return make_project(directory={"principals": [{"id": "user:ann"}, {"id": "user:bob"}, {"id": "user:cy"}],
+                                   "groups": [{"id": "group:ops"}, {"id": "group:oncall"}],
+                                   "roles": [{"id": "role:admin"}]}, events=events)
+
+
+def test_explain_a_role_lists_who_reaches_it_and_how(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _nested(make_project)
+    assert main(["explain", "role:admin", "--dir", str(root), "--as-of", AS_OF]) == 0
+    out = capsys.readouterr().out
+    assert "role:admin is held by 2 principals" in out and "through 2 groups" in out
+    assert "user:ann on aws:1  via user:ann -> group:oncall -> group:ops -> role:admin" in out
+    assert "user:bob on aws:1  via user:bob -> role:admin" in out
+    assert "user:cy" not in out  # revoked
+
+
+def test_explain_holders_of_a_group(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _nested(make_project)
+    assert main(["explain", "group:ops", "--holders", "--dir", str(root), "--as-of", AS_OF]) == 0
+    out = capsys.readouterr().out
+    assert "group:ops is held by 1 principal" in out
+    assert "user:ann  via user:ann -> group:oncall -> group:ops" in out
+
+
+def test_explain_holders_with_a_target_is_a_usage_error(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _nested(make_project)
+    assert main(["explain", "role:admin", "group:ops", "--dir", str(root)]) == 2
+    assert "not both" in capsys.readouterr().err

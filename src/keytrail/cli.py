@@ -120,10 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="text format: list at most N findings of each category and severity "
                             "(counts stay complete; 0 lists all; default 50)")
 
-    explain = sub.add_parser("explain", help="why SUBJECT holds TARGET: paths and the chain behind each edge")
+    explain = sub.add_parser("explain", help="why SUBJECT holds TARGET: paths and the chain behind each edge; "
+                             "or who holds a role or group")
     explain.add_argument("subject", help="a principal or group id, e.g. user:alice")
     explain.add_argument("target", nargs="?", help="a role or group id; omit to list everything SUBJECT holds")
     explain.add_argument("--dir", default=".", help="the project folder (default: .)")
+    explain.add_argument("--holders", action="store_true",
+                         help="list who reaches SUBJECT (a role or group) instead; "
+                              "the default when SUBJECT is a role")
     _time_options(explain, since=False)
 
     checks_cmd = sub.add_parser("checks", help="list the built-in checks with their documentation")
@@ -227,13 +231,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from keytrail import pipeline
-    from keytrail.explain import explain
+    from keytrail.explain import explain, explain_holders
 
     as_of = _time_arg(args.as_of)
+    holders = args.holders or args.subject.startswith("role:")
+    if holders and args.target:
+        raise UsageError("explain: give TARGET, or list the holders of SUBJECT, not both")
     project = pipeline.load(args.dir)
     state = pipeline.replay(project, as_of)
     graph = pipeline.build_graph(project, state)
-    _write(explain(project, state, graph, args.subject, args.target), None)
+    if holders:
+        _write(explain_holders(project, state, graph, args.subject), None)
+    else:
+        _write(explain(project, state, graph, args.subject, args.target), None)
     return EXIT_OK
 
 

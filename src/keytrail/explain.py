@@ -68,6 +68,31 @@ def edge_lines(project: Project, grant: Grant) -> list[str]:
     return lines
 
 
+def explain_holders(project: Project, state: State, graph: AccessGraph, target: str) -> str:
+    """Who reaches ``target`` (directly or through groups), each with one shortest path."""
+    when = format_time(state.as_of)
+    if kind_of(target) not in ("group", "role"):
+        raise UsageError(f"--holders needs a group: or role: id, not {target!r}")
+    holders = sorted(graph.holders(target))
+    if not holders:
+        known = project.directory.target(target) is not None
+        return f"Nobody holds {target} as of {when}" + ("" if known else " (and the directory does not define it)") + ".\n"
+    lines: list[str] = []
+    principals = [h for h in holders if kind_of(h) in ("user", "svc")]
+    groups = [h for h in holders if kind_of(h) == "group"]
+    lines.append(f"{target} is held by {len(principals)} principal{'s' if len(principals) != 1 else ''} "
+                 f"as of {when}" + (f", through {len(groups)} group{'s' if len(groups) != 1 else ''}" if groups else "") + ":")
+    for holder in principals + groups:
+        for (t, resource), paths in sorted(graph.effective(holder).items()):
+            if t != target:
+                continue
+            on = f" on {resource}" if resource else ""
+            lines.append(f"  {holder}{on}  via {describe_path(holder, min(paths, key=len))}")
+    lines.append("")
+    lines.append(f"`keytrail explain SUBJECT {target}` shows the chain behind each edge.")
+    return "\n".join(lines) + "\n"
+
+
 def explain(project: Project, state: State, graph: AccessGraph, subject: str, target: str | None) -> str:
     """The explanation text for ``subject`` (and ``target``, when given)."""
     when = format_time(state.as_of)
