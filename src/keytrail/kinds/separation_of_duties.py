@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import grant_chain
-from keytrail.graph import Path, path_ids
+from keytrail.checks._util import path_evidence
+from keytrail.graph import Path
 from keytrail.model import Finding, Grant, kind_of
 from keytrail.selectors import compile_selector
 from keytrail.view import View
@@ -101,8 +101,7 @@ def check(view: View, spec: list[list[Any]]) -> Iterator[Finding]:
             continue
         ways = shortest(direct, {t for _, conflicting in conflicts for t in conflicting})
         for index, conflicting in conflicts:
-            paths = {t: {"path": path_ids(subject, ways[t]),
-                         "chain": [grant_chain(view, g) for g in ways[t]]} for t in conflicting}
+            paths = {t: path_evidence(view, subject, ways[t]) for t in conflicting}
             yield Finding(
                 message=f"{subject} holds conflicting duties: {' and '.join(conflicting)}",
                 subject=subject, target=conflicting[0],
