@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from keytrail.engine import Report
 from keytrail.engine import evaluate as _evaluate
@@ -50,3 +51,11 @@ def render(report: Report, fmt: str, fail_on: str = "high") -> str:
     from keytrail.render import render as _render
 
     return _render(report, fmt, fail_on)
+
+
+def write(report: Report, fmt: str, handle: TextIO, fail_on: str = "high") -> None:
+    """Render a report into an open text file, a piece at a time (as the command line does)."""
+    from keytrail.render import render_chunks
+
+    for chunk in render_chunks(report, fmt, fail_on):
+        handle.write(chunk)
