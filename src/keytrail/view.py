@@ -7,7 +7,6 @@ pure function of ``(view, params)`` and can be tested alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
@@ -76,11 +75,16 @@ class View:
 
     # -- events ---------------------------------------------------------------
 
-    def changes(self) -> Iterator[Event]:
-        """Access changes in the review window (grant, revoke, define, retire, certify)."""
-        for event in self.state.window:
-            if event.action in CHANGE_ACTIONS:
-                yield event
+    def changes(self) -> list[Event]:
+        """Access changes in the review window (grant, revoke, define, retire, certify).
+
+        Computed once per view: half a dozen checks walk them.
+        """
+        return self._changes
+
+    @cached_property
+    def _changes(self) -> list[Event]:
+        return [e for e in self.state.window if e.action in CHANGE_ACTIONS]
 
     # -- principals and targets ---------------------------------------------
 
