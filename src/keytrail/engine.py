@@ -11,7 +11,7 @@ message), so they stay stable across runs and unrelated changes.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -96,6 +96,10 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
             fp = fingerprint(rule, finding)
             if fp in reported:
                 continue
+            if finding.location is None and rule.kind != "use" and rule.location is not None:
+                # A policy rule's finding with no event behind it (a conflict of
+                # duties, a limit) points at the rule that states the policy.
+                finding = replace(finding, location=rule.location)
             reported[fp] = Reported(
                 rule=rule.id, check=rule.check, category=category, severity=severity,
                 finding=finding, fingerprint=fp,

@@ -1,0 +1,22 @@
+"""The engine's stamping: locations of policy findings."""
+
+from __future__ import annotations
+
+from keytrail import pipeline
+from tests.conftest import AS_OF
+
+
+def test_a_policy_finding_without_an_event_points_at_its_rule(make_project) -> None:  # type: ignore[no-untyped-def]
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "user:a", "target": f"role:r{n}"}
+              for n in range(3)]
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+              "rules": [{"id": "budget", "limit": {"subject": "user:*", "max_entitlements": 2}},
+                        {"id": "sod", "separation_of_duties": [["role:r0", "role:r1"]]}]}
+    root = make_project(directory={"principals": [{"id": "user:a"}]}, events=events, policies=[policy])
+    project = pipeline.load(root)
+    state = pipeline.replay(project, AS_OF)
+    report = pipeline.evaluate(project, state, pipeline.build_graph(project, state))
+    where = {f.rule: f.finding.location for f in report.findings}
+    assert where["budget"] is not None and where["budget"].path == "policies/p0.yaml"
+    assert where["budget"].line == 6
+    assert where["sod"] is not None and where["sod"].line == 10
