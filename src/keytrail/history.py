@@ -45,6 +45,7 @@ _NEEDS = {"grant": ("subject", "target"), "revoke": ("subject", "target"),
 #: For each action: whether it needs a subject, and whether it needs a target.
 _NEEDS2 = {action: ("subject" in needs, "target" in needs, action) for action, needs in _NEEDS.items()}
 _SCALARS = (str, int, float, bool, type(None))
+_SNAPSHOT_FIELDS = frozenset({"subject", "target", "resource"})
 _new_event = tuple.__new__
 
 
@@ -448,7 +449,11 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
             target = interner.check("target", obj.get("target"))
             resource = interner.check("resource", obj.get("resource", ""))
             if subject and target and resource is not None:
-                entries.append(SnapshotEntry(subject, target, resource, line))
+                # Fields beyond the three are kept (a system's own record id, say)
+                # and shown with drift findings; never dropped.
+                extra = None if _SNAPSHOT_FIELDS.issuperset(obj) else \
+                    {k: v for k, v in obj.items() if k not in _SNAPSHOT_FIELDS}
+                entries.append(SnapshotEntry(subject, target, resource, line, extra))
                 continue
         found = validate(obj, "snapshot", Locator(display, {(): (line, 0)}))
         problems.extend(found or [Problem(display, line, 0, "", "invalid snapshot line")])

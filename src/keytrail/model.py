@@ -155,12 +155,13 @@ class Event(NamedTuple):
 
 
 class SnapshotEntry(NamedTuple):
-    """One line of the snapshot: access as observed in the real system."""
+    """One line of the snapshot: access as observed in the real system (``extra``: its other fields)."""
 
     subject: str
     target: str
     resource: str
     line: int
+    extra: dict[str, Any] | None = None
 
 
 class Grant:

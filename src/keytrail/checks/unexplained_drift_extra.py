@@ -71,6 +71,8 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         first = entries[0]
         on = f" on {resource}" if resource else ""
         evidence: dict[str, Any] = {"lines": [e.line for e in entries]}
+        if first.extra:
+            evidence["observed"] = first.extra
         why = "but the history has no active grant for it"
         revoke = view.state.ended.get(key)
         if revoke is not None:
