@@ -40,6 +40,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from keytrail.checks._util import NO_PARAMS, chain
@@ -62,8 +63,11 @@ def _occurrence(view: View, event: Event) -> dict[str, Any]:
 
 
 def _duplicates(view: View) -> Iterator[Finding]:
-    counts = Counter(event.id for event in view.state.events)
-    dup_ids = {ident for ident, n in counts.items() if n > 1}
+    # Sorting the ids finds repeats with a list of references; a Counter would
+    # hold a hash table as large as the history (millions of entries).
+    ids = sorted(event.id for event in view.state.events)
+    dup_ids = {a for a, b in zip(ids, islice(ids, 1, None), strict=False) if a == b}
+    del ids
     if not dup_ids:
         return
     by_id: dict[str, list[Event]] = {}
