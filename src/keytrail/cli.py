@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exit 1 when an unwaived finding has this severity or higher (default: high)")
     check.add_argument("--policy", action="append", default=[], metavar="PATH",
                        help="an extra policy file to load (repeatable)")
+    check.add_argument("--baseline", metavar="FILE",
+                       help="a findings JSON file (a report, or --write-baseline's): findings whose "
+                            "fingerprint it has are reported as known and do not fail the run")
+    check.add_argument("--write-baseline", metavar="FILE",
+                       help="also write this run's findings as a baseline file")
     check.add_argument("--limit", type=_limit_arg, default=50, metavar="N",
                        help="text format: list at most N findings of each category and severity "
                             "(counts stay complete; 0 lists all; default 50)")
@@ -219,10 +224,20 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown format {args.format!r} (choose from {', '.join(FORMATS)})")
     as_of = _time_arg(args.as_of)
     since = _since_arg(args.since, as_of)
+    baseline = None
+    if args.baseline:  # read first: a bad baseline should fail before the long part
+        from keytrail.baseline import read_baseline
+
+        baseline = read_baseline(Path(args.baseline))
     project = pipeline.load(args.dir, [Path(p) for p in args.policy])
     state = pipeline.replay(project, as_of, since)
     graph = pipeline.build_graph(project, state)
     report = pipeline.evaluate(project, state, graph)
+    report.baseline = baseline
+    if args.write_baseline:
+        from keytrail.baseline import baseline_text
+
+        _write(baseline_text(report), args.write_baseline)
     from keytrail.render import render_chunks
 
     _write(render_chunks(report, args.format, args.fail_on, args.limit or None), args.output)

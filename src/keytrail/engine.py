@@ -36,11 +36,18 @@ class Report:
     findings: list[Reported]
     view: View
     notes: list[str] = field(default_factory=list)
+    #: Fingerprints of a baseline (``--baseline``); None when no baseline was given.
+    baseline: frozenset[str] | None = None
+
+    def known(self, item: Reported) -> bool:
+        """Whether ``item`` is in the baseline."""
+        return self.baseline is not None and item.fingerprint in self.baseline
 
     def failing(self, threshold: str) -> list[Reported]:
-        """Unwaived findings at or above ``threshold``."""
+        """Findings that fail the run: unwaived, at or above ``threshold``, not in the baseline."""
         rank = SEVERITY_RANK[threshold]
-        return [f for f in self.findings if f.waived is None and SEVERITY_RANK[f.severity] >= rank]
+        return [f for f in self.findings if f.waived is None and SEVERITY_RANK[f.severity] >= rank
+                and not self.known(f)]
 
 
 def implementation(rule: Rule) -> ModuleType:

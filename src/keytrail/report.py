@@ -44,6 +44,7 @@ def finding_data(report: Report, item: Reported) -> dict[str, Any]:
         "location": f.location.as_dict() if f.location else None,
         "fingerprint": item.fingerprint,
         "waived": waiver_data(item.waived),
+        **({"baseline": "known" if report.known(item) else "new"} if report.baseline is not None else {}),
     }
 
 
@@ -52,6 +53,7 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
     by_severity: dict[str, int] = {}
     by_category: dict[str, int] = {}
     waived = 0
+    known = sum(1 for item in report.findings if report.known(item)) if report.baseline is not None else None
     for item in report.findings:
         if item.waived is not None:
             waived += 1
@@ -62,6 +64,7 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
         "findings": len(report.findings),
         "failing": len(report.failing(fail_on)),
         "waived": waived,
+        **({"known": known} if known is not None else {}),
         "fail_on": fail_on,
         "by_severity": {s: by_severity[s] for s in reversed(SEVERITIES) if s in by_severity},
         "by_category": {c: by_category[c] for c in CATEGORIES if c in by_category},
@@ -127,7 +130,8 @@ def context(report: Report, fail_on: str = "high", limit: int | None = None) -> 
 def _for_humans(report: Report, item: Reported, rank: int) -> dict[str, Any]:
     """A finding's contract fields plus what templates print beside them."""
     f = finding_data(report, item)
-    f["fails"] = f["waived"] is None and SEVERITY_RANK[f["severity"]] >= rank
+    f["fails"] = f["waived"] is None and SEVERITY_RANK[f["severity"]] >= rank and not report.known(item)
+    f["known"] = report.known(item)
     f["chain_line"] = chain_line(f)
     path = (f["evidence"] or {}).get("path")
     f["path_line"] = " -> ".join(path) if isinstance(path, list) else ""
