@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--baseline", metavar="FILE",
                        help="a findings JSON file (a report, or --write-baseline's): findings whose "
                             "fingerprint it has are reported as known and do not fail the run")
+    check.add_argument("--compare-policies", metavar="REF",
+                       help="report what the policy change since REF (a git commit, branch or tag, "
+                            "or a folder of the old policy files) adds and clears, instead of the "
+                            "findings; exit 1 when it newly flags findings at or above --fail-on")
     check.add_argument("--write-baseline", metavar="FILE",
                        help="also write this run's findings as a baseline file")
     check.add_argument("--limit", type=_limit_arg, default=50, metavar="N",
@@ -232,6 +236,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     project = pipeline.load(args.dir, [Path(p) for p in args.policy])
     state = pipeline.replay(project, as_of, since)
     graph = pipeline.build_graph(project, state)
+    if args.compare_policies:
+        return _compare_policies(args, project, state, graph)
     report = pipeline.evaluate(project, state, graph)
     report.baseline = baseline
     if args.write_baseline:
@@ -242,6 +248,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     _write(render_chunks(report, args.format, args.fail_on, args.limit or None), args.output)
     return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
+
+
+def _compare_policies(args: argparse.Namespace, project: Any, state: Any, graph: Any) -> int:
+    from keytrail.impact import compare, render_impact
+    from keytrail.project import load_config
+
+    impact = compare(project, load_config(Path(args.dir)), state, graph, args.compare_policies)
+    _write(render_impact(impact, args.format, args.fail_on), args.output)
+    return EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

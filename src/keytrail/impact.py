@@ -1,0 +1,163 @@
+"""Policy-change impact: what a change to the policies adds and clears.
+
+``keytrail check --compare-policies REF`` evaluates the same inputs twice:
+under the policies as they were at REF (a git ref, or a folder holding the
+old policy files) and under the working tree, and reports, rule by rule, the
+findings the change adds, the ones it clears, and the ones whose waiver
+status it changes: the answer a reviewer of a policy pull request needs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from keytrail.engine import Report, evaluate
+from keytrail.errors import UsageError
+from keytrail.graph import AccessGraph
+from keytrail.model import SEVERITY_RANK, Policy, Reported
+from keytrail.project import PACK_PREFIX, Project, ProjectConfig, display_path
+from keytrail.replay import State
+from keytrail.view import View
+
+
+@dataclass
+class Impact:
+    """The difference between two evaluations of the same inputs."""
+
+    base: str
+    current: Report
+    previous: Report
+    added: list[Reported] = field(default_factory=list)
+    removed: list[Reported] = field(default_factory=list)
+    newly_waived: list[Reported] = field(default_factory=list)
+    unwaived: list[Reported] = field(default_factory=list)
+
+    def failing(self, threshold: str) -> list[Reported]:
+        """Added or unwaived findings at or above ``threshold`` that are not waived now."""
+        rank = SEVERITY_RANK[threshold]
+        return [f for f in self.added + self.unwaived
+                if f.waived is None and SEVERITY_RANK[f.severity] >= rank]
+
+
+def compare(project: Project, config: ProjectConfig, state: State, graph: AccessGraph, ref: str) -> Impact:
+    """Evaluate under the policies at ``ref`` and under the working tree; diff the findings."""
+    from keytrail.policy import load_policies
+
+    with tempfile.TemporaryDirectory(prefix="keytrail-policies-") as tmp:
+        paths, displays = _base_policy_files(config, ref, Path(tmp))
+        old_policies: list[Policy] = load_policies(paths, displays)
+    current = evaluate(View(project, state, graph))
+    previous = evaluate(View(replace(project, policies=old_policies), state, graph))
+    return diff(ref, previous, current)
+
+
+def diff(base: str, previous: Report, current: Report) -> Impact:
+    """The findings ``current`` adds to and removes from ``previous``, and waiver changes."""
+    before = {f.fingerprint: f for f in previous.findings}
+    after = {f.fingerprint: f for f in current.findings}
+    impact = Impact(base, current, previous)
+    impact.added = [f for f in current.findings if f.fingerprint not in before]
+    impact.removed = [f for f in previous.findings if f.fingerprint not in after]
+    for f in current.findings:
+        old = before.get(f.fingerprint)
+        if old is None:
+            continue
+        if old.waived is None and f.waived is not None:
+            impact.newly_waived.append(f)
+        elif old.waived is not None and f.waived is None:
+            impact.unwaived.append(f)
+    return impact
+
+
+def _base_policy_files(config: ProjectConfig, ref: str, tmp: Path) -> tuple[list[Path], list[str]]:
+    """The policy files as they were at ``ref`` (a folder, or a git ref), with display paths."""
+    packs = [p for p in config.policies if display_path(p, config.root).startswith(PACK_PREFIX)]
+    folder = Path(ref)
+    if folder.is_dir():
+        found = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        return packs + found, [display_path(p, config.root) for p in packs] + \
+            [display_path(p, config.root) for p in found]
+    return _from_git(config, ref, tmp, packs)
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise UsageError("--compare-policies: git is not installed (give a folder instead)") from None
+    if done.returncode != 0:
+        raise UsageError(f"--compare-policies: git {' '.join(args[:2])}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _from_git(config: ProjectConfig, ref: str, tmp: Path, packs: list[Path]) -> tuple[list[Path], list[str]]:
+    root = config.root.resolve()
+    try:
+        _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except UsageError:
+        raise UsageError(f"--compare-policies: {ref!r} is neither a folder nor a git commit, branch "
+                         "or tag of the project's repository") from None
+    top = Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve()
+    # Every folder or file the project's policies come from, as it was at ref.
+    sources = {p.resolve() for p in config.policies if p not in packs}
+    folders = {s.parent if s.is_file() else s for s in sources}
+    listed: set[str] = set()
+    for folder in sorted(folders | sources):
+        try:
+            rel = folder.relative_to(top).as_posix()
+        except ValueError:
+            continue  # outside the repository: not versioned here
+        listed.update(_git(top, "ls-tree", "-r", "--name-only", ref, "--", rel).split("\n"))
+    paths, displays = list(packs), [display_path(p, config.root) for p in packs]
+    for name in sorted(n for n in listed if n.endswith((".yaml", ".yml"))):
+        content = subprocess.run(["git", "-C", str(top), "show", f"{ref}:{name}"], capture_output=True,
+                                 check=False).stdout
+        target = tmp / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        paths.append(target)
+        displays.append(display_path(top / name, config.root))
+    return paths, displays
+
+
+def render_impact(impact: Impact, fmt: str, fail_on: str) -> str:
+    """The impact report as text (a template) or JSON."""
+    data = impact_data(impact, fail_on)
+    if fmt == "json":
+        import orjson
+
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    if fmt != "text":
+        raise UsageError(f"--compare-policies prints text or json, not {fmt}")
+    from keytrail.render import _template
+
+    return _template("impact.txt.j2", autoescape=False).render(**data)
+
+
+def impact_data(impact: Impact, fail_on: str) -> dict[str, Any]:
+    """The impact as JSON-able data: counts per rule and the findings themselves."""
+    from keytrail.report import finding_data
+
+    rules: dict[str, dict[str, Any]] = {}
+    for kind, items, report in (("added", impact.added, impact.current),
+                                ("removed", impact.removed, impact.previous),
+                                ("newly_waived", impact.newly_waived, impact.current),
+                                ("unwaived", impact.unwaived, impact.current)):
+        for item in items:
+            entry = rules.setdefault(item.rule, {"rule": item.rule, "check": item.check, "added": [],
+                                                 "removed": [], "newly_waived": [], "unwaived": []})
+            entry[kind].append(finding_data(report, item))
+    failing = impact.failing(fail_on)
+    return {
+        "base": impact.base,
+        "summary": {"added": len(impact.added), "removed": len(impact.removed),
+                    "newly_waived": len(impact.newly_waived), "unwaived": len(impact.unwaived),
+                    "failing": len(failing), "fail_on": fail_on,
+                    "subjects_added": len({f.subject for f in impact.added if f.subject}),
+                    "subjects_removed": len({f.subject for f in impact.removed if f.subject})},
+        "rules": [rules[k] for k in sorted(rules)],
+    }
