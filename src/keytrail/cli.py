@@ -144,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     checks_cmd.add_argument("--format", "-f", choices=("text", "markdown"), default="text",
                             help="markdown prints the whole catalogue (docs/checks.md)")
 
+    test = sub.add_parser("test", help="run policy unit tests (kind: PolicyTest files)",
+                          description="Run the PolicyTest files among PATHs (files, or folders searched "
+                                      "recursively): each test's findings must be exactly those expected.")
+    test.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
+    test.add_argument("--require-coverage", action="store_true",
+                      help="fail when a rule under test has no test expecting one of its findings")
+
     schema = sub.add_parser("schema", help="print a JSON Schema")
     from keytrail.schemas import SCHEMA_NAMES
 
@@ -289,6 +296,15 @@ def cmd_checks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from keytrail.policytest import format_run, run
+
+    result = run([Path(p) for p in args.paths], Path.cwd())
+    text, ok = format_run(result, args.require_coverage)
+    _write(text, None)
+    return EXIT_OK if ok else EXIT_FINDINGS
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from keytrail.catalogue import schema_text
 
@@ -296,4 +312,4 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "explain": cmd_explain, "checks": cmd_checks, "schema": cmd_schema}
+COMMANDS = {"check": cmd_check, "explain": cmd_explain, "checks": cmd_checks, "schema": cmd_schema, "test": cmd_test}

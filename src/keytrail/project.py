@@ -47,6 +47,17 @@ class Project:
         return Location(self.history_files[event.file], event.line)
 
 
+def is_policy_test(path: Path) -> bool:
+    """Whether a YAML file is a ``kind: PolicyTest`` file (policy folders may hold their tests)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return any(line.split("#")[0].strip().replace(" ", "").replace('"', "").replace("'", "") == "kind:PolicyTest"
+               for line in head.splitlines())
+
+
 def pack_names() -> list[str]:
     """The names of the policy packs shipped inside the package."""
     packs = Path(__file__).parent / "packs"
@@ -260,7 +271,8 @@ def load_config(target: Path) -> ProjectConfig:
             continue
         path = root / entry
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                           and not is_policy_test(p))  # a policy's tests may live beside it
             policies.extend(p for p in found if p not in policies)
         elif path.is_file():
             if path not in policies:
