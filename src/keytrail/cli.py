@@ -144,6 +144,24 @@ def build_parser() -> argparse.ArgumentParser:
     checks_cmd.add_argument("--format", "-f", choices=("text", "markdown"), default="text",
                             help="markdown prints the whole catalogue (docs/checks.md)")
 
+    lint = sub.add_parser(
+        "lint", help="validate policies, the directory, keys and keytrail.yaml: schema and semantic problems",
+        description="Validate policies (waivers included), the directory, the key registry and keytrail.yaml: "
+                    "schema errors and semantic problems (unknown checks and parameters, duplicate rule ids, "
+                    "waivers for unknown rules, expired waivers and waivers expiring within 30 days, "
+                    "selectors and keys naming what the directory does not define), all of them, sorted, "
+                    "as file:line:col: path: message. A folder holding keytrail.yaml is linted as a project "
+                    "(the history and the snapshot are data, not configuration: `keytrail check` validates "
+                    "them, lint does not read them); any other folder: every *.yaml/*.yml under it, each "
+                    "identified by its content. Exit codes: 0 no problems; 1 problems found (errors or "
+                    "warnings); 2 unreadable input (a missing PATH, a file that is not YAML).")
+    lint.add_argument("paths", nargs="*", metavar="PATH",
+                      help="files or folders to lint (default: the current folder)")
+    lint.add_argument("--format", "-f", choices=("text", "json", "github"), default="text",
+                      help="text (default), json, or github (workflow annotations)")
+    lint.add_argument("--as-of", default="now", metavar="TIME",
+                      help="judge waiver expiry as of this time (ISO 8601 with a zone; default: now)")
+
     test = sub.add_parser("test", help="run policy unit tests (kind: PolicyTest files)",
                           description="Run the PolicyTest files among PATHs (files, or folders searched "
                                       "recursively): each test's findings must be exactly those expected.")
@@ -296,6 +314,16 @@ def cmd_checks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    from keytrail.lint import lint, render, summary
+
+    as_of = _time_arg(args.as_of)
+    report = lint(args.paths, as_of)
+    _write(render(report, args.format), None)
+    print(summary(report), file=sys.stderr)
+    return report.exit_code
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from keytrail.policytest import format_run, run
 
@@ -312,4 +340,5 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "explain": cmd_explain, "checks": cmd_checks, "schema": cmd_schema, "test": cmd_test}
+COMMANDS = {"check": cmd_check, "explain": cmd_explain, "checks": cmd_checks, "schema": cmd_schema,
+            "lint": cmd_lint, "test": cmd_test}

@@ -10,6 +10,8 @@ its path in the document.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,35 +31,65 @@ KIND_CHECKS = {
 RULE_KINDS = ("use",) + tuple(KIND_CHECKS)
 
 
+@dataclass(frozen=True)
+class PolicyDocument:
+    """One parsed policy file: its data, where each value came from, and what was built.
+
+    ``policy`` is None when the file failed its schema (nothing was built).
+    """
+
+    display: str
+    data: Any
+    locator: Locator
+    policy: Policy | None
+
+
 def load_policies(paths: list[Path], displays: list[str]) -> list[Policy]:
     """Load every policy file; raise :class:`PolicyError` with every problem found."""
     from keytrail.project import read_yaml
 
     problems: list[Problem] = []
-    policies: list[Policy] = []
-    first_seen: dict[str, Location] = {}
-    pending_waivers: list[tuple[Waiver, Locator, tuple[Any, ...]]] = []
+    parsed: list[tuple[Any, Locator, str]] = []
     for path, display in zip(paths, displays, strict=True):
         try:
             data, loc = read_yaml(path, display)
         except KeytrailError as exc:
             problems.extend(exc.problems)
             continue
+        parsed.append((data, loc, display))
+    documents, more = check_policies(parsed)
+    problems.extend(more)
+    if problems:
+        raise PolicyError("invalid policies", sorted(problems))
+    return [doc.policy for doc in documents if doc.policy is not None]
+
+
+def check_policies(parsed: list[tuple[Any, Locator, str]]) -> tuple[list[PolicyDocument], list[Problem]]:
+    """Check parsed policy files together; return what was built and every problem found.
+
+    The checks of :func:`load_policies` (schema, unknown checks and parameters,
+    duplicate rule ids across the files, waivers for unknown rules), without
+    raising: ``keytrail lint`` adds its own checks to the same documents.
+    """
+    problems: list[Problem] = []
+    documents: list[PolicyDocument] = []
+    first_seen: dict[str, Location] = {}
+    pending_waivers: list[tuple[Waiver, Locator, tuple[Any, ...]]] = []
+    for data, loc, display in parsed:
         file_problems = _check_policy_file(data, loc, display)
         if file_problems:
             problems.extend(cap_problems(file_problems, display))
+            documents.append(PolicyDocument(display, data, loc, None))
             continue
         policy, more, waivers = _build(data, loc, display, first_seen)
         problems.extend(more)
         pending_waivers.extend(waivers)
-        policies.append(policy)
+        documents.append(PolicyDocument(display, data, loc, policy))
     for waiver, loc, where in pending_waivers:
         if waiver.rule not in first_seen and waiver.rule != "policy.expired-waiver":
             hint = _did_you_mean(waiver.rule, sorted(first_seen))
             problems.append(loc.problem(where + ("rule",), f"waiver for unknown rule {waiver.rule!r}{hint}"))
-    if problems:
-        raise PolicyError("invalid policies", sorted(problems))
-    return policies
+    return documents, problems
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
@@ -74,7 +106,8 @@ def _check_policy_file(data: Any, loc: Locator, display: str) -> list[Problem]:
     return validate(data, "policy", loc)
 
 
-def _kind_of_rule(raw: dict[str, Any]) -> str:
+def kind_of_rule(raw: dict[str, Any]) -> str:
+    """The kind of a schema-valid rule: `use` or one of :data:`KIND_CHECKS`."""
     return next(k for k in RULE_KINDS if k in raw)
 
 
@@ -94,7 +127,7 @@ def _build(data: dict[str, Any], loc: Locator, display: str, first_seen: dict[st
                                         f"(first defined at {other.path}:{other.line})"))
             continue
         first_seen[raw["id"]] = location
-        kind = _kind_of_rule(raw)
+        kind = kind_of_rule(raw)
         if kind == "use":
             check_id = raw["use"]
             if check_id not in checks.REGISTRY:
@@ -148,7 +181,7 @@ def resolve_params(check_id: str, given: dict[str, Any], loc: Locator, where: tu
                                         f"{check_id}{hint}{allowed}"))
     if problems:
         return {}, problems
-    problems = validate_fragment(given, schema, loc, where)
+    problems = [] if _params_valid(check_id, given) else validate_fragment(given, schema, loc, where)
     params = checks.defaults(module)
     params.update(given)
     for name, spec in schema.get("properties", {}).items():
@@ -158,6 +191,27 @@ def resolve_params(check_id: str, given: dict[str, Any], loc: Locator, where: tu
             except TimeFormatError as exc:
                 problems.append(loc.problem(where + (name,), str(exc)))
     return params, problems
+
+
+@cache
+def _fast_params_validator(check_id: str) -> Any:
+    """A jsonschema-rs validator for a check's parameters, or None when it is not installed."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - an optional speed-up
+        return None
+    return jsonschema_rs.validator_for(getattr(checks.get(check_id), "PARAMS", {}))
+
+
+def _params_valid(check_id: str, given: dict[str, Any]) -> bool:
+    """True when ``given`` surely fits the check's parameter schema.
+
+    Answered without importing jsonschema (slow to import), so that loading
+    valid policies, and ``keytrail lint`` on them, stays fast; jsonschema
+    explains the problems when there are some.
+    """
+    fast = _fast_params_validator(check_id)
+    return fast is not None and bool(fast.is_valid(given))
 
 
 def _check_kind(kind: str, spec: dict[str, Any], loc: Locator, where: tuple[Any, ...]) -> list[Problem]:
