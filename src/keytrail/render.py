@@ -12,6 +12,7 @@ from typing import Any
 
 from keytrail.engine import Report
 from keytrail.errors import UsageError
+from keytrail.formats import csv, junit, markdown, sarif
 
 
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
@@ -70,6 +71,10 @@ def _template(name: str, autoescape: bool) -> Any:
 FORMATS: dict[str, Callable[[Report, str], str]] = {
     "text": render_text,
     "json": render_json,
+    "sarif": sarif.render,
+    "junit": junit.render,
+    "csv": csv.render,
+    "markdown": markdown.render,
 }
 
 
