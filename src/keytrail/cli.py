@@ -1,4 +1,4 @@
-"""The command line: ``keytrail check | explain | checks | schema``.
+"""The command line: ``keytrail check | explain | lint | test | checks | schema``.
 
 ``main(argv)`` returns the exit code, so tests call it directly. Exit codes:
 0 — nothing at or above ``--fail-on``; 1 — findings at or above it;
@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="evaluate the policies and print findings",
                            description="Replay the history, check every policy rule, print findings.")
     check.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
-    check.add_argument("--format", "-f", default="text", help="text (default) or json")
+    check.add_argument("--format", "-f", default="text",
+                       help="text (default), json, markdown, sarif, junit, csv or github "
+                            "(workflow annotations, and the Markdown report in $GITHUB_STEP_SUMMARY)")
     check.add_argument("--output", "-o", help="write the report to this file instead of stdout")
     _time_options(check)
     check.add_argument("--fail-on", default="high", choices=SEVERITIES,
@@ -272,6 +274,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     from keytrail.render import render_chunks
 
     _write(render_chunks(report, args.format, args.fail_on, args.limit or None), args.output)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if args.format == "github" and summary:
+        # GitHub renders this file on the run's page: the full Markdown report.
+        try:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(pipeline.render(report, "markdown", args.fail_on))
+        except OSError as exc:
+            raise UsageError(f"cannot write the step summary {summary}: {exc.strerror}") from None
     return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
 
 

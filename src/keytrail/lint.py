@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from keytrail.errors import InputError, KeytrailError, Problem
+from keytrail.formats._common import gh_data, gh_property
 from keytrail.model import Directory
 from keytrail.policy import PolicyDocument, check_policies, kind_of_rule
 from keytrail.project import (
@@ -422,20 +423,12 @@ def render_github(report: LintReport) -> str:
     """GitHub Actions workflow commands: one ``::error`` or ``::warning`` annotation per problem."""
     lines = []
     for p in report.problems:
-        props = [f"file={_escape_property(p.file)}"]
+        props = [f"file={gh_property(p.file)}"]
         if p.line:
             props.append(f"line={p.line}")
             if p.column:
                 props.append(f"col={p.column}")
         props.append("title=keytrail lint")
         text = f"{p.path}: {p.message}" if p.path else p.message
-        lines.append(f"::{p.level} {','.join(props)}::{_escape_data(text)}\n")
+        lines.append(f"::{p.level} {','.join(props)}::{gh_data(text)}\n")
     return "".join(lines)
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")

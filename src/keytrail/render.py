@@ -12,7 +12,7 @@ from typing import Any
 
 from keytrail.engine import Report
 from keytrail.errors import UsageError
-from keytrail.formats import csv, junit, markdown, sarif
+from keytrail.formats import csv, github, junit, markdown, sarif
 
 
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
@@ -75,6 +75,7 @@ FORMATS: dict[str, Callable[[Report, str], str]] = {
     "junit": junit.render,
     "csv": csv.render,
     "markdown": markdown.render,
+    "github": github.render,
 }
 
 

@@ -86,3 +86,13 @@ def _section(paragraphs: tuple[str, ...], label: str) -> str:
             text = text[len(label):].strip()
             return text[:1].upper() + text[1:]
     return ""
+
+
+def gh_data(text: str) -> str:
+    """Escape the message of a GitHub Actions workflow command."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def gh_property(text: str) -> str:
+    """Escape a property (``file=``, ``title=``) of a GitHub Actions workflow command."""
+    return gh_data(text).replace(":", "%3A").replace(",", "%2C")
