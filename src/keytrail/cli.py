@@ -23,6 +23,17 @@ from keytrail.model import SEVERITIES
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
+class _Renderer(argparse.Action):
+    """``--format X`` and ``--template F`` both add an output, in the order given."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        kind = "template" if option_string == "--template" else "format"
+        renderers = list(getattr(namespace, self.dest, None) or [])
+        renderers.append((kind, values))
+        setattr(namespace, self.dest, renderers)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors map to exit 2 cleanly."""
 
@@ -109,10 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="evaluate the policies and print findings",
                            description="Replay the history, check every policy rule, print findings.")
     check.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
-    check.add_argument("--format", "-f", default="text",
-                       help="text (default), json, markdown, sarif, junit, csv or github "
-                            "(workflow annotations, and the Markdown report in $GITHUB_STEP_SUMMARY)")
-    check.add_argument("--output", "-o", help="write the report to this file instead of stdout")
+    check.add_argument("--format", "-f", action=_Renderer, dest="renderers", metavar="FORMAT",
+                       help="text (default), json, markdown, html, sarif, junit, csv or github "
+                            "(workflow annotations, and the Markdown report in $GITHUB_STEP_SUMMARY); "
+                            "repeatable: the n-th --format goes to the n-th --output")
+    check.add_argument("--template", action=_Renderer, dest="renderers", metavar="FILE",
+                       help="render your own Jinja2 template (sandboxed; the context is documented in "
+                            "docs/formats.md); counts as a --format")
+    check.add_argument("--output", "-o", action="append", default=[], metavar="FILE",
+                       help="write the matching --format to this file instead of standard output (repeatable)")
     _time_options(check)
     check.add_argument("--fail-on", default="high", choices=SEVERITIES,
                        help="exit 1 when an unwaived finding has this severity or higher (default: high)")
@@ -213,7 +229,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"keytrail: {exc.message}" if not exc.problems else str(exc), file=sys.stderr)
         if exc.problems:
             errors = sum(1 for p in exc.problems if p.level == "error")
-            print(f"keytrail: {errors} error{'s' if errors != 1 else ''}; nothing was checked",
+            print(f"keytrail: {errors} error{'s' if errors != 1 else ''}; {exc.consequence}",
                   file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -249,10 +265,10 @@ def _write(text: str | Iterable[str], output: str | None) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from keytrail import pipeline
-    from keytrail.render import FORMATS
 
-    if args.format not in FORMATS:
-        raise UsageError(f"unknown format {args.format!r} (choose from {', '.join(FORMATS)})")
+    outputs = _outputs(args)
+    args.format = outputs[0][1] if outputs[0][0] == "format" else "text"
+    args.output = outputs[0][2]
     as_of = _time_arg(args.as_of)
     since = _since_arg(args.since, as_of)
     baseline = None
@@ -271,11 +287,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         from keytrail.baseline import baseline_text
 
         _write(baseline_text(report), args.write_baseline)
-    from keytrail.render import render_chunks
+    from keytrail.render import render_chunks, render_template
 
-    _write(render_chunks(report, args.format, args.fail_on, args.limit or None), args.output)
+    for kind, value, output in outputs:
+        if kind == "template":
+            _write(render_template(report, Path(value), args.fail_on), output)
+        else:
+            _write(render_chunks(report, value, args.fail_on, args.limit or None), output)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if args.format == "github" and summary:
+    if any(kind == "format" and value == "github" for kind, value, _ in outputs) and summary:
         # GitHub renders this file on the run's page: the full Markdown report.
         try:
             with open(summary, "a", encoding="utf-8") as handle:
@@ -283,6 +303,29 @@ def cmd_check(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write the step summary {summary}: {exc.strerror}") from None
     return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str, str | None]]:
+    """The (kind, format or template, output file or None) triples a check writes, validated first."""
+    from keytrail.render import FORMATS
+
+    renderers = args.renderers or [("format", "text")]
+    outputs: list[str] = args.output
+    if len(outputs) > len(renderers):
+        raise UsageError(f"{len(outputs)} --output files for {len(renderers)} formats: give a --format "
+                         "(or --template) for each --output")
+    for kind, value in renderers:
+        if kind == "format" and value not in FORMATS:
+            from keytrail.schemas import did_you_mean
+
+            raise UsageError(f"unknown format {value!r}{did_you_mean(value, sorted(FORMATS))} "
+                             f"(choose from {', '.join(FORMATS)})")
+        if kind == "template" and not Path(value).is_file():
+            raise UsageError(f"--template {value}: no such file")
+    paired = [(kind, value, outputs[i] if i < len(outputs) else None) for i, (kind, value) in enumerate(renderers)]
+    if sum(1 for _, _, out in paired if out in (None, "-")) > 1:
+        raise UsageError("only one --format can write to standard output: give the others an --output file")
+    return paired
 
 
 def _compare_policies(args: argparse.Namespace, project: Any, state: Any, graph: Any) -> int:

@@ -41,6 +41,9 @@ class Problem:
 class KeytrailError(Exception):
     """Base class of every error caused by input or usage (exit code 2)."""
 
+    #: What the error stopped, said after the problems.
+    consequence = "nothing was checked"
+
     def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -62,6 +65,12 @@ class PolicyError(KeytrailError):
 
 class UsageError(KeytrailError):
     """The command line asks for something that cannot be done."""
+
+
+class TemplateError(KeytrailError):
+    """A user template cannot be rendered."""
+
+    consequence = "the template's report was not written"
 
 
 def cap_problems(problems: list[Problem], file: str, limit: int = MAX_PROBLEMS_PER_FILE,

@@ -93,7 +93,8 @@ def context(report: Report, fail_on: str = "high", limit: int | None = None) -> 
     data = to_data(report, fail_on, findings=False)
     rank = SEVERITY_RANK[fail_on]
     groups: list[dict[str, Any]] = []
-    shown_all: list[dict[str, Any]] = []
+    order = {id(f): n for n, f in enumerate(report.findings)}
+    shown_all: list[tuple[int, dict[str, Any]]] = []
     for category in CATEGORIES:
         in_cat = [f for f in report.findings if f.category == category]
         if not in_cat:
@@ -105,11 +106,11 @@ def context(report: Report, fail_on: str = "high", limit: int | None = None) -> 
                 continue
             shown = items if limit is None else items[:limit]
             dicts = [_for_humans(report, f, rank) for f in shown]
-            shown_all.extend(dicts)
+            shown_all.extend(zip((order[id(f)] for f in shown), dicts, strict=True))
             by_sev.append({"severity": severity, "count": len(items), "findings": dicts,
                            "more": len(items) - len(shown)})
         groups.append({"category": category, "count": len(in_cat), "severities": by_sev})
-    data["findings"] = shown_all
+    data["findings"] = [d for _, d in sorted(shown_all, key=lambda pair: pair[0])]  # report order
     project = report.view.project
     anomalies = report.view.state.anomalies
     listed = anomalies if limit is None else anomalies[:limit]
