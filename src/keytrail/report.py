@@ -28,18 +28,15 @@ def waiver_data(waiver: Waiver | None) -> dict[str, Any] | None:
 
 def finding_data(report: Report, item: Reported) -> dict[str, Any]:
     """One finding, as the JSON contract has it."""
+    from keytrail.formats._common import fields
+
     f = item.finding
     return {
         "rule": item.rule,
         "check": item.check,
         "category": item.category,
         "severity": item.severity,
-        "subject": f.subject,
-        "target": f.target,
-        "resource": f.resource,
-        "event": f.event.id if f.event else None,
-        "key": f.key if f.key is not None else (f.event.key if f.event else None),
-        "message": f.message,
+        **fields(item),
         "evidence": dict(f.evidence_data()),
         "location": f.location.as_dict() if f.location else None,
         "fingerprint": item.fingerprint,
