@@ -13,7 +13,7 @@ from typing import Any
 
 from keytrail.engine import Report
 from keytrail.errors import Problem, TemplateError, UsageError
-from keytrail.formats import csv, github, junit, markdown, sarif
+from keytrail.formats import csv, github, html, junit, markdown, sarif
 
 
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
@@ -77,6 +77,7 @@ FORMATS: dict[str, Callable[[Report, str], str]] = {
     "csv": csv.render,
     "markdown": markdown.render,
     "github": github.render,
+    "html": html.render,
 }
 
 
