@@ -187,6 +187,40 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--require-coverage", action="store_true",
                       help="fail when a rule under test has no test expecting one of its findings")
 
+    review = sub.add_parser(
+        "review", help="write the access review pack of a period: index.html, worksheets, findings",
+        description="Write the access review pack into OUT: index.html (every active grant by "
+                    "reviewer, with its chain, last certification and findings), one CSV worksheet "
+                    "per reviewer, findings.json and summary.md. Exit 0, or 2 on bad input.")
+    review.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
+    review.add_argument("--period", required=True,
+                        help="the period reviewed: 2026, 2026-H2, 2026-Q3 or 2026-09")
+    review.add_argument("--out", required=True, metavar="OUT",
+                        help="the folder to write (created; a previous review pack there is replaced)")
+    review.add_argument("--as-of", metavar="TIME",
+                        help="review the access as of this time within the period (default: its end)")
+    review.add_argument("--previous", metavar="FINDINGS",
+                        help="the previous review's findings.json: show what changed since")
+    review.add_argument("--reviewer", choices=("owner", "manager"), default="owner",
+                        help="who certifies a grant: the owner of its role or group (default), "
+                             "or the subject's manager")
+
+    decisions = sub.add_parser(
+        "decisions", help="turn filled review worksheets into revoke and certify events",
+        description="Read filled worksheets of `keytrail review`: keep rows become certify events, "
+                    "revoke rows keyed revoke events, blank rows are skipped. Every row must match "
+                    "an active grant as of --time; any problem is reported as file:line, nothing "
+                    "is written and the exit code is 2.")
+    decisions.add_argument("worksheets", nargs="+", metavar="WORKSHEET", help="filled worksheet CSV files")
+    decisions.add_argument("--key", required=True, help="the provisioning key the decisions are recorded under")
+    decisions.add_argument("--actor", required=True, help="who records them (the key's holder)")
+    decisions.add_argument("--out", required=True, metavar="FILE",
+                           help="the JSONL file to create (e.g. history/review-2026-Q3.jsonl)")
+    decisions.add_argument("--dir", default=".", help="the project folder (default: .)")
+    decisions.add_argument("--time", default="now", metavar="TIME",
+                           help="when the decisions take effect (ISO 8601 with a zone; default: now)")
+    decisions.add_argument("--ticket", help="the ticket of the review, recorded on every event")
+
     schema = sub.add_parser("schema", help="print a JSON Schema")
     from keytrail.schemas import SCHEMA_NAMES
 
@@ -393,5 +427,53 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from keytrail import pipeline, review
+
+    period = review.parse_period(args.period)
+    as_of = review.review_time(period, _time_arg(args.as_of) if args.as_of else None)
+    previous = review.read_previous(Path(args.previous)) if args.previous else None
+    project = pipeline.load(args.dir)
+    state = pipeline.replay(project, as_of, period.since)
+    graph = pipeline.build_graph(project, state)
+    report = pipeline.evaluate(project, state, graph)
+    pack = review.build(project, state, graph, report, period, args.reviewer, previous)
+    files = review.render_pack(pack)
+    review.write_pack(Path(args.out), files)
+    unassigned = len(pack.reviewers.get(None, []))
+    print(f"keytrail: wrote {args.out}: {len(pack.rows)} grants for "
+          f"{len(pack.reviewers) - (1 if unassigned else 0)} reviewers ({unassigned} with no reviewer), "
+          f"{len(report.findings)} findings", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_decisions(args: argparse.Namespace) -> int:
+    from keytrail import decisions, pipeline
+    from keytrail.timeutil import TimeFormatError, parse_time
+
+    try:
+        time = _now() if args.time == "now" else _in_range(parse_time(args.time), args.time)
+    except TimeFormatError as exc:
+        raise UsageError(f"--time: {exc}") from None
+    out = Path(args.out)
+    if out.exists():
+        raise UsageError(f"--out {out}: already exists (decisions are never overwritten; choose a new file)")
+    project = pipeline.load(args.dir)
+    try:
+        outcome = decisions.read_worksheets([Path(p) for p in args.worksheets])
+        decisions.check_active(outcome, pipeline.replay(project, time))
+    except KeytrailError as exc:  # worksheet problems: every one, then what it means
+        print(exc, file=sys.stderr)
+        n = len(exc.problems)
+        print(f"keytrail: {n} error{'s' if n != 1 else ''}; nothing was written", file=sys.stderr)
+        return EXIT_ERROR
+    decisions.write_new(out, decisions.events_text(outcome, project, time, args.actor, args.key,
+                                                   args.ticket))
+    revoke = sum(1 for d in outcome.decisions if d.action == "revoke")
+    print(f"keytrail: wrote {out}: {revoke} revoke, {len(outcome.decisions) - revoke} certify, "
+          f"{outcome.undecided} undecided (skipped)", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {"check": cmd_check, "explain": cmd_explain, "checks": cmd_checks, "schema": cmd_schema,
-            "lint": cmd_lint, "test": cmd_test}
+            "lint": cmd_lint, "test": cmd_test, "review": cmd_review, "decisions": cmd_decisions}

@@ -1,0 +1,229 @@
+"""``keytrail decisions``: filled review worksheets become history.
+
+Each row of a worksheet (``keytrail review``'s ``worksheets/*.csv``) whose
+``decision`` is ``revoke`` becomes a keyed ``revoke`` event; ``keep`` becomes
+a ``certify`` event; a blank decision is undecided and skipped (counted in the
+summary). Words are case-insensitive and trimmed. The events carry the
+subject, target and resource of the row, ``--actor`` and ``--key``, the row's
+reviewer as ``approver`` (when it is a principal id), ``--ticket`` and the
+row's comment as ``reason`` (``Access review: keep`` / ``revoke`` when blank),
+all at ``--time``.
+
+Decisions, documented in docs/formats.md:
+
+- Everything is checked before anything is written: a malformed CSV, a
+  missing column, an unknown decision word, a ``grant_id`` that does not match
+  the row's subject, target and resource (an edited row), a grant decided
+  twice, or a row that no longer matches an active grant of the project as of
+  ``--time`` is an error naming the file and the CSV line; every error is
+  reported and nothing is written (exit 2).
+- The output is a new JSONL file written atomically (a temporary file, then a
+  rename); an existing file is never overwritten (its events are already part
+  of the project's history, so the worksheets would no longer match it).
+- Event ids are ``rv-`` plus a hash of the time, action, subject, target and
+  resource: stable for the same decisions and distinct across reviews. The
+  events form a tamper-evident chain (each carries ``prev``, the hash of the
+  line before it in the file), as the history format describes.
+- The formula guard of the worksheet (a leading ``'`` before ``=``, ``+``,
+  ``-``, ``@``, tab or CR) is removed from every cell read back.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from keytrail.errors import InputError, Problem, UsageError
+from keytrail.formats.csv import FORMULA_START
+from keytrail.history import line_hash
+from keytrail.project import Project
+from keytrail.replay import State
+from keytrail.review import grant_id
+from keytrail.timeutil import format_time
+
+#: Columns a worksheet must have; the others are informative.
+REQUIRED = ("grant_id", "subject", "target", "resource", "decision", "comment")
+ACTIONS = {"keep": "certify", "revoke": "revoke"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decided worksheet row."""
+
+    file: str
+    line: int
+    action: str           # certify | revoke
+    subject: str
+    target: str
+    resource: str
+    reviewer: str | None
+    comment: str
+
+
+@dataclass
+class Outcome:
+    """What the worksheets say: the decisions, and how many rows were left undecided."""
+
+    decisions: list[Decision]
+    undecided: int
+
+
+def unguard(cell: str) -> str:
+    """A worksheet cell without the quote the formula guard put in front of it."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def read_worksheets(paths: list[Path]) -> Outcome:
+    """Every decided row of ``paths``; raise :class:`InputError` naming file:line for every problem."""
+    problems: list[Problem] = []
+    decisions: list[Decision] = []
+    undecided = 0
+    for path in paths:
+        display = str(path)
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except OSError as exc:
+            problems.append(Problem(display, 0, 0, "", f"cannot read: {exc.strerror}"))
+            continue
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(display, 0, 0, "", f"not valid UTF-8 ({exc.reason})"))
+            continue
+        found, skipped = _read_one(display, text, problems)
+        decisions.extend(found)
+        undecided += skipped
+    seen: dict[tuple[str, str, str], Decision] = {}
+    for d in decisions:
+        key = (d.subject, d.target, d.resource)
+        first = seen.get(key)
+        if first is not None:
+            problems.append(Problem(d.file, d.line, 0, "", f"{_what(d)} is decided twice "
+                                    f"(first at {first.file}:{first.line})"))
+        else:
+            seen[key] = d
+    if problems:
+        raise InputError("invalid worksheets", problems)
+    return Outcome(decisions, undecided)
+
+
+def _read_one(display: str, text: str, problems: list[Problem]) -> tuple[list[Decision], int]:
+    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    out: list[Decision] = []
+    undecided = 0
+    try:
+        header = next(reader, None)
+        if header is None:
+            problems.append(Problem(display, 1, 0, "", "empty worksheet (no header row)"))
+            return out, 0
+        columns = [h.strip() for h in header]
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            problems.append(Problem(display, 1, 0, "", f"missing column{'s' if len(missing) > 1 else ''} "
+                                    f"{', '.join(missing)} (a worksheet of `keytrail review` has "
+                                    f"{', '.join(REQUIRED)})"))
+            return out, 0
+        index = {c: columns.index(c) for c in columns}
+        start = reader.line_num + 1
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(columns):
+                problems.append(Problem(display, line, 0, "", f"{len(cells)} cells, the header has "
+                                        f"{len(columns)}"))
+                continue
+            row = {c: unguard(cells[i]) for c, i in index.items()}
+            word = row["decision"].strip().lower()
+            if not word:
+                undecided += 1
+                continue
+            action = ACTIONS.get(word)
+            subject, target, resource = row["subject"], row["target"], row["resource"]
+            if action is None:
+                problems.append(Problem(display, line, 0, "decision",
+                                        f"unknown decision {row['decision'].strip()!r} "
+                                        "(write keep or revoke, or leave it blank)"))
+                continue
+            if row["grant_id"].strip() != grant_id(subject, target, resource):
+                problems.append(Problem(display, line, 0, "grant_id",
+                                        f"{row['grant_id'].strip()!r} does not match {subject} → "
+                                        f"{target}{' on ' + resource if resource else ''} "
+                                        "(was the row edited?)"))
+                continue
+            reviewer = row.get("reviewer", "").strip() or None
+            if reviewer is not None and not reviewer.startswith(("user:", "svc:")):
+                reviewer = None
+            out.append(Decision(display, line, action, subject, target, resource, reviewer,
+                                row["comment"].strip()))
+    except csv.Error as exc:
+        problems.append(Problem(display, reader.line_num, 0, "", f"malformed CSV: {exc}"))
+    return out, undecided
+
+
+def _what(d: Decision) -> str:
+    return f"{d.subject} → {d.target}" + (f" on {d.resource}" if d.resource else "")
+
+
+def check_active(outcome: Outcome, state: State) -> None:
+    """Every decision must name a grant active as of the decisions' time."""
+    problems = [Problem(d.file, d.line, 0, "", f"{_what(d)} is not an active grant as of "
+                        f"{format_time(state.as_of)} (revoked, expired by a later change or never "
+                        "granted): re-run `keytrail review`")
+                for d in outcome.decisions if (d.subject, d.target, d.resource) not in state.grants]
+    if problems:
+        raise InputError("worksheets do not match the history", problems)
+
+
+def events_text(outcome: Outcome, project: Project, time: int, actor: str, key: str,
+                ticket: str | None) -> str:
+    """The decisions as history JSONL, chained with ``prev``."""
+    when = format_time(time)
+    existing = {e.id for e in project.events}
+    lines: list[bytes] = []
+    for d in outcome.decisions:
+        digest = hashlib.sha256("\x1f".join((when or "", d.action, d.subject, d.target,
+                                             d.resource)).encode("utf-8")).hexdigest()
+        ident = "rv-" + digest[:16]
+        if ident in existing:
+            raise UsageError(f"event id {ident} for {_what(d)} is already in the history "
+                             "(these decisions were recorded already?)")
+        event: dict[str, object] = {"id": ident, "time": when, "action": d.action,
+                                    "subject": d.subject, "target": d.target,
+                                    "resource": d.resource, "actor": actor, "key": key}
+        if d.reviewer:
+            event["approver"] = d.reviewer
+        if ticket:
+            event["ticket"] = ticket
+        event["reason"] = d.comment or f"Access review: {'keep' if d.action == 'certify' else 'revoke'}"
+        if lines:
+            event["prev"] = line_hash(lines[-1])
+        lines.append(orjson.dumps(event))
+    return "".join(line.decode("utf-8") + "\n" for line in lines)
+
+
+def write_new(path: Path, text: str) -> None:
+    """Create ``path`` with ``text``, atomically; refuse to overwrite."""
+    if path.exists():
+        raise UsageError(f"--out {path}: already exists (decisions are never overwritten; "
+                         "choose a new file)")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(partial, path)  # fails if path appeared meanwhile: never overwrites
+        partial.unlink()
+    except FileExistsError:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"--out {path}: already exists") from None
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
