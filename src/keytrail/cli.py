@@ -221,6 +221,24 @@ def build_parser() -> argparse.ArgumentParser:
                            help="when the decisions take effect (ISO 8601 with a zone; default: now)")
     decisions.add_argument("--ticket", help="the ticket of the review, recorded on every event")
 
+    imp = sub.add_parser("import", help="convert a system's export into native history or a snapshot",
+                         description="Convert CloudTrail, Okta, Entra, GitHub, Google Workspace, Kubernetes, "
+                                     "SCIM or OTLP exports into keytrail's native history (--out FILE.jsonl), "
+                                     "or a state export into a project folder (--out DIR). Every record is "
+                                     "converted or counted as skipped; malformed records are errors.")
+    imp.add_argument("format", metavar="FORMAT", help="the input's format (keytrail import --help lists them)")
+    imp.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="files or folders (.json, .jsonl, .gz, .yaml)")
+    imp.add_argument("--out", required=True, type=Path, help="the JSONL file (history) or folder (state) to write")
+    imp.add_argument("--strict", action="store_true", help="any record that is not converted is an error")
+    imp.add_argument("--force", action="store_true", help="replace --out if it exists")
+    for name in ("key", "ticket", "reason"):
+        imp.add_argument(f"--{name}-from", metavar="FIELD",
+                         help=f"the raw record's field (dotted path) that carries the {name}")
+        imp.add_argument(f"--{name}-pattern", metavar="REGEX",
+                         help=f"a regular expression applied to --{name}-from; its first group is the {name}")
+    imp.add_argument("--mapping", type=Path, metavar="FILE",
+                     help="a YAML file: {key: {from: FIELD, pattern: REGEX}, ticket: ..., reason: ...}")
+
     schema = sub.add_parser("schema", help="print a JSON Schema")
     from keytrail.schemas import SCHEMA_NAMES
 
@@ -420,6 +438,21 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FINDINGS
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from keytrail.importers.runner import mapping_from, run_import
+
+    options = {f"{n}_{part}": getattr(args, f"{n}_{part}") for n in ("key", "ticket", "reason")
+               for part in ("from", "pattern")}
+    mapping = mapping_from(options, args.mapping)
+    ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force)
+    print(f"keytrail import {args.format}: wrote {args.out}", file=sys.stderr)
+    print(ctx.summary(), file=sys.stderr)
+    if not any((mapping.key.path, mapping.ticket.path, mapping.reason.path)):
+        print("no key mapping given (--key-from): every converted change has no provisioning key, so "
+              "keytrail reports each one as unexplained.missing-key until keys are mapped", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from keytrail.catalogue import schema_text
 
@@ -476,4 +509,4 @@ def cmd_decisions(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"check": cmd_check, "explain": cmd_explain, "checks": cmd_checks, "schema": cmd_schema,
-            "lint": cmd_lint, "test": cmd_test, "review": cmd_review, "decisions": cmd_decisions}
+            "lint": cmd_lint, "test": cmd_test, "import": cmd_import, "review": cmd_review, "decisions": cmd_decisions}

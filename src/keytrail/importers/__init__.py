@@ -1,0 +1,49 @@
+"""Importers: systems' own exports into keytrail's native history or snapshot.
+
+One module per format, named in the explicit :data:`REGISTRY`. A module exposes
+
+- ``FORMAT`` (the name on the command line), ``KIND`` (``"history"`` or
+  ``"state"``) and a docstring documenting its field mapping;
+- ``convert(records, ctx)``: given the raw records (see :mod:`.base`), yields
+  native history events (dicts), or for a state format returns a
+  :class:`~keytrail.importers.base.State` (snapshot lines and a directory).
+
+Importers never drop anything silently: every record is either converted or
+counted as skipped with a reason (``ctx.skip``), and a malformed record is a
+problem naming the file and line or record index (``ctx.problem``); with
+``--strict`` every unconvertible record is an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+REGISTRY: dict[str, str] = {
+    "cloudtrail": "cloudtrail",
+    "aws-authz": "aws_authz",
+    "k8s-rbac": "k8s_rbac",
+    "okta": "okta",
+    "github": "github",
+    "entra": "entra",
+    "gworkspace": "gworkspace",
+    "scim": "scim",
+    "otlp": "otlp",
+}
+
+
+def get(fmt: str) -> ModuleType:
+    """The module implementing import format ``fmt`` (KeyError when unknown)."""
+    return importlib.import_module(f"keytrail.importers.{REGISTRY[fmt]}")
+
+
+def available() -> list[str]:
+    """The formats whose module exists in this version."""
+    out = []
+    for fmt in REGISTRY:
+        try:
+            get(fmt)
+        except ImportError:
+            continue
+        out.append(fmt)
+    return out

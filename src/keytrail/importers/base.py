@@ -1,0 +1,238 @@
+"""What every importer shares: reading raw records, key mapping, the summary, writing.
+
+Raw inputs are JSON documents (one object, ``{"Records": [...]}``, a list), JSON
+lines, or YAML (multi-document), gzipped or not. :func:`read_records` yields
+each record with where it came from, so that a converted event keeps its
+``source`` (file, line or index, the system's own id) and a problem names the
+place.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keytrail.errors import InputError, Problem
+
+
+@dataclass(frozen=True)
+class Record:
+    """One raw record and where it came from."""
+
+    data: Any
+    file: str
+    line: int = 0     # JSON lines / YAML documents: the line; 0 when unknown
+    index: int = 0    # the position in its file (0-based)
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else f"{self.file}[{self.index}]"
+
+
+@dataclass
+class Field:
+    """Where a value comes from: a dotted path into the raw record, and an optional regex."""
+
+    path: str | None = None
+    pattern: re.Pattern[str] | None = None
+
+    def extract(self, data: Any) -> str | None:
+        if self.path is None:
+            return None
+        value = dig(data, self.path)
+        if value is None or isinstance(value, (dict, list)):
+            return None
+        text = str(value)
+        if self.pattern is None:
+            return text or None
+        m = self.pattern.search(text)
+        if m is None:
+            return None
+        return (m.group(1) if m.groups() else m.group(0)) or None
+
+
+@dataclass
+class Mapping:
+    """How to fill ``key``, ``ticket`` and ``reason`` from real fields (``--key-from`` ...)."""
+
+    key: Field = field(default_factory=Field)
+    ticket: Field = field(default_factory=Field)
+    reason: Field = field(default_factory=Field)
+
+    def apply(self, raw: Any, event: dict[str, Any]) -> dict[str, Any]:
+        """Fill the mapped fields the importer did not set itself."""
+        for name in ("key", "ticket", "reason"):
+            if event.get(name):
+                continue
+            value = getattr(self, name).extract(raw)
+            if value:
+                event[name] = value
+        return event
+
+
+def dig(data: Any, path: str) -> Any:
+    """``dig(record, "userIdentity.sessionContext.sessionIssuer.arn")``; list indexes allowed."""
+    value = data
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+@dataclass
+class Context:
+    """Passed to an importer: the mapping, the counters and the problems."""
+
+    fmt: str
+    mapping: Mapping = field(default_factory=Mapping)
+    strict: bool = False
+    converted: Counter[str] = field(default_factory=Counter)
+    skipped: dict[str, Counter[str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def count(self, kind: str) -> None:
+        """One record converted, of this kind (e.g. ``AttachRolePolicy``)."""
+        self.converted[kind] += 1
+
+    def skip(self, record: Record, reason: str, kind: str) -> None:
+        """A record deliberately not converted (``read-only``, ``failed call``), by its type."""
+        if self.strict:
+            self.problem(record, f"not converted ({reason}: {kind}) and --strict is on")
+        self.skipped.setdefault(reason, Counter())[kind] += 1
+
+    def problem(self, record: Record, message: str) -> None:
+        """A malformed or unconvertible record, located."""
+        self.problems.append(Problem(record.file, record.line, 0, "" if record.line else f"[{record.index}]",
+                                     message))
+
+    def source(self, record: Record, ident: Any = None, **extra: Any) -> dict[str, Any]:
+        """The ``source`` of a converted event: format, file, line or index, the system's id."""
+        out: dict[str, Any] = {"format": self.fmt, "file": record.file}
+        if record.line:
+            out["line"] = record.line
+        else:
+            out["index"] = record.index
+        if ident is not None:
+            out["id"] = str(ident)
+        out.update({k: v for k, v in extra.items() if v is not None})
+        return out
+
+    def summary(self) -> str:
+        """``converted 88 events: AttachRolePolicy 6, ...; skipped 812 read-only events: GetUser 130, ...``."""
+        lines = [f"converted {sum(self.converted.values()):,}" + _top(self.converted)]
+        for reason in sorted(self.skipped):
+            counts = self.skipped[reason]
+            lines.append(f"skipped {sum(counts.values()):,} ({reason})" + _top(counts))
+        return "\n".join(lines)
+
+
+def _top(counts: Counter[str], limit: int = 12) -> str:
+    if not counts:
+        return ""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{k} {v:,}" for k, v in items[:limit])
+    more = f", and {len(items) - limit} more kinds" if len(items) > limit else ""
+    return f": {shown}{more}"
+
+
+def _open_text(path: Path) -> str:
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data.decode("utf-8-sig")
+
+
+def read_records(paths: Iterable[Path], display: Any = str, records_key: str | None = None,
+                 yaml_ok: bool = False) -> Iterator[Record]:
+    """Yield every record of every input file; unreadable input raises :class:`InputError`.
+
+    A JSON document that is an object with ``records_key`` (``Records`` for
+    CloudTrail) yields its items; a list yields its items; any other object is
+    one record. Otherwise each non-blank line is a JSON record (JSON lines).
+    YAML (multi-document, ``List`` kinds flattened by the importer) when ``yaml_ok``.
+    """
+    import orjson
+
+    for path in paths:
+        shown = display(path)
+        try:
+            text = _open_text(path)
+        except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{shown}: cannot read", [Problem(shown, 0, 0, "", f"cannot read: {exc}")]) from None
+        stripped = text.lstrip()
+        if stripped[:1] in ("{", "["):
+            try:
+                doc = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                doc = None  # perhaps JSON lines: try line by line
+            if doc is not None:
+                items = doc.get(records_key) if records_key and isinstance(doc, dict) else None
+                if isinstance(items, list):
+                    yield from (Record(item, shown, 0, i) for i, item in enumerate(items))
+                elif isinstance(doc, list):
+                    yield from (Record(item, shown, 0, i) for i, item in enumerate(doc))
+                else:
+                    yield Record(doc, shown, 0, 0)
+                continue
+            problems = []
+            index = 0
+            for number, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield Record(orjson.loads(line), shown, number, index)
+                except orjson.JSONDecodeError as exc:
+                    problems.append(Problem(shown, number, getattr(exc, "colno", 0) or 0, "",
+                                            f"invalid JSON: {exc.msg}"))
+                index += 1
+            if problems:
+                raise InputError(f"{shown}: invalid JSON lines", problems[:50])
+            continue
+        if yaml_ok:
+            yield from _yaml_records(text, shown)
+            continue
+        raise InputError(f"{shown}: not JSON", [Problem(shown, 1, 1, "", "expected JSON or JSON lines")])
+
+
+def _yaml_records(text: str, shown: str) -> Iterator[Record]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        index = 0
+        for node in yaml.compose_all(text, Loader=loader):
+            if node is None:
+                continue
+            data = yaml.load(yaml.serialize(node), Loader=loader)  # noqa: S506 - the safe loader
+            yield Record(data, shown, node.start_mark.line + 1, index)
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise InputError(f"{shown}: invalid YAML", [Problem(shown, (mark.line + 1) if mark else 0,
+                                                            (mark.column + 1) if mark else 0, "",
+                                                            f"invalid YAML: {exc.problem}")]) from None
+
+
+@dataclass
+class State:
+    """What a state importer returns: snapshot lines and a directory."""
+
+    snapshot: list[dict[str, Any]] = field(default_factory=list)
+    principals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def safe_name(text: str) -> str:
+    """An identifier's name part: no whitespace at either end, inner whitespace as ``-``."""
+    return re.sub(r"\s+", "-", str(text).strip()) or "unnamed"

@@ -1,0 +1,191 @@
+"""Running an import: convert, validate every event, write atomically, summarise.
+
+History formats write one JSONL file (``--out``); state formats write a folder
+holding ``snapshot.jsonl``, ``directory.yaml``, an empty key registry and
+history, and a ``keytrail.yaml``, so that ``keytrail check`` runs on it at
+once. Nothing is written when any record is malformed, or, with
+``--strict``, unconvertible.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from keytrail.errors import InputError, Problem, UsageError
+from keytrail.importers import REGISTRY, get
+from keytrail.importers.base import Context, Field, Mapping, State
+
+
+def mapping_from(options: dict[str, str | None], mapping_file: Path | None) -> Mapping:
+    """Build the key/ticket/reason mapping from ``--key-from`` ... and an optional YAML file."""
+    import re
+
+    spec: dict[str, dict[str, Any]] = {}
+    if mapping_file is not None:
+        from keytrail.project import read_yaml
+
+        data, loc = read_yaml(mapping_file, str(mapping_file))
+        problems = []
+        if not isinstance(data, dict):
+            problems.append(loc.problem((), "expected a mapping of key/ticket/reason to {from, pattern}"))
+        else:
+            for name, value in data.items():
+                if name not in ("key", "ticket", "reason") or not isinstance(value, dict) \
+                        or not set(value) <= {"from", "pattern"} or "from" not in value:
+                    problems.append(loc.problem((name,), "expected key, ticket or reason, each "
+                                                          "{from: FIELD, pattern: REGEX}"))
+                else:
+                    spec[name] = value
+        if problems:
+            raise InputError(str(mapping_file), problems)
+    mapping = Mapping()
+    for name in ("key", "ticket", "reason"):
+        source = options.get(f"{name}_from") or spec.get(name, {}).get("from")
+        pattern = options.get(f"{name}_pattern") or spec.get(name, {}).get("pattern")
+        if pattern and not source:
+            raise UsageError(f"--{name}-pattern needs --{name}-from (the field it applies to)")
+        compiled = None
+        if pattern:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise UsageError(f"--{name}-pattern {pattern!r}: {exc}") from None
+        setattr(mapping, name, Field(source, compiled))
+    return mapping
+
+
+def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict: bool = False,
+               force: bool = False) -> Context:
+    """Import ``inputs`` as format ``fmt`` into ``out``; return the context (counts) for the summary."""
+    if fmt not in REGISTRY:
+        from keytrail.schemas import did_you_mean
+
+        raise UsageError(f"unknown import format {fmt!r}{did_you_mean(fmt, sorted(REGISTRY))} "
+                         f"(formats: {', '.join(REGISTRY)})")
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise InputError("missing input", [Problem(m, 0, 0, "", "no such file") for m in missing])
+    try:
+        module = get(fmt)
+    except ImportError:
+        raise UsageError(f"import format {fmt!r} is not available in this version") from None
+    files = _expand(inputs)
+    if out.exists() and not force:
+        raise UsageError(f"{out} exists: keytrail import never overwrites (remove it, or give --force)")
+    ctx = Context(fmt, mapping, strict)
+    if module.KIND == "history":
+        events = list(module.convert(files, ctx))
+        _validate_events(events, ctx)
+        if ctx.problems:
+            raise InputError("import failed", ctx.problems[:200])
+        _write_history(events, out)
+    else:
+        state: State = module.convert(files, ctx)
+        _validate_state(state, ctx)
+        if ctx.problems:
+            raise InputError("import failed", ctx.problems[:200])
+        _write_state(state, out, fmt, force)
+    return ctx
+
+
+def _expand(inputs: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+        else:
+            files.append(path)
+    return files
+
+
+def _validate_events(events: Iterable[dict[str, Any]], ctx: Context) -> None:
+    """Every converted event must be a valid native event (an importer bug otherwise)."""
+    from keytrail.schemas import fast_validator, validator
+
+    fast = fast_validator("event")
+    seen: set[str] = set()
+    for event in events:
+        where = event.get("source", {})
+        place = f"{where.get('file', '?')}:{where.get('line') or where.get('index', '?')}"
+        if fast is not None and fast.is_valid(event):
+            pass
+        else:
+            for error in validator("event").iter_errors(event):
+                ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
+                                            f"converted event is not valid ({error.message}) at {place}"))
+        if event["id"] in seen:
+            ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
+                                        f"two records convert to the same event id {event['id']!r}"))
+        seen.add(event["id"])
+
+
+def _validate_state(state: State, ctx: Context) -> None:
+    from keytrail.schemas import validator
+
+    for n, line in enumerate(state.snapshot):
+        for error in validator("snapshot").iter_errors(line):
+            ctx.problems.append(Problem("snapshot", n + 1, 0, "", f"converted line is not valid: {error.message}"))
+    directory = _directory(state)
+    for error in validator("directory").iter_errors(directory):
+        ctx.problems.append(Problem("directory", 0, 0, "/".join(map(str, error.absolute_path)),
+                                    f"converted directory is not valid: {error.message}"))
+
+
+def _directory(state: State) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, table in (("principals", state.principals), ("groups", state.groups), ("roles", state.roles)):
+        if table:
+            out[name] = [table[k] for k in sorted(table)]
+    return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_history(events: list[dict[str, Any]], out: Path) -> None:
+    import orjson
+
+    _atomic_write(out, "".join(orjson.dumps(e).decode("utf-8") + "\n" for e in events))
+
+
+def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
+    import orjson
+    import yaml
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    try:
+        (tmp / "history").mkdir()
+        (tmp / "history" / "imported.jsonl").write_text("", encoding="utf-8")
+        (tmp / "snapshot.jsonl").write_text(
+            "".join(orjson.dumps(s).decode("utf-8") + "\n" for s in state.snapshot), encoding="utf-8")
+        (tmp / "directory.yaml").write_text(
+            f"# Imported by `keytrail import {fmt}`: the access state, as the directory knows it.\n"
+            + yaml.safe_dump(_directory(state), sort_keys=False, allow_unicode=True), encoding="utf-8")
+        (tmp / "keys.yaml").write_text(
+            "# No provisioning keys are registered yet: register them here (docs/formats.md).\nkeys: []\n",
+            encoding="utf-8")
+        (tmp / "keytrail.yaml").write_text(
+            f"# A project made by `keytrail import {fmt}`: the state of the real system as the\n"
+            "# snapshot, no history yet (every grant is unexplained until history is imported).\n"
+            "directory: directory.yaml\nkeys: keys.yaml\nhistory: [history/*.jsonl]\n"
+            "snapshot: snapshot.jsonl\npolicies: [keytrail:default]\n", encoding="utf-8")
+        if out.exists() and force:
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
