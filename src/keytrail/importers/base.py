@@ -236,3 +236,39 @@ class State:
 def safe_name(text: str) -> str:
     """An identifier's name part: no whitespace at either end, inner whitespace as ``-``."""
     return re.sub(r"\s+", "-", str(text).strip()) or "unnamed"
+
+
+def iso_utc(value: Any) -> str | None:
+    """A system's time as ``2026-03-01T10:00:00Z``: ISO 8601 (no zone: UTC) or epoch
+    milliseconds (a number, or a string of digits); None when unreadable."""
+    from keytrail.timeutil import TimeFormatError, format_time, parse_time
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return format_time(int(value * 1000))
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.isdigit():
+            return format_time(int(text) * 1000)
+        for candidate in (text, text + "Z"):
+            try:
+                return format_time(parse_time(candidate))
+            except TimeFormatError:
+                continue
+    return None
+
+
+def text_value(value: Any) -> str | None:
+    """A string or integer field as stripped text; None for anything else or blank."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()
+    return None
+
+
+def unwrap(record: Record) -> Record:
+    """A record without its Panther test wrapper (``{"p_sources": …, "event": {…}}``), if it has one."""
+    data = record.data
+    if isinstance(data, dict) and isinstance(data.get("event"), dict) and "p_sources" in data:
+        return Record(data["event"], record.file, record.line, record.index)
+    return record

@@ -82,7 +82,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, read_records, safe_name
+from keytrail.importers.base import (
+    Context,
+    Record,
+    iso_utc,
+    read_records,
+    safe_name,
+    text_value,
+    unwrap,
+)
 
 FORMAT = "entra"
 KIND = "history"
@@ -112,34 +120,9 @@ def ci(data: Any, path: str) -> Any:
     return value
 
 
-def iso_utc(value: Any) -> str | None:
-    """An ISO-ish time (no zone: UTC) as ``...Z``; None when unreadable."""
-    from keytrail.timeutil import TimeFormatError, format_time, parse_time
-
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    for candidate in (text, text + "Z"):
-        try:
-            return format_time(parse_time(candidate))
-        except TimeFormatError:
-            continue
-    return None
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-        return str(value).strip()
-    return None
-
-
 def _records(paths: list[Path]) -> Iterator[Record]:
     for record in read_records(paths, records_key="value"):
-        data = record.data
-        if isinstance(data, dict) and isinstance(data.get("event"), dict) and "p_sources" in data:
-            yield Record(data["event"], record.file, record.line, record.index)
-        else:
-            yield record
+        yield unwrap(record)
 
 
 def _body(event: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +134,7 @@ def _details(body: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     items = ci(body, "additionalDetails")
     for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and _text(ci(item, "key")) and _text(ci(item, "value")):
+        if isinstance(item, dict) and text_value(ci(item, "key")) and text_value(ci(item, "value")):
             out.setdefault(str(ci(item, "key")).lower(), str(ci(item, "value")).strip())
     return out
 
@@ -170,7 +153,7 @@ def _modified(body: dict[str, Any], name: str, old: bool = False) -> str | None:
         for prop in props if isinstance(props, list) else []:
             if isinstance(prop, dict) and str(ci(prop, "displayName") or "").lower() == name.lower():
                 for field in (("oldValue", "newValue") if old else ("newValue", "oldValue")):
-                    raw = _text(ci(prop, field))
+                    raw = text_value(ci(prop, field))
                     if raw is None:
                         continue
                     try:
@@ -179,7 +162,7 @@ def _modified(body: dict[str, Any], name: str, old: bool = False) -> str | None:
                         value = raw
                     if isinstance(value, list):
                         value = value[0] if value else None
-                    if _text(value):
+                    if text_value(value):
                         return str(value).strip()
     return None
 
@@ -187,13 +170,13 @@ def _modified(body: dict[str, Any], name: str, old: bool = False) -> str | None:
 def _principal(target: dict[str, Any]) -> str | None:
     kind = str(ci(target, "type") or "").lower()
     if kind == "user":
-        name = _text(ci(target, "userPrincipalName")) or _text(ci(target, "displayName")) or _text(ci(target, "id"))
+        name = text_value(ci(target, "userPrincipalName")) or text_value(ci(target, "displayName")) or text_value(ci(target, "id"))
         return f"user:{safe_name(name)}" if name else None
     if kind == "serviceprincipal":
-        name = _text(ci(target, "displayName")) or _text(ci(target, "id"))
+        name = text_value(ci(target, "displayName")) or text_value(ci(target, "id"))
         return f"svc:{safe_name(name)}" if name else None
     if kind == "group":
-        name = _text(ci(target, "displayName")) or _text(ci(target, "id"))
+        name = text_value(ci(target, "displayName")) or text_value(ci(target, "id"))
         return f"group:entra/{safe_name(name)}" if name else None
     return None
 
@@ -201,12 +184,12 @@ def _principal(target: dict[str, Any]) -> str | None:
 def _actor(body: dict[str, Any]) -> str | None:
     user = ci(body, "initiatedBy.user")
     if isinstance(user, dict):
-        name = _text(ci(user, "userPrincipalName")) or _text(ci(user, "displayName")) or _text(ci(user, "id"))
+        name = text_value(ci(user, "userPrincipalName")) or text_value(ci(user, "displayName")) or text_value(ci(user, "id"))
         if name:
             return f"user:{safe_name(name)}"
     app = ci(body, "initiatedBy.app")
     if isinstance(app, dict):
-        name = _text(ci(app, "displayName")) or _text(ci(app, "servicePrincipalId")) or _text(ci(app, "appId"))
+        name = text_value(ci(app, "displayName")) or text_value(ci(app, "servicePrincipalId")) or text_value(ci(app, "appId"))
         if name:
             return f"svc:{safe_name(name)}"
     return None
@@ -250,8 +233,8 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.problem(record, f"expected an Entra audit record (object), got {type(event).__name__}")
             continue
         body = _body(event)
-        names = [n for n in (_text(ci(event, "operationName")), _text(ci(body, "activityDisplayName")),
-                             _text(ci(event, "activityDisplayName"))) if n]
+        names = [n for n in (text_value(ci(event, "operationName")), text_value(ci(body, "activityDisplayName")),
+                             text_value(ci(event, "activityDisplayName"))) if n]
         if not names:
             ctx.problem(record, "no operationName or activityDisplayName: not an Entra audit record")
             continue
@@ -282,7 +265,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.problem(record, f"{op}: no readable activityDateTime or time")
             continue
         content = json.dumps(event, sort_keys=True, default=str)
-        own = _text(ci(body, "id")) or _text(ci(event, "id"))
+        own = text_value(ci(body, "id")) or text_value(ci(event, "id"))
         ident = safe_name(own) if own else "h" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
         earlier = seen.setdefault(ident, [])
         if content in earlier:
@@ -301,14 +284,14 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         actor = _actor(body)
         if actor:
             out["actor"] = actor
-        correlation = _text(ci(body, "correlationId")) or _text(ci(event, "correlationId"))
+        correlation = text_value(ci(body, "correlationId")) or text_value(ci(event, "correlationId"))
         out["source"] = ctx.source(record, own, operation=op, correlationId=correlation)
         ctx.mapping.apply(event, out)
         if how == "member" or "pim" in op.lower():
             pim = "pim" in op.lower() or str(ci(body, "loggedByService") or "").upper() == "PIM"
-            reason = details.get("justification") or (_text(ci(body, "resultReason")) if pim else None)
+            reason = details.get("justification") or (text_value(ci(body, "resultReason")) if pim else None)
             request = details.get("requestid") or next(
-                (_text(ci(t, "id")) for t in _targets(body, "request") if _text(ci(t, "id"))), None)
+                (text_value(ci(t, "id")) for t in _targets(body, "request") if text_value(ci(t, "id"))), None)
             if reason and not out.get("reason"):
                 out["reason"] = reason
             if (reason or request) and not out.get("ticket"):
@@ -335,7 +318,7 @@ def _change(how: str, action: str, op: str, body: dict[str, Any],
         if container == "group" and not members and len(containers) >= 2:
             members, containers = containers[:1], containers[1:]  # a nested group: member first
         if name is None:
-            name = next((n for t in containers if (n := _text(ci(t, "displayName")))), None)
+            name = next((n for t in containers if (n := text_value(ci(t, "displayName")))), None)
         if name is None:
             return f"no {container} name (a {container.title()} target's displayName or " \
                    f"{container.title()}.DisplayName)"
@@ -348,7 +331,7 @@ def _change(how: str, action: str, op: str, body: dict[str, Any],
         assignee = "service principal" if op.endswith("service principal") else op.rsplit(" ", 1)[-1]
         sps = _targets(body, "serviceprincipal")
         app = _modified(body, "ServicePrincipal.DisplayName", removing) or \
-            next((n for t in sps if (n := _text(ci(t, "displayName")))), None)
+            next((n for t in sps if (n := text_value(ci(t, "displayName")))), None)
         if app is None:
             return "no app (a ServicePrincipal target or ServicePrincipal.DisplayName)"
         role = _modified(body, "AppRole.Value", removing) or _modified(body, "AppRole.DisplayName", removing) \
@@ -382,6 +365,6 @@ def _change(how: str, action: str, op: str, body: dict[str, Any],
     if how == "user":
         subject = next((p for t in _targets(body, "user") if (p := _principal(t))), None)
         return (subject, None, "") if subject else "no User target"
-    name = next((n for t in _targets(body, "group") if (n := _text(ci(t, "displayName")))), None) \
+    name = next((n for t in _targets(body, "group") if (n := text_value(ci(t, "displayName")))), None) \
         or _modified(body, "DisplayName", removing)
     return (None, f"group:entra/{safe_name(name)}", "") if name else "no Group target"

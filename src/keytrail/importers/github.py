@@ -69,7 +69,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, dig, read_records, safe_name
+from keytrail.importers.base import (
+    Context,
+    Record,
+    dig,
+    iso_utc,
+    read_records,
+    safe_name,
+    text_value,
+    unwrap,
+)
 
 FORMAT = "github"
 KIND = "history"
@@ -86,43 +95,13 @@ HANDLED = {**_ORG, **_TEAM, **_REPO_USER, **_REPO_TEAM, **_MODERATOR, **_TEAM_LI
 _LEVELS = {"pull": "read", "push": "write"}
 
 
-def iso_utc(value: Any) -> str | None:
-    """Epoch milliseconds or an ISO-ish string (no zone: UTC) as ``...Z``; None when unreadable."""
-    from keytrail.timeutil import TimeFormatError, format_time, parse_time
-
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return format_time(int(value * 1000))
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.isdigit():
-            return format_time(int(text) * 1000)
-        for candidate in (text, text + "Z"):
-            try:
-                return format_time(parse_time(candidate))
-            except TimeFormatError:
-                continue
-    return None
-
-
 def _records(paths: list[Path]) -> Iterator[Record]:
     for record in read_records(paths):
-        data = record.data
-        if isinstance(data, dict) and isinstance(data.get("event"), dict) and "p_sources" in data:
-            yield Record(data["event"], record.file, record.line, record.index)
-        else:
-            yield record
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-        return str(value).strip()
-    return None
+        yield unwrap(record)
 
 
 def _actor(event: dict[str, Any]) -> str | None:
-    actor = _text(event.get("actor"))
+    actor = text_value(event.get("actor"))
     if actor is None:
         return None
     bot = actor.endswith("[bot]") or str(event.get("programmatic_access_type") or "").lower() == "github_app"
@@ -130,7 +109,7 @@ def _actor(event: dict[str, Any]) -> str | None:
 
 
 def _level(value: Any) -> str | None:
-    text = _text(value)
+    text = text_value(value)
     return _LEVELS.get(text.lower(), text.lower()) if text else None
 
 
@@ -141,7 +120,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if not isinstance(event, dict):
             ctx.problem(record, f"expected a GitHub audit log entry (object), got {type(event).__name__}")
             continue
-        name = _text(event.get("action"))
+        name = text_value(event.get("action"))
         if name is None:
             ctx.problem(record, "no action: not a GitHub audit log entry")
             continue
@@ -165,7 +144,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.problem(record, f"{name}: no readable created_at or @timestamp")
             continue
         content = json.dumps(event, sort_keys=True, default=str)
-        doc_id = _text(event.get("_document_id"))
+        doc_id = text_value(event.get("_document_id"))
         ident = doc_id or "h" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
         earlier = seen.setdefault(ident, [])
         if content in earlier:
@@ -187,17 +166,17 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             out["permission"] = permission
         if old:
             out["old_permission"] = old
-        out["source"] = ctx.source(record, doc_id, action=name, request_id=_text(event.get("request_id")))
+        out["source"] = ctx.source(record, doc_id, action=name, request_id=text_value(event.get("request_id")))
         ctx.count(name)
         ctx.mapping.apply(event, out)
         yield out
 
 
 def _team(event: dict[str, Any]) -> str | None:
-    team = _text(event.get("team")) or _text(dig(event, "data.team"))
+    team = text_value(event.get("team")) or text_value(dig(event, "data.team"))
     if team is None:
         return None
-    org = _text(event.get("org"))
+    org = text_value(event.get("org"))
     if "/" not in team and org:
         team = f"{org}/{team}"
     return safe_name(team)
@@ -205,9 +184,9 @@ def _team(event: dict[str, Any]) -> str | None:
 
 def _change(name: str, event: dict[str, Any], permission: str | None) -> tuple[str, str | None, str, str] | str:
     """(action, subject, target, resource), or what is missing."""
-    user = _text(event.get("user"))
-    org = _text(event.get("org"))
-    repo = _text(event.get("repo")) or _text(event.get("repository"))
+    user = text_value(event.get("user"))
+    org = text_value(event.get("org"))
+    repo = text_value(event.get("repo")) or text_value(event.get("repository"))
     if name in _TEAM_LIFE or name in _TEAM or name in _REPO_TEAM:
         team = _team(event)
         if team is None:

@@ -62,7 +62,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, read_records, safe_name
+from keytrail.importers.base import (
+    Context,
+    Record,
+    iso_utc,
+    read_records,
+    safe_name,
+    text_value,
+    unwrap,
+)
 
 FORMAT = "gworkspace"
 KIND = "history"
@@ -78,34 +86,9 @@ _GROUP_KEYS = ("GROUP_EMAIL", "group_email", "group_id")
 _MEMBER_KEYS = ("USER_EMAIL", "member_id", "member_email", "user_email")
 
 
-def iso_utc(value: Any) -> str | None:
-    """An ISO-ish time (no zone: UTC) as ``...Z``; None when unreadable."""
-    from keytrail.timeutil import TimeFormatError, format_time, parse_time
-
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    for candidate in (text, text + "Z"):
-        try:
-            return format_time(parse_time(candidate))
-        except TimeFormatError:
-            continue
-    return None
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-        return str(value).strip()
-    return None
-
-
 def _records(paths: list[Path]) -> Iterator[Record]:
     for record in read_records(paths, records_key="items"):
-        data = record.data
-        if isinstance(data, dict) and isinstance(data.get("event"), dict) and "p_sources" in data:
-            yield Record(data["event"], record.file, record.line, record.index)
-        else:
-            yield record
+        yield unwrap(record)
 
 
 def _params(event: dict[str, Any]) -> dict[str, str]:
@@ -119,14 +102,14 @@ def _params(event: dict[str, Any]) -> dict[str, str]:
     else:
         items = []
     for item in items:
-        name = _text(item.get("name"))
+        name = text_value(item.get("name"))
         if name is None:
             continue
         for field in ("value", "intValue", "boolValue", "multiValue"):
             value = item.get(field)
             if isinstance(value, list):
                 value = value[0] if value else None
-            if _text(value) is not None:
+            if text_value(value) is not None:
                 out.setdefault(name, str(value).strip())
                 break
     return out
@@ -141,9 +124,9 @@ def _actor(activity: dict[str, Any]) -> str | None:
     if not isinstance(actor, dict):
         return None
     if str(actor.get("callerType") or "").upper() == "KEY":
-        name = _text(actor.get("key")) or _text(actor.get("email")) or _text(actor.get("profileId"))
+        name = text_value(actor.get("key")) or text_value(actor.get("email")) or text_value(actor.get("profileId"))
         return f"svc:{safe_name(name)}" if name else None
-    name = _text(actor.get("email")) or _text(actor.get("profileId"))
+    name = text_value(actor.get("email")) or text_value(actor.get("profileId"))
     return f"user:{safe_name(name)}" if name else None
 
 
@@ -183,7 +166,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.problem(record, f"expected a Reports API activity (object), got {type(activity).__name__}")
             continue
         ident = activity.get("id") if isinstance(activity.get("id"), dict) else {}
-        app = _text(ident.get("applicationName"))
+        app = text_value(ident.get("applicationName"))
         if app is None:
             ctx.problem(record, "no id.applicationName: not a Reports API activity")
             continue
@@ -194,7 +177,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         broken = False
         for item in events:
             item = item if isinstance(item, dict) else {}
-            name = _text(item.get("name"))
+            name = text_value(item.get("name"))
             kind = f"{app}:{name or '(unnamed)'}"
             if app not in _IAM_APPS:
                 ctx.skip(record, "not IAM", kind)
@@ -214,7 +197,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if broken or not changes:
             continue
         time = iso_utc(ident.get("time"))
-        qualifier = _text(ident.get("uniqueQualifier"))
+        qualifier = text_value(ident.get("uniqueQualifier"))
         if time is None or qualifier is None:
             missing = " and ".join(n for n, v in (("id.time", time), ("id.uniqueQualifier", qualifier)) if v is None)
             ctx.problem(record, f"{changes[0][1]}: no readable {missing}")
@@ -240,7 +223,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             if actor:
                 out["actor"] = actor
             out["source"] = ctx.source(record, qualifier, application=app, event=item.get("name"),
-                                       type=_text(item.get("type")))
+                                       type=text_value(item.get("type")))
             ctx.count(kind)
             ctx.mapping.apply(activity, out)
             yield out

@@ -66,7 +66,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Field, Mapping, Record, read_records, safe_name
+from keytrail.importers.base import (
+    Context,
+    Field,
+    Mapping,
+    Record,
+    iso_utc,
+    read_records,
+    safe_name,
+    unwrap,
+)
 
 FORMAT = "okta"
 KIND = "history"
@@ -110,30 +119,12 @@ def _lowered(mapping: Mapping) -> Mapping:
     return Mapping(low(mapping.key), low(mapping.ticket), low(mapping.reason))
 
 
-def iso_utc(value: Any) -> str | None:
-    """Okta's ``published`` as ``2026-03-01T10:00:00Z`` (no zone: UTC); None when unreadable."""
-    from keytrail.timeutil import TimeFormatError, format_time, parse_time
-
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return format_time(parse_time(text))
-    except TimeFormatError:
-        pass
-    try:
-        return format_time(parse_time(text + "Z"))
-    except TimeFormatError:
-        return None
-
-
 def _records(paths: list[Path]) -> Iterator[Record]:
     """Every System Log event: Panther wrappers unwrapped, YAML ``Logs:`` lists flattened."""
     for record in read_records(paths, yaml_ok=True):
+        record = unwrap(record)
         data = record.data
-        if isinstance(data, dict) and isinstance(data.get("event"), dict) and "p_sources" in data:
-            yield Record(data["event"], record.file, record.line, record.index)
-        elif isinstance(data, dict) and isinstance(ci(data, "Logs"), list) and ci(data, "eventType") is None:
+        if isinstance(data, dict) and isinstance(ci(data, "Logs"), list) and ci(data, "eventType") is None:
             for i, item in enumerate(ci(data, "Logs")):
                 yield Record(item, record.file, 0, i)
         else:
