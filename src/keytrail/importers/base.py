@@ -272,3 +272,19 @@ def unwrap(record: Record) -> Record:
     if isinstance(data, dict) and isinstance(data.get("event"), dict) and "p_sources" in data:
         return Record(data["event"], record.file, record.line, record.index)
     return record
+
+
+def ci(data: Any, path: str) -> Any:
+    """:func:`dig` with keys matched case-insensitively (``ci(event, "debugContext.debugData")``)."""
+    value = data
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        if part in value:
+            value = value[part]
+        else:
+            low = part.lower()
+            value = next((v for k, v in value.items() if isinstance(k, str) and k.lower() == low), None)
+        if value is None:
+            return None
+    return value

@@ -85,6 +85,7 @@ from typing import Any
 from keytrail.importers.base import (
     Context,
     Record,
+    ci,
     iso_utc,
     read_records,
     safe_name,
@@ -102,22 +103,6 @@ _RBAC = {"create role assignment": "grant", "delete role assignment": "revoke"}
 _ELEVATE = "user has elevated their access to user access administrator for their azure resources"
 _USERS = {"add user": "join", "delete user": "leave", "hard delete user": "leave"}
 _GROUPS = {"add group": "define", "delete group": "retire"}
-
-
-def ci(data: Any, path: str) -> Any:
-    """Dotted lookup with keys matched case-insensitively."""
-    value = data
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        if part in value:
-            value = value[part]
-        else:
-            low = part.lower()
-            value = next((v for k, v in value.items() if isinstance(k, str) and k.lower() == low), None)
-        if value is None:
-            return None
-    return value
 
 
 def _records(paths: list[Path]) -> Iterator[Record]:

@@ -71,6 +71,7 @@ from keytrail.importers.base import (
     Field,
     Mapping,
     Record,
+    ci,
     iso_utc,
     read_records,
     safe_name,
@@ -87,22 +88,6 @@ _APP = {"application.user_membership.add": "grant", "application.user_membership
 _LIFECYCLE = {"user.lifecycle.create": "join", "user.lifecycle.activate": "join",
               "user.lifecycle.deactivate": "leave", "user.lifecycle.suspend": "leave"}
 HANDLED = {**_MEMBERSHIP, **_USER_PRIV, **_GROUP_PRIV, **_APP, **_LIFECYCLE}
-
-
-def ci(data: Any, path: str) -> Any:
-    """``ci(event, "debugContext.debugData.privilegeGranted")`` with keys matched case-insensitively."""
-    value = data
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        if part in value:
-            value = value[part]
-        else:
-            low = part.lower()
-            value = next((v for k, v in value.items() if isinstance(k, str) and k.lower() == low), None)
-        if value is None:
-            return None
-    return value
 
 
 def _lower_keys(data: Any) -> Any:
