@@ -447,7 +447,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force)
     print(f"keytrail import {args.format}: wrote {args.out}", file=sys.stderr)
     print(ctx.summary(), file=sys.stderr)
-    if not any((mapping.key.path, mapping.ticket.path, mapping.reason.path)):
+    from keytrail.importers import get
+
+    if get(args.format).KIND == "history" and not mapping.key.path:
         print("no key mapping given (--key-from): every converted change has no provisioning key, so "
               "keytrail reports each one as unexplained.missing-key until keys are mapped", file=sys.stderr)
     return EXIT_OK

@@ -67,6 +67,12 @@ class UsageError(KeytrailError):
     """The command line asks for something that cannot be done."""
 
 
+class ImportFailedError(InputError):
+    """An import found malformed (or, with --strict, unconvertible) records."""
+
+    consequence = "nothing was written"
+
+
 class TemplateError(KeytrailError):
     """A user template cannot be rendered."""
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from keytrail.errors import InputError, Problem, UsageError
+from keytrail.errors import ImportFailedError, InputError, Problem, UsageError
 from keytrail.importers import REGISTRY, get
 from keytrail.importers.base import Context, Field, Mapping, State
 
@@ -78,19 +78,28 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
     if out.exists() and not force:
         raise UsageError(f"{out} exists: keytrail import never overwrites (remove it, or give --force)")
     ctx = Context(fmt, mapping, strict)
+    try:
+        _convert_and_write(module, files, out, ctx, fmt, force)
+    except ImportFailedError:
+        raise
+    except InputError as exc:  # unreadable input met while converting: nothing was written either
+        raise ImportFailedError(exc.message, exc.problems) from None
+    return ctx
+
+
+def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, fmt: str, force: bool) -> None:
     if module.KIND == "history":
         events = list(module.convert(files, ctx))
         _validate_events(events, ctx)
         if ctx.problems:
-            raise InputError("import failed", ctx.problems[:200])
+            raise ImportFailedError("import failed", ctx.problems[:200])
         _write_history(events, out)
     else:
         state: State = module.convert(files, ctx)
         _validate_state(state, ctx)
         if ctx.problems:
-            raise InputError("import failed", ctx.problems[:200])
+            raise ImportFailedError("import failed", ctx.problems[:200])
         _write_state(state, out, fmt, force)
-    return ctx
 
 
 def _expand(inputs: list[Path]) -> list[Path]:
