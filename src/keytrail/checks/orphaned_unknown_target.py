@@ -11,7 +11,10 @@ Fires: for each active direct grant whose target the directory does not
 define (the message says "not defined in directory.yaml"), or that the history
 retired with a ``retire`` event and never re-defined (the message says
 "retired 2026-03-01 by ev-…"). A grant made *after* the retire fires too.
-One finding per grant.
+One finding per grant. Access the snapshot shows (the real system) to such a
+target fires too when the history has no grant for it — a project imported
+from a system's state has a snapshot and no history yet — located at the
+snapshot line.
 
 Does not fire: for targets retired and later re-defined (a ``define`` after
 the ``retire``) that the directory defines; for grants revoked before
@@ -73,3 +76,22 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                 event=grant.event, key=grant.event.key,
                 evidence={**evidence, "chain": [grant_chain(view, grant)]},
                 location=view.location(grant.event))
+    grants = view.state.grants
+    seen: set[tuple[str, str, str]] = set()
+    for entry in view.snapshot or ():
+        key = (entry.subject, entry.target, entry.resource)
+        if key in grants or key in seen:
+            continue
+        seen.add(key)
+        if entry.target not in verdicts:
+            verdicts[entry.target] = _problem(view, entry.target)
+        verdict = verdicts[entry.target]
+        if verdict is None:
+            continue
+        why, evidence = verdict
+        on = f" on {entry.resource}" if entry.resource else ""
+        yield Finding(
+            message=f"{entry.subject} holds {entry.target}{on} in the real system, which is {why}",
+            subject=entry.subject, target=entry.target, resource=entry.resource,
+            evidence={**evidence, "observed": "snapshot", "lines": [entry.line]},
+            location=view.snapshot_location(entry), ident=("snapshot",))
