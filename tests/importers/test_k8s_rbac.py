@@ -97,6 +97,8 @@ def test_bootstrap_end_to_end_reports_bindings_to_undefined_roles(tmp_path: Path
     checks = Counter(f["check"] for f in report["findings"])
     # no history: every binding subject is drift the history does not explain
     assert checks["unexplained.drift-extra"] == len({(s["subject"], s["target"], s["resource"]) for s in snapshot})
+    # the bindings to roles the sample lacks are unknown targets straight from the snapshot
+    assert checks["orphaned.unknown-target"] == len(dangling)
     # adopt the snapshot as a baseline history: the dangling bindings are now unknown targets
     adopted = "".join(json.dumps({"id": f"adopt-{n}", "time": "2026-01-01T00:00:00Z", "action": "grant",
                                   "subject": s["subject"], "target": s["target"], "resource": s["resource"]}) + "\n"
