@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "cloudtrail": "cloudtrail",
     "aws-authz": "aws_authz",
     "k8s-rbac": "k8s_rbac",
+    "k8s-audit": "k8s_audit",
     "okta": "okta",
     "github": "github",
     "entra": "entra",

@@ -99,8 +99,7 @@ def convert(paths: list[Path], ctx: Context) -> State:
         if _is_audit(data):
             ctx.problem(record, "a Kubernetes audit event (audit.k8s.io), not an RBAC manifest: k8s-rbac reads "
                                 "Role, ClusterRole, RoleBinding and ClusterRoleBinding objects (access state); "
-                                "audit logs are history and need a Kubernetes audit import, which this version "
-                                "does not have")
+                                "audit logs are history: import them with `keytrail import k8s-audit`")
             continue
         kind = data.get("kind")
         if kind not in RBAC_KINDS:
