@@ -326,3 +326,15 @@ def test_lint_of_valid_policies_imports_no_heavy_library() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout == "0 []\n"
 
+
+
+def test_github_format_keeps_within_githubs_annotation_limit(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """GitHub shows 10 annotations per level and step: the rest are summarised in a notice."""
+    rules = "\n".join(f"  - {{id: r{i}, use: sprawl.nope{i}}}" for i in range(13))
+    policy = tmp_path / "p.yaml"
+    policy.write_text(f"apiVersion: keytrail/v1\nkind: Policy\nmetadata: {{name: p}}\nrules:\n{rules}\n")
+    assert main(["lint", str(policy), "--format", "github"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("::error ") == 10
+    assert out.splitlines()[-1].startswith("::notice title=keytrail lint::3 more problems are not annotated")

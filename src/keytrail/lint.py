@@ -421,8 +421,16 @@ def render_json(report: LintReport) -> str:
 
 def render_github(report: LintReport) -> str:
     """GitHub Actions workflow commands: one ``::error`` or ``::warning`` annotation per problem."""
+    from keytrail.formats.github import PER_LEVEL
+
     lines = []
+    shown: dict[str, int] = {}
+    left_out = 0
     for p in report.problems:
+        if shown.get(p.level, 0) >= PER_LEVEL:
+            left_out += 1
+            continue
+        shown[p.level] = shown.get(p.level, 0) + 1
         props = [f"file={gh_property(p.file)}"]
         if p.line:
             props.append(f"line={p.line}")
@@ -431,4 +439,7 @@ def render_github(report: LintReport) -> str:
         props.append("title=keytrail lint")
         text = f"{p.path}: {p.message}" if p.path else p.message
         lines.append(f"::{p.level} {','.join(props)}::{gh_data(text)}\n")
+    if left_out:
+        lines.append(f"::notice title=keytrail lint::{left_out} more problems are not annotated "
+                     f"(GitHub shows {PER_LEVEL} per level); run keytrail lint to see them all\n")
     return "".join(lines)
