@@ -78,6 +78,7 @@ from keytrail.importers.cloudtrail import (
     inline_id,
     instance_profile_id,
     policy_id,
+    policy_statements,
     resource,
     role_principal,
     role_target,
@@ -108,23 +109,8 @@ def _time(value: Any) -> str | None:
 
 def permissions(document: Any) -> list[str]:
     """The actions of a policy document, sorted: Allow as is, ``NotAction:``, ``Deny:``."""
-    if isinstance(document, str):
-        import json
-        import urllib.parse
-
-        try:
-            document = json.loads(urllib.parse.unquote(document) if document.startswith("%") else document)
-        except ValueError:
-            return []
-    if not isinstance(document, dict):
-        return []
-    statements = document.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
     out: set[str] = set()
-    for st in statements if isinstance(statements, list) else []:
-        if not isinstance(st, dict):
-            continue
+    for st in policy_statements(document):
         deny = st.get("Effect") == "Deny"
         for field, prefix in (("Action", ""), ("NotAction", "NotAction:")):
             actions = st.get(field)

@@ -223,8 +223,8 @@ def arn_principal(text: str) -> str:
     return f"svc:aws-principal/{safe_name(text)}"
 
 
-def trust_principals(document: Any) -> list[str]:
-    """Who a trust (assume-role) policy lets assume the role, in the naming scheme (sorted)."""
+def policy_statements(document: Any) -> list[dict[str, Any]]:
+    """The statements of an IAM policy document (a dict, JSON text, or URL-encoded JSON text)."""
     if isinstance(document, str):
         text = document
         if "%7B" in text[:6] or text.startswith("%"):
@@ -238,9 +238,14 @@ def trust_principals(document: Any) -> list[str]:
     statements = document.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
+    return [st for st in statements if isinstance(st, dict)] if isinstance(statements, list) else []
+
+
+def trust_principals(document: Any) -> list[str]:
+    """Who a trust (assume-role) policy lets assume the role, in the naming scheme (sorted)."""
     found: set[str] = set()
-    for st in statements if isinstance(statements, list) else []:
-        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+    for st in policy_statements(document):
+        if st.get("Effect") != "Allow":
             continue
         actions = st.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
