@@ -298,3 +298,15 @@ def test_output_does_not_depend_on_the_hash_seed(fmt: str) -> None:
         return done.stdout
 
     assert run("1") == run("2024")
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("text", "acme.txt"), ("csv", "acme.csv"), ("junit", "acme.junit.xml")])
+def test_text_formats_of_the_example_match_their_golden_files(acme: Report, fmt: str, name: str) -> None:
+    """Regenerate with KEYTRAIL_UPDATE_GOLDEN=1 after an intended change, and review the diff."""
+    from keytrail.render import render
+
+    text = render(acme, fmt, "high")
+    golden = GOLDEN / name
+    if os.environ.get("KEYTRAIL_UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8", newline="")
+    assert text == golden.read_bytes().decode("utf-8")  # bytes: CSV lines end in CRLF
