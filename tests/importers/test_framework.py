@@ -94,3 +94,17 @@ def test_the_summary_counts_converted_and_skipped_by_kind() -> None:
     strict = Context("cloudtrail", strict=True)
     strict.skip(record, "read-only", "GetUser")
     assert "f.json" in str(strict.problems[0]) and "--strict" in str(strict.problems[0])
+
+
+def test_dig_picks_list_items_by_a_field() -> None:
+    """Name/value lists (Google parameters, Entra additionalDetails) are reachable by --key-from."""
+    raw = {"events": [{"parameters": [{"name": "GROUP_EMAIL", "value": "g@x"},
+                                      {"name": "TICKET", "value": "CHG-9"}]}],
+           "additionalDetails": [{"key": "Justification", "value": "on-call"}]}
+    assert dig(raw, "events.0.parameters[name=TICKET].value") == "CHG-9"
+    assert dig(raw, "additionalDetails[key=Justification].value") == "on-call"
+    assert dig(raw, "events.0.parameters[name=NOPE].value") is None
+    assert dig(raw, "events[name=x].value") is None  # not a list of mappings with that field
+    event: dict = {}
+    Mapping(ticket=Field("events.0.parameters[name=TICKET].value")).apply(raw, event)
+    assert event == {"ticket": "CHG-9"}

@@ -74,10 +74,29 @@ class Mapping:
         return event
 
 
+_SELECT = re.compile(r"^(?P<field>[^\[\]]*)\[(?P<key>[^=\]]+)=(?P<value>[^\]]*)\]$")
+
+
 def dig(data: Any, path: str) -> Any:
-    """``dig(record, "userIdentity.sessionContext.sessionIssuer.arn")``; list indexes allowed."""
+    """``dig(record, "userIdentity.sessionContext.sessionIssuer.arn")``.
+
+    A part may be a list index (``targetResources.0.id``) or pick the list item
+    whose field has a value: ``events.0.parameters[name=TICKET].value`` (Google
+    Workspace parameters), ``additionalDetails[key=Justification].value``
+    (Entra).
+    """
     value = data
     for part in path.split("."):
+        select = _SELECT.match(part)
+        if select is not None:
+            items = value.get(select["field"]) if select["field"] and isinstance(value, dict) else value
+            if not isinstance(items, list):
+                return None
+            value = next((item for item in items if isinstance(item, dict)
+                          and str(item.get(select["key"])) == select["value"]), None)
+            if value is None:
+                return None
+            continue
         if isinstance(value, dict):
             value = value.get(part)
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
