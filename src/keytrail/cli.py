@@ -463,7 +463,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from keytrail import pipeline, review
+    from keytrail import pipeline, review, review_pack
 
     period = review.parse_period(args.period)
     as_of = review.review_time(period, _time_arg(args.as_of) if args.as_of else None)
@@ -473,8 +473,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     graph = pipeline.build_graph(project, state)
     report = pipeline.evaluate(project, state, graph)
     pack = review.build(project, state, graph, report, period, args.reviewer, previous)
-    files = review.render_pack(pack)
-    review.write_pack(Path(args.out), files)
+    files = review_pack.render_pack(pack)
+    review_pack.write_pack(Path(args.out), files)
     unassigned = len(pack.reviewers.get(None, []))
     print(f"keytrail: wrote {args.out}: {len(pack.rows)} grants for "
           f"{len(pack.reviewers) - (1 if unassigned else 0)} reviewers ({unassigned} with no reviewer), "

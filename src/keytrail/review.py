@@ -46,10 +46,7 @@ Decisions, documented in docs/formats.md:
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import shutil
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +56,7 @@ import orjson
 from keytrail.engine import Report
 from keytrail.errors import UsageError
 from keytrail.graph import AccessGraph
-from keytrail.model import CATEGORIES, SEVERITIES, Grant, Reported, kind_of
+from keytrail.model import Grant, Reported, kind_of
 from keytrail.project import Project
 from keytrail.replay import State
 from keytrail.timeutil import SECOND, format_time, parse_time
@@ -300,115 +297,6 @@ def _held(row: Row, graph: AccessGraph, members: dict[str, list[str]]) -> None:
 # -- rendering ------------------------------------------------------------------------
 
 
-def row_cells(row: Row) -> dict[str, str]:
-    """A row's worksheet cells (plain text; the CSV writer neutralises formulas)."""
-    g = row.grant
-    e = g.event
-    c = g.certified
-    return {
-        "grant_id": grant_id(g.subject, g.target, g.resource),
-        "reviewer": row.reviewer or "",
-        "subject": g.subject,
-        "target": g.target,
-        "resource": g.resource,
-        "held_since": format_time(g.since) or "",
-        "granted_by": e.actor or "",
-        "key": e.key or "",
-        "approver": e.approver or "",
-        "ticket": e.ticket or "",
-        "reason": e.reason or "",
-        "expires": format_time(e.expires) or "",
-        "last_certified": (format_time(c.time) or "") if c is not None else "",
-        "findings": ";".join(sorted({f.check for f in row.findings})),
-        "decision": "",
-        "comment": "",
-    }
-
-
-def worksheet(rows: list[Row]) -> str:
-    """One reviewer's worksheet: RFC 4180, ``\\r\\n`` line endings, formula-safe cells."""
-    import csv
-
-    from keytrail.formats.csv import safe
-
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(WORKSHEET_COLUMNS)
-    for row in rows:
-        cells = row_cells(row)
-        writer.writerow([safe(cells[c]) for c in WORKSHEET_COLUMNS])
-    return out.getvalue()
-
-
-def _row_context(row: Row, project: Project) -> dict[str, Any]:
-    g = row.grant
-    e = g.event
-    c = g.certified
-    cells = row_cells(row)
-    return {
-        **cells,
-        "granted": format_time(e.time),
-        "event": e.id,
-        "where": str(project.event_location(e)),
-        "reason": e.reason or "",
-        "via": row.via,
-        "via_more": row.via_more,
-        "note": row.note,
-        "certified": None if c is None else {
-            "time": format_time(c.time), "actor": c.actor or "", "approver": c.approver or "",
-            "event": c.id},
-        "findings": [{"severity": f.severity, "rule": f.rule, "check": f.check,
-                      "message": f.finding.message, "waived": f.waived is not None,
-                      "fingerprint": f.fingerprint} for f in row.findings],
-    }
-
-
-def _counts(report: Report) -> dict[str, Any]:
-    severities = list(reversed(SEVERITIES))
-    table = {c: dict.fromkeys(severities, 0) for c in CATEGORIES}
-    waived = 0
-    for item in report.findings:
-        if item.waived is not None:
-            waived += 1
-        else:
-            table[item.category][item.severity] += 1
-    rows = [{"category": c, "counts": [table[c][s] for s in severities],
-             "total": sum(table[c].values())} for c in CATEGORIES if sum(table[c].values())]
-    return {"severities": severities, "rows": rows, "waived": waived,
-            "total": len(report.findings)}
-
-
-def changes(review: Review) -> dict[str, Any] | None:
-    """New and resolved findings (by fingerprint) and grants added and removed since ``previous``."""
-    prev = review.previous
-    if prev is None:
-        return None
-    before = {f["fingerprint"]: f for f in prev["findings"]}
-    now = {item.fingerprint: item for item in review.report.findings}
-    new = [{"severity": i.severity, "rule": i.rule, "subject": i.subject or "",
-            "target": i.target or "", "message": i.finding.message}
-           for fp, i in now.items() if fp not in before]
-    resolved = [{"severity": str(f.get("severity", "")), "rule": str(f.get("rule", "")),
-                 "subject": str(f.get("subject") or ""), "target": str(f.get("target") or ""),
-                 "message": str(f.get("message", ""))}
-                for fp, f in sorted(before.items()) if fp not in now]
-    out: dict[str, Any] = {"new": new, "resolved": resolved, "grants_compared": False,
-                           "previous_period": None, "added": [], "removed": []}
-    section = prev.get("review")
-    if isinstance(section, dict) and isinstance(section.get("grants"), list):
-        old = {(g["subject"], g["target"], g.get("resource", "")) for g in section["grants"]}
-        current = {row.key for row in review.rows}
-        out.update(grants_compared=True, previous_period=section.get("period"),
-                   added=[_grant_text(k) for k in sorted(current - old)],
-                   removed=[_grant_text(k) for k in sorted(old - current)])
-    return out
-
-
-def _grant_text(key: tuple[str, str, str]) -> str:
-    subject, target, resource = key
-    return f"{subject} → {target}" + (f" on {resource}" if resource else "")
-
-
 def read_previous(path: Path) -> dict[str, Any]:
     """A previous review's ``findings.json`` (or any findings JSON report)."""
     try:
@@ -432,150 +320,6 @@ def read_previous(path: Path) -> dict[str, Any]:
     return data
 
 
-def _cap(items: list[Any], limit: int) -> tuple[list[Any], int]:
-    return items[:limit], max(0, len(items) - limit)
-
-
-def rows_per_reviewer(sections: int) -> int:
-    """How many rows each reviewer's section of the page lists."""
-    return min(ROWS_PER_REVIEWER, max(MIN_ROWS_PER_REVIEWER, PAGE_ROWS // max(sections, 1)))
-
-
-def context(review: Review) -> dict[str, Any]:
-    """What ``review.html.j2`` and ``review-summary.md.j2`` print."""
-    report = review.report
-    project = review.project
-    sections = []
-    cap = rows_per_reviewer(len(review.reviewers))
-    for reviewer, rows in review.reviewers.items():
-        shown, more = _cap(rows, cap)
-        principal = project.directory.principals.get(reviewer) if reviewer else None
-        sections.append({
-            "reviewer": reviewer, "name": principal.name if principal else "",
-            "worksheet": "worksheets/" + worksheet_name(reviewer), "count": len(rows),
-            "flagged": sum(1 for r in rows if r.findings),
-            "rows": [_row_context(r, project) for r in shown], "more": more})
-    change = changes(review)
-    if change is not None:
-        for name in ("new", "resolved", "added", "removed"):
-            change[name + "_count"] = len(change[name])
-            change[name], change[name + "_more"] = _cap(change[name], CHANGES_SHOWN)
-    assigned = [s for s in sections if s["reviewer"] is not None]
-    return {
-        "project": project.name,
-        "period": review.period.label,
-        "start": format_time(review.period.start),
-        "end": format_time(review.period.end),
-        "as_of": format_time(report.as_of),
-        "since": format_time(report.since),
-        "mode": review.mode,
-        "grants": len(review.rows),
-        "flagged": sum(1 for r in review.rows if r.findings),
-        "reviewer_count": len(assigned),
-        "unassigned": sum(s["count"] for s in sections if s["reviewer"] is None),
-        "counts": _counts(report),
-        "changes": change,
-        "sections": sections,
-        "rows_cap": cap,
-    }
-
-
-def review_data(review: Review) -> dict[str, Any]:
-    """The ``review`` key of findings.json: period, reviewer mode and every active grant."""
-    return {
-        "period": review.period.label,
-        "start": format_time(review.period.start),
-        "end": format_time(review.period.end),
-        "reviewer": review.mode,
-        "grants": [{"subject": r.grant.subject, "target": r.grant.target,
-                    "resource": r.grant.resource, "event": r.grant.event.id,
-                    "reviewer": r.reviewer} for r in review.rows],
-    }
-
-
-def findings_json(review: Review) -> Iterator[str]:
-    """``keytrail check --format json``'s document with the ``review`` key added last, in pieces.
-
-    Like the findings, each grant is written compactly on a line of its own;
-    streamed, so that a large organisation's file is never held in memory whole.
-    """
-    from keytrail.render import iter_json
-
-    last = None
-    for chunk in iter_json(review.report):
-        if last is not None:
-            yield last
-        last = chunk
-    body = (last or "").rstrip()
-    assert body.endswith("}")
-    data = review_data(review)
-    grants = data.pop("grants")
-    head = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
-    inner = head[1:-1].rstrip().replace("\n", "\n  ")
-    lines = ",\n      ".join(orjson.dumps(g).decode("utf-8") for g in grants)
-    review_text = "{" + inner + ",\n    \"grants\": [" + (
-        "\n      " + lines + "\n    ]" if grants else "]") + "\n  }"
-    yield body[:-1].rstrip() + ",\n  \"review\": " + review_text + "\n}\n"
-
-
-def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
-    """Every file of the pack: relative path -> text (or its pieces)."""
-    from keytrail.formats.markdown import escape
-    from keytrail.render import _template
-
-    ctx = context(review)
-    files: dict[str, str | Iterable[str]] = {
-        "index.html": _template("review.html.j2", autoescape=True).render(**ctx)}
-    md = {**ctx, "project": escape(ctx["project"]), "period": escape(ctx["period"]),
-          "sections": [{"reviewer": escape(s["reviewer"] or "no reviewer"), "count": s["count"],
-                        "flagged": s["flagged"], "worksheet": escape(s["worksheet"])}
-                       for s in ctx["sections"]]}
-    files["summary.md"] = _template("review-summary.md.j2", autoescape=False).render(**md)
-    files["findings.json"] = findings_json(review)
-    for reviewer, rows in review.reviewers.items():
-        files["worksheets/" + worksheet_name(reviewer)] = worksheet(rows)
-    return files
-
-
 # -- writing --------------------------------------------------------------------------
 
 
-def write_pack(out: Path, files: dict[str, str | Iterable[str]]) -> None:
-    """Write the pack into ``out`` as a whole: a temporary folder, then one rename.
-
-    ``out`` is created, or replaced when it holds a previous review pack (and
-    nothing else: a folder holding other files is refused, never deleted). On
-    any error nothing of the new pack is left behind and ``out`` is untouched.
-    """
-    if out.exists():
-        if not out.is_dir():
-            raise UsageError(f"--out {out}: exists and is not a folder")
-        others = sorted(p.name for p in out.iterdir() if p.name not in PACK_ENTRIES)
-        if others:
-            raise UsageError(f"--out {out}: holds files that are not part of a review pack "
-                             f"({', '.join(others[:5])}); give a new or empty folder")
-    parent = out.resolve().parent
-    tmp = parent / f".{out.name}.partial"
-    old = parent / f".{out.name}.old"
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        for leftover in (tmp, old):
-            if leftover.exists():
-                shutil.rmtree(leftover)
-        (tmp / "worksheets").mkdir(parents=True)
-        for name, text in files.items():
-            with (tmp / name).open("w", encoding="utf-8", newline="") as handle:
-                for chunk in [text] if isinstance(text, str) else text:
-                    handle.write(chunk)
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        if old.exists():
-            shutil.rmtree(old)
-    except BaseException as exc:  # an interrupted run leaves nothing behind either
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            old.rename(out)
-        if isinstance(exc, OSError):
-            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
-        raise
