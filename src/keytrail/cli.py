@@ -1,4 +1,4 @@
-"""The command line: ``keytrail check | explain | lint | test | checks | schema``.
+"""The command line: ``keytrail check | explain | checks | lint | test | review | decisions | import | schema``.
 
 ``main(argv)`` returns the exit code, so tests call it directly. Exit codes:
 0 — nothing at or above ``--fail-on``; 1 — findings at or above it;
