@@ -112,5 +112,7 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
                 finding=finding, fingerprint=fp,
                 waived=waiver_for(waivers, rule, finding, view.as_of),
                 controls=rule.controls)
-    findings = sorted(reported.values(), key=Reported.sort_key)
+    findings = list(reported.values())
+    reported.clear()  # a large organisation's findings: do not hold the table while sorting
+    findings.sort(key=Reported.sort_key)
     return Report(view.as_of, view.since, rules, findings, view)
