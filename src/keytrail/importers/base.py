@@ -307,3 +307,24 @@ def ci(data: Any, path: str) -> Any:
         if value is None:
             return None
     return value
+
+
+class Deliveries:
+    """Recognises records delivered twice, and keeps ids unique when a system reuses one.
+
+    Audit exports repeat records (at-least-once delivery) and some samples
+    reuse an id for different content: the same content again is a duplicate
+    to skip; different content under a known id gets a ``.2``, ``.3`` suffix.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[str]] = {}
+
+    def suffix(self, ident: str, content: str) -> str | None:
+        """``""`` for the first record with ``ident``, ``.N`` for later different ones,
+        None when the same content was seen under it before (a duplicate)."""
+        earlier = self.seen.setdefault(ident, [])
+        if content in earlier:
+            return None
+        earlier.append(content)
+        return f".{len(earlier)}" if len(earlier) > 1 else ""

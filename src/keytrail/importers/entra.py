@@ -84,6 +84,7 @@ from typing import Any
 
 from keytrail.importers.base import (
     Context,
+    Deliveries,
     Record,
     ci,
     iso_utc,
@@ -211,7 +212,7 @@ def _classify(name: str) -> tuple[str, str] | None:
 
 
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
-    seen: dict[str, list[str]] = {}
+    deliveries = Deliveries()
     for record in _records(paths):
         event = record.data
         if not isinstance(event, dict):
@@ -252,13 +253,12 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         content = json.dumps(event, sort_keys=True, default=str)
         own = text_value(ci(body, "id")) or text_value(ci(event, "id"))
         ident = safe_name(own) if own else "h" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
-        earlier = seen.setdefault(ident, [])
-        if content in earlier:
+        suffix = deliveries.suffix(ident, content)
+        if suffix is None:
             ctx.skip(record, "duplicate", op)
             continue
-        earlier.append(content)
         subject, target, resource = change
-        out: dict[str, Any] = {"id": f"entra-{ident}" + (f".{len(earlier)}" if len(earlier) > 1 else ""),
+        out: dict[str, Any] = {"id": f"entra-{ident}{suffix}",
                                "time": time, "action": action}
         if subject:
             out["subject"] = subject

@@ -71,6 +71,7 @@ from typing import Any
 
 from keytrail.importers.base import (
     Context,
+    Deliveries,
     Record,
     dig,
     iso_utc,
@@ -114,7 +115,7 @@ def _level(value: Any) -> str | None:
 
 
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
-    seen: dict[str, list[str]] = {}
+    deliveries = Deliveries()
     for record in _records(paths):
         event = record.data
         if not isinstance(event, dict):
@@ -146,13 +147,12 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         content = json.dumps(event, sort_keys=True, default=str)
         doc_id = text_value(event.get("_document_id"))
         ident = doc_id or "h" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
-        earlier = seen.setdefault(ident, [])
-        if content in earlier:
+        suffix = deliveries.suffix(ident, content)
+        if suffix is None:
             ctx.skip(record, "duplicate", name)
             continue
-        earlier.append(content)
         action, subject, target, resource = change
-        out: dict[str, Any] = {"id": f"github-{ident}" + (f".{len(earlier)}" if len(earlier) > 1 else ""),
+        out: dict[str, Any] = {"id": f"github-{ident}{suffix}",
                                "time": time, "action": action}
         if subject is not None:
             out["subject"] = subject

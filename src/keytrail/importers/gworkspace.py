@@ -64,6 +64,7 @@ from typing import Any
 
 from keytrail.importers.base import (
     Context,
+    Deliveries,
     Record,
     iso_utc,
     read_records,
@@ -159,7 +160,7 @@ def _change(app: str, name: str, params: dict[str, str]) -> tuple[str, str | Non
 
 
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
-    seen: dict[str, list[str]] = {}
+    deliveries = Deliveries()
     for record in _records(paths):
         activity = record.data
         if not isinstance(activity, dict):
@@ -203,13 +204,12 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.problem(record, f"{changes[0][1]}: no readable {missing}")
             continue
         content = json.dumps(activity, sort_keys=True, default=str)
-        earlier = seen.setdefault(qualifier, [])
-        if content in earlier:
+        suffix = deliveries.suffix(qualifier, content)
+        if suffix is None:
             for _, kind, _ in changes:
                 ctx.skip(record, "duplicate", kind)
             continue
-        earlier.append(content)
-        base = f"gws-{safe_name(qualifier)}" + (f".{len(earlier)}" if len(earlier) > 1 else "")
+        base = f"gws-{safe_name(qualifier)}{suffix}"
         actor = _actor(activity)
         for n, (item, kind, (action, subject, target, resource)) in enumerate(changes, 1):
             out: dict[str, Any] = {"id": f"{base}-{n}" if len(changes) > 1 else base, "time": time,

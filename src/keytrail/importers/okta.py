@@ -68,6 +68,7 @@ from typing import Any
 
 from keytrail.importers.base import (
     Context,
+    Deliveries,
     Field,
     Mapping,
     Record,
@@ -144,7 +145,7 @@ def _actor(event: dict[str, Any]) -> str | None:
 
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     lowered = _lowered(ctx.mapping)
-    seen: dict[str, list[str]] = {}
+    deliveries = Deliveries()
     for record in _records(paths):
         event = record.data
         if not isinstance(event, dict):
@@ -176,12 +177,11 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.problem(record, f"{etype}: {pairs}")
             continue
         content = json.dumps(event, sort_keys=True, default=str)
-        earlier = seen.setdefault(uuid, [])
-        if content in earlier:
+        suffix = deliveries.suffix(uuid, content)
+        if suffix is None:
             ctx.skip(record, "duplicate", kind)
             continue
-        earlier.append(content)
-        base = f"okta-{uuid.strip()}" + (f".{len(earlier)}" if len(earlier) > 1 else "")
+        base = f"okta-{uuid.strip()}{suffix}"
         source = ctx.source(record, uuid.strip(), eventType=etype, transaction=ci(event, "transaction.id"),
                             requestId=ci(event, "debugContext.debugData.requestId"))
         actor = _actor(event)
