@@ -61,11 +61,15 @@ def _problem(view: View, target: str) -> tuple[str, dict[str, Any]] | None:
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     verdicts: dict[str, tuple[str, dict[str, Any]] | None] = {}
+
+    def verdict_of(target: str) -> tuple[str, dict[str, Any]] | None:
+        if target not in verdicts:
+            verdicts[target] = _problem(view, target)
+        return verdicts[target]
+
     for subject in sorted(view.graph.direct):
         for grant in view.graph.direct[subject]:
-            if grant.target not in verdicts:
-                verdicts[grant.target] = _problem(view, grant.target)
-            verdict = verdicts[grant.target]
+            verdict = verdict_of(grant.target)
             if verdict is None:
                 continue
             why, evidence = verdict
@@ -83,9 +87,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         if key in grants or key in seen:
             continue
         seen.add(key)
-        if entry.target not in verdicts:
-            verdicts[entry.target] = _problem(view, entry.target)
-        verdict = verdicts[entry.target]
+        verdict = verdict_of(entry.target)
         if verdict is None:
             continue
         why, evidence = verdict
