@@ -52,3 +52,12 @@ def make_project(tmp_path: Path) -> Any:
         return write_project(tmp_path / f"p{next(counter)}", **parts)
 
     return make
+
+
+def report_of(root: Path, as_of: str = AS_OF) -> Any:
+    """Load, replay and evaluate the project at ``root``: its Report."""
+    from keytrail import pipeline
+
+    project = pipeline.load(root)
+    state = pipeline.replay(project, as_of)
+    return pipeline.evaluate(project, state, pipeline.build_graph(project, state))

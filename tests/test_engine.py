@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keytrail import pipeline
-from tests.conftest import AS_OF
+from tests.conftest import report_of
 
 
 def test_a_policy_finding_without_an_event_points_at_its_rule(make_project) -> None:  # type: ignore[no-untyped-def]
@@ -13,9 +13,7 @@ def test_a_policy_finding_without_an_event_points_at_its_rule(make_project) -> N
               "rules": [{"id": "budget", "limit": {"subject": "user:*", "max_entitlements": 2}},
                         {"id": "sod", "separation_of_duties": [["role:r0", "role:r1"]]}]}
     root = make_project(directory={"principals": [{"id": "user:a"}]}, events=events, policies=[policy])
-    project = pipeline.load(root)
-    state = pipeline.replay(project, AS_OF)
-    report = pipeline.evaluate(project, state, pipeline.build_graph(project, state))
+    report = report_of(root)
     where = {f.rule: f.finding.location for f in report.findings}
     assert where["budget"] is not None and where["budget"].path == "policies/p0.yaml"
     assert where["budget"].line == 6
@@ -31,7 +29,6 @@ def test_snapshot_fields_beyond_the_three_are_kept_and_shown(make_project) -> No
                                    "rules": [{"id": "drift", "use": "unexplained.drift-extra"}]}])
     project = pipeline.load(root)
     assert project.snapshot is not None and project.snapshot[0].extra == {"source": snapshot[0]["source"]}
-    state = pipeline.replay(project, AS_OF)
-    report = pipeline.evaluate(project, state, pipeline.build_graph(project, state))
+    report = report_of(root)
     (finding,) = [f.finding for f in report.findings if f.rule == "drift"]
     assert finding.evidence_data()["observed"] == {"source": snapshot[0]["source"]}

@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
-from keytrail import pipeline
 from keytrail.cli import main
 from keytrail.engine import Report
 from keytrail.formats import csv as csv_format
 from keytrail.formats import junit, markdown, sarif
 from keytrail.model import Location
 from keytrail.render import FORMATS
-from tests.conftest import AS_OF, REPO
+from tests.conftest import AS_OF, REPO, report_of
 
 ACME = REPO / "examples" / "acme"
 SARIF_SCHEMA = REPO.parent / "shared" / "schemas" / "sarif-2.1.0.json"
@@ -28,15 +27,9 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 HOSTILE = 'user:<]]>&"|*`_[x](y)'
 
 
-def _report(root: Path) -> Report:
-    project = pipeline.load(root)
-    state = pipeline.replay(project, AS_OF)
-    return pipeline.evaluate(project, state, pipeline.build_graph(project, state))
-
-
 @pytest.fixture(scope="module")
 def acme() -> Report:
-    return _report(ACME)
+    return report_of(ACME)
 
 
 def _hostile(make_project: Any, leavers: int = 3, resource: str = "aws:1") -> Path:
@@ -67,7 +60,7 @@ def test_every_format_is_registered() -> None:
 @pytest.mark.parametrize("fmt", ["sarif", "junit", "csv", "markdown"])
 def test_the_command_line_renders_each_format(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ACME), "--as-of", AS_OF, "--format", fmt]) == 1
-    assert capsys.readouterr().out == FORMATS[fmt](_report(ACME), "high")
+    assert capsys.readouterr().out == FORMATS[fmt](report_of(ACME), "high")
 
 
 # -- SARIF -----------------------------------------------------------------------------------
@@ -141,7 +134,7 @@ def test_sarif_without_a_location_or_with_a_packaged_one_points_nowhere(acme: Re
 
 
 def test_sarif_of_hostile_names_validates(make_project: Any) -> None:
-    report = _report(_hostile(make_project))
+    report = report_of(_hostile(make_project))
     log = _check_sarif(report)
     subjects = [r["properties"].get("subject") for r in log["runs"][0]["results"]]
     assert HOSTILE in subjects
@@ -183,7 +176,7 @@ def test_junit_threshold_moves_findings_between_failure_and_output(acme: Report)
 
 
 def test_junit_escapes_hostile_names(make_project: Any) -> None:
-    text = junit.render(_report(_hostile(make_project)), "high")
+    text = junit.render(report_of(_hostile(make_project)), "high")
     root = ET.fromstring(text)  # well-formed despite <, ]]>, & and "
     case = next(c for c in root.iter("testcase") if c.get("name") == "leavers")
     failure = case.find("failure")
@@ -209,7 +202,7 @@ def test_csv_neutralises_formulas(value: str | None, cell: str) -> None:
 
 def test_csv_rows_round_trip_with_the_guard(make_project: Any) -> None:
     resource = '=HYPERLINK("http://x"), "quoted"'
-    report = _report(_hostile(make_project, resource=resource))
+    report = report_of(_hostile(make_project, resource=resource))
     text = csv_format.render(report)
     assert text.startswith(",".join(csv_format.HEADER) + "\r\n")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
@@ -266,14 +259,14 @@ def test_markdown_escape(raw: str | None, escaped: str) -> None:
 
 
 def test_markdown_escapes_hostile_names(make_project: Any) -> None:
-    text = markdown.render(_report(_hostile(make_project)), "high")
+    text = markdown.render(report_of(_hostile(make_project)), "high")
     assert HOSTILE not in text
     assert "user:&lt;\\]\\]&gt;&amp;\"\\|\\*\\`\\_\\[x\\](y)" in text
     assert "<b>" not in text and "&lt;b&gt;Friday" in text
 
 
 def test_markdown_stays_under_the_size_limit_and_says_what_it_left_out(make_project: Any) -> None:
-    report = _report(_hostile(make_project, leavers=600))
+    report = report_of(_hostile(make_project, leavers=600))
     text = markdown.render(report, "high")
     assert len(text) <= markdown.SIZE_LIMIT
     shown = text.count("\n- **")

@@ -14,13 +14,12 @@ from typing import Any
 import markupsafe
 import pytest
 
-from keytrail import pipeline
 from keytrail.cli import main
 from keytrail.engine import Report
 from keytrail.formats import html
 from keytrail.model import CATEGORIES, SEVERITIES
 from keytrail.render import FORMATS, render_json
-from tests.conftest import AS_OF, REPO
+from tests.conftest import AS_OF, REPO, report_of
 
 ACME = REPO / "examples" / "acme"
 XSS = "<script>alert(1)</script>"
@@ -33,15 +32,9 @@ def _esc(text: str) -> str:
     return str(markupsafe.escape(text))
 
 
-def _report(root: Path) -> Report:
-    project = pipeline.load(root)
-    state = pipeline.replay(project, AS_OF)
-    return pipeline.evaluate(project, state, pipeline.build_graph(project, state))
-
-
 @pytest.fixture(scope="module")
 def acme() -> Report:
-    return _report(ACME)
+    return report_of(ACME)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +89,7 @@ def _tables(text: str) -> dict[str, list[list[str]]]:
 def test_html_is_registered_and_the_command_line_renders_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert "html" in FORMATS
     assert main(["check", str(ACME), "--as-of", AS_OF, "--format", "html"]) == 1
-    assert capsys.readouterr().out == FORMATS["html"](_report(ACME), "high")
+    assert capsys.readouterr().out == FORMATS["html"](report_of(ACME), "high")
 
 
 def test_page_is_one_self_contained_document(page: str) -> None:
@@ -212,7 +205,7 @@ def _hostile(make_project: Any) -> Path:
 
 
 def test_hostile_names_render_as_text(make_project: Any) -> None:
-    report = _report(_hostile(make_project))
+    report = report_of(_hostile(make_project))
     assert any(f.subject == XSS_USER for f in report.findings)
     text = html.render(report, "high")
     assert XSS not in text
@@ -239,16 +232,16 @@ def test_large_reports_are_capped_and_say_so(acme: Report) -> None:
 
 
 def test_same_input_same_bytes(acme: Report, page: str, make_project: Any) -> None:
-    again = html.render(_report(ACME), "high")
+    again = html.render(report_of(ACME), "high")
     assert again == page
     assert str(ACME) not in page  # no machine-specific paths
     root = _hostile(make_project)
-    assert html.render(_report(root), "high") == html.render(_report(root), "high")
-    assert str(root) not in html.render(_report(root), "high")
+    assert html.render(report_of(root), "high") == html.render(report_of(root), "high")
+    assert str(root) not in html.render(report_of(root), "high")
 
 
 def test_no_findings(make_project: Any) -> None:
-    report = _report(make_project(directory={"principals": []}, policies=[
+    report = report_of(make_project(directory={"principals": []}, policies=[
         {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
          "rules": [{"id": "leavers", "use": "orphaned.inactive-principal"}]}]))
     text = html.render(report, "high")
@@ -319,7 +312,7 @@ def test_a_headless_browser_renders_the_page(tmp_path: Path, page: str,
 def test_a_headless_browser_shows_hostile_names_as_text(tmp_path: Path, make_project: Any) -> None:
     browser = _browser()
     page_file = tmp_path / "hostile.html"
-    page_file.write_text(html.render(_report(_hostile(make_project)), "high"), encoding="utf-8")
+    page_file.write_text(html.render(report_of(_hostile(make_project)), "high"), encoding="utf-8")
     dom = _run_browser(browser, tmp_path, page_file, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert _page_errors(dom.stderr) == []
