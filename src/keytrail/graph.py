@@ -69,40 +69,26 @@ class AccessGraph:
         return reach
 
     def effective(self, subject: str) -> dict[Entitlement, list[Path]]:
-        """Every entitlement ``subject`` holds, with one path per distinct first hop."""
+        """Every entitlement ``subject`` holds, with one path per distinct first hop (see :meth:`paths_to`)."""
         cached = self._effective.get(subject)
         if cached is not None:
             return cached
         out: dict[Entitlement, list[Path]] = {}
-        is_group = kind_of(subject) == "group"
-        for grant in self.direct.get(subject, ()):
-            if grant.target == subject:
-                continue  # a group granted to itself does not hold itself
-            out.setdefault((grant.target, grant.resource), []).append((grant,))
-        for grant in self.direct.get(subject, ()):
-            if kind_of(grant.target) != "group":
-                continue
-            for ent, path in self.group_closure(grant.target).items():
-                if ent[0] == subject:
-                    continue  # a group reaching itself through a cycle does not hold itself
-                if is_group and any(g.target == subject for g in path):
-                    # The shortest route loops back through the subject group: what it
-                    # shows is the subject's own holding. Another route may still exist.
-                    detour = self.path_avoiding(grant.target, subject, ent)
-                    if detour is None:
-                        continue
-                    path = detour
-                paths = out.setdefault(ent, [])
-                if all(p[0] is not grant for p in paths):
-                    paths.append((grant,) + path)
+        for ent in sorted(self.entitlements(subject)):
+            paths = self.paths_to(subject, ent)
+            if paths:  # reached only by looping back through the subject group: not held
+                out[ent] = paths
         self._effective[subject] = out
         return out
 
     def paths_to(self, subject: str, ent: Entitlement) -> list[Path]:
-        """The paths by which ``subject`` holds ``ent``: one per first hop, shortest first.
+        """The paths by which ``subject`` holds ``ent``: the direct grant, then one per group
+        first hop, each the shortest route from it.
 
-        Equivalent to ``effective(subject)[ent]`` but computed for one
-        entitlement only, which is what evidence for a single finding needs.
+        A group never holds itself, and a route from a group that loops back
+        through the group itself is replaced by one that avoids it, or dropped.
+        This is what evidence for a single finding needs; :meth:`effective`
+        gives it for every entitlement.
         """
         cached = self._effective.get(subject)
         if cached is not None:
