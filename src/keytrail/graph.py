@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from keytrail.model import Grant, kind_of
 from keytrail.replay import State
@@ -170,15 +170,6 @@ class AccessGraph:
         """The targets ``subject`` effectively holds, whatever the resource."""
         return {t for t, _ in self.entitlements(subject)}
 
-    def shortest_path(self, subject: str, entitlement: Entitlement) -> Path | None:
-        """One shortest path by which ``subject`` holds ``entitlement`` (None if it does not)."""
-        paths = self.effective(subject).get(entitlement)
-        return min(paths, key=len) if paths else None
-
-    def subjects(self) -> Iterator[str]:
-        """Every subject holding at least one direct grant, sorted."""
-        return iter(sorted(self.direct))
-
     def principals(self) -> Iterator[str]:
         """Every user or service holding at least one direct grant, sorted."""
         return (s for s in sorted(self.direct) if kind_of(s) in ("user", "svc"))
@@ -243,4 +234,4 @@ def describe_path(subject: str, path: Path) -> str:
     return " -> ".join(path_ids(subject, path))
 
 
-__all__ = ["AccessGraph", "Entitlement", "Path", "path_ids", "describe_path", "Any"]
+__all__ = ["AccessGraph", "Entitlement", "Path", "path_ids", "describe_path"]

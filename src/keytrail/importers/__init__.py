@@ -36,15 +36,3 @@ REGISTRY: dict[str, str] = {
 def get(fmt: str) -> ModuleType:
     """The module implementing import format ``fmt`` (KeyError when unknown)."""
     return importlib.import_module(f"keytrail.importers.{REGISTRY[fmt]}")
-
-
-def available() -> list[str]:
-    """The formats whose module exists in this version."""
-    out = []
-    for fmt in REGISTRY:
-        try:
-            get(fmt)
-        except ImportError:
-            continue
-        out.append(fmt)
-    return out
