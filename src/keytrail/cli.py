@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True, type=Path, help="the JSONL file (history) or folder (state) to write")
     imp.add_argument("--strict", action="store_true", help="any record that is not converted is an error")
     imp.add_argument("--force", action="store_true", help="replace --out if it exists")
+    imp.add_argument("--assume-time", metavar="TIME",
+                     help="the time of records that carry none (e.g. SCIM request bodies captured without "
+                          "their log line; ISO 8601 with a zone); their events say source.time_assumed")
     for name in ("key", "ticket", "reason"):
         imp.add_argument(f"--{name}-from", metavar="FIELD",
                          help=f"the raw record's field (dotted path) that carries the {name}")
@@ -438,15 +441,35 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FINDINGS
 
 
+#: How many unconvertible records ``keytrail import`` lists by place (all are counted).
+INCOMPLETE_SHOWN = 20
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from keytrail.importers.runner import mapping_from, run_import
 
     options = {f"{n}_{part}": getattr(args, f"{n}_{part}") for n in ("key", "ticket", "reason")
                for part in ("from", "pattern")}
     mapping = mapping_from(options, args.mapping)
-    ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force)
+    assume = None
+    if args.assume_time is not None:
+        from keytrail.timeutil import TimeFormatError, format_time, parse_time
+
+        try:
+            assume = format_time(_in_range(parse_time(args.assume_time), args.assume_time))
+        except TimeFormatError as exc:
+            raise UsageError(f"--assume-time: {exc}") from None
+    ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force, assume)
     print(f"keytrail import {args.format}: wrote {args.out}", file=sys.stderr)
     print(ctx.summary(), file=sys.stderr)
+    if ctx.incomplete_at:
+        shown = ctx.incomplete_at[:INCOMPLETE_SHOWN]
+        print(f"{len(ctx.incomplete_at):,} access change(s) could not be converted (give --strict to make "
+              "them errors):", file=sys.stderr)
+        for problem in shown:
+            print(f"  {problem}", file=sys.stderr)
+        if len(ctx.incomplete_at) > len(shown):
+            print(f"  and {len(ctx.incomplete_at) - len(shown):,} more", file=sys.stderr)
     from keytrail.importers import get
 
     if get(args.format).KIND == "history" and not mapping.key.path:

@@ -174,23 +174,29 @@ def _panther_broken(lines: list[dict]) -> list[int]:
     return out
 
 
-def test_panther_rule_tests_are_unwrapped_and_their_trimmed_records_named(tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_panther_rule_tests_are_unwrapped_and_their_trimmed_records_skipped_by_place(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = [json.loads(x) for x in need(PANTHER).read_text().splitlines() if x.strip()]
     assert all(set(x) == {"p_sources", "event"} for x in lines)
     broken = _panther_broken(lines)
     assert broken
     out = tmp_path / "h.jsonl"
-    assert main(["import", "cloudtrail", str(PANTHER), "--out", str(out)]) == 2
+    assert main(["import", "cloudtrail", str(PANTHER), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert not out.exists()
-    assert [int(x.split(":")[1]) for x in err.splitlines() if x.startswith(str(PANTHER))] == broken
-    # Without those lines the rest imports: every IAM record is converted or skipped with a reason.
-    kept = tmp_path / "panther.jsonl"
-    kept.write_text("".join(json.dumps(x) + "\n" for n, x in enumerate(lines, 1) if n not in broken))
-    events, ctx = run([kept])
-    assert not ctx.problems
-    raw = [x["event"] for n, x in enumerate(lines, 1) if n not in broken]
+    # every trimmed change is named by its line, and the rest is written
+    assert [int(x.split(":")[1]) for x in err.splitlines() if x.strip().startswith(str(PANTHER))] == broken
+    assert f"{len(broken)} access change(s) could not be converted" in err
+    events = [json.loads(x) for x in out.read_text().splitlines()]
+    # --strict refuses them: exit 2, nothing written
+    strict = tmp_path / "strict.jsonl"
+    assert main(["import", "cloudtrail", str(PANTHER), "--out", str(strict), "--strict"]) == 2
+    assert not strict.exists()
+    assert {int(x.split(":")[1]) for x in capsys.readouterr().err.splitlines()
+            if "--strict is on" in x and "requestParameters" in x} == set(broken)
+    again, ctx = run([PANTHER])
+    assert again == events and not ctx.problems
+    assert ctx.skipped["incomplete"] == Counter(lines[n - 1]["event"]["eventName"] for n in broken)
+    raw = [x["event"] for x in lines]
     assert ctx.skipped["not IAM"] == Counter(e["eventName"] for e in raw if e["eventSource"] != IAM)
     iam = [e for e in raw if e["eventSource"] == IAM]
     handled = sum(ctx.converted.values()) + sum(sum(c.values()) for r, c in ctx.skipped.items() if r != "not IAM")
@@ -268,10 +274,31 @@ def test_malformed_records_are_located_and_nothing_is_written(tmp_path: Path,
     assert main(["import", "cloudtrail", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert not out.exists()
+    # a record that is no CloudTrail record at all is an error; the CloudTrail records that
+    # cannot be converted are named among the errors, as warnings, in input order
     assert f"{bad}:2: not a CloudTrail record" in err
-    assert f"{bad}:3: AttachRolePolicy: requestParameters.roleName is missing" in err
-    assert f"{bad}:4: DeleteUser: eventTime 'yesterday'" in err
+    assert f"{bad}:3: warning: AttachRolePolicy: requestParameters.roleName is missing" in err
+    assert f"{bad}:4: warning: DeleteUser: eventTime 'yesterday'" in err
     assert err.index(f"{bad}:2:") < err.index(f"{bad}:3:") < err.index(f"{bad}:4:")
+    assert "keytrail: 1 error; nothing was written" in err
+
+
+def test_unconvertible_records_are_skipped_named_and_strict_refuses_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = FIXTURES / "malformed.jsonl"
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("".join(line + "\n" for n, line in enumerate(bad.read_text().splitlines(), 1) if n != 2))
+    out = tmp_path / "h.jsonl"
+    assert main(["import", "cloudtrail", str(kept), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 2 (incomplete): AttachRolePolicy 1, DeleteUser 1" in err
+    assert f"  {kept}:2: warning: AttachRolePolicy: requestParameters.roleName is missing" in err
+    assert f"  {kept}:3: warning: DeleteUser: eventTime 'yesterday'" in err
+    assert main(["import", "cloudtrail", str(kept), "--out", str(tmp_path / "s.jsonl"), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert not (tmp_path / "s.jsonl").exists()
+    assert f"{kept}:2: AttachRolePolicy: requestParameters.roleName is missing (not converted, and --strict is on)" \
+        in err
 
 
 def test_strict_makes_every_skip_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -127,6 +127,8 @@ def test_malformed_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert "malformed.jsonl:2" in err and "no operationName" in err
     assert "malformed.jsonl:3" in err and "no member" in err
+    assert "malformed.jsonl:3: warning: " in err  # a record of the format, not convertible: named
+    assert "keytrail: 1 error; nothing was written" in err  # the record of no known shape
     assert not out.exists()
 
 

@@ -108,3 +108,54 @@ def test_dig_picks_list_items_by_a_field() -> None:
     event: dict = {}
     Mapping(ticket=Field("events.0.parameters[name=TICKET].value")).apply(raw, event)
     assert event == {"ticket": "CHG-9"}
+
+
+def _okta_event(n: int, **extra: object) -> dict:
+    event = {"uuid": f"u{n}", "eventType": "group.user_membership.add", "published": "2026-03-01T10:00:00Z",
+             "actor": {"type": "User", "alternateId": "admin@example.com"},
+             "target": [{"type": "User", "alternateId": f"user{n}@example.com"},
+                        {"type": "UserGroup", "displayName": "Ops"}]}
+    event.update(extra)
+    return event
+
+
+def test_incomplete_records_are_listed_up_to_twenty_and_all_counted(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "okta.jsonl"
+    records = [_okta_event(0)] + [_okta_event(n, published=None) for n in range(1, 26)]
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "h.jsonl"
+    assert main(["import", "okta", str(source), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "converted 1: group.user_membership.add 1" in err
+    assert "skipped 25 (incomplete): group.user_membership.add 25" in err
+    assert "25 access change(s) could not be converted (give --strict to make them errors):" in err
+    listed = [line for line in err.splitlines() if line.startswith(f"  {source}:")]
+    assert [int(line.split(":")[1]) for line in listed] == list(range(2, 22))  # the first 20, in order
+    assert "  and 5 more" in err
+    assert len(out.read_text().splitlines()) == 1
+
+
+def test_assume_time_fills_only_missing_times_and_marks_them(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "okta.jsonl"
+    unreadable = _okta_event(2, published="last tuesday")
+    source.write_text("".join(json.dumps(r) + "\n" for r in
+                              (_okta_event(0), _okta_event(1, published=None), unreadable)))
+    out = tmp_path / "h.jsonl"
+    assert main(["import", "okta", str(source), "--out", str(out), "--assume-time", "2026-05-01T12:00:00+02:00"]) == 0
+    err = capsys.readouterr().err
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(e["time"], e["source"].get("time_assumed")) for e in events] == [
+        ("2026-03-01T10:00:00Z", None), ("2026-05-01T10:00:00Z", True)]
+    assert "1 converted record(s) carried no time: given 2026-05-01T10:00:00Z (--assume-time)" in err
+    # a time that is there but unreadable is not replaced: that record stays incomplete
+    assert f"{source}:3: warning: group.user_membership.add: no readable published time ('last tuesday')" in err
+
+
+def test_assume_time_must_have_a_zone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "okta.jsonl"
+    source.write_text(json.dumps(_okta_event(0)) + "\n")
+    assert main(["import", "okta", str(source), "--out", str(tmp_path / "h.jsonl"),
+                 "--assume-time", "2026-05-01T12:00:00"]) == 2
+    assert "--assume-time: " in capsys.readouterr().err and not (tmp_path / "h.jsonl").exists()

@@ -133,6 +133,9 @@ def test_malformed_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.Cap
     assert "malformed.jsonl:2" in err and "no action" in err
     assert "malformed.jsonl:3" in err and "no team" in err
     assert "malformed.jsonl:4" in err and "no readable created_at" in err
+    assert "malformed.jsonl:3: warning: " in err  # a record of the format, not convertible: named
+    assert "malformed.jsonl:4: warning: " in err  # a record of the format, not convertible: named
+    assert "keytrail: 1 error; nothing was written" in err  # the record of no known shape
     assert not out.exists()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -60,7 +59,7 @@ def test_actor_names() -> None:
     assert actor_id("alice@example.com") == "user:alice@example.com"
 
 
-def test_real_eks_sample_events_without_time_are_problems_not_guesses() -> None:
+def test_real_eks_sample_events_without_time_are_skipped_not_guessed_unless_a_time_is_given() -> None:
     if not EKS_AUDIT.is_file():
         pytest.skip("the shared EKS audit sample is absent")
     raw = [unwrap(Record(json.loads(line), "eks.jsonl", n, n - 1))
@@ -68,8 +67,8 @@ def test_real_eks_sample_events_without_time_are_problems_not_guesses() -> None:
     ctx = Context("k8s-audit")
     events = list(convert([EKS_AUDIT], ctx))
     assert events == []
-    # Count independently: RBAC writes that succeeded and carry no timestamp are problems.
-    writes = Counter()
+    # Count independently: RBAC writes that succeeded and carry no timestamp cannot be placed in time.
+    writes: dict[int, dict] = {}
     for r in raw:
         d = r.data
         resource = (d.get("objectRef") or {}).get("resource")
@@ -78,9 +77,71 @@ def test_real_eks_sample_events_without_time_are_problems_not_guesses() -> None:
                 and d.get("verb") in ("create", "update", "patch", "delete") \
                 and not (isinstance(code, int) and code >= 400) \
                 and not d.get("stageTimestamp") and not d.get("requestReceivedTimestamp"):
-            writes[r.line] += 1
-    assert sorted(p.line for p in ctx.problems) == sorted(writes)
-    assert all("no stageTimestamp" in p.message for p in ctx.problems)
+            writes[r.line] = d
+    assert not ctx.problems
+    assert sorted(p.line for p in ctx.incomplete_at) == sorted(writes)
+    assert all("no stageTimestamp" in p.message for p in ctx.incomplete_at)
+    assert sum(ctx.skipped["incomplete"].values()) == len(writes)
+    # --assume-time: the same records convert, each saying its time was assumed
+    ctx = Context("k8s-audit", assume_time="2026-01-01T00:00:00Z")
+    events = list(convert([EKS_AUDIT], ctx))
+    assert events and all(e["time"] == "2026-01-01T00:00:00Z" and e["source"]["time_assumed"] for e in events)
+    created_roles = sum(1 for d in writes.values() if d["verb"] == "create" and d["objectRef"]["resource"]
+                        in ("roles", "clusterroles"))
+    assert sum(1 for e in events if e["action"] == "define") == created_roles
+    role_edits = sum(1 for d in writes.values() if d["verb"] in ("update", "patch")
+                     and d["objectRef"]["resource"] in ("roles", "clusterroles"))
+    assert sum(ctx.skipped["role content change"].values()) == role_edits
+    handled = sum(ctx.converted.values()) + sum(sum(c.values()) for reason, c in ctx.skipped.items()
+                                                if reason not in ("read-only", "failed call", "not RBAC"))
+    assert handled == len(writes) and "incomplete" not in ctx.skipped
+
+
+def test_gke_and_aks_wrapped_audit_events_are_read(tmp_path: Path) -> None:
+    """A GKE Cloud Audit Logs entry and an AKS diagnostic log carry the same audit event."""
+    gke = {"protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+                            "authenticationInfo": {"principalEmail": "alice@example.com"},
+                            "methodName": "io.k8s.authorization.rbac.v1.rolebindings.create",
+                            "resourceName": "rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/edit-bob",
+                            "serviceName": "k8s.io", "status": {"code": 0},
+                            "request": {"kind": "RoleBinding", "metadata": {"name": "edit-bob", "namespace": "team-a"},
+                                        "roleRef": {"kind": "ClusterRole", "name": "edit"},
+                                        "subjects": [{"kind": "User", "name": "bob"}]}},
+           "insertId": "gke-1", "timestamp": "2026-03-01T10:00:00.5Z", "resource": {"type": "k8s_cluster"}}
+    denied = json.loads(json.dumps(gke))
+    denied["insertId"], denied["protoPayload"]["status"] = "gke-2", {"code": 7, "message": "PERMISSION_DENIED"}
+    aks_event = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": "aks-1", "verb": "delete",
+                 "user": {"username": "carol"}, "stageTimestamp": "2026-03-02T10:00:00Z",
+                 "objectRef": {"resource": "rolebindings", "namespace": "team-a", "name": "edit-bob"},
+                 "responseStatus": {"code": 200}}
+    aks = {"category": "kube-audit", "properties": {"log": json.dumps(aks_event), "stream": "stdout"}}
+    source = tmp_path / "managed.jsonl"
+    source.write_text("".join(json.dumps(x) + "\n" for x in (gke, denied, aks)))
+    ctx = Context("k8s-audit")
+    events = list(convert([source], ctx))
+    assert [(e["id"], e["action"], e["subject"], e["target"], e["resource"], e["actor"]) for e in events] == [
+        ("k8s-audit-gke-1", "grant", "user:bob", "role:k8s/edit", "k8s:team-a", "user:alice@example.com"),
+        ("k8s-audit-aks-1", "revoke", "user:bob", "role:k8s/edit", "k8s:team-a", "user:carol"),
+    ]
+    assert events[0]["time"] == "2026-03-01T10:00:00.500000Z"
+    assert ctx.skipped == {"failed call": {"create rolebindings": 1}}
+
+
+def test_real_elastic_sample_mixes_plain_gke_and_aks_events() -> None:
+    sample = REPO.parent / "shared" / "data" / "elastic-integrations" / "packages" / "kubernetes" / "data_stream" \
+        / "audit_logs" / "_dev" / "test" / "pipeline" / "test-audit.log"
+    if not sample.is_file():
+        pytest.skip("the shared Elastic Kubernetes audit sample is absent")
+    lines = [json.loads(x) for x in sample.read_text().splitlines() if x.strip()]
+    ctx = Context("k8s-audit")
+    assert list(convert([sample], ctx)) == [] and not ctx.problems
+    # independently: none of the sample's requests touch an RBAC object
+    plain = [x for x in lines if x.get("kind") == "Event"]
+    aks = [x["properties"]["log"] for x in lines if "properties" in x]
+    gke = [x for x in lines if "protoPayload" in x]
+    assert len(plain) + len(aks) + len(gke) == len(lines)
+    assert sum(ctx.skipped["not RBAC"].values()) == len(lines)
+    assert ctx.skipped["not RBAC"]["update leases"] == sum(1 for x in plain + aks if x["verb"] == "update")
 
 
 def test_history_and_state_of_one_cluster_line_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,9 +9,11 @@ One module per format, named in the explicit :data:`REGISTRY`. A module exposes
   :class:`~keytrail.importers.base.State` (snapshot lines and a directory).
 
 Importers never drop anything silently: every record is either converted or
-counted as skipped with a reason (``ctx.skip``), and a malformed record is a
-problem naming the file and line or record index (``ctx.problem``); with
-``--strict`` every unconvertible record is an error.
+counted as skipped with a reason (``ctx.skip``). A record that is not of the
+format at all is an error naming the file and line or record index
+(``ctx.problem``); an access change of the format that cannot be converted (no
+time, no target) is skipped as incomplete and listed by place
+(``ctx.incomplete``). With ``--strict`` every unconvertible record is an error.
 """
 
 from __future__ import annotations

@@ -118,6 +118,11 @@ class Context:
     converted: Counter[str] = field(default_factory=Counter)
     skipped: dict[str, Counter[str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    incomplete_at: list[Problem] = field(default_factory=list)
+    #: ``--assume-time``: the time of records that carry none (None: such records are incomplete)
+    assume_time: str | None = None
+    assumed: set[tuple[str, int, int]] = field(default_factory=set)
+    assumed_used: set[tuple[str, int, int]] = field(default_factory=set)
 
     def count(self, kind: str) -> None:
         """One record converted, of this kind (e.g. ``AttachRolePolicy``)."""
@@ -129,10 +134,29 @@ class Context:
             self.problem(record, f"not converted ({reason}: {kind}) and --strict is on")
         self.skipped.setdefault(reason, Counter())[kind] += 1
 
+    def incomplete(self, record: Record, kind: str, message: str) -> None:
+        """An access change of a known type that lacks what converting it needs (a time,
+        a target): skipped, counted and located in the summary; an error with ``--strict``.
+
+        Real exports are trimmed, redacted or partial; one such record must not stop
+        an import of millions, nor vanish unreported.
+        """
+        if self.strict:
+            self.problem(record, f"{message} (not converted, and --strict is on)")
+        else:
+            self.skipped.setdefault("incomplete", Counter())[kind] += 1
+            self.incomplete_at.append(_located(record, message, "warning"))
+
+    def missing_time(self, record: Record) -> str | None:
+        """The time for a record that carries none: ``--assume-time`` if given (and the
+        record's events then say ``source.time_assumed``), else None."""
+        if self.assume_time is not None:
+            self.assumed.add((record.file, record.line, record.index))
+        return self.assume_time
+
     def problem(self, record: Record, message: str) -> None:
         """A malformed or unconvertible record, located."""
-        self.problems.append(Problem(record.file, record.line, 0, "" if record.line else f"[{record.index}]",
-                                     message))
+        self.problems.append(_located(record, message))
 
     def source(self, record: Record, ident: Any = None, **extra: Any) -> dict[str, Any]:
         """The ``source`` of a converted event: format, file, line or index, the system's id."""
@@ -144,6 +168,10 @@ class Context:
         if ident is not None:
             out["id"] = str(ident)
         out.update({k: v for k, v in extra.items() if v is not None})
+        place = (record.file, record.line, record.index)
+        if place in self.assumed:
+            out["time_assumed"] = True
+            self.assumed_used.add(place)
         return out
 
     def summary(self) -> str:
@@ -152,7 +180,14 @@ class Context:
         for reason in sorted(self.skipped):
             counts = self.skipped[reason]
             lines.append(f"skipped {sum(counts.values()):,} ({reason})" + _top(counts))
+        if self.assumed_used:
+            lines.append(f"{len(self.assumed_used):,} converted record(s) carried no time: given {self.assume_time} "
+                         "(--assume-time), marked source.time_assumed")
         return "\n".join(lines)
+
+
+def _located(record: Record, message: str, level: str = "error") -> Problem:
+    return Problem(record.file, record.line, 0, "" if record.line else f"[{record.index}]", message, level)
 
 
 def _top(counts: Counter[str], limit: int = 12) -> str:

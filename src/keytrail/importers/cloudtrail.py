@@ -120,9 +120,10 @@ Skipped, counted by ``eventName`` under a reason (never silently):
 - ``unsupported IAM write``: any other IAM write, so new API calls show up in
   the summary instead of disappearing.
 
-Malformed (a problem naming file and line or index): a record that is not an
-object or has no ``eventName``/``eventSource``; an IAM change with a missing or
-unreadable ``eventTime``, or without the request parameter naming what changed.
+Malformed (an error naming file and line or index): a record that is not an
+object or has no ``eventName``/``eventSource``. Incomplete (skipped, listed by
+place): an IAM change with a missing or unreadable ``eventTime``, or without
+the request parameter naming what changed.
 """
 
 from __future__ import annotations
@@ -580,9 +581,7 @@ def _unwrap(data: Any) -> Any:
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     """Yield native events for the IAM changes in ``paths`` (see the module docstring)."""
     changes: list[tuple[str, int, Record, dict[str, Any]]] = []
-    files: dict[str, int] = {}
     for order, record in enumerate(read_records(paths, records_key="Records")):
-        files.setdefault(record.file, len(files))
         data = _unwrap(record.data)
         if not isinstance(data, dict):
             ctx.problem(record, "expected a CloudTrail record (a JSON object)")
@@ -599,9 +598,10 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.skip(record, reason, name)
             continue
         try:
-            time = event_time(data.get("eventTime"))
+            stamp = data.get("eventTime")
+            time = event_time(stamp) if stamp is not None else (ctx.missing_time(record) or event_time(stamp))
         except _Bad as exc:
-            ctx.problem(record, f"{name}: {exc}")
+            ctx.incomplete(record, name, f"{name}: {exc}")
             continue
         changes.append((time, order, record, data))
     # Time order, so that a trust policy's update is compared with the one before it.
@@ -638,7 +638,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         try:
             parts = convert_one(data, account, actor)
         except _Bad as exc:
-            ctx.problem(record, f"{name}: {exc}")
+            ctx.incomplete(record, name, f"{name}: {exc}")
             continue
         if not parts:
             ctx.skip(record, "no change", name)
@@ -659,6 +659,3 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
                 event["actor"] = actor
             event["source"] = dict(src)
             yield ctx.mapping.apply(data, event)
-    # Problems in input order (time-order conversion found some of them late).
-    ctx.problems.sort(key=lambda p: (files.get(p.file, len(files)), p.line,
-                                     int(p.path.strip("[]") or 0) if p.path.strip("[]").isdigit() else 0))

@@ -68,9 +68,9 @@ request" (the change is the ``completed`` record); PIM eligibility as "PIM
 eligibility" (eligible is not active access); invitations as "invitation";
 records whose ``result`` is not success as "failed call"; sign-in logs and
 every other operation as "not an access change".
-PROBLEMS (malformed): a record that is not an object or names no operation; a
-handled operation without the member, group, role or app it needs, or without a
-readable time.
+ERRORS (malformed): a record that is not an object or names no operation.
+INCOMPLETE (skipped, listed by place): a handled operation without the member,
+group, role or app it needs, or without a readable time.
 """
 
 from __future__ import annotations
@@ -244,11 +244,13 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         details = _details(body)
         change = _change(how, action, op.lower(), body, details)
         if isinstance(change, str):
-            ctx.problem(record, f"{op}: {change}")
+            ctx.incomplete(record, op, f"{op}: {change}")
             continue
         time = iso_utc(ci(body, "activityDateTime")) or iso_utc(ci(event, "time"))
+        if time is None and ci(body, "activityDateTime") is None and ci(event, "time") is None:
+            time = ctx.missing_time(record)
         if time is None:
-            ctx.problem(record, f"{op}: no readable activityDateTime or time")
+            ctx.incomplete(record, op, f"{op}: no readable activityDateTime or time")
             continue
         content = json.dumps(event, sort_keys=True, default=str)
         own = text_value(ci(body, "id")) or text_value(ci(event, "id"))

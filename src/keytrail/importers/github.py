@@ -56,9 +56,9 @@ SKIPPED: ``org.invite_member``, ``org.invite_user`` and ``invite_member`` as
 ``org.update_member`` without a ``permission`` as "no permission in record";
 every other action (pushes, pull requests, branch protection, hooks, settings,
 repo create/destroy/transfer/visibility ...) as "not an access change".
-PROBLEMS (malformed): a record that is not an object or has no ``action``; a
-handled action without the user, team, repo or org it needs, or without a
-readable time.
+ERRORS (malformed): a record that is not an object or has no ``action``.
+INCOMPLETE (skipped, listed by place): a handled action without the user, team,
+repo or org it needs, or without a readable time.
 """
 
 from __future__ import annotations
@@ -138,11 +138,12 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             continue
         change = _change(name, event, permission)
         if isinstance(change, str):
-            ctx.problem(record, f"{name}: {change}")
+            ctx.incomplete(record, name, f"{name}: {change}")
             continue
-        time = iso_utc(event["created_at"] if event.get("created_at") is not None else event.get("@timestamp"))
+        stamp = event["created_at"] if event.get("created_at") is not None else event.get("@timestamp")
+        time = iso_utc(stamp) if stamp is not None else ctx.missing_time(record)
         if time is None:
-            ctx.problem(record, f"{name}: no readable created_at or @timestamp")
+            ctx.incomplete(record, name, f"{name}: no readable created_at or @timestamp")
             continue
         content = json.dumps(event, sort_keys=True, default=str)
         doc_id = text_value(event.get("_document_id"))

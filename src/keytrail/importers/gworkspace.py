@@ -49,10 +49,10 @@ SKIPPED: other events of ``admin``, ``groups``, ``groups_enterprise`` and
 gmail, login, calendar, mobile, token, saml, rules ...) as "not IAM" (Drive and
 Calendar sharing are document ACLs, not identity access). Skips are counted as
 ``<application>:<event name>``.
-PROBLEMS (malformed): an activity that is not an object or has no
-``id.applicationName``; an admin/groups event without a name; a handled event
-without its parameters (user, group, role), or without ``id.time`` or
-``id.uniqueQualifier``.
+ERRORS (malformed): an activity that is not an object or has no
+``id.applicationName``. INCOMPLETE (skipped, listed by place): an admin/groups
+event without a name; a handled event without its parameters (user, group,
+role), or without ``id.time`` or ``id.uniqueQualifier``.
 """
 
 from __future__ import annotations
@@ -175,7 +175,6 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if not isinstance(events, list):
             events = [activity]  # the flattened form: name, type, parameters on the activity
         changes: list[tuple[dict[str, Any], str, tuple[str, str | None, str | None, str]]] = []
-        broken = False
         for item in events:
             item = item if isinstance(item, dict) else {}
             name = text_value(item.get("name"))
@@ -184,24 +183,23 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
                 ctx.skip(record, "not IAM", kind)
                 continue
             if name is None:
-                ctx.problem(record, f"{app}: an event without a name")
-                broken = True
+                ctx.incomplete(record, kind, f"{app}: an event without a name")
                 continue
             change = _change(app, name, _params(item))
             if change is None:
                 ctx.skip(record, "not an access change", kind)
             elif isinstance(change, str):
-                ctx.problem(record, f"{kind}: {change}")
-                broken = True
+                ctx.incomplete(record, kind, f"{kind}: {change}")
             else:
                 changes.append((item, kind, change))
-        if broken or not changes:
+        if not changes:
             continue
-        time = iso_utc(ident.get("time"))
+        time = iso_utc(ident.get("time")) if ident.get("time") is not None else ctx.missing_time(record)
         qualifier = text_value(ident.get("uniqueQualifier"))
         if time is None or qualifier is None:
             missing = " and ".join(n for n, v in (("id.time", time), ("id.uniqueQualifier", qualifier)) if v is None)
-            ctx.problem(record, f"{changes[0][1]}: no readable {missing}")
+            for _, kind, _ in changes:
+                ctx.incomplete(record, kind, f"{kind}: no readable {missing}")
             continue
         content = json.dumps(activity, sort_keys=True, default=str)
         suffix = deliveries.suffix(qualifier, content)

@@ -1,7 +1,9 @@
 """Kubernetes audit logs for RBAC objects → native history.
 
 Reads Kubernetes audit events (``apiVersion: audit.k8s.io/v1``, ``kind:
-Event``; JSON lines or a JSON list, Panther test wrappers unwrapped) and turns
+Event``; JSON lines or a JSON list, Panther test wrappers unwrapped), as the API
+server writes them or as managed clusters deliver them (a GKE Cloud Audit Logs
+entry, an AKS diagnostic log's ``properties.log``), and turns
 the changes to RBAC objects into keyed-history events, named exactly as
 ``keytrail import k8s-rbac`` names the state, so a history and a snapshot of
 the same cluster line up.
@@ -17,7 +19,7 @@ the same cluster line up.
 
 - **id**: ``k8s-audit-`` + ``auditID`` (``-1``, ``-2`` … when one event gives several).
 - **time**: ``stageTimestamp``, else ``requestReceivedTimestamp``; an RBAC change without
-  either is a problem (no time is guessed).
+  either is skipped as incomplete, listed by place (no time is guessed).
 - **actor**: ``user.username``: ``system:serviceaccount:NS:NAME`` → ``svc:k8s/NS/NAME``,
   other names → ``user:NAME``; impersonation (``impersonatedUser``) is kept in ``source``.
 - **why**: Kubernetes has no ticket; the ``authorization.k8s.io/reason`` annotation (the RBAC
@@ -55,11 +57,74 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     seen_subjects: dict[str, set[tuple[str, str, str]]] = {}
     for raw in read_records(paths):
         record = unwrap(raw)
-        data = record.data
-        if not isinstance(data, dict) or data.get("kind") != "Event" or "verb" not in data:
-            ctx.problem(record, "not a Kubernetes audit event (kind: Event with a verb)")
+        data = audit_event(record.data)
+        if data is None:
+            ctx.problem(record, "not a Kubernetes audit event (kind: Event with a verb, or one wrapped in a "
+                                "GKE Cloud Audit Logs entry or an AKS diagnostic log)")
             continue
         yield from _event(record, data, ctx, seen_subjects)
+
+
+def audit_event(data: Any) -> dict[str, Any] | None:
+    """The Kubernetes audit event in ``data``: itself, the ``properties.log`` of an AKS
+    diagnostic log (an object or a JSON string), or rebuilt from a GKE Cloud Audit Logs
+    entry (``protoPayload`` with ``serviceName: k8s.io``); None when it is none of these."""
+    if not isinstance(data, dict):
+        return None
+    if data.get("kind") == "Event" and "verb" in data:
+        return data
+    properties = data.get("properties")
+    if isinstance(properties, dict) and "log" in properties:
+        log = properties["log"]
+        if isinstance(log, str):
+            import json
+
+            try:
+                log = json.loads(log)
+            except ValueError:
+                return None
+        return log if isinstance(log, dict) and log.get("kind") == "Event" and "verb" in log else None
+    payload = data.get("protoPayload")
+    if isinstance(payload, dict) and payload.get("serviceName") == "k8s.io":
+        return _from_gke(data, payload)
+    return None
+
+
+def _from_gke(entry: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any] | None:
+    """A GKE entry as an audit event: ``methodName`` is ``io.k8s.<group>.<version>.<resource>.<verb>``,
+    ``resourceName`` is ``<group>/<version>[/namespaces/<ns>]/<resource>/<name>``."""
+    method = payload.get("methodName")
+    if not isinstance(method, str) or not method.startswith("io.k8s."):
+        return None
+    parts = method.split(".")
+    verb = parts[-1]
+    resource = parts[-2] if len(parts) >= 4 else ""
+    ref: dict[str, Any] = {"resource": resource}
+    path = str(payload.get("resourceName") or "").split("/")
+    if "namespaces" in path[:-1]:
+        at = path.index("namespaces")
+        ref["namespace"] = path[at + 1]
+        rest = path[at + 2:]
+    else:
+        rest = path[2:]
+    if len(rest) >= 2 and rest[0] == resource:
+        ref["name"] = rest[1]
+    status = payload.get("status") if isinstance(payload.get("status"), dict) else {}
+    code = status.get("code") or 0
+    event: dict[str, Any] = {
+        "kind": "Event", "verb": verb, "objectRef": ref,
+        "auditID": entry.get("insertId"),
+        "stageTimestamp": entry.get("timestamp") or entry.get("receiveTimestamp"),
+        "user": {"username": (payload.get("authenticationInfo") or {}).get("principalEmail")},
+        # gRPC status: 0 is OK, anything else a failed call
+        "responseStatus": {"code": 200 if code == 0 else 400 + (code if isinstance(code, int) else 0)},
+        "userAgent": (payload.get("requestMetadata") or {}).get("callerSuppliedUserAgent"),
+        "annotations": entry.get("labels") if isinstance(entry.get("labels"), dict) else {},
+    }
+    for ours, theirs in (("requestObject", "request"), ("responseObject", "response")):
+        if isinstance(payload.get(theirs), dict):
+            event[ours] = payload[theirs]
+    return event
 
 
 def _event(record: Record, data: dict[str, Any], ctx: Context,
@@ -80,13 +145,15 @@ def _event(record: Record, data: dict[str, Any], ctx: Context,
         ctx.skip(record, "failed call", label)
         return
     time = iso_utc(data.get("stageTimestamp")) or iso_utc(data.get("requestReceivedTimestamp"))
+    if time is None and data.get("stageTimestamp") is None and data.get("requestReceivedTimestamp") is None:
+        time = ctx.missing_time(record)
     if time is None:
-        ctx.problem(record, f"{label}: no stageTimestamp or requestReceivedTimestamp")
+        ctx.incomplete(record, label, f"{label}: no stageTimestamp or requestReceivedTimestamp")
         return
     name = str(ref.get("name") or (data.get("requestObject") or {}).get("metadata", {}).get("name") or "")
     namespace = str(ref.get("namespace") or "")
     if not name:
-        ctx.problem(record, f"{label}: the object has no name")
+        ctx.incomplete(record, label, f"{label}: the object has no name")
         return
     username = str((data.get("user") or {}).get("username") or "")
     base = {"time": time, "actor": actor_id(username)} if username else {"time": time}
@@ -119,7 +186,7 @@ def _event(record: Record, data: dict[str, Any], ctx: Context,
                 return
             parsed = _subjects(obj, kind, namespace)
             if parsed is None:
-                ctx.problem(record, f"{label} {name!r}: roleRef or subjects are malformed")
+                ctx.incomplete(record, label, f"{label} {name!r}: roleRef or subjects are malformed")
                 return
             after = parsed
         for sid, target, res in sorted(after - before):

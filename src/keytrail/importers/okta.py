@@ -54,9 +54,10 @@ roles ``role:okta/<role name>``, app assignments ``role:okta-app/<app label>``.
 SKIPPED: every other eventType (sign-ins, MFA, policy evaluation, rate limits,
 token and app lifecycle ...) as "not an access change"; a handled eventType
 whose ``outcome.result`` is not SUCCESS/ALLOW (FAILURE, DENY ...) as "failed call".
-PROBLEMS (malformed): a record that is not an object, has no eventType, no
-uuid, no readable ``published``, or a handled eventType without the target it
-needs (the User, UserGroup or AppInstance target, or the privilege name).
+ERRORS (malformed): a record that is not an object or has no eventType.
+INCOMPLETE (skipped, listed by place): a handled eventType with no uuid, no
+readable ``published``, or without the target it needs (the User, UserGroup or
+AppInstance target, or the privilege name).
 """
 
 from __future__ import annotations
@@ -166,15 +167,17 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             continue
         uuid = ci(event, "uuid")
         if not isinstance(uuid, str) or not uuid.strip():
-            ctx.problem(record, f"{etype}: no uuid")
+            ctx.incomplete(record, kind, f"{etype}: no uuid")
             continue
         time = iso_utc(ci(event, "published"))
+        if time is None and ci(event, "published") is None:
+            time = ctx.missing_time(record)
         if time is None:
-            ctx.problem(record, f"{etype}: no readable published time ({ci(event, 'published')!r})")
+            ctx.incomplete(record, kind, f"{etype}: no readable published time ({ci(event, 'published')!r})")
             continue
         pairs = _changes(kind, event)
         if isinstance(pairs, str):
-            ctx.problem(record, f"{etype}: {pairs}")
+            ctx.incomplete(record, kind, f"{etype}: {pairs}")
             continue
         content = json.dumps(event, sort_keys=True, default=str)
         suffix = deliveries.suffix(uuid, content)

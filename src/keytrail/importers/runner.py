@@ -60,7 +60,7 @@ def mapping_from(options: dict[str, str | None], mapping_file: Path | None) -> M
 
 
 def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict: bool = False,
-               force: bool = False) -> Context:
+               force: bool = False, assume_time: str | None = None) -> Context:
     """Import ``inputs`` as format ``fmt`` into ``out``; return the context (counts) for the summary."""
     if fmt not in REGISTRY:
         from keytrail.schemas import did_you_mean
@@ -77,7 +77,7 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
     files = _expand(inputs)
     if out.exists() and not force:
         raise UsageError(f"{out} exists: keytrail import never overwrites (remove it, or give --force)")
-    ctx = Context(fmt, mapping, strict)
+    ctx = Context(fmt, mapping, strict, assume_time=assume_time)
     try:
         _convert_and_write(module, files, out, ctx, fmt, force)
     except ImportFailedError:
@@ -90,16 +90,38 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
 def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, fmt: str, force: bool) -> None:
     if module.KIND == "history":
         events = list(module.convert(files, ctx))
+        _in_input_order(ctx, files)
         _validate_events(events, ctx)
         if ctx.problems:
-            raise ImportFailedError("import failed", ctx.problems[:200])
+            raise _failed(ctx, files)
         _write_history(events, out)
     else:
         state: State = module.convert(files, ctx)
+        _in_input_order(ctx, files)
         _validate_state(state, ctx)
         if ctx.problems:
-            raise ImportFailedError("import failed", ctx.problems[:200])
+            raise _failed(ctx, files)
         _write_state(state, out, fmt, force)
+
+
+def _in_input_order(ctx: Context, files: list[Path]) -> None:
+    """Problems and incomplete records by file, then line or record index (importers
+    that convert in time order meet some of them late)."""
+    order = {str(path): n for n, path in enumerate(files)}
+    ctx.problems.sort(key=lambda problem: _place(problem, order))
+    ctx.incomplete_at.sort(key=lambda problem: _place(problem, order))
+
+
+def _place(problem: Problem, order: dict[str, int]) -> tuple[int, int, int]:
+    index = problem.path.strip("[]")
+    return order.get(problem.file, len(order)), problem.line, int(index) if index.isdigit() else 0
+
+
+def _failed(ctx: Context, files: list[Path]) -> ImportFailedError:
+    """The errors, with the incomplete records among them (as warnings), in input order."""
+    order = {str(path): n for n, path in enumerate(files)}
+    located = sorted(ctx.problems + ctx.incomplete_at, key=lambda problem: _place(problem, order))
+    return ImportFailedError("import failed", located[:200])
 
 
 def _expand(inputs: list[Path]) -> list[Path]:

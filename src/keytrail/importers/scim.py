@@ -49,16 +49,17 @@ has no id yet, so give the POST *response* as ``data`` (it carries the id) or
 the join is recorded under the userName.
 
 - ``time``: the envelope's ``time`` (or ``timestamp``), else the body's
-  ``meta.lastModified``, else ``meta.created``. A record that would convert to
-  an event but has no time is a problem ("no time: add meta.lastModified or a
-  time on the request"): SCIM bodies carry no time of their own, and a guessed
-  time (the file's mtime, the import's clock) would misplace the change in
-  every time-based check.
+  ``meta.lastModified``, else ``meta.created``, else ``--assume-time``. A
+  record that would convert to an event but has no time is incomplete ("no
+  time: add meta.lastModified or a time on the request"): SCIM bodies carry no
+  time of their own, and a guessed time (the file's mtime, the import's clock)
+  would misplace the change in every time-based check.
 - ``actor``: the envelope's ``actor`` (a native id), else none.
 - ``id``: ``scim-`` + the envelope's ``id``/``requestId`` (a bulk operation:
-  the bulk's id, ``-op<N>``; else its ``bulkId``), else ``scim-`` + the first 16
-  hex digits of the SHA-256 of the request; ``-1``, ``-2`` ... when one request
-  makes several events.
+  the bulk's id, or the digest of the bulk request, ``-op<N>``: a ``bulkId`` is
+  unique only within its request), else ``scim-`` + the first 16 hex digits of
+  the SHA-256 of the request and its time; ``-1``, ``-2`` ... when one request
+  makes several events. The same request read twice is a duplicate delivery.
 - ``source``: format, file, line or index, the system's id, the operation's
   index in a bulk request.
 
@@ -67,14 +68,16 @@ change`` (PATCH/PUT of other attributes, POST/PATCH elsewhere, and messages:
 ListResponse, Error, Schema, ResourceType, ServiceProviderConfig,
 SearchRequest, BulkResponse); ``resource representation`` (a bare User or
 Group with an ``id``: a GET or a response, no change); ``members not named``
-(``remove`` of ``members`` with no filter, and the removals a ``replace`` or
-PUT of members implies: SCIM does not say whom they remove, and keytrail
-does not guess; the grants of the new members are converted).
+(the removals a ``replace``, PUT or unfiltered ``remove`` of members implies
+in a group this import has not seen created: SCIM does not say whom they
+remove, and keytrail does not guess; in a group it has seen created, they are
+revokes, see :class:`_Members`); ``no change``; ``duplicate delivery``.
 
-Problems: a record that is not an object; a change with no time; a membership
-or ``active`` change with no Group or User it applies to (a bare PatchOp
-names neither: give it as an envelope with the path); an unresolved
-``bulkId:`` reference.
+Errors: a record that is not an object; a BulkRequest without operations.
+Incomplete (skipped, listed by place): a change with no time; a membership or
+``active`` change with no Group or User it applies to (a bare PatchOp names
+neither: give it as an envelope with the path); an unresolved ``bulkId:``
+reference.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, read_records, safe_name
+from keytrail.importers.base import Context, Deliveries, Record, read_records, safe_name
 
 FORMAT = "scim"
 KIND = "history"
@@ -95,6 +98,59 @@ _MSG = "urn:ietf:params:scim:api:messages:2.0:"
 _CORE = "urn:ietf:params:scim:schemas:core:2.0:"
 _MEMBER_FILTER = re.compile(r'^members\[\s*value\s+eq\s*"([^"]+)"\s*\]$', re.IGNORECASE)
 _USER_ATTRIBUTES = ("userName", "displayName", "title", "userType", "externalId")
+
+
+#: A change placeholder: the group's members are exactly those this request grants
+#: (a PUT, a ``replace`` of members, a ``remove`` of all members); resolved against
+#: the membership this import has seen (:class:`_Members`).
+_REPLACE = "replace-members"
+
+
+class _Members:
+    """Group memberships as the records read so far leave them, to turn a replace of
+    members into revokes for those it drops. A group this import has not seen created
+    has unknown members: its implied removals are skipped (``members not named``)."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, set[str]] = {}
+
+    def resolve(self, changes: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+        """``changes`` in order with replace placeholders resolved, and adds of present
+        members dropped; True when some implied removals were unknown."""
+        out: list[dict[str, Any]] = []
+        unknown = False
+        for change in changes:
+            action, target = change["action"], change.get("target")
+            members = self.known.get(target) if isinstance(target, str) else None
+            if action == _REPLACE:
+                if members is None:
+                    unknown = True
+                    continue
+                keep = set(change["keep"])
+                out += [{"action": "revoke", "subject": subject, "target": target}
+                        for subject in sorted(members - keep)]
+                members &= keep
+                continue
+            if action == "define":
+                self.known[target] = set()
+            elif action == "retire":
+                self.known.pop(target, None)
+            elif action == "grant" and members is not None:
+                if change["subject"] in members:
+                    continue  # already a member: SCIM makes no change
+                members.add(change["subject"])
+            elif action == "revoke" and members is not None:
+                members.discard(change["subject"])
+            out.append(change)
+        return out, unknown
+
+
+class _State:
+    """What one import remembers across records: deliveries seen, group memberships."""
+
+    def __init__(self) -> None:
+        self.deliveries = Deliveries()
+        self.members = _Members()
 
 
 class _Skip(Exception):
@@ -108,6 +164,7 @@ class _Problem(Exception):
 
 
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
+    state = _State()
     for record in read_records(paths):
         data = record.data
         if not isinstance(data, dict):
@@ -115,7 +172,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             continue
         schemas = _schemas(data)
         if _MSG + "BulkRequest" in schemas:
-            yield from _bulk(record, data, ctx)
+            yield from _bulk(record, data, ctx, state)
             continue
         if "method" in data:
             request = data
@@ -125,7 +182,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
                 ctx.skip(record, bare.reason, bare.kind)
                 continue
             request = bare
-        yield from _one(record, request, data, ctx, base_id=_envelope_id(data), where="")
+        yield from _one(record, request, data, ctx, state, base_id=_envelope_id(data), where="")
 
 
 def _schemas(data: dict[str, Any]) -> list[str]:
@@ -162,7 +219,7 @@ def _envelope_id(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _bulk(record: Record, data: dict[str, Any], ctx: Context) -> Iterator[dict[str, Any]]:
+def _bulk(record: Record, data: dict[str, Any], ctx: Context, state: _State) -> Iterator[dict[str, Any]]:
     ops = data.get("Operations")
     if not isinstance(ops, list):
         ctx.problem(record, "BulkRequest without Operations[]")
@@ -176,7 +233,9 @@ def _bulk(record: Record, data: dict[str, Any], ctx: Context) -> Iterator[dict[s
                 bulk_ids[str(op["bulkId"])] = f"user:{safe_name(body.get('id') or body.get('userName'))}"
             elif kind == "Groups":
                 bulk_ids[str(op["bulkId"])] = f"group:scim/{safe_name(body.get('id') or body.get('displayName'))}"
-    own = _envelope_id(data) or data.get("id")
+    # bulkIds are the client's, unique only within one request: a bulk without an id of
+    # its own is named by its content
+    own = _envelope_id(data) or data.get("id") or _digest(data)
     for n, op in enumerate(ops):
         where = f"Operations[{n}]: "
         if not isinstance(op, dict) or "method" not in op:
@@ -186,8 +245,13 @@ def _bulk(record: Record, data: dict[str, Any], ctx: Context) -> Iterator[dict[s
         for name in ("time", "timestamp", "actor"):
             if name in data and name not in request:
                 request[name] = data[name]
-        base = f"{own}-op{n}" if own else (str(op["bulkId"]) if op.get("bulkId") else None)
-        yield from _one(record, request, op, ctx, base_id=base, where=where, bulk_ids=bulk_ids, op_index=n)
+        yield from _one(record, request, op, ctx, state, base_id=f"{own}-op{n}", where=where,
+                        bulk_ids=bulk_ids, op_index=n)
+
+
+def _digest(data: Any) -> str:
+    text = data if isinstance(data, str) else json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _path_parts(path: Any) -> tuple[str | None, str | None]:
@@ -203,8 +267,8 @@ def _path_parts(path: Any) -> tuple[str | None, str | None]:
     return parts[0], (parts[1] if len(parts) > 1 else None)
 
 
-def _one(record: Record, request: dict[str, Any], raw: dict[str, Any], ctx: Context, base_id: str | None,
-         where: str, bulk_ids: dict[str, str] | None = None, op_index: int | None = None) -> Iterator[dict[str, Any]]:
+def _one(record: Record, request: dict[str, Any], raw: dict[str, Any], ctx: Context, state: _State,
+         base_id: str | None, where: str, bulk_ids: dict[str, str] | None = None, op_index: int | None = None) -> Iterator[dict[str, Any]]:
     method = str(request.get("method") or "").upper()
     body = request.get("data", request.get("body"))
     resource, ident = _path_parts(request.get("path", request.get("url")))
@@ -212,33 +276,43 @@ def _one(record: Record, request: dict[str, Any], raw: dict[str, Any], ctx: Cont
     try:
         if method == "GET":
             raise _Skip("read-only", kind)
-        changes, skipped = _changes(method, resource, ident, body, bulk_ids or {})
+        changes = _changes(method, resource, ident, body, bulk_ids or {})
     except _Skip as skip:
         ctx.skip(record, skip.reason, skip.kind)
         return
     except _Problem as exc:
-        ctx.problem(record, f"{where}{exc}")
+        ctx.incomplete(record, kind, f"{where}{exc}")
         return
     if not changes:
-        ctx.skip(record, skipped or "not an access change", kind)
+        ctx.skip(record, "not an access change", kind)
         return
-    time = _time(request, body)
+    time = _time(request, body) or ctx.missing_time(record)
     if time is None:
-        ctx.problem(record, f"{where}{kind}: no time: add meta.lastModified or a time on the request")
+        ctx.incomplete(record, kind, f"{where}{kind}: no time: add meta.lastModified or a time on the request")
         return
-    base = "scim-" + (base_id or hashlib.sha256(json.dumps(request, sort_keys=True, default=str)
-                                                .encode("utf-8")).hexdigest()[:16])
+    content = json.dumps([request, time], sort_keys=True, default=str)
+    ident = base_id or _digest(content)
+    suffix = state.deliveries.suffix(ident, content)
+    if suffix is None:
+        ctx.skip(record, "duplicate delivery", kind)
+        return
+    base = f"scim-{ident}{suffix}"
+    changes, unknown = state.members.resolve(changes)
+    if not changes:
+        ctx.skip(record, "members not named" if unknown else "no change", kind)
+        return
     actor = request.get("actor")
     for n, change in enumerate(changes, 1):
         event: dict[str, Any] = {"id": base if len(changes) == 1 else f"{base}-{n}", "time": time, **change}
         if isinstance(actor, str) and actor:
             event["actor"] = actor
         ctx.mapping.apply(raw, event)
-        event["source"] = ctx.source(record, base_id, operation=op_index)
+        event["source"] = ctx.source(record, base_id, operation=op_index,
+                                     bulkId=raw.get("bulkId") if op_index is not None else None)
         yield event
     ctx.count(kind)
-    if skipped:
-        ctx.skip(record, skipped, kind)
+    if unknown:
+        ctx.skip(record, "members not named", kind)
 
 
 def _time(request: dict[str, Any], body: Any) -> str | None:
@@ -271,15 +345,15 @@ def _member(member: Any, bulk_ids: dict[str, str]) -> str:
 
 
 def _changes(method: str, resource: str | None, ident: str | None, body: Any,
-             bulk_ids: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
-    """The native changes a request makes, and the skip reason for what it does that cannot be converted."""
+             bulk_ids: dict[str, str]) -> list[dict[str, Any]]:
+    """The native changes a request makes (with :data:`_REPLACE` placeholders)."""
     body = body if body is not None else {}
     if method == "DELETE":
         if resource == "Users" and ident:
-            return [{"action": "leave", "subject": f"user:{safe_name(ident)}"}], None
+            return [{"action": "leave", "subject": f"user:{safe_name(ident)}"}]
         if resource == "Groups" and ident:
-            return [{"action": "retire", "target": f"group:scim/{safe_name(ident)}"}], None
-        return [], None
+            return [{"action": "retire", "target": f"group:scim/{safe_name(ident)}"}]
+        return []
     if method == "POST":
         if not isinstance(body, dict):
             raise _Problem("POST without a body")
@@ -291,7 +365,7 @@ def _changes(method: str, resource: str | None, ident: str | None, body: Any,
             event: dict[str, Any] = {"action": "join", "subject": f"user:{safe_name(name)}"}
             if attrs:
                 event["attributes"] = attrs
-            return [event], None
+            return [event]
         if resource == "Groups":
             name = body.get("id") or body.get("displayName")
             if not name:
@@ -300,32 +374,36 @@ def _changes(method: str, resource: str | None, ident: str | None, body: Any,
             out = [{"action": "define", "target": target}]
             out += [{"action": "grant", "subject": _member(m, bulk_ids), "target": target}
                     for m in body.get("members") or []]
-            return out, None
-        return [], None
+            return out
+        return []
     if method == "PUT":
         if not isinstance(body, dict):
             raise _Problem("PUT without a body")
         if resource == "Users":
             if body.get("active") is False:
-                return [{"action": "leave", "subject": f"user:{safe_name(ident or body.get('id'))}"}], None
-            return [], None
+                return [{"action": "leave", "subject": f"user:{safe_name(ident or body.get('id'))}"}]
+            return []
         if resource == "Groups" and "members" in body:
-            target = f"group:scim/{safe_name(ident or body.get('id'))}"
-            return ([{"action": "grant", "subject": _member(m, bulk_ids), "target": target}
-                     for m in body.get("members") or []], "members not named")
-        return [], None
+            return _replace(f"group:scim/{safe_name(ident or body.get('id'))}", body.get("members") or [],
+                            bulk_ids)
+        return []
     if method == "PATCH":
         ops = body.get("Operations") if isinstance(body, dict) else body
         if not isinstance(ops, list):
             raise _Problem("PATCH without Operations[]")
         return _patch(resource, ident, ops, bulk_ids)
-    return [], None
+    return []
+
+
+def _replace(target: str, members: list[Any], bulk_ids: dict[str, str]) -> list[dict[str, Any]]:
+    """The group's members become exactly ``members``: a placeholder, then the grants."""
+    grants = [{"action": "grant", "subject": _member(m, bulk_ids), "target": target} for m in members]
+    return [{"action": _REPLACE, "target": target, "keep": [g["subject"] for g in grants]}, *grants]
 
 
 def _patch(resource: str | None, ident: str | None, ops: list[Any],
-           bulk_ids: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+           bulk_ids: dict[str, str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    skipped: str | None = None
     for n, op in enumerate(ops):
         if not isinstance(op, dict):
             raise _Problem(f"Operations[{n}] is not an object")
@@ -354,10 +432,10 @@ def _patch(resource: str | None, ident: str | None, ops: list[Any],
             if removed and kind == "remove":
                 out.append({"action": "revoke", "subject": f"user:{safe_name(removed.group(1))}", "target": target})
             elif kind == "remove":
-                skipped = "members not named"
+                out += _replace(target, [], bulk_ids)  # every member removed
+            elif kind == "replace":
+                out += _replace(target, members or [], bulk_ids)
             else:
-                if kind == "replace":
-                    skipped = "members not named"
                 out += [{"action": "grant", "subject": _member(m, bulk_ids), "target": target} for m in members or []]
         if active is not None and resource in (None, "Users"):
             if not ident:
@@ -367,4 +445,4 @@ def _patch(resource: str | None, ident: str | None, ops: list[Any],
                 out.append({"action": "leave", "subject": f"user:{safe_name(ident)}"})
             elif active is True or str(active).lower() == "true":
                 out.append({"action": "join", "subject": f"user:{safe_name(ident)}"})
-    return out, skipped
+    return out
