@@ -211,6 +211,26 @@ def test_panther_rule_tests_are_unwrapped_and_their_trimmed_records_skipped_by_p
     assert all(e["time"].endswith("Z") for e in events)
 
 
+def test_panther_test_scenarios_in_yaml_are_flattened() -> None:
+    import yaml
+
+    files = sorted((DATA / "panther-analysis" / "test_scenarios").glob("*/*cloudtrail.yml"))
+    if not files:
+        pytest.skip("the shared Panther test scenarios are absent")
+    logs = [(f, i, e) for f in files for i, e in enumerate(yaml.safe_load(f.read_text())["Logs"])]
+    events, ctx = run(files)
+    assert not ctx.problems and not ctx.incomplete_at
+    iam = [e for _, _, e in logs if e["eventSource"] == IAM]
+    assert ctx.skipped["not IAM"] == Counter(e["eventName"] for _, _, e in logs if e["eventSource"] != IAM)
+    assert sum(ctx.converted.values()) + sum(sum(c.values()) for r, c in ctx.skipped.items()
+                                             if r != "not IAM") == len(iam)
+    assert ctx.converted == Counter(e["eventName"] for e in iam if not e.get("errorCode"))
+    # each event points back at its scenario file and its place in the Logs list
+    first = next(e for e in events if e["source"]["eventName"] == "CreateUser")
+    where = next((f, i) for f, i, e in logs if e["eventName"] == "CreateUser")
+    assert (first["source"]["file"], first["source"]["index"]) == (str(where[0]), where[1])
+
+
 # -- fixtures: edge cases ------------------------------------------------------------------------
 
 def test_the_mixed_fixture_converts_and_skips_by_reason() -> None:

@@ -328,6 +328,20 @@ def unwrap(record: Record) -> Record:
     return record
 
 
+def panther_records(paths: Iterable[Path], marker: str, records_key: str | None = None) -> Iterator[Record]:
+    """Every record of ``paths`` (JSON, JSON lines or YAML), with Panther's wrappers removed:
+    a rule-test line's ``event``, and a test scenario's ``Logs:`` list (a YAML document
+    without the format's own ``marker`` field, e.g. ``eventType``) flattened."""
+    for record in read_records(paths, records_key=records_key, yaml_ok=True):
+        record = unwrap(record)
+        data = record.data
+        logs = ci(data, "Logs") if isinstance(data, dict) else None
+        if isinstance(logs, list) and ci(data, marker) is None:
+            yield from (Record(item, record.file, 0, i) for i, item in enumerate(logs))
+        else:
+            yield record
+
+
 def ci(data: Any, path: str) -> Any:
     """:func:`dig` with keys matched case-insensitively (``ci(event, "debugContext.debugData")``)."""
     value = data

@@ -2,8 +2,9 @@
 
 Input: CloudTrail log files as delivered to S3 (``{"Records": [...]}``, gzipped
 or not), JSON lines of single records (as Elastic, Athena or ``jq -c
-'.Records[]'`` export them), or Panther rule-test lines
-(``{"p_sources": [...], "event": {...}}``, unwrapped to ``event``).
+'.Records[]'`` export them), Panther rule-test lines (``{"p_sources": [...],
+"event": {...}}``, unwrapped to ``event``) or Panther test scenarios (YAML with
+a ``Logs:`` list).
 
 Naming scheme (shared with the ``aws-authz`` importer, so that a CloudTrail
 history and an authorization-details snapshot of the same account line up):
@@ -136,7 +137,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, read_records, safe_name
+from keytrail.importers.base import Context, Record, panther_records, safe_name
 
 FORMAT = "cloudtrail"
 KIND = "history"
@@ -571,18 +572,11 @@ def _digest(data: Any) -> str:
                                      ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def _unwrap(data: Any) -> Any:
-    """Panther rule-test lines wrap the raw record: ``{"p_sources": [...], "event": {...}}``."""
-    if isinstance(data, dict) and "p_sources" in data and isinstance(data.get("event"), dict):
-        return data["event"]
-    return data
-
-
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     """Yield native events for the IAM changes in ``paths`` (see the module docstring)."""
     changes: list[tuple[str, int, Record, dict[str, Any]]] = []
-    for order, record in enumerate(read_records(paths, records_key="Records")):
-        data = _unwrap(record.data)
+    for order, record in enumerate(panther_records(paths, "eventName", records_key="Records")):
+        data = record.data
         if not isinstance(data, dict):
             ctx.problem(record, "expected a CloudTrail record (a JSON object)")
             continue

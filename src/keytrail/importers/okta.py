@@ -72,12 +72,10 @@ from keytrail.importers.base import (
     Deliveries,
     Field,
     Mapping,
-    Record,
     ci,
     iso_utc,
-    read_records,
+    panther_records,
     safe_name,
-    unwrap,
 )
 
 FORMAT = "okta"
@@ -104,18 +102,6 @@ def _lowered(mapping: Mapping) -> Mapping:
     def low(f: Field) -> Field:
         return Field(f.path.lower() if f.path else None, f.pattern)
     return Mapping(low(mapping.key), low(mapping.ticket), low(mapping.reason))
-
-
-def _records(paths: list[Path]) -> Iterator[Record]:
-    """Every System Log event: Panther wrappers unwrapped, YAML ``Logs:`` lists flattened."""
-    for record in read_records(paths, yaml_ok=True):
-        record = unwrap(record)
-        data = record.data
-        if isinstance(data, dict) and isinstance(ci(data, "Logs"), list) and ci(data, "eventType") is None:
-            for i, item in enumerate(ci(data, "Logs")):
-                yield Record(item, record.file, 0, i)
-        else:
-            yield record
 
 
 def _targets(event: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -147,7 +133,7 @@ def _actor(event: dict[str, Any]) -> str | None:
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     lowered = _lowered(ctx.mapping)
     deliveries = Deliveries()
-    for record in _records(paths):
+    for record in panther_records(paths, "eventType"):
         event = record.data
         if not isinstance(event, dict):
             ctx.problem(record, f"expected an Okta LogEvent object, got {type(event).__name__}")
