@@ -71,8 +71,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, State, read_records, safe_name
-from keytrail.importers.cloudtrail import (
+from keytrail.importers.aws_names import (
     arn_name,
     group_id,
     inline_id,
@@ -85,6 +84,7 @@ from keytrail.importers.cloudtrail import (
     trust_principals,
     user_id,
 )
+from keytrail.importers.base import Context, Record, State, read_records, safe_name
 
 FORMAT = "aws-authz"
 KIND = "state"
