@@ -20,7 +20,8 @@ FIX = Path(__file__).resolve().parent / "fixtures" / "gworkspace"
 
 IAM_APPS = {"admin", "groups", "groups_enterprise", "user_accounts"}
 HANDLED = {("admin", n) for n in ("ASSIGN_ROLE", "UNASSIGN_ROLE", "CREATE_ROLE", "DELETE_ROLE", "CREATE_USER",
-                                  "DELETE_USER", "SUSPEND_USER", "ADD_GROUP_MEMBER", "REMOVE_GROUP_MEMBER")} \
+                                  "DELETE_USER", "SUSPEND_USER", "UNSUSPEND_USER", "UNDELETE_USER",
+                                  "ADD_GROUP_MEMBER", "REMOVE_GROUP_MEMBER")} \
     | {(a, n) for a in ("groups", "groups_enterprise") for n in ("add_member", "remove_member")}
 
 
@@ -35,7 +36,7 @@ def _complete(app: str, name: str, params: dict) -> bool:
         return "ROLE_NAME" in params
     if name in ("ASSIGN_ROLE", "UNASSIGN_ROLE"):
         return "ROLE_NAME" in params and "USER_EMAIL" in params
-    if name in ("CREATE_USER", "DELETE_USER", "SUSPEND_USER"):
+    if name in ("CREATE_USER", "DELETE_USER", "SUSPEND_USER", "UNSUSPEND_USER", "UNDELETE_USER"):
         return "USER_EMAIL" in params
     return bool({"GROUP_EMAIL", "group_id", "group_email"} & set(params)) and \
         bool({"USER_EMAIL", "member_id", "member_email", "user_email"} & set(params))
@@ -141,3 +142,18 @@ def test_cli_end_to_end_loads(tmp_path: Path) -> None:
     state = pipeline.replay(project, "2026-12-31T00:00:00Z")
     assert not state.anomalies
     assert not state.grants
+
+
+def test_a_user_suspended_then_unsuspended_leaves_and_joins_again(tmp_path: Path) -> None:
+    def activity(n: int, name: str) -> dict:
+        return {"id": {"time": f"2026-02-0{n}T10:00:00Z", "uniqueQualifier": f"q{n}", "applicationName": "admin"},
+                "actor": {"email": "admin@example.com"},
+                "events": [{"type": "USER_SETTINGS", "name": name,
+                            "parameters": [{"name": "USER_EMAIL", "value": "bob@example.com"}]}]}
+    source = tmp_path / "a.jsonl"
+    source.write_text("".join(json.dumps(activity(n, name)) + "\n" for n, name in
+                              enumerate(("SUSPEND_USER", "UNSUSPEND_USER", "DELETE_USER", "UNDELETE_USER"), 1)))
+    ctx, events = _convert([source])
+    assert [(e["action"], e["subject"]) for e in events] == [
+        ("leave", "user:bob@example.com"), ("join", "user:bob@example.com"),
+        ("leave", "user:bob@example.com"), ("join", "user:bob@example.com")]

@@ -24,7 +24,8 @@ FIX = Path(__file__).resolve().parent / "fixtures" / "okta"
 HANDLED = {"group.user_membership.add", "group.user_membership.remove", "user.account.privilege.grant",
            "user.account.privilege.revoke", "group.privilege.grant", "group.privilege.revoke",
            "application.user_membership.add", "application.user_membership.remove", "user.lifecycle.create",
-           "user.lifecycle.activate", "user.lifecycle.deactivate", "user.lifecycle.suspend"}
+           "user.lifecycle.activate", "user.lifecycle.deactivate", "user.lifecycle.suspend",
+           "user.lifecycle.reactivate", "user.lifecycle.unsuspend"}
 
 
 def _get(d: dict, key: str):
@@ -168,3 +169,19 @@ def test_cli_end_to_end_loads(tmp_path: Path) -> None:
     assert len(project.events) == 11
     ctx = run_import("okta", [FIX / "api.json"], tmp_path / "again.jsonl", Mapping())
     assert sum(ctx.converted.values()) == 3
+
+
+def test_reactivated_and_unsuspended_users_join_again(tmp_path: Path) -> None:
+    def event(n: int, kind: str) -> dict:
+        return {"uuid": f"e{n}", "published": f"2026-02-0{n}T10:00:00.000Z", "eventType": kind,
+                "actor": {"type": "User", "alternateId": "admin@example.com"}, "outcome": {"result": "SUCCESS"},
+                "target": [{"type": "User", "alternateId": "bob@example.com"}]}
+    kinds = ("user.lifecycle.suspend", "user.lifecycle.unsuspend", "user.lifecycle.deactivate",
+             "user.lifecycle.reactivate")
+    source = tmp_path / "e.jsonl"
+    source.write_text("".join(json.dumps(event(n, k)) + "\n" for n, k in enumerate(kinds, 1)))
+    out = tmp_path / "h.jsonl"
+    assert main(["import", "okta", str(source), "--out", str(out)]) == 0
+    events = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [e["action"] for e in events] == ["leave", "join", "leave", "join"]
+    assert {e["subject"] for e in events} == {"user:bob@example.com"}

@@ -28,7 +28,7 @@ FIELD MAPPING (per event of an activity)
   admin : ADD_GROUP_MEMBER / REMOVE_GROUP_MEMBER         grant / revoke  ``user:<USER_EMAIL>``           ``group:gws/<GROUP_EMAIL>``
   admin : ASSIGN_ROLE / UNASSIGN_ROLE                    grant / revoke  ``user:<USER_EMAIL>``           ``role:gws/<ROLE_NAME>`` (``gws:<ORG_UNIT_NAME>`` when scoped)
   admin : CREATE_ROLE / DELETE_ROLE                      define / retire                                 ``role:gws/<ROLE_NAME>``
-  admin : CREATE_USER                                    join            ``user:<USER_EMAIL>``
+  admin : CREATE_USER / UNSUSPEND_USER / UNDELETE_USER   join            ``user:<USER_EMAIL>``
   admin : DELETE_USER / SUSPEND_USER                     leave           ``user:<USER_EMAIL>``
   ====================================================  ===============  ==============================  ===================================
 
@@ -82,7 +82,8 @@ _MEMBERSHIP = {"add_member": "grant", "remove_member": "revoke"}
 _ADMIN = {"ADD_GROUP_MEMBER": ("membership", "grant"), "REMOVE_GROUP_MEMBER": ("membership", "revoke"),
           "ASSIGN_ROLE": ("role", "grant"), "UNASSIGN_ROLE": ("role", "revoke"),
           "CREATE_ROLE": ("define", "define"), "DELETE_ROLE": ("define", "retire"),
-          "CREATE_USER": ("user", "join"), "DELETE_USER": ("user", "leave"), "SUSPEND_USER": ("user", "leave")}
+          "CREATE_USER": ("user", "join"), "DELETE_USER": ("user", "leave"), "SUSPEND_USER": ("user", "leave"),
+          "UNSUSPEND_USER": ("user", "join"), "UNDELETE_USER": ("user", "join")}
 _GROUP_KEYS = ("GROUP_EMAIL", "group_email", "group_id")
 _MEMBER_KEYS = ("USER_EMAIL", "member_id", "member_email", "user_email")
 

@@ -27,6 +27,7 @@ FIELD MAPPING
   group.privilege.grant / revoke              grant / revoke  ``group:okta/<UserGroup>``    ``role:okta/<privilege>`` (each)
   application.user_membership.add / remove    grant / revoke  ``user:<User alternateId>``   ``role:okta-app/<AppInstance displayName>``
   user.lifecycle.create / activate            join            ``user:<User alternateId>``
+  user.lifecycle.reactivate / unsuspend       join            ``user:<User alternateId>``
   user.lifecycle.deactivate / suspend         leave           ``user:<User alternateId>``
   ==========================================  ==============  ============================  ===================================
 
@@ -86,6 +87,7 @@ _USER_PRIV = {"user.account.privilege.grant": "grant", "user.account.privilege.r
 _GROUP_PRIV = {"group.privilege.grant": "grant", "group.privilege.revoke": "revoke"}
 _APP = {"application.user_membership.add": "grant", "application.user_membership.remove": "revoke"}
 _LIFECYCLE = {"user.lifecycle.create": "join", "user.lifecycle.activate": "join",
+              "user.lifecycle.reactivate": "join", "user.lifecycle.unsuspend": "join",
               "user.lifecycle.deactivate": "leave", "user.lifecycle.suspend": "leave"}
 HANDLED = {**_MEMBERSHIP, **_USER_PRIV, **_GROUP_PRIV, **_APP, **_LIFECYCLE}
 
