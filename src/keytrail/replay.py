@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from keytrail.model import Event, Grant
 
@@ -69,21 +69,22 @@ def replay(events: list[Event], as_of: int, since: int | None = None) -> State:
         # Unpacking the tuple once is much cheaper than named-field access on
         # hundreds of thousands of events.
         _, time, action, subject, target, resource, _, _, _, _, _, _, _, _, _ = event
+        # The event schema requires a subject and a target for grant, revoke and certify.
         if action == "grant":
-            key = (subject, target, resource)
+            key = cast(GrantKey, (subject, target, resource))
             held = grants.get(key)
             if held is None:
-                grants[key] = Grant(subject, target, resource, event, time)
+                grants[key] = Grant(*key, event, time)
             else:
                 held.event = event
         elif action == "revoke":
-            key = (subject, target, resource)
+            key = cast(GrantKey, (subject, target, resource))
             if grants.pop(key, None) is None:
                 anomalies.append((event, f"revoke of {target} from {subject}, "
                                          "which the history never granted (or already revoked)"))
             ended[key] = event
         elif action == "certify":
-            held = grants.get((subject, target, resource))
+            held = grants.get(cast(GrantKey, (subject, target, resource)))
             if held is None:
                 anomalies.append((event, f"certification of {target} for {subject}, "
                                          "which is not held at that time"))

@@ -32,7 +32,7 @@ def load_schema(name: str) -> dict[str, Any]:
     """The packaged schema ``name`` (one of :data:`SCHEMA_NAMES`), parsed."""
     if name not in SCHEMA_NAMES:
         raise KeyError(name)
-    text = resources.files("keytrail").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    text = resources.files("keytrail").joinpath("schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -58,10 +58,12 @@ def compile_selector(selector: Any) -> Predicate:
         wanted = bool(selector["privileged"])
         tests.append(lambda view, ident: _privileged(view, ident) == wanted)
     for name, value in (selector.get("attributes") or {}).items():
-        accepted = _as_set(value)
-        tests.append(lambda view, ident, name=name, accepted=accepted:
-                     _attribute(view, ident, name) in accepted)
+        tests.append(_attribute_test(name, _as_set(value)))
     return lambda view, ident: all(t(view, ident) for t in tests)
+
+
+def _attribute_test(name: str, accepted: set[Any]) -> Predicate:
+    return lambda view, ident: _attribute(view, ident, name) in accepted
 
 
 def _status(view: View, ident: str) -> str:

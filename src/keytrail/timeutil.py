@@ -51,14 +51,14 @@ def parse_time(text: object) -> int:
     # Fast path for the overwhelmingly common form 2026-03-01T10:00:00Z: a day
     # lookup plus three small ints, about a fifth of the general path's cost.
     if len(text) == 20 and text[19] == "Z" and text[10] == "T" and text[13] == ":" and text[16] == ":":
-        day = _DAY_CACHE.get(text[:10])
-        if day is None:
-            day = _day_start(text)
+        midnight = _DAY_CACHE.get(text[:10])
+        if midnight is None:
+            midnight = _day_start(text)
         hh, mm, ss = text[11:13], text[14:16], text[17:19]
-        if day is not None and hh.isdigit() and mm.isdigit() and ss.isdigit():
+        if midnight is not None and hh.isdigit() and mm.isdigit() and ss.isdigit():
             h, mi, se = int(hh), int(mm), int(ss)
             if h < 24 and mi < 60 and se < 60:
-                return day + (h * 3600 + mi * 60 + se) * SECOND
+                return midnight + (h * 3600 + mi * 60 + se) * SECOND
     m = _TIME_RE.match(text)
     if m is None:
         if re.match(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$", text):

@@ -107,13 +107,14 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Locator]:
     found, or the syntax error that stopped parsing.
     """
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = text.count(b"\n", 0, exc.start) + 1
+            line = raw.count(b"\n", 0, exc.start) + 1
             # Columns count characters; everything before the bad byte decodes.
-            col = len(text[text.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8")) + 1
-            raise YamlError([Problem(file, line, col, "", f"not valid UTF-8: byte 0x{text[exc.start]:02x} "
+            col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8")) + 1
+            raise YamlError([Problem(file, line, col, "", f"not valid UTF-8: byte 0x{raw[exc.start]:02x} "
                                      "(save the file as UTF-8)")]) from None
     locator = Locator(file)
     builder = _Builder(locator)

@@ -264,7 +264,9 @@ class _Reader:
     def role(self, item: dict[str, Any], where: str) -> None:
         name = item["RoleName"]
         account = account_of(item.get("Arn"))
-        used = item.get("RoleLastUsed") if isinstance(item.get("RoleLastUsed"), dict) else {}
+        used = item.get("RoleLastUsed")
+        if not isinstance(used, dict):
+            used = {}
         attrs = {k: v for k, v in {"aws_arn": item.get("Arn"), "aws_path": item.get("Path"),
                                    "created": _time(item.get("CreateDate")),
                                    "last_used": _time(used.get("LastUsedDate")),

@@ -149,7 +149,9 @@ def actor_of(identity: Any) -> str | None:
     if not isinstance(identity, dict):
         return None
     kind = identity.get("type")
-    arn = identity.get("arn") if isinstance(identity.get("arn"), str) else ""
+    arn = identity.get("arn")
+    if not isinstance(arn, str):
+        arn = ""
     if kind == "IAMUser":
         name = identity.get("userName") or (arn_name(arn) if ":user/" in arn else None)
         return user_id(name) if name else None

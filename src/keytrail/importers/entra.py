@@ -337,13 +337,13 @@ def _change(how: str, action: str, op: str, body: dict[str, Any],
             return f"no assignee ({assignee})"
         return subject, f"role:entra-app/{safe_name(app)}/{safe_name(role)}", ""
     if how == "rbac":
-        role = details.get("rolename") or _modified(body, "Role.DisplayName", removing)
-        if role is None:
+        role_name = details.get("rolename") or _modified(body, "Role.DisplayName", removing)
+        if role_name is None:
             return "no RoleName in additionalDetails"
         subject = next((p for t in _targets(body) if (p := _principal(t))), None)
         if subject is None:
             return "no member (a User, ServicePrincipal or Group target)"
-        return subject, f"role:azure/{safe_name(role)}", f"azure:{details.get('scope', '/')}"
+        return subject, f"role:azure/{safe_name(role_name)}", f"azure:{details.get('scope', '/')}"
     if how == "elevate":
         subject = _actor(body)
         if subject is None:

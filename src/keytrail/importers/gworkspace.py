@@ -167,7 +167,9 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if not isinstance(activity, dict):
             ctx.problem(record, f"expected a Reports API activity (object), got {type(activity).__name__}")
             continue
-        ident = activity.get("id") if isinstance(activity.get("id"), dict) else {}
+        ident = activity.get("id")
+        if not isinstance(ident, dict):
+            ident = {}
         app = text_value(ident.get("applicationName"))
         if app is None:
             ctx.problem(record, "no id.applicationName: not a Reports API activity")

@@ -109,7 +109,9 @@ def _from_gke(entry: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any] 
         rest = path[2:]
     if len(rest) >= 2 and rest[0] == resource:
         ref["name"] = rest[1]
-    status = payload.get("status") if isinstance(payload.get("status"), dict) else {}
+    status = payload.get("status")
+    if not isinstance(status, dict):
+        status = {}
     code = status.get("code") or 0
     event: dict[str, Any] = {
         "kind": "Event", "verb": verb, "objectRef": ref,
@@ -130,7 +132,9 @@ def _from_gke(entry: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any] 
 def _event(record: Record, data: dict[str, Any], ctx: Context,
            seen: dict[str, set[tuple[str, str, str]]]) -> Iterator[dict[str, Any]]:
     verb = str(data.get("verb"))
-    ref = data.get("objectRef") if isinstance(data.get("objectRef"), dict) else {}
+    ref = data.get("objectRef")
+    if not isinstance(ref, dict):
+        ref = {}
     resource = str(ref.get("resource") or "")
     kind = _BINDINGS.get(resource) or _ROLES.get(resource)
     label = f"{verb} {resource or '?'}"

@@ -105,12 +105,16 @@ def convert(paths: list[Path], ctx: Context) -> State:
         if kind not in RBAC_KINDS:
             ctx.skip(record, "not RBAC", str(kind or "no kind"))
             continue
-        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        meta = data.get("metadata")
+        if not isinstance(meta, dict):
+            meta = {}
         name = meta.get("name")
         if not isinstance(name, str) or not name.strip():
             ctx.problem(record, f"{kind} without metadata.name")
             continue
-        namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else ""
+        namespace = meta.get("namespace")
+        if not isinstance(namespace, str):
+            namespace = ""
         if kind in ("Role", "RoleBinding") and not namespace:
             namespace = "default"  # what kubectl applies a namespaced object to without -n
         if kind in ("Role", "ClusterRole"):
@@ -187,7 +191,9 @@ def _role(record: Record, data: dict[str, Any], kind: str, name: str, namespace:
     attributes: dict[str, Any] = {"k8s_kind": kind}
     if kind == "Role":
         attributes["namespace"] = namespace
-    labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+    labels = meta.get("labels")
+    if not isinstance(labels, dict):
+        labels = {}
     if labels.get("kubernetes.io/bootstrapping"):
         attributes["bootstrapping"] = str(labels["kubernetes.io/bootstrapping"])
     if data.get("aggregationRule"):

@@ -99,7 +99,9 @@ def _log_records(record: Record, data: dict[str, Any], ctx: Context) -> Iterator
             if not isinstance(slog, dict):
                 ctx.problem(record, f"resourceLogs[{i}].scopeLogs[{j}] is not an object")
                 continue
-            scope = slog.get("scope") if isinstance(slog.get("scope"), dict) else {}
+            scope = slog.get("scope")
+            if not isinstance(scope, dict):
+                scope = {}
             scope_attrs = attributes(scope.get("attributes"))
             for k, log in enumerate(slog.get("logRecords") or []):
                 place = f"resourceLogs[{i}].scopeLogs[{j}].logRecords[{k}]"

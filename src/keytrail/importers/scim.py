@@ -87,7 +87,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from keytrail.importers.base import Context, Deliveries, Record, read_records, safe_name
 
@@ -131,10 +131,11 @@ class _Members:
                         for subject in sorted(members - keep)]
                 members &= keep
                 continue
+            # A define or retire always names its group (see _changes).
             if action == "define":
-                self.known[target] = set()
+                self.known[cast(str, target)] = set()
             elif action == "retire":
-                self.known.pop(target, None)
+                self.known.pop(cast(str, target), None)
             elif action == "grant" and members is not None:
                 if change["subject"] in members:
                     continue  # already a member: SCIM makes no change
@@ -379,12 +380,13 @@ def _changes(method: str, resource: str | None, ident: str | None, body: Any,
     if method == "PUT":
         if not isinstance(body, dict):
             raise _Problem("PUT without a body")
+        # str() is what safe_name does first; with no id in the path or the body it gives "None".
         if resource == "Users":
             if body.get("active") is False:
-                return [{"action": "leave", "subject": f"user:{safe_name(ident or body.get('id'))}"}]
+                return [{"action": "leave", "subject": f"user:{safe_name(str(ident or body.get('id')))}"}]
             return []
         if resource == "Groups" and "members" in body:
-            return _replace(f"group:scim/{safe_name(ident or body.get('id'))}", body.get("members") or [],
+            return _replace(f"group:scim/{safe_name(str(ident or body.get('id')))}", body.get("members") or [],
                             bulk_ids)
         return []
     if method == "PATCH":
