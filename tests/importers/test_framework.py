@@ -159,3 +159,29 @@ def test_assume_time_must_have_a_zone(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["import", "okta", str(source), "--out", str(tmp_path / "h.jsonl"),
                  "--assume-time", "2026-05-01T12:00:00"]) == 2
     assert "--assume-time: " in capsys.readouterr().err and not (tmp_path / "h.jsonl").exists()
+
+
+def test_folders_are_read_for_data_files_only_and_the_rest_is_named(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "export"
+    (folder / "2026").mkdir(parents=True)
+    (folder / "README.md").write_text("# how this export was made\n")
+    (folder / "2026" / "a.jsonl").write_text(json.dumps(_okta_event(1)) + "\n")
+    (folder / "2026" / "b.json.gz").write_bytes(gzip.compress(json.dumps([_okta_event(2)]).encode()))
+    explicit = tmp_path / "notes.txt"
+    explicit.write_text(json.dumps(_okta_event(3)) + "\n")
+    out = tmp_path / "h.jsonl"
+    assert main(["import", "okta", str(folder), str(explicit), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "converted 3" in err  # a file given by name is read whatever it is called
+    assert f"ignored 1 file(s) in the input folders that are not JSON, JSON lines or YAML: {folder / 'README.md'}" \
+        in err
+
+
+def test_a_panther_scenario_of_another_log_type_is_refused(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "s.yml"
+    scenario.write_text("---\nLogType: AWS.CloudTrail\nFormat: json\nLogs:\n  - eventName: CreateUser\n")
+    assert main(["import", "okta", str(scenario), "--out", str(tmp_path / "h.jsonl")]) == 2
+    assert f"{scenario}:2: a Panther test scenario of LogType AWS.CloudTrail, not Okta.SystemLog" \
+        in capsys.readouterr().err

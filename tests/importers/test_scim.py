@@ -224,3 +224,16 @@ def test_cli_end_to_end_loads_as_a_project(tmp_path: Path) -> None:
     main(["check", str(tmp_path), "--as-of", "2026-09-30T23:59:59Z", "-f", "json", "-o", str(report)])
     checks = Counter(f["check"] for f in json.loads(report.read_text())["findings"])
     assert checks["unexplained.unknown-key"] >= 1  # pk-2026-0042 is not registered
+
+
+def test_a_put_that_names_no_user_or_group_is_incomplete_not_user_none(tmp_path: Path) -> None:
+    source = tmp_path / "r.jsonl"
+    source.write_text(json.dumps({"method": "PUT", "path": "/Users", "time": "2026-04-01T10:00:00Z",
+                                  "data": {"userName": "bob", "active": False}}) + "\n"
+                      + json.dumps({"method": "PUT", "path": "/Groups", "time": "2026-04-01T11:00:00Z",
+                                    "data": {"displayName": "G", "members": [{"value": "a"}]}}) + "\n")
+    ctx, events = _convert(source)
+    assert events == []
+    assert [(p.line, p.message) for p in ctx.incomplete_at] == [
+        (1, "a PUT of active names no User: give the path /Users/ID or the body's id"),
+        (2, "a PUT of members names no Group: give the path /Groups/ID or the body's id")]

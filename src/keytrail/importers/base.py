@@ -122,7 +122,10 @@ class Context:
     #: ``--assume-time``: the time of records that carry none (None: such records are incomplete)
     assume_time: str | None = None
     assumed: set[tuple[str, int, int]] = field(default_factory=set)
-    assumed_used: set[tuple[str, int, int]] = field(default_factory=set)
+    #: converted records whose time was assumed (counted from the events written)
+    assumed_converted: int = 0
+    #: files in input folders that are not data (README.md ...), not read
+    ignored_files: list[str] = field(default_factory=list)
 
     def count(self, kind: str) -> None:
         """One record converted, of this kind (e.g. ``AttachRolePolicy``)."""
@@ -168,10 +171,8 @@ class Context:
         if ident is not None:
             out["id"] = str(ident)
         out.update({k: v for k, v in extra.items() if v is not None})
-        place = (record.file, record.line, record.index)
-        if place in self.assumed:
+        if (record.file, record.line, record.index) in self.assumed:
             out["time_assumed"] = True
-            self.assumed_used.add(place)
         return out
 
     def summary(self) -> str:
@@ -180,8 +181,12 @@ class Context:
         for reason in sorted(self.skipped):
             counts = self.skipped[reason]
             lines.append(f"skipped {sum(counts.values()):,} ({reason})" + _top(counts))
-        if self.assumed_used:
-            lines.append(f"{len(self.assumed_used):,} converted record(s) carried no time: given {self.assume_time} "
+        if self.ignored_files:
+            lines.append(f"ignored {len(self.ignored_files):,} file(s) in the input folders that are not JSON, "
+                         f"JSON lines or YAML: {', '.join(self.ignored_files[:5])}"
+                         + (", …" if len(self.ignored_files) > 5 else ""))
+        if self.assumed_converted:
+            lines.append(f"{self.assumed_converted:,} converted record(s) carried no time: given {self.assume_time} "
                          "(--assume-time), marked source.time_assumed")
         return "\n".join(lines)
 
@@ -328,15 +333,21 @@ def unwrap(record: Record) -> Record:
     return record
 
 
-def panther_records(paths: Iterable[Path], marker: str, records_key: str | None = None) -> Iterator[Record]:
+def panther_records(paths: Iterable[Path], marker: str, log_type: str,
+                    records_key: str | None = None) -> Iterator[Record]:
     """Every record of ``paths`` (JSON, JSON lines or YAML), with Panther's wrappers removed:
     a rule-test line's ``event``, and a test scenario's ``Logs:`` list (a YAML document
-    without the format's own ``marker`` field, e.g. ``eventType``) flattened."""
+    without the format's own ``marker`` field, e.g. ``eventType``) flattened. A scenario
+    whose ``LogType`` is not ``log_type`` (``Okta.SystemLog``) is an error naming it."""
     for record in read_records(paths, records_key=records_key, yaml_ok=True):
         record = unwrap(record)
         data = record.data
         logs = ci(data, "Logs") if isinstance(data, dict) else None
         if isinstance(logs, list) and ci(data, marker) is None:
+            kind = ci(data, "LogType")
+            if isinstance(kind, str) and kind != log_type:
+                raise InputError(f"{record.file}: not {log_type}", [Problem(
+                    record.file, record.line, 0, "", f"a Panther test scenario of LogType {kind}, not {log_type}")])
             yield from (Record(item, record.file, 0, i) for i, item in enumerate(logs))
         else:
             yield record

@@ -425,7 +425,7 @@ def _digest(data: Any) -> str:
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     """Yield native events for the IAM changes in ``paths`` (see the module docstring)."""
     changes: list[tuple[str, int, Record, dict[str, Any]]] = []
-    for order, record in enumerate(panther_records(paths, "eventName", records_key="Records")):
+    for order, record in enumerate(panther_records(paths, "eventName", "AWS.CloudTrail", records_key="Records")):
         data = record.data
         if not isinstance(data, dict):
             ctx.problem(record, "expected a CloudTrail record (a JSON object)")

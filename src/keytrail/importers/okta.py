@@ -135,7 +135,7 @@ def _actor(event: dict[str, Any]) -> str | None:
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     lowered = _lowered(ctx.mapping)
     deliveries = Deliveries()
-    for record in panther_records(paths, "eventType"):
+    for record in panther_records(paths, "eventType", "Okta.SystemLog"):
         event = record.data
         if not isinstance(event, dict):
             ctx.problem(record, f"expected an Okta LogEvent object, got {type(event).__name__}")

@@ -74,10 +74,10 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
         module = get(fmt)
     except ImportError:
         raise UsageError(f"import format {fmt!r} is not available in this version") from None
-    files = _expand(inputs)
+    files, ignored = _expand(inputs)
     if out.exists() and not force:
         raise UsageError(f"{out} exists: keytrail import never overwrites (remove it, or give --force)")
-    ctx = Context(fmt, mapping, strict, assume_time=assume_time)
+    ctx = Context(fmt, mapping, strict, assume_time=assume_time, ignored_files=ignored)
     try:
         _convert_and_write(module, files, out, ctx, fmt, force)
     except ImportFailedError:
@@ -90,6 +90,8 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
 def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, fmt: str, force: bool) -> None:
     if module.KIND == "history":
         events = list(module.convert(files, ctx))
+        ctx.assumed_converted = len({(e["source"]["file"], e["source"].get("line"), e["source"].get("index"))
+                                     for e in events if e["source"].get("time_assumed")})
         _in_input_order(ctx, files)
         _validate_events(events, ctx)
         if ctx.problems:
@@ -124,14 +126,23 @@ def _failed(ctx: Context, files: list[Path]) -> ImportFailedError:
     return ImportFailedError("import failed", located[:200])
 
 
-def _expand(inputs: list[Path]) -> list[Path]:
+#: What a file in an input folder must be called to be read (gzipped or not); files
+#: given by name are always read.
+DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".yaml", ".yml")
+
+
+def _expand(inputs: list[Path]) -> tuple[list[Path], list[str]]:
+    """The files to read, and the names of those in folders that are not data (a README)."""
     files: list[Path] = []
+    ignored: list[str] = []
     for path in inputs:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+            for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                name = found.name.lower().removesuffix(".gz")
+                (files.append(found) if name.endswith(DATA_SUFFIXES) else ignored.append(str(found)))
         else:
             files.append(path)
-    return files
+    return files, ignored
 
 
 def _validate_events(events: Iterable[dict[str, Any]], ctx: Context) -> None:

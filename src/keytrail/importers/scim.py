@@ -89,7 +89,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from keytrail.importers.base import Context, Deliveries, Record, read_records, safe_name
+from keytrail.importers.base import Context, Deliveries, Record, read_records, safe_name, text_value
 
 FORMAT = "scim"
 KIND = "history"
@@ -380,14 +380,17 @@ def _changes(method: str, resource: str | None, ident: str | None, body: Any,
     if method == "PUT":
         if not isinstance(body, dict):
             raise _Problem("PUT without a body")
-        # str() is what safe_name does first; with no id in the path or the body it gives "None".
+        name = ident or text_value(body.get("id"))
         if resource == "Users":
             if body.get("active") is False:
-                return [{"action": "leave", "subject": f"user:{safe_name(str(ident or body.get('id')))}"}]
+                if name is None:
+                    raise _Problem("a PUT of active names no User: give the path /Users/ID or the body's id")
+                return [{"action": "leave", "subject": f"user:{safe_name(name)}"}]
             return []
         if resource == "Groups" and "members" in body:
-            return _replace(f"group:scim/{safe_name(str(ident or body.get('id')))}", body.get("members") or [],
-                            bulk_ids)
+            if name is None:
+                raise _Problem("a PUT of members names no Group: give the path /Groups/ID or the body's id")
+            return _replace(f"group:scim/{safe_name(name)}", body.get("members") or [], bulk_ids)
         return []
     if method == "PATCH":
         ops = body.get("Operations") if isinstance(body, dict) else body
