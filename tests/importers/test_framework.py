@@ -73,6 +73,33 @@ def test_records_from_documents_lines_and_gzip(tmp_path: Path) -> None:
     assert [r.where() for r in records] == [f"{doc}[0]", f"{doc}[1]", f"{lines}:1", f"{lines}:3", f"{packed}[0]"]
 
 
+def test_json_lines_stream_with_true_line_numbers_and_documents_per_line(tmp_path: Path) -> None:
+    lines = tmp_path / "lines.jsonl"
+    # a BOM, blank lines before, between and after; a line holding a whole CloudTrail document
+    lines.write_bytes(b'\xef\xbb\xbf\n\n{"n": 1}\n\n\n{"Records": [{"n": 2}, {"n": 3}]}\n{"n": 4}\n\n')
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps({"Records": [{"n": 5}, {"n": 6}]}, indent=2))
+    one = tmp_path / "one.json"
+    one.write_text('\n  {"n": 7}\n\n')
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    records = list(read_records([lines, pretty, one, empty], records_key="Records"))
+    assert [r.data["n"] for r in records] == [1, 2, 3, 4, 5, 6, 7]
+    assert [r.where() for r in records] == [
+        f"{lines}:3", f"{lines}:6[0]", f"{lines}:6[1]", f"{lines}:7", f"{pretty}[0]", f"{pretty}[1]", f"{one}[0]"]
+    ctx = Context("cloudtrail")
+    assert ctx.source(records[2]) == {"format": "cloudtrail", "file": str(lines), "line": 6, "item": 1}
+
+
+def test_a_bad_line_after_good_ones_is_located_by_its_true_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"n": 1}\n\n{"n": 2}\n{"n": \n\n{oops}\n')
+    with pytest.raises(InputError) as caught:
+        list(read_records([bad]))
+    assert [(p.line, p.message.split(":")[0]) for p in caught.value.problems] == [
+        (4, "invalid JSON"), (6, "invalid JSON")]
+
+
 def test_malformed_json_lines_are_located(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"n": 1}\n{"n": \n')

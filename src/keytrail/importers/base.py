@@ -28,9 +28,14 @@ class Record:
     file: str
     line: int = 0     # JSON lines / YAML documents: the line; 0 when unknown
     index: int = 0    # the position in its file (0-based)
+    item: int | None = None  # the position in its line, when a line holds a document of records
 
     def where(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else f"{self.file}[{self.index}]"
+        item = f"[{self.item}]" if self.item is not None else ""
+        return (f"{self.file}:{self.line}" if self.line else f"{self.file}[{self.index}]") + item
+
+    def place(self) -> tuple[str, int, int, int | None]:
+        return self.file, self.line, self.index, self.item
 
 
 @dataclass
@@ -121,7 +126,7 @@ class Context:
     incomplete_at: list[Problem] = field(default_factory=list)
     #: ``--assume-time``: the time of records that carry none (None: such records are incomplete)
     assume_time: str | None = None
-    assumed: set[tuple[str, int, int]] = field(default_factory=set)
+    assumed: set[tuple[str, int, int, int | None]] = field(default_factory=set)
     #: converted records whose time was assumed (counted from the events written)
     assumed_converted: int = 0
     #: files in input folders that are not data (README.md ...), not read
@@ -154,7 +159,7 @@ class Context:
         """The time for a record that carries none: ``--assume-time`` if given (and the
         record's events then say ``source.time_assumed``), else None."""
         if self.assume_time is not None:
-            self.assumed.add((record.file, record.line, record.index))
+            self.assumed.add(record.place())
         return self.assume_time
 
     def problem(self, record: Record, message: str) -> None:
@@ -168,10 +173,12 @@ class Context:
             out["line"] = record.line
         else:
             out["index"] = record.index
+        if record.item is not None:
+            out["item"] = record.item
         if ident is not None:
             out["id"] = str(ident)
         out.update({k: v for k, v in extra.items() if v is not None})
-        if (record.file, record.line, record.index) in self.assumed:
+        if record.place() in self.assumed:
             out["time_assumed"] = True
         return out
 
@@ -192,7 +199,10 @@ class Context:
 
 
 def _located(record: Record, message: str, level: str = "error") -> Problem:
-    return Problem(record.file, record.line, 0, "" if record.line else f"[{record.index}]", message, level)
+    path = "" if record.line else f"[{record.index}]"
+    if record.item is not None:
+        path += f"[{record.item}]"
+    return Problem(record.file, record.line, 0, path, message, level)
 
 
 def _top(counts: Counter[str], limit: int = 12) -> str:
@@ -211,56 +221,123 @@ def _open_text(path: Path) -> str:
     return data.decode("utf-8-sig")
 
 
+def _open_binary(path: Path) -> Any:
+    """The file as a binary stream, decompressed when it is gzipped."""
+    handle = path.open("rb")
+    if handle.peek(2)[:2] == b"\x1f\x8b":
+        handle.close()
+        return gzip.open(path, "rb")
+    return handle
+
+
+_READ_ERRORS = (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile)
+
+
 def read_records(paths: Iterable[Path], display: Any = str, records_key: str | None = None,
                  yaml_ok: bool = False) -> Iterator[Record]:
     """Yield every record of every input file; unreadable input raises :class:`InputError`.
 
-    A JSON document that is an object with ``records_key`` (``Records`` for
-    CloudTrail) yields its items; a list yields its items; any other object is
-    one record. Otherwise each non-blank line is a JSON record (JSON lines).
-    YAML (multi-document, ``List`` kinds flattened by the importer) when ``yaml_ok``.
+    JSON lines are read line by line, so a file of any size streams. A JSON
+    document (an object or list spread over lines) is read whole: an object
+    with ``records_key`` (``Records`` for CloudTrail) yields its items, a list
+    its items, any other object is one record; a line holding such a document
+    (``{"Records": [...]}`` on one line) yields its items too. YAML
+    (multi-document, ``List`` kinds flattened by the importer) when ``yaml_ok``.
     """
-    import orjson
-
     for path in paths:
         shown = display(path)
         try:
-            text = _open_text(path)
-        except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+            yield from _file_records(path, shown, records_key, yaml_ok)
+        except _READ_ERRORS as exc:
             raise InputError(f"{shown}: cannot read", [Problem(shown, 0, 0, "", f"cannot read: {exc}")]) from None
-        stripped = text.lstrip()
-        if stripped[:1] in ("{", "["):
+
+
+def _file_records(path: Path, shown: str, records_key: str | None, yaml_ok: bool) -> Iterator[Record]:
+    import orjson
+
+    with _open_binary(path) as handle:
+        first, number = b"", 0
+        for first in handle:
+            number += 1
+            if number == 1 and first.startswith(b"\xef\xbb\xbf"):
+                first = first[3:]
+            if first.strip():
+                break
+        head = first.lstrip()[:1]
+        if head not in (b"{", b"["):
+            if yaml_ok and head:
+                yield from _yaml_records(_open_text(path), shown)
+                return
+            if head:
+                raise InputError(f"{shown}: not JSON", [Problem(shown, number, 1, "", "expected JSON or JSON lines")])
+            return  # an empty file holds no records
+        try:
+            value = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            value = None
+        if value is None:  # the first line is not a whole value: a document over several lines
+            text = first + handle.read()
             try:
                 doc = orjson.loads(text)
             except orjson.JSONDecodeError:
-                doc = None  # perhaps JSON lines: try line by line
-            if doc is not None:
-                items = doc.get(records_key) if records_key and isinstance(doc, dict) else None
-                if isinstance(items, list):
-                    yield from (Record(item, shown, 0, i) for i, item in enumerate(items))
-                elif isinstance(doc, list):
-                    yield from (Record(item, shown, 0, i) for i, item in enumerate(doc))
-                else:
-                    yield Record(doc, shown, 0, 0)
-                continue
-            problems = []
-            index = 0
-            for number, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield Record(orjson.loads(line), shown, number, index)
-                except orjson.JSONDecodeError as exc:
-                    problems.append(Problem(shown, number, getattr(exc, "colno", 0) or 0, "",
-                                            f"invalid JSON: {exc.msg}"))
-                index += 1
-            if problems:
-                raise InputError(f"{shown}: invalid JSON lines", problems[:50])
+                yield from _json_lines(text.splitlines(keepends=True), shown, number)
+                return
+            yield from _items(doc, shown, 0, records_key, whole=True)
+            return
+        rest, gap = handle.readline(), 1
+        while rest and not rest.strip():
+            rest, gap = handle.readline(), gap + 1
+        if not rest:  # one value in the whole file: a document
+            yield from _items(value, shown, 0, records_key, whole=True)
+            return
+        yield from _items(value, shown, number, records_key, whole=False, index=0)
+        yield from _json_lines(_chain_line(rest, handle), shown, number + gap, first_index=1,
+                               records_key=records_key)
+
+
+def _chain_line(line: bytes, handle: Any) -> Iterator[bytes]:
+    yield line
+    yield from handle
+
+
+def _items(value: Any, shown: str, line: int, records_key: str | None, whole: bool,
+           index: int = 0) -> Iterator[Record]:
+    """The records of one JSON value: a document's items, or the value itself."""
+    items = value.get(records_key) if records_key and isinstance(value, dict) else None
+    if items is None and whole and isinstance(value, list):
+        items = value
+    if isinstance(items, list):
+        if whole:
+            yield from (Record(item, shown, 0, i) for i, item in enumerate(items))
+        else:
+            yield from (Record(item, shown, line, index, i) for i, item in enumerate(items))
+        return
+    yield Record(value, shown, line, index)
+
+
+def _json_lines(lines: Iterable[bytes], shown: str, start: int, first_index: int = 0,
+                records_key: str | None = None) -> Iterator[Record]:
+    """One record per non-blank line; every unparsable line is located, and the file fails."""
+    import orjson
+
+    problems: list[Problem] = []
+    index = first_index
+    number = start - 1
+    for number, line in enumerate(lines, start):
+        if not line.strip():
             continue
-        if yaml_ok:
-            yield from _yaml_records(text, shown)
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if len(problems) < 50:
+                problems.append(Problem(shown, number, getattr(exc, "colno", 0) or 0, "",
+                                        f"invalid JSON: {exc.msg}"))
+            index += 1
             continue
-        raise InputError(f"{shown}: not JSON", [Problem(shown, 1, 1, "", "expected JSON or JSON lines")])
+        yield from _items(value, shown, number, records_key, whole=False, index=index)
+        index += 1
+    if problems:
+        raise InputError(f"{shown}: invalid JSON lines", problems)
 
 
 def _yaml_records(text: str, shown: str) -> Iterator[Record]:
@@ -378,13 +455,20 @@ class Deliveries:
     """
 
     def __init__(self) -> None:
-        self.seen: dict[str, list[str]] = {}
+        self.seen: dict[str, list[bytes]] = {}  # id -> digests of the contents seen under it
 
-    def suffix(self, ident: str, content: str) -> str | None:
+    def suffix(self, ident: str, content: Any) -> str | None:
         """``""`` for the first record with ``ident``, ``.N`` for later different ones,
-        None when the same content was seen under it before (a duplicate)."""
+        None when the same content (a record, compared by value) was seen under it before
+        (a duplicate)."""
+        import hashlib
+
+        import orjson
+
+        text = orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+        digest = hashlib.blake2b(text, digest_size=16).digest()
         earlier = self.seen.setdefault(ident, [])
-        if content in earlier:
+        if digest in earlier:
             return None
-        earlier.append(content)
+        earlier.append(digest)
         return f".{len(earlier)}" if len(earlier) > 1 else ""

@@ -252,10 +252,10 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if time is None:
             ctx.incomplete(record, op, f"{op}: no readable activityDateTime or time")
             continue
-        content = json.dumps(event, sort_keys=True, default=str)
         own = text_value(ci(body, "id")) or text_value(ci(event, "id"))
-        ident = safe_name(own) if own else "h" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
-        suffix = deliveries.suffix(ident, content)
+        ident = safe_name(own) if own else "h" + hashlib.sha256(json.dumps(event, sort_keys=True, default=str)
+                                                                 .encode("utf-8")).hexdigest()[:20]
+        suffix = deliveries.suffix(ident, event)
         if suffix is None:
             ctx.skip(record, "duplicate", op)
             continue

@@ -145,10 +145,10 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if time is None:
             ctx.incomplete(record, name, f"{name}: no readable created_at or @timestamp")
             continue
-        content = json.dumps(event, sort_keys=True, default=str)
         doc_id = text_value(event.get("_document_id"))
-        ident = doc_id or "h" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
-        suffix = deliveries.suffix(ident, content)
+        ident = doc_id or "h" + hashlib.sha256(json.dumps(event, sort_keys=True, default=str)
+                                               .encode("utf-8")).hexdigest()[:20]
+        suffix = deliveries.suffix(ident, event)
         if suffix is None:
             ctx.skip(record, "duplicate", name)
             continue

@@ -57,7 +57,6 @@ role), or without ``id.time`` or ``id.uniqueQualifier``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,8 +203,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             for _, kind, _ in changes:
                 ctx.incomplete(record, kind, f"{kind}: no readable {missing}")
             continue
-        content = json.dumps(activity, sort_keys=True, default=str)
-        suffix = deliveries.suffix(qualifier, content)
+        suffix = deliveries.suffix(qualifier, activity)
         if suffix is None:
             for _, kind, _ in changes:
                 ctx.skip(record, "duplicate", kind)

@@ -63,7 +63,6 @@ AppInstance target, or the privilege name).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,6 +133,7 @@ def _actor(event: dict[str, Any]) -> str | None:
 
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     lowered = _lowered(ctx.mapping)
+    mapped = any(f.path for f in (lowered.key, lowered.ticket, lowered.reason))
     deliveries = Deliveries()
     for record in panther_records(paths, "eventType", "Okta.SystemLog"):
         event = record.data
@@ -167,12 +167,12 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if isinstance(pairs, str):
             ctx.incomplete(record, kind, f"{etype}: {pairs}")
             continue
-        content = json.dumps(event, sort_keys=True, default=str)
-        suffix = deliveries.suffix(uuid, content)
+        suffix = deliveries.suffix(uuid, event)
         if suffix is None:
             ctx.skip(record, "duplicate", kind)
             continue
         base = f"okta-{uuid.strip()}{suffix}"
+        lowered_event: Any = None
         source = ctx.source(record, uuid.strip(), eventType=etype, transaction=ci(event, "transaction.id"),
                             requestId=ci(event, "debugContext.debugData.requestId"))
         actor = _actor(event)
@@ -187,7 +187,10 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
                 out["actor"] = actor
             out["source"] = dict(source)
             ctx.mapping.apply(event, out)
-            lowered.apply(_lower_keys(event), out)
+            if lowered_event is None and mapped:
+                lowered_event = _lower_keys(event)
+            if lowered_event is not None:
+                lowered.apply(lowered_event, out)
             yield out
 
 

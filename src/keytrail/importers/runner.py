@@ -89,14 +89,7 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
 
 def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, fmt: str, force: bool) -> None:
     if module.KIND == "history":
-        events = list(module.convert(files, ctx))
-        ctx.assumed_converted = len({(e["source"]["file"], e["source"].get("line"), e["source"].get("index"))
-                                     for e in events if e["source"].get("time_assumed")})
-        _in_input_order(ctx, files)
-        _validate_events(events, ctx)
-        if ctx.problems:
-            raise _failed(ctx, files)
-        _write_history(events, out)
+        _stream_history(module.convert(files, ctx), out, ctx, files)
     else:
         state: State = module.convert(files, ctx)
         _in_input_order(ctx, files)
@@ -145,25 +138,53 @@ def _expand(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     return files, ignored
 
 
-def _validate_events(events: Iterable[dict[str, Any]], ctx: Context) -> None:
-    """Every converted event must be a valid native event (an importer bug otherwise)."""
+def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, files: list[Path]) -> None:
+    """Validate each converted event and write it to a temporary file beside ``out`` as it
+    comes, so an import of any size streams; the file becomes ``out`` only when no record
+    was malformed (or, with --strict, unconverted)."""
+    import orjson
+
     from keytrail.schemas import fast_validator, validator
 
     fast = fast_validator("event")
     seen: set[str] = set()
-    for event in events:
-        where = event.get("source", {})
-        place = f"{where.get('file', '?')}:{where.get('line') or where.get('index', '?')}"
-        if fast is not None and fast.is_valid(event):
-            pass
-        else:
-            for error in validator("event").iter_errors(event):
-                ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
-                                            f"converted event is not valid ({error.message}) at {place}"))
-        if event["id"] in seen:
-            ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
-                                        f"two records convert to the same event id {event['id']!r}"))
-        seen.add(event["id"])
+    assumed: set[tuple[Any, ...]] = set()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for event in events:
+                where = event.get("source", {})
+                place = f"{where.get('file', '?')}:{where.get('line') or where.get('index', '?')}"
+                if fast is None or not fast.is_valid(event):
+                    for error in validator("event").iter_errors(event):
+                        ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
+                                                    f"converted event is not valid ({error.message}) at {place}"))
+                if event["id"] in seen:
+                    ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
+                                                f"two records convert to the same event id {event['id']!r}"))
+                seen.add(event["id"])
+                if where.get("time_assumed"):
+                    assumed.add((where.get("file"), where.get("line"), where.get("index"), where.get("item")))
+                if not ctx.problems:
+                    handle.write(orjson.dumps(event) + b"\n")
+        ctx.assumed_converted = len(assumed)
+        _in_input_order(ctx, files)
+        if ctx.problems:
+            raise _failed(ctx, files)
+        _publish(Path(tmp), out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Give ``tmp`` the permissions a new file or folder gets under the umask (not the
+    owner-only mode of a temporary one) and move it to ``out``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod((0o777 if tmp.is_dir() else 0o666) & ~umask)
+    os.replace(tmp, out)
 
 
 def _validate_state(state: State, ctx: Context) -> None:
@@ -184,24 +205,6 @@ def _directory(state: State) -> dict[str, Any]:
         if table:
             out[name] = [table[k] for k in sorted(table)]
     return out
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_history(events: list[dict[str, Any]], out: Path) -> None:
-    import orjson
-
-    _atomic_write(out, "".join(orjson.dumps(e).decode("utf-8") + "\n" for e in events))
 
 
 def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
@@ -227,7 +230,7 @@ def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
             "snapshot: snapshot.jsonl\npolicies: [keytrail:default]\n", encoding="utf-8")
         if out.exists() and force:
             shutil.rmtree(out) if out.is_dir() else out.unlink()
-        os.replace(tmp, out)
+        _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
