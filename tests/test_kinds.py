@@ -164,7 +164,7 @@ SOD_CASES = [
         [("user:alice", "role:pay-submit"), ("user:alice", "role:pay-approve"),
          ("user:alice", "role:audit")],
         {"user:alice": ["role:audit", "role:pay-approve", "role:pay-submit"]},
-        id="three duties of one set are one finding naming all"),
+        id="three duties of one set are all reported (as pairs)"),
 ]
 
 
@@ -172,12 +172,50 @@ SOD_CASES = [
 def test_separation_of_duties(evaluate: Evaluate, sets: list[list[Any]], grants: Grants,
                               expected: dict[str, list[str]]) -> None:
     report = evaluate([{"id": "r", "separation_of_duties": sets}], grants)
-    found = {f.subject: f.finding.evidence_data()["targets"] for f in report.findings if f.rule == "r"}
-    assert found == expected
+    found: dict[str, set[str]] = {}
+    for f in report.findings:
+        if f.rule == "r":
+            found.setdefault(f.subject, set()).update(f.finding.evidence_data()["targets"])
+    assert {subject: sorted(targets) for subject, targets in found.items()} == expected
     for f in report.findings:
         assert f.check == "separation-of-duties" and f.category == "policy"
         assert f.target == f.finding.evidence_data()["targets"][0]
         assert all(t in f.finding.message for t in f.finding.evidence_data()["targets"])
+
+
+def test_separation_of_duties_reports_each_conflicting_pair_once(evaluate: Evaluate) -> None:
+    """Three duties are three pairs; two targets matching only the same member are no pair."""
+    report = evaluate(
+        [{"id": "r", "separation_of_duties": [["role:pay-submit", "role:pay-approve*", "role:audit"]]}],
+        [("user:alice", "role:pay-submit"), ("user:alice", "role:pay-approve"),
+         ("user:alice", "role:pay-approve-eu"), ("user:alice", "role:audit")])
+    pairs = sorted(tuple(f.finding.evidence_data()["targets"]) for f in report.findings if f.rule == "r")
+    assert pairs == [("role:audit", "role:pay-approve"), ("role:audit", "role:pay-approve-eu"),
+                     ("role:audit", "role:pay-submit"), ("role:pay-approve", "role:pay-submit"),
+                     ("role:pay-approve-eu", "role:pay-submit")]  # not (pay-approve, pay-approve-eu)
+    assert all(f.finding.message.endswith(f"{a} and {b}") for f in report.findings if f.rule == "r"
+               for a, b in [f.finding.evidence_data()["targets"]])
+
+
+def test_a_third_duty_adds_findings_and_keeps_the_known_pair(evaluate: Evaluate) -> None:
+    """A baselined conflict keeps its fingerprint when the subject gains another duty."""
+    rules = [{"id": "r", "separation_of_duties": [["role:pay-submit", "role:pay-approve", "role:audit"]]}]
+    two = [("user:alice", "role:pay-submit"), ("user:alice", "role:pay-approve")]
+    before = {f.fingerprint for f in evaluate(rules, two).findings if f.rule == "r"}
+    after = {f.fingerprint for f in evaluate(rules, [*two, ("user:alice", "role:audit")]).findings if f.rule == "r"}
+    assert len(before) == 1 and before < after and len(after) == 3
+
+
+def test_a_waiver_target_covers_the_pairs_that_involve_it(evaluate: Evaluate) -> None:
+    rules = [{"id": "r", "separation_of_duties": [["role:pay-submit", "role:pay-approve", "role:audit"]]}]
+    waivers = [{"rule": "r", "subject": "user:alice", "target": "role:audit", "reason": "auditor on loan",
+                "approved_by": "user:ciso", "expires": "2099-01-01T00:00:00Z"}]
+    report = evaluate(rules, [("user:alice", "role:pay-submit"), ("user:alice", "role:pay-approve"),
+                              ("user:alice", "role:audit")], waivers=waivers)
+    waived = {tuple(f.finding.evidence_data()["targets"]): f.waived is not None for f in report.findings
+              if f.rule == "r"}
+    assert waived == {("role:audit", "role:pay-approve"): True, ("role:audit", "role:pay-submit"): True,
+                      ("role:pay-approve", "role:pay-submit"): False}
 
 
 def test_separation_of_duties_reports_each_set_and_the_paths(evaluate: Evaluate) -> None:

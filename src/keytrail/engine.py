@@ -73,7 +73,7 @@ def waiver_for(waivers: list[Waiver], rule: Rule, finding: Finding, as_of: int) 
             continue
         if w.subject is not None and not glob_match(w.subject, finding.subject or ""):
             continue
-        if w.target is not None and not glob_match(w.target, finding.target or ""):
+        if w.target is not None and not any(glob_match(w.target, t) for t in (finding.target or "", *finding.also)):
             continue
         if w.resource is not None and not glob_match(w.resource, finding.resource):
             continue

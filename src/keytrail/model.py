@@ -215,6 +215,7 @@ class Finding:
     evidence: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict, hash=False)
     location: Location | None = None
     ident: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()  # further targets the finding is about (a conflicting pair's second)
 
     def evidence_data(self) -> Mapping[str, Any]:
         """The evidence as a mapping, built now if it was deferred."""

@@ -3,13 +3,17 @@
 ``separation_of_duties`` is a list of sets; each set lists two or more target
 selectors (globs or mappings) that must not be held together. A user or
 service whose effective access (nested groups expanded) matches two or more
-*different* members of one set is a finding, one per set, naming every
-conflicting target and the path to each.
+*different* members of one set is a finding: one per conflicting pair of
+targets, naming both and the path to each.
 
-Precisely: it fires when two different members of a set are matched by two
-different targets the subject holds. One target matching two members
-(``role:pay-*`` and ``role:*-approver`` both match ``role:pay-approver``) is
-not a conflict on its own, nor are two targets matching only the same member.
+Precisely: a pair of targets the subject holds conflicts when they match two
+different members of a set. One target matching two members (``role:pay-*``
+and ``role:*-approver`` both match ``role:pay-approver``) is not a conflict on
+its own, nor are two targets matching only the same member. A pair is the unit
+because it is what a reviewer decides on: a subject who gains a third duty gets
+new findings for the new pairs, while the pair already baselined or waived
+stays as it was. A waiver's ``target`` glob covers a pair when it matches
+either of its targets.
 Duties are targets: holding them on different resources still conflicts.
 Groups are not reported themselves; their user and service members are.
 The path shown for each target is the shortest by which it is held.
@@ -17,7 +21,7 @@ The path shown for each target is the shortest by which it is held.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from keytrail.checks._util import path_evidence
@@ -101,9 +105,21 @@ def check(view: View, spec: list[list[Any]]) -> Iterator[Finding]:
             continue
         ways = shortest(direct, {t for _, conflicting in conflicts for t in conflicting})
         for index, conflicting in conflicts:
-            paths = {t: path_evidence(view, subject, ways[t]) for t in conflicting}
-            yield Finding(
-                message=f"{subject} holds conflicting duties: {' and '.join(conflicting)}",
-                subject=subject, target=conflicting[0],
-                evidence={"set": index, "targets": conflicting, "paths": paths},
-                ident=(str(index), *conflicting))
+            for first, second in _pairs(conflicting, index, members_of):
+                paths = {t: path_evidence(view, subject, ways[t]) for t in (first, second)}
+                yield Finding(
+                    message=f"{subject} holds conflicting duties: {first} and {second}",
+                    subject=subject, target=first, also=(second,),
+                    evidence={"set": index, "targets": [first, second], "paths": paths},
+                    ident=(str(index), first, second))
+
+
+def _pairs(conflicting: list[str], index: int,
+           members_of: Callable[[str], tuple[frozenset[int], ...]]) -> Iterator[tuple[str, str]]:
+    """The pairs of ``conflicting`` (sorted) that match two different members of set ``index``."""
+    for i, first in enumerate(conflicting):
+        mine = members_of(first)[index]
+        for second in conflicting[i + 1:]:
+            theirs = members_of(second)[index]
+            if len(mine | theirs) >= 2:
+                yield first, second
