@@ -141,6 +141,12 @@ def test_reviewers_are_target_owners_with_exceptions_explained(acme_pack: Path) 
     assert by_key[("user:fatima.haddad", "group:payments-ops", "")]["reviewer"] == "user:tomas.kral"
     # The owner of group:data-analysts has left: nobody can review its memberships.
     assert by_key[("user:mei.lin", "group:data-analysts", "")]["reviewer"] == ""
+    # ... and the worksheets say why, row by row, as the page does.
+    assert by_key[("user:mei.lin", "group:data-analysts", "")]["reviewer_note"] == \
+        "reviewer user:hannah.schmidt is terminated 2026-04-30"
+    assert by_key[("user:fatima.haddad", "group:payments-ops", "")]["reviewer_note"] == \
+        "self-review escalated: user:fatima.haddad owns group:payments-ops"
+    assert all(row["reviewer_note"] for row in rows_of(acme_pack / "worksheets" / "unassigned.csv"))
     html = (acme_pack / "index.html").read_text(encoding="utf-8")
     assert "reviewer user:hannah.schmidt is terminated 2026-04-30" in html
     assert "self-review escalated: user:fatima.haddad owns group:payments-ops" in html

@@ -72,7 +72,7 @@ CHANGES_SHOWN = 300
 #: The most entitlements or members shown in the "how held" cell of one grant.
 VIA_SHOWN = 5
 #: Worksheet columns, in order (``keytrail decisions`` requires the starred ones).
-WORKSHEET_COLUMNS = ("grant_id", "reviewer", "subject", "target", "resource", "held_since",
+WORKSHEET_COLUMNS = ("grant_id", "reviewer", "reviewer_note", "subject", "target", "resource", "held_since",
                      "granted_by", "key", "approver", "ticket", "reason", "expires",
                      "last_certified", "findings", "decision", "comment")
 #: The files a review pack folder may hold; a folder holding anything else is never replaced.

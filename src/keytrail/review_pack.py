@@ -43,6 +43,7 @@ def row_cells(row: Row) -> dict[str, str]:
     return {
         "grant_id": grant_id(g.subject, g.target, g.resource),
         "reviewer": row.reviewer or "",
+        "reviewer_note": row.note,
         "subject": g.subject,
         "target": g.target,
         "resource": g.resource,
