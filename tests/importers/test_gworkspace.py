@@ -21,6 +21,7 @@ FIX = Path(__file__).resolve().parent / "fixtures" / "gworkspace"
 IAM_APPS = {"admin", "groups", "groups_enterprise", "user_accounts"}
 HANDLED = {("admin", n) for n in ("ASSIGN_ROLE", "UNASSIGN_ROLE", "CREATE_ROLE", "DELETE_ROLE", "CREATE_USER",
                                   "DELETE_USER", "SUSPEND_USER", "UNSUSPEND_USER", "UNDELETE_USER",
+                                  "GRANT_ADMIN_PRIVILEGE", "REVOKE_ADMIN_PRIVILEGE",
                                   "ADD_GROUP_MEMBER", "REMOVE_GROUP_MEMBER")} \
     | {(a, n) for a in ("groups", "groups_enterprise") for n in ("add_member", "remove_member")}
 
@@ -36,7 +37,8 @@ def _complete(app: str, name: str, params: dict) -> bool:
         return "ROLE_NAME" in params
     if name in ("ASSIGN_ROLE", "UNASSIGN_ROLE"):
         return "ROLE_NAME" in params and "USER_EMAIL" in params
-    if name in ("CREATE_USER", "DELETE_USER", "SUSPEND_USER", "UNSUSPEND_USER", "UNDELETE_USER"):
+    if name in ("CREATE_USER", "DELETE_USER", "SUSPEND_USER", "UNSUSPEND_USER", "UNDELETE_USER",
+                "GRANT_ADMIN_PRIVILEGE", "REVOKE_ADMIN_PRIVILEGE"):
         return "USER_EMAIL" in params
     return bool({"GROUP_EMAIL", "group_id", "group_email"} & set(params)) and \
         bool({"USER_EMAIL", "member_id", "member_email", "user_email"} & set(params))
@@ -157,3 +159,21 @@ def test_a_user_suspended_then_unsuspended_leaves_and_joins_again(tmp_path: Path
     assert [(e["action"], e["subject"]) for e in events] == [
         ("leave", "user:bob@example.com"), ("join", "user:bob@example.com"),
         ("leave", "user:bob@example.com"), ("join", "user:bob@example.com")]
+
+
+def test_super_admin_privilege_and_the_super_admin_role_are_one_entitlement(tmp_path: Path) -> None:
+    def activity(n: int, name: str, **params: str) -> dict:
+        return {"id": {"time": f"2026-03-0{n}T10:00:00Z", "uniqueQualifier": f"s{n}", "applicationName": "admin"},
+                "actor": {"email": "root@example.com"},
+                "events": [{"type": "USER_SETTINGS", "name": name,
+                            "parameters": [{"name": k, "value": v} for k, v in params.items()]}]}
+    source = tmp_path / "a.jsonl"
+    source.write_text("".join(json.dumps(a) + "\n" for a in (
+        activity(1, "GRANT_ADMIN_PRIVILEGE", USER_EMAIL="eve@example.com"),
+        activity(2, "ASSIGN_ROLE", USER_EMAIL="bob@example.com", ROLE_NAME="_SEED_ADMIN_ROLE"),
+        activity(3, "REVOKE_ADMIN_PRIVILEGE", USER_EMAIL="eve@example.com"))))
+    ctx, events = _convert([source])
+    assert [(e["action"], e["subject"], e["target"]) for e in events] == [
+        ("grant", "user:eve@example.com", "role:gws/_SEED_ADMIN_ROLE"),
+        ("grant", "user:bob@example.com", "role:gws/_SEED_ADMIN_ROLE"),
+        ("revoke", "user:eve@example.com", "role:gws/_SEED_ADMIN_ROLE")]

@@ -25,7 +25,8 @@ HANDLED = {"group.user_membership.add", "group.user_membership.remove", "user.ac
            "user.account.privilege.revoke", "group.privilege.grant", "group.privilege.revoke",
            "application.user_membership.add", "application.user_membership.remove", "user.lifecycle.create",
            "user.lifecycle.activate", "user.lifecycle.deactivate", "user.lifecycle.suspend",
-           "user.lifecycle.reactivate", "user.lifecycle.unsuspend"}
+           "user.lifecycle.reactivate", "user.lifecycle.unsuspend",
+           "group.application_assignment.add", "group.application_assignment.remove"}
 
 
 def _get(d: dict, key: str):
@@ -185,3 +186,20 @@ def test_reactivated_and_unsuspended_users_join_again(tmp_path: Path) -> None:
     events = [json.loads(x) for x in out.read_text().splitlines()]
     assert [e["action"] for e in events] == ["leave", "join", "leave", "join"]
     assert {e["subject"] for e in events} == {"user:bob@example.com"}
+
+
+def test_an_app_assigned_to_a_group_is_held_by_the_group(tmp_path: Path) -> None:
+    def event(n: int, kind: str) -> dict:
+        return {"uuid": f"g{n}", "published": f"2026-02-0{n}T10:00:00.000Z", "eventType": kind,
+                "actor": {"type": "User", "alternateId": "admin@example.com"}, "outcome": {"result": "SUCCESS"},
+                "target": [{"type": "AppInstance", "displayName": "Salesforce"},
+                           {"type": "UserGroup", "displayName": "Sales"}]}
+    source = tmp_path / "e.jsonl"
+    source.write_text("".join(json.dumps(event(n, k)) + "\n" for n, k in
+                              enumerate(("group.application_assignment.add", "group.application_assignment.remove"), 1)))
+    out = tmp_path / "h.jsonl"
+    assert main(["import", "okta", str(source), "--out", str(out)]) == 0
+    events = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(e["action"], e["subject"], e["target"]) for e in events] == [
+        ("grant", "group:okta/Sales", "role:okta-app/Salesforce"),
+        ("revoke", "group:okta/Sales", "role:okta-app/Salesforce")]

@@ -28,6 +28,7 @@ FIELD MAPPING (per event of an activity)
   admin : ADD_GROUP_MEMBER / REMOVE_GROUP_MEMBER         grant / revoke  ``user:<USER_EMAIL>``           ``group:gws/<GROUP_EMAIL>``
   admin : ASSIGN_ROLE / UNASSIGN_ROLE                    grant / revoke  ``user:<USER_EMAIL>``           ``role:gws/<ROLE_NAME>`` (``gws:<ORG_UNIT_NAME>`` when scoped)
   admin : CREATE_ROLE / DELETE_ROLE                      define / retire                                 ``role:gws/<ROLE_NAME>``
+  admin : GRANT_ / REVOKE_ADMIN_PRIVILEGE                grant / revoke  ``user:<USER_EMAIL>``           ``role:gws/_SEED_ADMIN_ROLE`` (super admin)
   admin : CREATE_USER / UNSUSPEND_USER / UNDELETE_USER   join            ``user:<USER_EMAIL>``
   admin : DELETE_USER / SUSPEND_USER                     leave           ``user:<USER_EMAIL>``
   ====================================================  ===============  ==============================  ===================================
@@ -82,7 +83,11 @@ _ADMIN = {"ADD_GROUP_MEMBER": ("membership", "grant"), "REMOVE_GROUP_MEMBER": ("
           "ASSIGN_ROLE": ("role", "grant"), "UNASSIGN_ROLE": ("role", "revoke"),
           "CREATE_ROLE": ("define", "define"), "DELETE_ROLE": ("define", "retire"),
           "CREATE_USER": ("user", "join"), "DELETE_USER": ("user", "leave"), "SUSPEND_USER": ("user", "leave"),
-          "UNSUSPEND_USER": ("user", "join"), "UNDELETE_USER": ("user", "join")}
+          "UNSUSPEND_USER": ("user", "join"), "UNDELETE_USER": ("user", "join"),
+          "GRANT_ADMIN_PRIVILEGE": ("super", "grant"), "REVOKE_ADMIN_PRIVILEGE": ("super", "revoke")}
+#: The super administrator role, as ASSIGN_ROLE names it: making someone a super admin
+#: (GRANT_ADMIN_PRIVILEGE) and assigning them the role are the same entitlement.
+SUPER_ADMIN = "role:gws/_SEED_ADMIN_ROLE"
 _GROUP_KEYS = ("GROUP_EMAIL", "group_email", "group_id")
 _MEMBER_KEYS = ("USER_EMAIL", "member_id", "member_email", "user_email")
 
@@ -148,6 +153,8 @@ def _change(app: str, name: str, params: dict[str, str]) -> tuple[str, str | Non
         return action, f"user:{safe_name(member)}", f"group:gws/{safe_name(group)}", ""
     if how == "user":
         return (action, f"user:{safe_name(member)}", None, "") if member else "no USER_EMAIL"
+    if how == "super":
+        return (action, f"user:{safe_name(member)}", SUPER_ADMIN, "") if member else "no USER_EMAIL"
     role = params.get("ROLE_NAME")
     if role is None:
         return "no ROLE_NAME"

@@ -26,6 +26,7 @@ FIELD MAPPING
   user.account.privilege.grant / revoke       grant / revoke  ``user:<User alternateId>``   ``role:okta/<privilege>`` (each)
   group.privilege.grant / revoke              grant / revoke  ``group:okta/<UserGroup>``    ``role:okta/<privilege>`` (each)
   application.user_membership.add / remove    grant / revoke  ``user:<User alternateId>``   ``role:okta-app/<AppInstance displayName>``
+  group.application_assignment.add / remove   grant / revoke  ``group:okta/<UserGroup>``    ``role:okta-app/<AppInstance displayName>``
   user.lifecycle.create / activate            join            ``user:<User alternateId>``
   user.lifecycle.reactivate / unsuspend       join            ``user:<User alternateId>``
   user.lifecycle.deactivate / suspend         leave           ``user:<User alternateId>``
@@ -85,10 +86,11 @@ _MEMBERSHIP = {"group.user_membership.add": "grant", "group.user_membership.remo
 _USER_PRIV = {"user.account.privilege.grant": "grant", "user.account.privilege.revoke": "revoke"}
 _GROUP_PRIV = {"group.privilege.grant": "grant", "group.privilege.revoke": "revoke"}
 _APP = {"application.user_membership.add": "grant", "application.user_membership.remove": "revoke"}
+_GROUP_APP = {"group.application_assignment.add": "grant", "group.application_assignment.remove": "revoke"}
 _LIFECYCLE = {"user.lifecycle.create": "join", "user.lifecycle.activate": "join",
               "user.lifecycle.reactivate": "join", "user.lifecycle.unsuspend": "join",
               "user.lifecycle.deactivate": "leave", "user.lifecycle.suspend": "leave"}
-HANDLED = {**_MEMBERSHIP, **_USER_PRIV, **_GROUP_PRIV, **_APP, **_LIFECYCLE}
+HANDLED = {**_MEMBERSHIP, **_USER_PRIV, **_GROUP_PRIV, **_APP, **_GROUP_APP, **_LIFECYCLE}
 
 
 def _lower_keys(data: Any) -> Any:
@@ -196,7 +198,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
 
 def _changes(kind: str, event: dict[str, Any]) -> list[tuple[str, str | None]] | str:
     """(subject, target) pairs for a handled event type, or a message saying what is missing."""
-    if kind in _GROUP_PRIV:
+    if kind in _GROUP_PRIV or kind in _GROUP_APP:
         group = next((n for t in _targets(event, "usergroup") if (n := _name(t, "displayName", "alternateId",
                                                                                   "id"))), None)
         if group is None:
@@ -213,7 +215,7 @@ def _changes(kind: str, event: dict[str, Any]) -> list[tuple[str, str | None]] |
         group = next((n for t in _targets(event, "usergroup") if (n := _name(t, "displayName", "alternateId",
                                                                                   "id"))), None)
         return [(subject, f"group:okta/{group}")] if group else "no UserGroup target"
-    if kind in _APP:
+    if kind in _APP or kind in _GROUP_APP:
         app = next((n for t in _targets(event, "appinstance") if (n := _name(t, "displayName", "alternateId",
                                                                                   "id"))), None)
         return [(subject, f"role:okta-app/{app}")] if app else "no AppInstance target"
