@@ -352,3 +352,29 @@ def test_the_cli_end_to_end_with_a_key_mapping_and_a_project(tmp_path: Path,
     # aaaa-0001 is not registered; bbbb-0002 (the deployer role's changes) is.
     assert unknown == {i for i in keyed if next(e for e in events if e["id"] == i)["key"] == "aaaa-0001"}
     assert main(["check", str(tmp_path), "--as-of", "2026-04-01T00:00:00Z", "--format", "json"]) == 1
+
+
+def test_a_synced_bucket_with_digest_files_and_insights_imports(tmp_path: Path) -> None:
+    """``aws s3 sync`` of a trail brings CloudTrail-Digest/ files and Insights events along."""
+    logs = tmp_path / "AWSLogs" / "111122223333"
+    (logs / "CloudTrail" / "us-east-1").mkdir(parents=True)
+    (logs / "CloudTrail-Digest" / "us-east-1").mkdir(parents=True)
+    (logs / "CloudTrail-Insight" / "us-east-1").mkdir(parents=True)
+    doc = json.loads((FIXTURES / "mixed.json").read_text())
+    (logs / "CloudTrail" / "us-east-1" / "a.json.gz").write_bytes(gzip.compress(json.dumps(doc).encode()))
+    digest = {"awsAccountId": "111122223333", "digestStartTime": "2026-03-01T09:00:00Z",
+              "digestEndTime": "2026-03-01T10:00:00Z", "digestS3Bucket": "trail", "logFiles": [],
+              "digestSignatureAlgorithm": "SHA256withRSA"}
+    (logs / "CloudTrail-Digest" / "us-east-1" / "d.json.gz").write_bytes(gzip.compress(json.dumps(digest).encode()))
+    insight = {"Records": [{"eventVersion": "1.07", "eventTime": "2026-03-01T09:00:00Z",
+                            "awsRegion": "us-east-1", "eventID": "i-1", "eventType": "AwsCloudTrailInsight",
+                            "eventSource": "iam.amazonaws.com", "eventName": "AttachRolePolicy",
+                            "insightDetails": {"state": "Start"}, "eventCategory": "Insight"}]}
+    (logs / "CloudTrail-Insight" / "us-east-1" / "i.json.gz").write_bytes(gzip.compress(json.dumps(insight).encode()))
+    plain, _ = run([FIXTURES / "mixed.json"])
+    events, ctx = run(sorted(p for p in tmp_path.rglob("*.gz")))
+    assert not ctx.problems
+    assert [{k: v for k, v in e.items() if k != "source"} for e in events] == \
+        [{k: v for k, v in e.items() if k != "source"} for e in plain]
+    assert ctx.skipped["digest file"] == {"CloudTrail-Digest": 1}
+    assert ctx.skipped["insight event"] == {"AttachRolePolicy": 1}

@@ -430,7 +430,14 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if not isinstance(data, dict):
             ctx.problem(record, "expected a CloudTrail record (a JSON object)")
             continue
+        if "digestStartTime" in data and "logFiles" in data:
+            # a digest file (CloudTrail-Digest/, beside the logs in the bucket): hashes, no events
+            ctx.skip(record, "digest file", "CloudTrail-Digest")
+            continue
         name, source = data.get("eventName"), data.get("eventSource")
+        if data.get("eventType") == "AwsCloudTrailInsight":
+            ctx.skip(record, "insight event", str(name or "AwsCloudTrailInsight"))
+            continue
         if not isinstance(name, str) or not name or not isinstance(source, str) or not source:
             ctx.problem(record, "not a CloudTrail record: eventName or eventSource is missing")
             continue
