@@ -154,3 +154,15 @@ def test_cli_end_to_end_loads(tmp_path: Path) -> None:
     assert not state.anomalies
     assert {(g.subject, g.target) for g in state.grants.values()} == {
         ("group:entra/Finance", "role:entra-app/Payroll/default")}
+
+
+def test_azure_monitor_records_wrapping_reads_like_json_lines(tmp_path: Path) -> None:
+    """Event Hubs and storage exports of the audit log hold the entries in ``records``."""
+    lines = [json.loads(x) for x in (FIX / "auditlogs.jsonl").read_text().splitlines() if x.strip()]
+    wrapped = tmp_path / "PT1H.json"
+    wrapped.write_text(json.dumps({"records": lines}, indent=1))
+    _, plain = _convert([FIX / "auditlogs.jsonl"])
+    ctx, events = _convert([wrapped])
+    assert not ctx.problems
+    assert [{k: v for k, v in e.items() if k != "source"} for e in events] == \
+        [{k: v for k, v in e.items() if k != "source"} for e in plain]

@@ -158,3 +158,20 @@ def test_history_and_state_of_one_cluster_line_up(tmp_path: Path, capsys: pytest
     unkeyed = {(f["subject"], f["target"]) for f in report["findings"] if f["check"] == "unexplained.missing-key"}
     assert unkeyed == {(None, "role:k8s/ops-admin"), ("group:k8s/sre", "role:k8s/ops-admin"),
                        ("user:bob", "role:k8s/ops-admin"), ("svc:k8s/ci/deployer", "role:k8s/ops-admin")}
+
+
+def test_an_event_list_and_event_hub_records_read_like_json_lines(tmp_path: Path) -> None:
+    """The webhook backend posts an EventList; AKS through Event Hubs delivers {"records": [...]}."""
+    lines = [json.loads(x) for x in (FIXTURES / "rbac.jsonl").read_text().splitlines() if x.strip()]
+    listed = tmp_path / "list.json"
+    listed.write_text(json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": lines}))
+    hub = tmp_path / "hub.json"
+    hub.write_text(json.dumps({"records": [{"category": "kube-audit", "properties": {"log": json.dumps(x)}}
+                                           for x in lines]}))
+    plain = list(convert([FIXTURES / "rbac.jsonl"], Context("k8s-audit")))
+    for source in (listed, hub):
+        ctx = Context("k8s-audit")
+        events = list(convert([source], ctx))
+        assert not ctx.problems
+        assert [{k: v for k, v in e.items() if k != "source"} for e in events] == \
+            [{k: v for k, v in e.items() if k != "source"} for e in plain]

@@ -233,13 +233,14 @@ def _open_binary(path: Path) -> Any:
 _READ_ERRORS = (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile)
 
 
-def read_records(paths: Iterable[Path], display: Any = str, records_key: str | None = None,
+def read_records(paths: Iterable[Path], display: Any = str, records_key: str | tuple[str, ...] | None = None,
                  yaml_ok: bool = False) -> Iterator[Record]:
     """Yield every record of every input file; unreadable input raises :class:`InputError`.
 
     JSON lines are read line by line, so a file of any size streams. A JSON
     document (an object or list spread over lines) is read whole: an object
-    with ``records_key`` (``Records`` for CloudTrail) yields its items, a list
+    with ``records_key`` (``Records`` for CloudTrail; or the first of several keys,
+    such as ``("value", "records")``) yields its items, a list
     its items, any other object is one record; a line holding such a document
     (``{"Records": [...]}`` on one line) yields its items too. YAML
     (multi-document, ``List`` kinds flattened by the importer) when ``yaml_ok``.
@@ -252,7 +253,7 @@ def read_records(paths: Iterable[Path], display: Any = str, records_key: str | N
             raise InputError(f"{shown}: cannot read", [Problem(shown, 0, 0, "", f"cannot read: {exc}")]) from None
 
 
-def _file_records(path: Path, shown: str, records_key: str | None, yaml_ok: bool) -> Iterator[Record]:
+def _file_records(path: Path, shown: str, records_key: str | tuple[str, ...] | None, yaml_ok: bool) -> Iterator[Record]:
     import orjson
 
     with _open_binary(path) as handle:
@@ -300,10 +301,13 @@ def _chain_line(line: bytes, handle: Any) -> Iterator[bytes]:
     yield from handle
 
 
-def _items(value: Any, shown: str, line: int, records_key: str | None, whole: bool,
+def _items(value: Any, shown: str, line: int, records_key: str | tuple[str, ...] | None, whole: bool,
            index: int = 0) -> Iterator[Record]:
     """The records of one JSON value: a document's items, or the value itself."""
-    items = value.get(records_key) if records_key and isinstance(value, dict) else None
+    items = None
+    if records_key and isinstance(value, dict):
+        keys = (records_key,) if isinstance(records_key, str) else records_key
+        items = next((value[k] for k in keys if isinstance(value.get(k), list)), None)
     if items is None and whole and isinstance(value, list):
         items = value
     if isinstance(items, list):
@@ -316,7 +320,7 @@ def _items(value: Any, shown: str, line: int, records_key: str | None, whole: bo
 
 
 def _json_lines(lines: Iterable[bytes], shown: str, start: int, first_index: int = 0,
-                records_key: str | None = None) -> Iterator[Record]:
+                records_key: str | tuple[str, ...] | None = None) -> Iterator[Record]:
     """One record per non-blank line; every unparsable line is located, and the file fails."""
     import orjson
 
@@ -411,7 +415,7 @@ def unwrap(record: Record) -> Record:
 
 
 def panther_records(paths: Iterable[Path], marker: str, log_type: str,
-                    records_key: str | None = None) -> Iterator[Record]:
+                    records_key: str | tuple[str, ...] | None = None) -> Iterator[Record]:
     """Every record of ``paths`` (JSON, JSON lines or YAML), with Panther's wrappers removed:
     a rule-test line's ``event``, and a test scenario's ``Logs:`` list (a YAML document
     without the format's own ``marker`` field, e.g. ``eventType``) flattened. A scenario

@@ -107,7 +107,8 @@ _GROUPS = {"add group": "define", "delete group": "retire"}
 
 
 def _records(paths: list[Path]) -> Iterator[Record]:
-    for record in read_records(paths, records_key="value"):
+    # Graph pages hold their entries in "value"; Azure Monitor (Event Hubs, storage) in "records"
+    for record in read_records(paths, records_key=("value", "records")):
         yield unwrap(record)
 
 

@@ -55,7 +55,8 @@ def actor_id(username: str) -> str:
 
 def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     seen_subjects: dict[str, set[tuple[str, str, str]]] = {}
-    for raw in read_records(paths):
+    # AKS diagnostic logs through Event Hubs or storage arrive as {"records": [...]}
+    for raw in read_records(paths, records_key=("records", "items")):
         record = unwrap(raw)
         data = audit_event(record.data)
         if data is None:
