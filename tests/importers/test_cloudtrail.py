@@ -378,3 +378,17 @@ def test_a_synced_bucket_with_digest_files_and_insights_imports(tmp_path: Path) 
         [{k: v for k, v in e.items() if k != "source"} for e in plain]
     assert ctx.skipped["digest file"] == {"CloudTrail-Digest": 1}
     assert ctx.skipped["insight event"] == {"AttachRolePolicy": 1}
+
+
+def test_eventbridge_envelopes_are_opened(tmp_path: Path) -> None:
+    """CloudTrail calls routed through EventBridge ("AWS API Call via CloudTrail") carry the record in detail."""
+    doc = json.loads((FIXTURES / "mixed.json").read_text())
+    bridge = tmp_path / "bridge.jsonl"
+    bridge.write_text("".join(json.dumps({"version": "0", "id": f"eb-{n}", "detail-type": "AWS API Call via CloudTrail",
+                                          "source": "aws.iam", "detail": r}) + "\n"
+                              for n, r in enumerate(doc["Records"])))
+    plain, _ = run([FIXTURES / "mixed.json"])
+    events, ctx = run([bridge])
+    assert not ctx.problems
+    assert [{k: v for k, v in e.items() if k != "source"} for e in events] == \
+        [{k: v for k, v in e.items() if k != "source"} for e in plain]

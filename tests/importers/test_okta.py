@@ -203,3 +203,25 @@ def test_an_app_assigned_to_a_group_is_held_by_the_group(tmp_path: Path) -> None
     assert [(e["action"], e["subject"], e["target"]) for e in events] == [
         ("grant", "group:okta/Sales", "role:okta-app/Salesforce"),
         ("revoke", "group:okta/Sales", "role:okta-app/Salesforce")]
+
+
+def test_event_hook_deliveries_and_eventbridge_envelopes_are_opened(tmp_path: Path) -> None:
+    """Okta event hooks post batches; log streaming to EventBridge wraps each event in ``detail``."""
+    lines = [json.loads(x) for x in (FIX / "events.jsonl").read_text().splitlines() if x.strip()]
+    hook = tmp_path / "hook.json"
+    hook.write_text(json.dumps({"eventType": "com.okta.event_hook", "eventTypeVersion": "1.0",
+                                "source": "https://example.okta.com/api/v1/eventHooks/who8",
+                                "data": {"events": lines}}))
+    bridge = tmp_path / "bridge.jsonl"
+    bridge.write_text("".join(json.dumps({"version": "0", "detail-type": "SystemLog", "source": "okta",
+                                          "detail": x}) + "\n" for x in lines))
+    plain = tmp_path / "plain.jsonl"
+    assert main(["import", "okta", str(FIX / "events.jsonl"), "--out", str(plain)]) == 0
+    expected = [{k: v for k, v in json.loads(x).items() if k != "source"} for x in plain.read_text().splitlines()]
+    for source in (hook, bridge):
+        out = tmp_path / f"{source.stem}.out.jsonl"
+        assert main(["import", "okta", str(source), "--out", str(out)]) == 0
+        got = [json.loads(x) for x in out.read_text().splitlines()]
+        assert [{k: v for k, v in e.items() if k != "source"} for e in got] == expected
+    first = json.loads((tmp_path / "hook.out.jsonl").read_text().splitlines()[0])
+    assert first["source"]["index"] == 0 and "item" in first["source"]

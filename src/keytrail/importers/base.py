@@ -414,6 +414,15 @@ def unwrap(record: Record) -> Record:
     return record
 
 
+def eventbridge(record: Record) -> Record:
+    """A record without its Amazon EventBridge envelope (``{"detail-type", "source",
+    "detail": {...}}``: CloudTrail calls and Okta log streaming routed through EventBridge)."""
+    data = record.data
+    if isinstance(data, dict) and "detail-type" in data and isinstance(data.get("detail"), dict):
+        return Record(data["detail"], record.file, record.line, record.index, record.item)
+    return record
+
+
 def panther_records(paths: Iterable[Path], marker: str, log_type: str,
                     records_key: str | tuple[str, ...] | None = None) -> Iterator[Record]:
     """Every record of ``paths`` (JSON, JSON lines or YAML), with Panther's wrappers removed:
@@ -431,7 +440,7 @@ def panther_records(paths: Iterable[Path], marker: str, log_type: str,
                     record.file, record.line, 0, "", f"a Panther test scenario of LogType {kind}, not {log_type}")])
             yield from (Record(item, record.file, 0, i) for i, item in enumerate(logs))
         else:
-            yield record
+            yield eventbridge(record)
 
 
 def ci(data: Any, path: str) -> Any:

@@ -73,6 +73,7 @@ from keytrail.importers.base import (
     Deliveries,
     Field,
     Mapping,
+    Record,
     ci,
     iso_utc,
     panther_records,
@@ -107,6 +108,18 @@ def _lowered(mapping: Mapping) -> Mapping:
     return Mapping(low(mapping.key), low(mapping.ticket), low(mapping.reason))
 
 
+def _event_hook_events(records: Iterator[Record]) -> Iterator[Record]:
+    """Records, with an event hook delivery (``{"eventType": "com.okta.event_hook",
+    "data": {"events": [...]}}``) opened into its events."""
+    for record in records:
+        data = record.data
+        events = ci(data, "data.events") if isinstance(data, dict) else None
+        if isinstance(events, list) and str(ci(data, "eventType") or "").lower() == "com.okta.event_hook":
+            yield from (Record(item, record.file, record.line, record.index, i) for i, item in enumerate(events))
+        else:
+            yield record
+
+
 def _targets(event: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     targets = ci(event, "target")
     if not isinstance(targets, list):
@@ -137,7 +150,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     lowered = _lowered(ctx.mapping)
     mapped = any(f.path for f in (lowered.key, lowered.ticket, lowered.reason))
     deliveries = Deliveries()
-    for record in panther_records(paths, "eventType", "Okta.SystemLog"):
+    for record in _event_hook_events(panther_records(paths, "eventType", "Okta.SystemLog")):
         event = record.data
         if not isinstance(event, dict):
             ctx.problem(record, f"expected an Okta LogEvent object, got {type(event).__name__}")
