@@ -212,3 +212,25 @@ def test_a_panther_scenario_of_another_log_type_is_refused(tmp_path: Path,
     assert main(["import", "okta", str(scenario), "--out", str(tmp_path / "h.jsonl")]) == 2
     assert f"{scenario}:2: a Panther test scenario of LogType AWS.CloudTrail, not Okta.SystemLog" \
         in capsys.readouterr().err
+
+
+def _gzipped_lines(n: int) -> bytes:
+    return gzip.compress(b"".join(json.dumps(_okta_event(i)).encode() + b"\n" for i in range(n)))
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("nul.jsonl", b"\x00\x00\n", "nul.jsonl:1: not JSON or YAML: unacceptable character #x0000"),
+    ("latin1.jsonl", b'{"uuid": "caf\xe9"}\n', "latin1.jsonl:1:1: invalid JSON: str is not valid UTF-8"),
+    ("deep.json", b"[" * 5000 + b"]" * 5000, "deep.json:1:1026: invalid JSON: depth limit exceeded"),
+    ("cut.jsonl.gz", _gzipped_lines(2000)[:3000], "cut.jsonl.gz: cannot read: Compressed file ended"),
+    ("header.jsonl.gz", b"\x1f\x8b\x08\x00" + b"\xff" * 64, "header.jsonl.gz: cannot read: "),
+])
+def test_hostile_input_is_a_located_error_never_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            name: str, content: bytes, message: str) -> None:
+    source = tmp_path / name
+    source.write_bytes(content)
+    out = tmp_path / "h.jsonl"
+    assert main(["import", "okta", str(source), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path}/{message}" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".h.jsonl.*"))

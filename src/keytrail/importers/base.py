@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -230,7 +231,7 @@ def _open_binary(path: Path) -> Any:
     return handle
 
 
-_READ_ERRORS = (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile)
+_READ_ERRORS = (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def read_records(paths: Iterable[Path], display: Any = str, records_key: str | tuple[str, ...] | None = None,
@@ -361,6 +362,10 @@ def _yaml_records(text: str, shown: str) -> Iterator[Record]:
         raise InputError(f"{shown}: invalid YAML", [Problem(shown, (mark.line + 1) if mark else 0,
                                                             (mark.column + 1) if mark else 0, "",
                                                             f"invalid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow (NUL, a control)
+        line = text.count("\n", 0, getattr(exc, "position", 0) or 0) + 1
+        raise InputError(f"{shown}: invalid YAML", [Problem(shown, line, 0, "",
+                                                            f"not JSON or YAML: {exc}".splitlines()[0])]) from None
 
 
 @dataclass
