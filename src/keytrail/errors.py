@@ -28,11 +28,14 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file
+        path = self.path
         if self.line:
             where += f":{self.line}"
             if self.column:
                 where += f":{self.column}"
-        text = f"{self.path}: {self.message}" if self.path else self.message
+        if path.startswith("["):  # a record's place in a document (`file[3]`, `file:7[2]`)
+            where, path = where + path, ""
+        text = f"{path}: {self.message}" if path else self.message
         if self.level != "error":
             text = f"{self.level}: {text}"
         return f"{where}: {text}"

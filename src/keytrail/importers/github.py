@@ -29,6 +29,7 @@ FIELD MAPPING
   org.update_member (``permission`` admin / not admin)  grant / revoke  ``user:<user>``                     ``role:github/org-owner``          ``github:<org>``
   organization_moderators.add_user / remove_user        grant / revoke  ``user:<user>``                     ``role:github/moderator``          ``github:<org>``
   team.create / team.destroy                            define / retire                                     ``group:github/<org>/<team>``
+  team.change_parent_team                               revoke, grant   ``group:github/<org>/<team>``       ``group:github/<org>/<parent>``    (former, new parent)
   ====================================================  ==============  ==================================  =================================  ==========================
 
   Repository access is one entitlement per repository, ``role:github/repo-access``
@@ -91,8 +92,10 @@ _REPO_TEAM = {"team.add_repository": "grant", "team.remove_repository": "revoke"
               "team.update_repository_permission": "grant"}
 _MODERATOR = {"organization_moderators.add_user": "grant", "organization_moderators.remove_user": "revoke"}
 _TEAM_LIFE = {"team.create": "define", "team.destroy": "retire"}
+_PARENT = "team.change_parent_team"
 _INVITES = {"org.invite_member", "org.invite_user", "invite_member"}
-HANDLED = {**_ORG, **_TEAM, **_REPO_USER, **_REPO_TEAM, **_MODERATOR, **_TEAM_LIFE, "org.update_member": "grant"}
+HANDLED = {**_ORG, **_TEAM, **_REPO_USER, **_REPO_TEAM, **_MODERATOR, **_TEAM_LIFE, "org.update_member": "grant",
+           _PARENT: "grant"}
 _LEVELS = {"pull": "read", "push": "write"}
 
 
@@ -136,9 +139,9 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if name == "org.update_member" and permission is None:
             ctx.skip(record, "no permission in record", name)
             continue
-        change = _change(name, event, permission)
-        if isinstance(change, str):
-            ctx.incomplete(record, name, f"{name}: {change}")
+        changes = _changes(name, event, permission)
+        if isinstance(changes, str):
+            ctx.incomplete(record, name, f"{name}: {changes}")
             continue
         stamp = event["created_at"] if event.get("created_at") is not None else event.get("@timestamp")
         time = iso_utc(stamp) if stamp is not None else ctx.missing_time(record)
@@ -152,29 +155,31 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if suffix is None:
             ctx.skip(record, "duplicate", name)
             continue
-        action, subject, target, resource = change
-        out: dict[str, Any] = {"id": f"github-{ident}{suffix}",
-                               "time": time, "action": action}
-        if subject is not None:
-            out["subject"] = subject
-        out["target"] = target
-        if action in ("grant", "revoke"):
-            out["resource"] = resource
         actor = _actor(event)
-        if actor:
-            out["actor"] = actor
-        if permission:
-            out["permission"] = permission
-        if old:
-            out["old_permission"] = old
-        out["source"] = ctx.source(record, doc_id, action=name, request_id=text_value(event.get("request_id")))
+        source = ctx.source(record, doc_id, action=name, request_id=text_value(event.get("request_id")))
         ctx.count(name)
-        ctx.mapping.apply(event, out)
-        yield out
+        for n, (action, subject, target, resource) in enumerate(changes, 1):
+            out: dict[str, Any] = {"id": f"github-{ident}{suffix}" + (f"-{n}" if len(changes) > 1 else ""),
+                                   "time": time, "action": action}
+            if subject is not None:
+                out["subject"] = subject
+            out["target"] = target
+            if action in ("grant", "revoke"):
+                out["resource"] = resource
+            if actor:
+                out["actor"] = actor
+            if permission:
+                out["permission"] = permission
+            if old:
+                out["old_permission"] = old
+            out["source"] = dict(source)
+            ctx.mapping.apply(event, out)
+            yield out
 
 
-def _team(event: dict[str, Any]) -> str | None:
-    team = text_value(event.get("team")) or text_value(dig(event, "data.team"))
+def _team(event: dict[str, Any], field: str = "team") -> str | None:
+    """A team named by ``field`` (or ``data.<field>``) as ``org/slug``."""
+    team = text_value(event.get(field)) or text_value(dig(event, f"data.{field}"))
     if team is None:
         return None
     org = text_value(event.get("org"))
@@ -183,7 +188,33 @@ def _team(event: dict[str, Any]) -> str | None:
     return safe_name(team)
 
 
-def _change(name: str, event: dict[str, Any], permission: str | None) -> tuple[str, str | None, str, str] | str:
+Change = tuple[str, str | None, str, str]
+
+
+def _changes(name: str, event: dict[str, Any], permission: str | None) -> list[Change] | str:
+    """The (action, subject, target, resource) changes of a handled action, or what is missing."""
+    if name == _PARENT:
+        return _parent(event)
+    change = _change(name, event, permission)
+    return change if isinstance(change, str) else [change]
+
+
+def _parent(event: dict[str, Any]) -> list[Change] | str:
+    """A team moved under another: it leaves its former parent (its members lose what the
+    parent grants) and joins the new one, as a nested group."""
+    team = _team(event)
+    if team is None:
+        return "no team (team or data.team)"
+    out: list[Change] = []
+    for action, fields in (("revoke", ("parent_team_was", "parent_team_name_was", "parentTeamNameWas")),
+                           ("grant", ("parent_team", "parent_team_name", "parentTeamName"))):
+        parent = next((v for f in fields if (v := _team(event, f)) is not None), None)
+        if parent is not None:
+            out.append((action, f"group:github/{team}", f"group:github/{parent}", ""))
+    return out or "no parent_team or parent_team_was"
+
+
+def _change(name: str, event: dict[str, Any], permission: str | None) -> Change | str:
     """(action, subject, target, resource), or what is missing."""
     user = text_value(event.get("user"))
     org = text_value(event.get("org"))
