@@ -214,20 +214,20 @@ def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
     try:
         (tmp / "history").mkdir()
-        (tmp / "history" / "imported.jsonl").write_text("", encoding="utf-8")
+        (tmp / "history" / "imported.jsonl").write_text("", encoding="utf-8", newline="")
         (tmp / "snapshot.jsonl").write_text(
-            "".join(orjson.dumps(s).decode("utf-8") + "\n" for s in state.snapshot), encoding="utf-8")
+            "".join(orjson.dumps(s).decode("utf-8") + "\n" for s in state.snapshot), encoding="utf-8", newline="")
         (tmp / "directory.yaml").write_text(
             f"# Imported by `keytrail import {fmt}`: the access state, as the directory knows it.\n"
-            + yaml.safe_dump(_directory(state), sort_keys=False, allow_unicode=True), encoding="utf-8")
+            + yaml.safe_dump(_directory(state), sort_keys=False, allow_unicode=True), encoding="utf-8", newline="")
         (tmp / "keys.yaml").write_text(
             "# No provisioning keys are registered yet: register them here (docs/formats.md).\nkeys: []\n",
-            encoding="utf-8")
+            encoding="utf-8", newline="")
         (tmp / "keytrail.yaml").write_text(
             f"# A project made by `keytrail import {fmt}`: the state of the real system as the\n"
             "# snapshot, no history yet (every grant is unexplained until history is imported).\n"
             "directory: directory.yaml\nkeys: keys.yaml\nhistory: [history/*.jsonl]\n"
-            "snapshot: snapshot.jsonl\npolicies: [keytrail:default]\n", encoding="utf-8")
+            "snapshot: snapshot.jsonl\npolicies: [keytrail:default]\n", encoding="utf-8", newline="")
         if out.exists() and force:
             shutil.rmtree(out) if out.is_dir() else out.unlink()
         _publish(tmp, out)
