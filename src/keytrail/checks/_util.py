@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 from keytrail.graph import Path, path_ids
@@ -96,21 +95,40 @@ def path_evidence(view: View, subject: str, path: Path) -> dict[str, Any]:
 # the dict is built when the finding is rendered and dropped after, so that a
 # run with a million findings does not hold a million evidence trees at once.
 
+class Deferred(tuple):  # type: ignore[type-arg]
+    """``(function, *args)``, called as ``function(*args)``: deferred evidence in one small tuple.
+
+    Lighter than :func:`functools.partial` (which allocates an argument tuple
+    and a keyword dict besides itself): a check passes the few values its
+    evidence is made of, and the dict is built only when the finding is rendered.
+    """
+
+    __slots__ = ()
+
+    def __call__(self) -> dict[str, Any]:
+        return self[0](*self[1:])  # type: ignore[no-any-return]
+
+
+def deferred(function: Callable[..., dict[str, Any]], *args: Any) -> Callable[[], dict[str, Any]]:
+    """Evidence ``function(*args)``, built on demand."""
+    return Deferred((function, *args))
+
+
 def lazy_paths(view: View, subject: str, paths: list[Path],
                fields: Mapping[str, Any] | None = None) -> Callable[[], dict[str, Any]]:
     """Evidence ``{**fields, "paths": [path_evidence(...) for each path]}``, built on demand."""
-    return partial(_with_paths, view, subject, tuple(paths), fields or {})
+    return deferred(_with_paths, view, subject, tuple(paths), fields or {})
 
 
 def lazy_chain(view: View, grant: Grant,
                fields: Mapping[str, Any] | None = None) -> Callable[[], dict[str, Any]]:
     """Evidence ``{**fields, "chain": [grant_chain(view, grant)]}``, built on demand."""
-    return partial(_with_chain, view, grant, fields or {})
+    return deferred(_with_chain, view, grant, fields or {})
 
 
 def lazy_path(view: View, subject: str, path: Path) -> Callable[[], dict[str, Any]]:
     """:func:`path_evidence` for one path, built on demand."""
-    return partial(path_evidence, view, subject, path)
+    return deferred(path_evidence, view, subject, path)
 
 
 def _with_paths(view: View, subject: str, paths: tuple[Path, ...], fields: Mapping[str, Any]
