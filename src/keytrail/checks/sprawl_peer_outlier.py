@@ -31,12 +31,12 @@ revoke it (or the membership that carries it) under a key.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from keytrail.checks._util import lazy_paths
-from keytrail.graph import Entitlement
+from keytrail.checks._util import deferred, path_evidence
+from keytrail.graph import Entitlement, Path
 from keytrail.model import Finding, kind_of
 from keytrail.view import View
 
@@ -144,16 +144,23 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         grant = next((p[0] for p in paths if len(p) == 1), paths[0][0])
         share = holders / peers
         on = f" on {resource}" if resource else ""
-        others = list(islice((u for u in named.get((value, ent), ()) if u != subject),
-                             NAMED_HOLDERS))
         yield Finding(
             message=f"{subject} holds {target}{on}, which {holders} of {peers} peers "
                     f"({attribute} {value}) hold ({percent(share)}, under {percent(threshold)})",
             subject=subject, target=target, resource=resource,
             event=grant.event, key=grant.event.key,
-            evidence=lazy_paths(view, subject, paths, {
-                "peer_attribute": attribute,
-                "value": value if isinstance(value, (str, int, float)) else str(value),
-                "peers": peers, "holders": holders, "share": round(share, 4),
-                "threshold": threshold, "peer_holders": others}),
+            evidence=deferred(_evidence, view, subject, tuple(paths), params, value,
+                              named.get((value, ent), ()), holders, peers),
             location=view.location(grant.event))
+
+
+def _evidence(view: View, subject: str, paths: tuple[Path, ...], params: dict[str, Any],
+              value: Any, named: Sequence[str], holders: int, peers: int) -> dict[str, Any]:
+    """A finding's evidence, built when it is rendered: the comparison, then the paths."""
+    others = list(islice((u for u in named if u != subject), NAMED_HOLDERS))
+    return {
+        "peer_attribute": params["peer_attribute"],
+        "value": value if isinstance(value, (str, int, float)) else str(value),
+        "peers": peers, "holders": holders, "share": round(holders / peers, 4),
+        "threshold": params["threshold"], "peer_holders": others,
+        "paths": [path_evidence(view, subject, p) for p in paths]}
