@@ -38,7 +38,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import chain, grant_chain
+from keytrail.checks._util import chain, deferred, grant_chain
 from keytrail.checks.sprawl_peer_outlier import peer_groups, percent
 from keytrail.graph import Entitlement
 from keytrail.model import Finding, Grant
@@ -128,7 +128,6 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         if share >= threshold:
             continue
         on = f" on {grant.resource}" if grant.resource else ""
-        before = move.before.get(attribute)
         if peers:
             why = (f"which {holders} of {peers} new peers hold "
                    f"({percent(share)}, under {percent(threshold)})")
@@ -140,11 +139,19 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                     + why,
             subject=subject, target=grant.target, resource=grant.resource,
             event=grant.event, key=grant.event.key,
-            evidence={"move": {"time": format_time(move.event.time), "attribute": attribute,
-                               "from": _plain(before), "to": _plain(value),
-                               "chain": chain(view, move.event)},
-                      "grace": format_duration(grace), "peers": peers, "holders": holders,
-                      "share": round(share, 4), "threshold": threshold,
-                      "chain": [grant_chain(view, grant)]},
+            evidence=deferred(_evidence, view, params, move, value, grant, holders, peers),
             location=view.location(grant.event),
             ident=(move.event.id,))
+
+
+def _evidence(view: View, params: dict[str, Any], move: Move, value: Any, grant: Grant,
+              holders: int, peers: int) -> dict[str, Any]:
+    """A finding's evidence, built when it is rendered: the move, the comparison, the grant."""
+    attribute = params["peer_attribute"]
+    share = holders / peers if peers else 0.0
+    return {"move": {"time": format_time(move.event.time), "attribute": attribute,
+                     "from": _plain(move.before.get(attribute)), "to": _plain(value),
+                     "chain": chain(view, move.event)},
+            "grace": format_duration(params["grace"]), "peers": peers, "holders": holders,
+            "share": round(share, 4), "threshold": params["threshold"],
+            "chain": [grant_chain(view, grant)]}
