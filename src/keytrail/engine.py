@@ -59,11 +59,12 @@ def category_of(rule: Rule) -> str:
     return checks.category(rule.check) if rule.kind == "use" else "policy"
 
 
-def fingerprint(rule: Rule, finding: Finding) -> str:
-    """A stable identity: rule, check, subject, target, resource and the finding's ident."""
+def digest(rule: Rule, finding: Finding) -> bytes:
+    """A stable identity: the SHA-256 of rule, check, subject, target, resource and the
+    finding's ident (the fingerprint is ``"sha256:"`` and its hex)."""
     parts = [rule.id, rule.check, finding.subject or "", finding.target or "", finding.resource,
              *finding.ident]
-    return "sha256:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
 
 
 def waiver_for(waivers: list[Waiver], rule: Rule, finding: Finding, as_of: int) -> Waiver | None:
@@ -93,14 +94,14 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
     """Run ``rules`` (default: every enabled rule) and return the sorted report."""
     rules = active_rules(view) if rules is None else rules
     waivers = view.waivers
-    reported: dict[str, Reported] = {}
+    reported: dict[bytes, Reported] = {}
     for rule in rules:
         module = implementation(rule)
         severity = rule.severity or module.SEVERITY
         category = category_of(rule)
         params: Any = dict(rule.params) if rule.kind == "use" else rule.params
         for finding in module.check(view, params):
-            fp = fingerprint(rule, finding)
+            fp = digest(rule, finding)
             if fp in reported:
                 continue
             if finding.location is None and rule.kind != "use" and rule.location is not None:
@@ -109,7 +110,7 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
                 finding = replace(finding, location=rule.location)
             reported[fp] = Reported(
                 rule=rule.id, check=rule.check, category=category, severity=severity,
-                finding=finding, fingerprint=fp,
+                finding=finding, digest=fp,
                 waived=waiver_for(waivers, rule, finding, view.as_of),
                 controls=rule.controls)
     findings = list(reported.values())

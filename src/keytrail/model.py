@@ -267,16 +267,25 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Reported:
-    """A finding as the engine reports it: stamped, fingerprinted, maybe waived."""
+    """A finding as the engine reports it: stamped, fingerprinted, maybe waived.
+
+    ``digest`` is the fingerprint's SHA-256 as 32 bytes, half the size of its
+    text: a large organisation has hundreds of thousands of findings.
+    """
 
     rule: str
     check: str
     category: str
     severity: str
     finding: Finding
-    fingerprint: str
+    digest: bytes
     waived: Waiver | None = None
     controls: tuple[str, ...] = field(default=())
+
+    @property
+    def fingerprint(self) -> str:
+        """``sha256:`` and the digest in hex: the finding's stable identity in every output."""
+        return "sha256:" + self.digest.hex()
 
     @property
     def subject(self) -> str | None:
@@ -290,4 +299,4 @@ class Reported:
         f = self.finding
         return (-SEVERITY_RANK[self.severity], CATEGORIES.index(self.category), self.rule,
                 f.subject or "", f.target or "", f.resource, f.event.id if f.event else "",
-                self.fingerprint)
+                self.digest)
