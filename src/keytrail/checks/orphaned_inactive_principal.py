@@ -39,11 +39,12 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         why = view.inactive(subject)
         if why is None:
             continue
+        fields = {"status": why}  # shared by the subject's findings (lazy_chain copies it)
         for grant in view.graph.direct[subject]:
             yield Finding(
                 message=f"{subject} ({why}) still holds {grant.target}"
                         + (f" on {grant.resource}" if grant.resource else ""),
                 subject=subject, target=grant.target, resource=grant.resource,
                 event=grant.event, key=grant.event.key,
-                evidence=lazy_chain(view, grant, {"status": why}),
+                evidence=lazy_chain(view, grant, fields),
                 location=view.location(grant.event))

@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, lazy_chain
-from keytrail.model import Finding
+from keytrail.checks._util import NO_PARAMS, deferred, grant_chain
+from keytrail.model import Finding, Grant
 from keytrail.timeutil import DAY, format_date, format_time
 from keytrail.view import View
 
@@ -42,15 +42,22 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         expires = grant.event.expires
         if expires is None or expires > as_of:
             continue
-        days = (as_of - expires) // DAY
         on = f" on {grant.resource}" if grant.resource else ""
         yield Finding(
             message=f"{grant.subject} still holds {grant.target}{on}, which expired "
                     f"{format_date(expires)} and was never revoked",
             subject=grant.subject, target=grant.target, resource=grant.resource,
             event=grant.event, key=grant.event.key,
-            evidence=lazy_chain(view, grant, {"expires": format_time(expires), "expired_days": days}),
+            evidence=deferred(_evidence, view, grant),
             location=view.location(grant.event),
             # A re-grant that sets a new expiry, which then passes too, is a new
             # finding: the earlier one was accepted or fixed on its own terms.
             ident=(grant.event.id,))
+
+
+def _evidence(view: View, grant: Grant) -> dict[str, Any]:
+    """A finding's evidence, built when it is rendered: the expiry and the grant's chain."""
+    expires = grant.event.expires
+    assert expires is not None
+    return {"expires": format_time(expires), "expired_days": (view.as_of - expires) // DAY,
+            "chain": [grant_chain(view, grant)]}

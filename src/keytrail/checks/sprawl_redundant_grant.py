@@ -45,6 +45,10 @@ PARAMS = NO_PARAMS
 
 SUBJECT_KINDS = ("user", "svc", "group")
 
+#: The evidence fields of a finding, shared between findings (lazy_paths copies them).
+DIRECT: dict[str, Any] = {"direct": True}
+INDIRECT: dict[str, Any] = {"direct": False}
+
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     graph = view.graph
@@ -88,6 +92,6 @@ def _finding(view: View, subject: str, ent: Entitlement, paths: list[Path]) -> F
     return Finding(
         message=f"{subject} holds {target}{on} by {len({p[0].target for p in paths})} paths: {via}",
         subject=subject, target=target, resource=resource, event=event, key=event.key,
-        evidence=lazy_paths(view, subject, paths, {"direct": direct is not None}),
+        evidence=lazy_paths(view, subject, paths, DIRECT if direct is not None else INDIRECT),
         location=view.location(event))
 
