@@ -163,6 +163,16 @@ class Context:
             self.assumed.add(record.place())
         return self.assume_time
 
+    def time_of(self, record: Record, *stamps: Any) -> str | None:
+        """The first readable of ``stamps`` (a record's time fields, in order of preference)
+        as ISO 8601 UTC; when every one is absent, :meth:`missing_time`; else None (a time
+        that is there but unreadable is never replaced)."""
+        for stamp in stamps:
+            time = iso_utc(stamp)
+            if time is not None:
+                return time
+        return self.missing_time(record) if all(stamp is None for stamp in stamps) else None
+
     def problem(self, record: Record, message: str) -> None:
         """A malformed or unconvertible record, located."""
         self.problems.append(_located(record, message))

@@ -450,7 +450,9 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             continue
         try:
             stamp = data.get("eventTime")
-            time = event_time(stamp) if stamp is not None else (ctx.missing_time(record) or event_time(stamp))
+            assumed = ctx.missing_time(record) if stamp is None else None
+            # without --assume-time, event_time says "eventTime is missing"
+            time = assumed if assumed is not None else event_time(stamp)
         except _Bad as exc:
             ctx.incomplete(record, name, f"{name}: {exc}")
             continue

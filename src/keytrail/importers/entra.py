@@ -247,9 +247,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if isinstance(change, str):
             ctx.incomplete(record, op, f"{op}: {change}")
             continue
-        time = iso_utc(ci(body, "activityDateTime")) or iso_utc(ci(event, "time"))
-        if time is None and ci(body, "activityDateTime") is None and ci(event, "time") is None:
-            time = ctx.missing_time(record)
+        time = ctx.time_of(record, ci(body, "activityDateTime"), ci(event, "time"))
         if time is None:
             ctx.incomplete(record, op, f"{op}: no readable activityDateTime or time")
             continue

@@ -75,7 +75,6 @@ from keytrail.importers.base import (
     Deliveries,
     Record,
     dig,
-    iso_utc,
     read_records,
     safe_name,
     text_value,
@@ -144,7 +143,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.incomplete(record, name, f"{name}: {changes}")
             continue
         stamp = event["created_at"] if event.get("created_at") is not None else event.get("@timestamp")
-        time = iso_utc(stamp) if stamp is not None else ctx.missing_time(record)
+        time = ctx.time_of(record, stamp)
         if time is None:
             ctx.incomplete(record, name, f"{name}: no readable created_at or @timestamp")
             continue

@@ -66,7 +66,6 @@ from keytrail.importers.base import (
     Context,
     Deliveries,
     Record,
-    iso_utc,
     read_records,
     safe_name,
     text_value,
@@ -203,7 +202,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
                 changes.append((item, kind, change))
         if not changes:
             continue
-        time = iso_utc(ident.get("time")) if ident.get("time") is not None else ctx.missing_time(record)
+        time = ctx.time_of(record, ident.get("time"))
         qualifier = text_value(ident.get("uniqueQualifier"))
         if time is None or qualifier is None:
             missing = " and ".join(n for n, v in (("id.time", time), ("id.uniqueQualifier", qualifier)) if v is None)

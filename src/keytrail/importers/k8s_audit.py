@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, iso_utc, read_records, safe_name, unwrap
+from keytrail.importers.base import Context, Record, read_records, safe_name, unwrap
 from keytrail.importers.k8s_rbac import role_id, subject_id
 
 FORMAT = "k8s-audit"
@@ -149,9 +149,7 @@ def _event(record: Record, data: dict[str, Any], ctx: Context,
     if isinstance(code, int) and code >= 400:
         ctx.skip(record, "failed call", label)
         return
-    time = iso_utc(data.get("stageTimestamp")) or iso_utc(data.get("requestReceivedTimestamp"))
-    if time is None and data.get("stageTimestamp") is None and data.get("requestReceivedTimestamp") is None:
-        time = ctx.missing_time(record)
+    time = ctx.time_of(record, data.get("stageTimestamp"), data.get("requestReceivedTimestamp"))
     if time is None:
         ctx.incomplete(record, label, f"{label}: no stageTimestamp or requestReceivedTimestamp")
         return

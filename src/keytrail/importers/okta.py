@@ -75,7 +75,6 @@ from keytrail.importers.base import (
     Mapping,
     Record,
     ci,
-    iso_utc,
     panther_records,
     safe_name,
 )
@@ -172,9 +171,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         if not isinstance(uuid, str) or not uuid.strip():
             ctx.incomplete(record, kind, f"{etype}: no uuid")
             continue
-        time = iso_utc(ci(event, "published"))
-        if time is None and ci(event, "published") is None:
-            time = ctx.missing_time(record)
+        time = ctx.time_of(record, ci(event, "published"))
         if time is None:
             ctx.incomplete(record, kind, f"{etype}: no readable published time ({ci(event, 'published')!r})")
             continue
