@@ -9,10 +9,14 @@ compiler's: ``policies/pay.yaml:14:7: rules[2].use: unknown check ...``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: How many problems one file may report before the rest are summarised.
 MAX_PROBLEMS_PER_FILE = 50
+
+#: A path that is only a record's place in its file (``[3]``) or in its line (``[3][1]``).
+_POSITION = re.compile(r"(?:\[\d+\])+")
 
 
 @dataclass(frozen=True, order=True)
@@ -26,6 +30,13 @@ class Problem:
     message: str = ""
     level: str = "error"
 
+    def positions(self) -> list[int]:
+        """The record positions the path consists of (``[3][1]`` → ``[3, 1]``); empty when the
+        path is a place inside a document (``rules[2].use``) or there is none."""
+        if not _POSITION.fullmatch(self.path):
+            return []
+        return [int(n) for n in self.path[1:-1].split("][")]
+
     def __str__(self) -> str:
         where = self.file
         path = self.path
@@ -33,7 +44,7 @@ class Problem:
             where += f":{self.line}"
             if self.column:
                 where += f":{self.column}"
-        if path.startswith("["):  # a record's place in a document (`file[3]`, `file:7[2]`)
+        if self.positions():  # a record's place in a document (`file[3]`, `file:7[2]`)
             where, path = where + path, ""
         text = f"{path}: {self.message}" if path else self.message
         if self.level != "error":

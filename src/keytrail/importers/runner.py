@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -92,31 +92,32 @@ def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, 
         _stream_history(module.convert(files, ctx), out, ctx, files)
     else:
         state: State = module.convert(files, ctx)
-        _in_input_order(ctx, files)
+        place = _in_input_order(ctx, files)
         _validate_state(state, ctx)
         if ctx.problems:
-            raise _failed(ctx, files)
+            raise _failed(ctx, place)
         _write_state(state, out, fmt, force)
 
 
-def _in_input_order(ctx: Context, files: list[Path]) -> None:
-    """Problems and incomplete records by file, then line or record index (importers
-    that convert in time order meet some of them late)."""
+Place = Callable[[Problem], tuple[int, int, list[int]]]
+
+
+def _in_input_order(ctx: Context, files: list[Path]) -> Place:
+    """Sort problems and incomplete records by file, then line and place in the file
+    (importers that convert in time order meet some of them late); return that order."""
     order = {str(path): n for n, path in enumerate(files)}
-    ctx.problems.sort(key=lambda problem: _place(problem, order))
-    ctx.incomplete_at.sort(key=lambda problem: _place(problem, order))
+
+    def place(problem: Problem) -> tuple[int, int, list[int]]:
+        return order.get(problem.file, len(order)), problem.line, problem.positions()
+
+    ctx.problems.sort(key=place)
+    ctx.incomplete_at.sort(key=place)
+    return place
 
 
-def _place(problem: Problem, order: dict[str, int]) -> tuple[int, int, int]:
-    index = problem.path.strip("[]")
-    return order.get(problem.file, len(order)), problem.line, int(index) if index.isdigit() else 0
-
-
-def _failed(ctx: Context, files: list[Path]) -> ImportFailedError:
+def _failed(ctx: Context, place: Place) -> ImportFailedError:
     """The errors, with the incomplete records among them (as warnings), in input order."""
-    order = {str(path): n for n, path in enumerate(files)}
-    located = sorted(ctx.problems + ctx.incomplete_at, key=lambda problem: _place(problem, order))
-    return ImportFailedError("import failed", located[:200])
+    return ImportFailedError("import failed", sorted(ctx.problems + ctx.incomplete_at, key=place)[:200])
 
 
 #: What a file in an input folder must be called to be read (gzipped or not); files
@@ -155,11 +156,11 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
         with os.fdopen(fd, "wb") as handle:
             for event in events:
                 where = event.get("source", {})
-                place = f"{where.get('file', '?')}:{where.get('line') or where.get('index', '?')}"
                 if fast is None or not fast.is_valid(event):
+                    at = f"{where.get('file', '?')}:{where.get('line') or where.get('index', '?')}"
                     for error in validator("event").iter_errors(event):
                         ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
-                                                    f"converted event is not valid ({error.message}) at {place}"))
+                                                    f"converted event is not valid ({error.message}) at {at}"))
                 if event["id"] in seen:
                     ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
                                                 f"two records convert to the same event id {event['id']!r}"))
@@ -169,9 +170,9 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
                 if not ctx.problems:
                     handle.write(orjson.dumps(event) + b"\n")
         ctx.assumed_converted = len(assumed)
-        _in_input_order(ctx, files)
+        place = _in_input_order(ctx, files)
         if ctx.problems:
-            raise _failed(ctx, files)
+            raise _failed(ctx, place)
         _publish(Path(tmp), out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
