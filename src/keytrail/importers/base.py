@@ -10,6 +10,7 @@ place.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import zlib
 from collections import Counter
@@ -17,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from keytrail.errors import InputError, Problem
 
@@ -189,7 +192,7 @@ class Context:
         if ident is not None:
             out["id"] = str(ident)
         out.update({k: v for k, v in extra.items() if v is not None})
-        if record.place() in self.assumed:
+        if self.assumed and record.place() in self.assumed:
             out["time_assumed"] = True
         return out
 
@@ -265,8 +268,6 @@ def read_records(paths: Iterable[Path], display: Any = str, records_key: str | t
 
 
 def _file_records(path: Path, shown: str, records_key: str | tuple[str, ...] | None, yaml_ok: bool) -> Iterator[Record]:
-    import orjson
-
     with _open_binary(path) as handle:
         first, number = b"", 0
         for first in handle:
@@ -333,8 +334,6 @@ def _items(value: Any, shown: str, line: int, records_key: str | tuple[str, ...]
 def _json_lines(lines: Iterable[bytes], shown: str, start: int, first_index: int = 0,
                 records_key: str | tuple[str, ...] | None = None) -> Iterator[Record]:
     """One record per non-blank line; every unparsable line is located, and the file fails."""
-    import orjson
-
     problems: list[Problem] = []
     index = first_index
     number = start - 1
@@ -489,10 +488,6 @@ class Deliveries:
         """``""`` for the first record with ``ident``, ``.N`` for later different ones,
         None when the same content (a record, compared by value) was seen under it before
         (a duplicate)."""
-        import hashlib
-
-        import orjson
-
         text = orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
         digest = hashlib.blake2b(text, digest_size=16).digest()
         earlier = self.seen.setdefault(ident, [])
