@@ -43,15 +43,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{command}: {message}" if command else message)
 
 
-def _time_arg(text: str) -> int:
+def _time_arg(text: str, option: str = "--as-of", now: bool = True) -> int:
+    """A time given on the command line (ISO 8601 with a zone, or ``now`` where ``now``
+    is allowed), as epoch microseconds; a usage error naming ``option`` otherwise."""
     from keytrail.timeutil import TimeFormatError, parse_time
 
-    if text == "now":
+    if now and text == "now":
         return _now()
     try:
         return _in_range(parse_time(text), text)
     except TimeFormatError as exc:
-        raise UsageError(f"--as-of: {exc}") from None
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def _in_range(us: int, text: str) -> int:
@@ -460,12 +462,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     mapping = mapping_from(options, args.mapping)
     assume = None
     if args.assume_time is not None:
-        from keytrail.timeutil import TimeFormatError, format_time, parse_time
+        from keytrail.timeutil import format_time
 
-        try:
-            assume = format_time(_in_range(parse_time(args.assume_time), args.assume_time))
-        except TimeFormatError as exc:
-            raise UsageError(f"--assume-time: {exc}") from None
+        assume = format_time(_time_arg(args.assume_time, "--assume-time", now=False))
     ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force, assume)
     print(f"keytrail import {args.format}: wrote {args.out}", file=sys.stderr)
     print(ctx.summary(), file=sys.stderr)
@@ -514,12 +513,8 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def cmd_decisions(args: argparse.Namespace) -> int:
     from keytrail import decisions, pipeline
-    from keytrail.timeutil import TimeFormatError, parse_time
 
-    try:
-        time = _now() if args.time == "now" else _in_range(parse_time(args.time), args.time)
-    except TimeFormatError as exc:
-        raise UsageError(f"--time: {exc}") from None
+    time = _time_arg(args.time, "--time")
     out = Path(args.out)
     if out.exists():
         raise UsageError(f"--out {out}: already exists (decisions are never overwritten; choose a new file)")
