@@ -13,6 +13,7 @@ from keytrail import pipeline
 from keytrail.cli import main
 from keytrail.importers import cloudtrail
 from keytrail.importers.base import Context
+from tests.importers import without_source
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
@@ -281,10 +282,10 @@ def test_gzip_and_json_lines_read_like_the_document(tmp_path: Path) -> None:
     lines = tmp_path / "mixed.jsonl"
     lines.write_text("".join(json.dumps(r) + "\n" for r in doc["Records"]))
     plain = run([FIXTURES / "mixed.json"])[0]
-    strip = [{k: v for k, v in e.items() if k != "source"} for e in plain]
+    strip = without_source(plain)
     for other in (packed, lines):
         events = run([other])[0]
-        assert [{k: v for k, v in e.items() if k != "source"} for e in events] == strip
+        assert without_source(events) == strip
 
 
 def test_malformed_records_are_located_and_nothing_is_written(tmp_path: Path,
@@ -374,8 +375,8 @@ def test_a_synced_bucket_with_digest_files_and_insights_imports(tmp_path: Path) 
     plain, _ = run([FIXTURES / "mixed.json"])
     events, ctx = run(sorted(p for p in tmp_path.rglob("*.gz")))
     assert not ctx.problems
-    assert [{k: v for k, v in e.items() if k != "source"} for e in events] == \
-        [{k: v for k, v in e.items() if k != "source"} for e in plain]
+    assert without_source(events) == \
+        without_source(plain)
     assert ctx.skipped["digest file"] == {"CloudTrail-Digest": 1}
     assert ctx.skipped["insight event"] == {"AttachRolePolicy": 1}
 
@@ -390,5 +391,5 @@ def test_eventbridge_envelopes_are_opened(tmp_path: Path) -> None:
     plain, _ = run([FIXTURES / "mixed.json"])
     events, ctx = run([bridge])
     assert not ctx.problems
-    assert [{k: v for k, v in e.items() if k != "source"} for e in events] == \
-        [{k: v for k, v in e.items() if k != "source"} for e in plain]
+    assert without_source(events) == \
+        without_source(plain)

@@ -13,6 +13,7 @@ from keytrail.cli import main
 from keytrail.importers import get
 from keytrail.importers.base import Context, Mapping
 from keytrail.importers.runner import mapping_from
+from tests.importers import without_source
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
@@ -164,5 +165,5 @@ def test_azure_monitor_records_wrapping_reads_like_json_lines(tmp_path: Path) ->
     _, plain = _convert([FIX / "auditlogs.jsonl"])
     ctx, events = _convert([wrapped])
     assert not ctx.problems
-    assert [{k: v for k, v in e.items() if k != "source"} for e in events] == \
-        [{k: v for k, v in e.items() if k != "source"} for e in plain]
+    assert without_source(events) == \
+        without_source(plain)

@@ -13,6 +13,7 @@ from keytrail.cli import main
 from keytrail.importers import get
 from keytrail.importers.base import Context, Mapping
 from keytrail.importers.runner import mapping_from
+from tests.importers import without_source
 
 REPO = Path(__file__).resolve().parents[2]
 PANTHER = REPO.parent / "shared" / "data" / "panther-analysis" / "derived" / "gsuite_activityevent_rule_tests.jsonl"
@@ -96,8 +97,8 @@ def test_shapes_agree_and_gzip(tmp_path: Path) -> None:
     gz = tmp_path / "a.jsonl.gz"
     gz.write_bytes(gzip.compress((FIX / "activities.jsonl").read_bytes()))
     _, zipped = _convert([gz])
-    strip = [{k: v for k, v in e.items() if k != "source"} for e in response]
-    assert strip == [{k: v for k, v in e.items() if k != "source"} for e in lines]
+    strip = without_source(response)
+    assert strip == without_source(lines)
     assert [e["id"] for e in zipped] == [e["id"] for e in lines]
     assert lines[0]["source"]["line"] == 1
     _, flat = _convert([FIX / "flat.jsonl"])

@@ -11,6 +11,7 @@ from keytrail.cli import main
 from keytrail.importers.base import Context, Record, unwrap
 from keytrail.importers.k8s_audit import actor_id, convert
 from tests.conftest import REPO
+from tests.importers import without_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "k8s-audit"
 EKS_AUDIT = REPO.parent / "shared" / "data" / "panther-analysis" / "derived" / "eks_audit_rbac_rule_tests.jsonl"
@@ -173,5 +174,5 @@ def test_an_event_list_and_event_hub_records_read_like_json_lines(tmp_path: Path
         ctx = Context("k8s-audit")
         events = list(convert([source], ctx))
         assert not ctx.problems
-        assert [{k: v for k, v in e.items() if k != "source"} for e in events] == \
-            [{k: v for k, v in e.items() if k != "source"} for e in plain]
+        assert without_source(events) == \
+            without_source(plain)
