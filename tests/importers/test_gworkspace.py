@@ -178,3 +178,13 @@ def test_super_admin_privilege_and_the_super_admin_role_are_one_entitlement(tmp_
         ("grant", "user:eve@example.com", "role:gws/_SEED_ADMIN_ROLE"),
         ("grant", "user:bob@example.com", "role:gws/_SEED_ADMIN_ROLE"),
         ("revoke", "user:eve@example.com", "role:gws/_SEED_ADMIN_ROLE")]
+
+
+def test_a_super_admin_grant_without_its_user_is_incomplete(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    source.write_text(json.dumps({"id": {"time": "2026-03-01T10:00:00Z", "uniqueQualifier": "s9",
+                                         "applicationName": "admin"},
+                                  "events": [{"type": "USER_SETTINGS", "name": "GRANT_ADMIN_PRIVILEGE"}]}) + "\n")
+    ctx, events = _convert([source])
+    assert events == []
+    assert [(p.path, p.message) for p in ctx.incomplete_at] == [("[0]", "admin:GRANT_ADMIN_PRIVILEGE: no USER_EMAIL")]

@@ -226,3 +226,16 @@ def test_event_hook_deliveries_and_eventbridge_envelopes_are_opened(tmp_path: Pa
         assert without_source(got) == expected
     first = json.loads((tmp_path / "hook.out.jsonl").read_text().splitlines()[0])
     assert first["source"]["index"] == 0 and "item" in first["source"]
+
+
+def test_an_app_assignment_to_a_group_without_the_app_is_incomplete_not_guessed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = {"uuid": "g9", "published": "2026-02-01T10:00:00.000Z", "eventType": "group.application_assignment.add",
+             "actor": {"type": "User", "alternateId": "admin@example.com"}, "outcome": {"result": "SUCCESS"},
+             "target": [{"type": "UserGroup", "displayName": "Sales"}]}
+    source = tmp_path / "e.jsonl"
+    source.write_text(json.dumps(event) + "\n")
+    out = tmp_path / "h.jsonl"
+    assert main(["import", "okta", str(source), "--out", str(out)]) == 0
+    assert out.read_text() == ""
+    assert f"{source}[0]: warning: group.application_assignment.add: no AppInstance target" in capsys.readouterr().err
