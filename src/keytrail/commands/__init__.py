@@ -1,0 +1,30 @@
+"""One module per ``keytrail`` command, each with ``add_parser(sub)`` and ``run(args) -> int``.
+
+The registry below is explicit: the order is the order ``keytrail --help`` lists them.
+"""
+
+from __future__ import annotations
+
+from keytrail.commands import (
+    check,
+    checks,
+    decisions,
+    explain,
+    import_,
+    lint,
+    review,
+    schema,
+    test,
+)
+
+COMMANDS = {
+    "check": check,
+    "explain": explain,
+    "checks": checks,
+    "lint": lint,
+    "test": test,
+    "review": review,
+    "decisions": decisions,
+    "import": import_,
+    "schema": schema,
+}

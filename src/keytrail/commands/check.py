@@ -1,0 +1,127 @@
+"""``keytrail check``: replay, evaluate every rule, render the findings in one or more formats."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from keytrail.commands._args import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    Renderer,
+    limit_arg,
+    since_arg,
+    time_arg,
+    time_options,
+)
+from keytrail.commands._output import write
+from keytrail.errors import UsageError
+from keytrail.model import SEVERITIES
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("check", help="evaluate the policies and print findings",
+                           description="Replay the history, check every policy rule, print findings.")
+    parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
+    parser.add_argument("--format", "-f", action=Renderer, dest="renderers", metavar="FORMAT",
+                       help="text (default), json, markdown, html, sarif, junit, csv or github "
+                            "(workflow annotations, and the Markdown report in $GITHUB_STEP_SUMMARY); "
+                            "repeatable: the n-th --format goes to the n-th --output")
+    parser.add_argument("--template", action=Renderer, dest="renderers", metavar="FILE",
+                       help="render your own Jinja2 template (sandboxed; the context is documented in "
+                            "docs/formats.md); counts as a --format")
+    parser.add_argument("--output", "-o", action="append", default=[], metavar="FILE",
+                       help="write the matching --format to this file instead of standard output (repeatable)")
+    time_options(parser)
+    parser.add_argument("--fail-on", default="high", choices=SEVERITIES,
+                       help="exit 1 when an unwaived finding has this severity or higher (default: high)")
+    parser.add_argument("--policy", action="append", default=[], metavar="PATH",
+                       help="an extra policy file to load (repeatable)")
+    parser.add_argument("--baseline", metavar="FILE",
+                       help="a findings JSON file (a report, or --write-baseline's): findings whose "
+                            "fingerprint it has are reported as known and do not fail the run")
+    parser.add_argument("--compare-policies", metavar="REF",
+                       help="report what the policy change since REF (a git commit, branch or tag, "
+                            "or a folder of the old policy files) adds and clears, instead of the "
+                            "findings; exit 1 when it newly flags findings at or above --fail-on")
+    parser.add_argument("--write-baseline", metavar="FILE",
+                       help="also write this run's findings as a baseline file")
+    parser.add_argument("--limit", type=limit_arg, default=50, metavar="N",
+                       help="text format: list at most N findings of each category and severity "
+                            "(counts stay complete; 0 lists all; default 50)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from keytrail import pipeline
+
+    outputs = _outputs(args)
+    args.format = outputs[0][1] if outputs[0][0] == "format" else "text"
+    args.output = outputs[0][2]
+    as_of = time_arg(args.as_of)
+    since = since_arg(args.since, as_of)
+    baseline = None
+    if args.baseline:  # read first: a bad baseline should fail before the long part
+        from keytrail.baseline import read_baseline
+
+        baseline = read_baseline(Path(args.baseline))
+    project = pipeline.load(args.dir, [Path(p) for p in args.policy])
+    state = pipeline.replay(project, as_of, since)
+    graph = pipeline.build_graph(project, state)
+    if args.compare_policies:
+        return _compare_policies(args, project, state, graph)
+    report = pipeline.evaluate(project, state, graph)
+    report.baseline = baseline
+    if args.write_baseline:
+        from keytrail.baseline import baseline_text
+
+        write(baseline_text(report), args.write_baseline)
+    from keytrail.render import render_chunks, render_template
+
+    for kind, value, output in outputs:
+        if kind == "template":
+            write(render_template(report, Path(value), args.fail_on), output)
+        else:
+            write(render_chunks(report, value, args.fail_on, args.limit or None), output)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if any(kind == "format" and value == "github" for kind, value, _ in outputs) and summary:
+        # GitHub renders this file on the run's page: the full Markdown report.
+        try:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(pipeline.render(report, "markdown", args.fail_on))
+        except OSError as exc:
+            raise UsageError(f"cannot write the step summary {summary}: {exc.strerror}") from None
+    return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str, str | None]]:
+    """The (kind, format or template, output file or None) triples a check writes, validated first."""
+    from keytrail.render import FORMATS
+
+    renderers = args.renderers or [("format", "text")]
+    outputs: list[str] = args.output
+    if len(outputs) > len(renderers):
+        raise UsageError(f"{len(outputs)} --output files for {len(renderers)} formats: give a --format "
+                         "(or --template) for each --output")
+    for kind, value in renderers:
+        if kind == "format" and value not in FORMATS:
+            from keytrail.schemas import did_you_mean
+
+            raise UsageError(f"unknown format {value!r}{did_you_mean(value, sorted(FORMATS))} "
+                             f"(choose from {', '.join(FORMATS)})")
+        if kind == "template" and not Path(value).is_file():
+            raise UsageError(f"--template {value}: no such file")
+    paired = [(kind, value, outputs[i] if i < len(outputs) else None) for i, (kind, value) in enumerate(renderers)]
+    if sum(1 for _, _, out in paired if out in (None, "-")) > 1:
+        raise UsageError("only one --format can write to standard output: give the others an --output file")
+    return paired
+
+
+def _compare_policies(args: argparse.Namespace, project: Any, state: Any, graph: Any) -> int:
+    from keytrail.impact import compare, render_impact
+    from keytrail.project import load_config
+
+    impact = compare(project, load_config(Path(args.dir)), state, graph, args.compare_policies)
+    write(render_impact(impact, args.format, args.fail_on), args.output)
+    return EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK

@@ -1,0 +1,57 @@
+"""``keytrail decisions``: turn filled review worksheets into keyed revoke and certify events."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from keytrail.commands._args import (
+    EXIT_ERROR,
+    EXIT_OK,
+    time_arg,
+)
+from keytrail.errors import KeytrailError, UsageError
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "decisions", help="turn filled review worksheets into revoke and certify events",
+        description="Read filled worksheets of `keytrail review`: keep rows become certify events, "
+                    "revoke rows keyed revoke events, blank rows are skipped. Every row must match "
+                    "an active grant as of --time; any problem is reported as file:line, nothing "
+                    "is written and the exit code is 2.")
+    parser.add_argument("worksheets", nargs="+", metavar="WORKSHEET", help="filled worksheet CSV files")
+    parser.add_argument("--key", required=True, help="the provisioning key the decisions are recorded under")
+    parser.add_argument("--actor", required=True, help="who records them (the key's holder)")
+    parser.add_argument("--out", required=True, metavar="FILE",
+                           help="the JSONL file to create (e.g. history/review-2026-Q3.jsonl)")
+    parser.add_argument("--dir", default=".", help="the project folder (default: .)")
+    parser.add_argument("--time", default="now", metavar="TIME",
+                           help="when the decisions take effect (ISO 8601 with a zone; default: now)")
+    parser.add_argument("--ticket", help="the ticket of the review, recorded on every event")
+
+
+def run(args: argparse.Namespace) -> int:
+    from keytrail import decisions, pipeline
+
+    time = time_arg(args.time, "--time")
+    out = Path(args.out)
+    if out.exists():
+        raise UsageError(f"--out {out}: already exists (decisions are never overwritten; choose a new file)")
+    project = pipeline.load(args.dir)
+    try:
+        outcome = decisions.read_worksheets([Path(p) for p in args.worksheets])
+        decisions.check_active(outcome, pipeline.replay(project, time))
+    except KeytrailError as exc:  # worksheet problems: every one, then what it means
+        print(exc, file=sys.stderr)
+        n = len(exc.problems)
+        print(f"keytrail: {n} error{'s' if n != 1 else ''}; nothing was written", file=sys.stderr)
+        return EXIT_ERROR
+    decisions.write_new(out, decisions.events_text(outcome, project, time, args.actor, args.key,
+                                                   args.ticket))
+    revoke = sum(1 for d in outcome.decisions if d.action == "revoke")
+    print(f"keytrail: wrote {out}: {revoke} revoke, {len(outcome.decisions) - revoke} certify, "
+          f"{outcome.undecided} undecided (skipped)", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,70 @@
+"""``keytrail import``: convert a system's export into native history or a project folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from keytrail.commands._args import (
+    EXIT_OK,
+    time_arg,
+)
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("import", help="convert a system's export into native history or a snapshot",
+                         description="Convert CloudTrail, Okta, Entra, GitHub, Google Workspace, Kubernetes, "
+                                     "SCIM or OTLP exports into keytrail's native history (--out FILE.jsonl), "
+                                     "or a state export into a project folder (--out DIR). Every record is "
+                                     "converted or counted as skipped; malformed records are errors.")
+    parser.add_argument("format", metavar="FORMAT", help="the input's format (keytrail import --help lists them)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="files or folders (.json, .jsonl, .gz, .yaml)")
+    parser.add_argument("--out", required=True, type=Path, help="the JSONL file (history) or folder (state) to write")
+    parser.add_argument("--strict", action="store_true", help="any record that is not converted is an error")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--assume-time", metavar="TIME",
+                     help="the time of records that carry none (e.g. SCIM request bodies captured without "
+                          "their log line; ISO 8601 with a zone); their events say source.time_assumed")
+    for name in ("key", "ticket", "reason"):
+        parser.add_argument(f"--{name}-from", metavar="FIELD",
+                         help=f"the raw record's field (dotted path) that carries the {name}")
+        parser.add_argument(f"--{name}-pattern", metavar="REGEX",
+                         help=f"a regular expression applied to --{name}-from; its first group is the {name}")
+    parser.add_argument("--mapping", type=Path, metavar="FILE",
+                     help="a YAML file: {key: {from: FIELD, pattern: REGEX}, ticket: ..., reason: ...}")
+
+
+#: How many unconvertible records ``keytrail import`` lists by place (all are counted).
+INCOMPLETE_SHOWN = 20
+
+
+def run(args: argparse.Namespace) -> int:
+    from keytrail.importers.runner import mapping_from, run_import
+
+    options = {f"{n}_{part}": getattr(args, f"{n}_{part}") for n in ("key", "ticket", "reason")
+               for part in ("from", "pattern")}
+    mapping = mapping_from(options, args.mapping)
+    assume = None
+    if args.assume_time is not None:
+        from keytrail.timeutil import format_time
+
+        assume = format_time(time_arg(args.assume_time, "--assume-time", now=False))
+    ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force, assume)
+    print(f"keytrail import {args.format}: wrote {args.out}", file=sys.stderr)
+    print(ctx.summary(), file=sys.stderr)
+    if ctx.incomplete_at:
+        shown = ctx.incomplete_at[:INCOMPLETE_SHOWN]
+        print(f"{len(ctx.incomplete_at):,} access change(s) could not be converted (give --strict to make "
+              "them errors):", file=sys.stderr)
+        for problem in shown:
+            print(f"  {problem}", file=sys.stderr)
+        if len(ctx.incomplete_at) > len(shown):
+            print(f"  and {len(ctx.incomplete_at) - len(shown):,} more", file=sys.stderr)
+    from keytrail.importers import get
+
+    if get(args.format).KIND == "history" and not mapping.key.path:
+        print("no key mapping given (--key-from): every converted change has no provisioning key, so "
+              "keytrail reports each one as unexplained.missing-key until keys are mapped", file=sys.stderr)
+    return EXIT_OK

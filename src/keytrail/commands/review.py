@@ -1,0 +1,53 @@
+"""``keytrail review``: write the access review pack of a period."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from keytrail.commands._args import (
+    EXIT_OK,
+    time_arg,
+)
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "review", help="write the access review pack of a period: index.html, worksheets, findings",
+        description="Write the access review pack into OUT: index.html (every active grant by "
+                    "reviewer, with its chain, last certification and findings), one CSV worksheet "
+                    "per reviewer, findings.json and summary.md. Exit 0, or 2 on bad input.")
+    parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
+    parser.add_argument("--period", required=True,
+                        help="the period reviewed: 2026, 2026-H2, 2026-Q3 or 2026-09")
+    parser.add_argument("--out", required=True, metavar="OUT",
+                        help="the folder to write (created; a previous review pack there is replaced)")
+    parser.add_argument("--as-of", metavar="TIME",
+                        help="review the access as of this time within the period (default: its end)")
+    parser.add_argument("--previous", metavar="FINDINGS",
+                        help="the previous review's findings.json: show what changed since")
+    parser.add_argument("--reviewer", choices=("owner", "manager"), default="owner",
+                        help="who certifies a grant: the owner of its role or group (default), "
+                             "or the subject's manager")
+
+
+def run(args: argparse.Namespace) -> int:
+    from keytrail import pipeline, review, review_pack
+
+    period = review.parse_period(args.period)
+    as_of = review.review_time(period, time_arg(args.as_of) if args.as_of else None)
+    previous = review.read_previous(Path(args.previous)) if args.previous else None
+    project = pipeline.load(args.dir)
+    state = pipeline.replay(project, as_of, period.since)
+    graph = pipeline.build_graph(project, state)
+    report = pipeline.evaluate(project, state, graph)
+    pack = review.build(project, state, graph, report, period, args.reviewer, previous)
+    files = review_pack.render_pack(pack)
+    review_pack.write_pack(Path(args.out), files)
+    unassigned = len(pack.reviewers.get(None, []))
+    print(f"keytrail: wrote {args.out}: {len(pack.rows)} grants for "
+          f"{len(pack.reviewers) - (1 if unassigned else 0)} reviewers ({unassigned} with no reviewer), "
+          f"{len(report.findings)} findings", file=sys.stderr)
+    return EXIT_OK
