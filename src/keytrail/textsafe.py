@@ -1,0 +1,51 @@
+"""Making input text inert where it is printed.
+
+Values from input (ids, names, reasons, tickets, file excerpts) reach terminals, CI
+logs, PR comments and spreadsheets. A line break inside a value could start a line
+of its own (a GitHub Actions ``::error`` workflow command), an escape sequence could
+repaint a terminal, a bidirectional control could reorder what a reviewer reads
+(Trojan Source, CVE-2021-42574). :func:`inline` shows every such character as a
+visible escape instead, so a value always stays on the line it was printed on and
+reads as what it is. Printable text, non-ASCII letters included, is unchanged.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: Unicode categories that never print as themselves: controls (C0, DEL, C1), format
+#: characters (bidi controls, zero-width characters), line and paragraph separators,
+#: and lone surrogates.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+#: How many characters of a file that is not of the expected format an error may quote.
+EXCERPT_CHARS = 60
+
+
+def _escape(char: str) -> str:
+    named = _NAMED.get(char)
+    if named:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def is_unsafe(char: str) -> bool:
+    """Whether ``char`` is one :func:`inline` escapes."""
+    return unicodedata.category(char) in UNSAFE_CATEGORIES
+
+
+def inline(text: str) -> str:
+    """``text`` with every control, format and separator character shown as an escape
+    (``\\n``, ``\\x1b``, ``\\u202e``), so it prints on one line as what it is."""
+    if text.isprintable():  # the common case: nothing to do
+        return text
+    return "".join(_escape(c) if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in text)
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """A short, inert quotation of ``text``: at most ``limit`` characters, escaped."""
+    cut = text[:limit]
+    return inline(cut) + ("…" if len(text) > limit else "")
