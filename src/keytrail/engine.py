@@ -13,12 +13,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keytrail import checks, kinds
-from keytrail.model import SEVERITY_RANK, Finding, Reported, Rule, Waiver
+from keytrail.errors import PolicyError, Problem
+from keytrail.model import SEVERITY_RANK, Finding, Policy, Reported, Rule, Waiver
 from keytrail.selectors import glob_match
 from keytrail.view import View
+
+if TYPE_CHECKING:
+    from keytrail.project import Project
 
 #: The implicit rule that reports expired waivers when no policy names it.
 EXPIRED_WAIVER = Rule(id="policy.expired-waiver", kind="use", check="policy.expired-waiver",
@@ -80,6 +84,33 @@ def waiver_for(waivers: list[Waiver], rule: Rule, finding: Finding, as_of: int) 
             continue
         return w
     return None
+
+
+def no_rules(policies: list[Policy]) -> str | None:
+    """Why ``policies`` enable no rule, or None when some rule is enabled.
+
+    The implicit ``policy.expired-waiver`` rule does not count: on its own it
+    checks the waivers, not the access.
+    """
+    rules = [r for p in policies for r in p.rules]
+    if any(r.enabled for r in rules):
+        return None
+    if not policies:
+        why = "keytrail.yaml names no policies"
+    elif not rules:
+        why = f"the policies loaded ({', '.join(p.file for p in policies)}) have no rules"
+    else:
+        why = f"every rule of the policies loaded is disabled (`enabled: false`: {len(rules)} rules)"
+    return (f"no rule to evaluate: {why}, so nothing would be checked. Enable the default pack of "
+            "built-in checks with `policies: [keytrail:default]` in keytrail.yaml (or add your own "
+            "policy files)")
+
+
+def require_rules(project: Project) -> None:
+    """Refuse a project whose policies enable no rule: a run that checks nothing must not pass."""
+    why = no_rules(project.policies)
+    if why is not None:
+        raise PolicyError("no rule to evaluate", [Problem("keytrail.yaml", 0, 0, "", why)])
 
 
 def active_rules(view: View) -> list[Rule]:

@@ -4,58 +4,55 @@ What is linted:
 
 - a folder holding ``keytrail.yaml`` (or that file itself) is a **project**:
   ``keytrail.yaml``, the directory, the key registry and every policy it names
-  (packaged packs included) are linted together. The history and the snapshot
-  are data, not configuration: ``keytrail check`` validates them, lint does not
-  read them (it only checks that ``keytrail.yaml`` names files that exist);
+  (packaged packs included) are linted together, and the policy tests found in
+  its policy folders too. The history and the snapshot are data, not
+  configuration: ``keytrail check`` validates them; lint reads the history
+  only to learn ids and attributes the directory lacks (see
+  :mod:`keytrail.lintwarn`), and only when something is missing from the directory;
 - any other folder: every ``*.yaml`` / ``*.yml`` under it (hidden folders
   skipped; a ``keytrail.yaml`` found on the way is linted as its project, and
   the files it names are linted as part of it). Each file is identified by its
-  content: ``kind: Policy`` (or any ``apiVersion``/``kind``) is a policy, a
-  top-level ``keys`` a key registry, ``principals``/``groups``/``roles`` a
-  directory, ``directory`` with ``history`` a project file. ``kind:
-  PolicyTest`` files belong to ``keytrail test`` and are skipped. Anything else
-  gets a warning, "cannot tell what this file is";
+  parsed content, never by sniffing its text: ``kind: PolicyTest`` is a policy
+  test, ``kind: Policy`` (or any other ``apiVersion``/``kind``, which is then an
+  error) a policy, a top-level ``keys`` a key registry, ``principals``/``groups``/
+  ``roles`` a directory, ``directory`` with ``history`` a project file. Anything
+  else gets a warning, "cannot tell what this file is";
 - a file: identified the same way.
 
 Policies loaded together (a project's, or every loose policy file of one run)
 are checked together: duplicate rule ids and waivers for unknown rules are found
-across files.
+across files. Every problem of a file is reported in one run: a duplicate key
+does not stop the schema pass, a schema error in one rule does not stop the
+checks of the others.
 
-The problems: everything ``keytrail check`` would refuse (YAML, schema, unknown
+**Errors** are everything ``keytrail check`` would refuse (YAML, duplicate keys,
+schema, selectors that name no kind or a kind that cannot stand there, unknown
 check ids and parameters with "did you mean", parameter types, duplicate ids,
-rules with none or several kinds, waivers without reason, approver or expiry,
-waivers for unknown rules) as errors, and these warnings:
+waivers for unknown rules, a project whose policies enable no rule), a policy
+test that refers to what does not exist (:mod:`keytrail.lint_policytest`) and a
+waiver that has expired. **Warnings** are what may be right but usually is a
+mistake (:mod:`keytrail.lintwarn`): names the organisation does not have, a
+waiver expiring within 30 days or waiving a whole rule.
 
-- a waiver that has expired (at or before ``--as-of``, as ``policy.expired-waiver``
-  sees it), or expires within 30 days after it;
-- in a project, where the directory is known: a selector or a separation-of-duties
-  member naming a ``role:`` or ``group:`` the directory does not define (a glob
-  counts as defined when it matches at least one defined id; targets that only
-  the history defines are not known to lint); a key whose holder, owner or
-  approver, or a waiver whose approver, is not a principal of the directory; a
-  key scope glob that matches no role or group of the directory (keys revoked or
-  expired at ``--as-of`` are history and are not compared).
-
-Exit codes (:attr:`LintReport.exit_code`): 0 no problem at all; 1 problems
-found, errors or warnings alike (a warning is something to fix or renew, as in
-most linters); 2 unreadable input — a PATH that does not exist, a file that
-cannot be read or does not parse as YAML. Problems are reported in every case.
+Exit codes (:attr:`LintReport.exit_code`), as yamllint and eslint: 0 no error
+(warnings are printed); 1 errors, or warnings under ``--strict``; 2 unreadable
+input — a PATH that does not exist, a file that cannot be read or does not
+parse as YAML. Problems are reported in every case.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from difflib import get_close_matches
-from glob import has_magic
 from pathlib import Path
 from typing import Any
 
 from keytrail.errors import InputError, KeytrailError, Problem
 from keytrail.formats._common import gh_data, gh_property
+from keytrail.lint_policytest import policytest_problems
+from keytrail.lintwarn import Known, key_problems, policy_warnings
 from keytrail.model import Directory
-from keytrail.policy import PolicyDocument, check_policies, kind_of_rule
+from keytrail.policy import check_policies, read_policy_file
 from keytrail.project import (
     PROJECT_FILE,
     display_path,
@@ -63,13 +60,10 @@ from keytrail.project import (
     load_directory,
     load_keys,
     read_yaml,
+    read_yaml_whole,
 )
-from keytrail.selectors import glob_regex
-from keytrail.timeutil import DAY, TimeFormatError, format_date, parse_time
 from keytrail.yamlload import Locator
 
-#: A waiver expiring within this long after ``--as-of`` is warned about.
-EXPIRY_WARNING = 30 * DAY
 #: Output formats of :func:`render`.
 FORMATS = ("text", "json", "github")
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
@@ -87,6 +81,8 @@ class LintReport:
     files: tuple[str, ...]
     problems: tuple[Problem, ...]
     unreadable: bool
+    #: ``--strict``: warnings fail the run too.
+    strict: bool = False
 
     @property
     def errors(self) -> int:
@@ -100,16 +96,18 @@ class LintReport:
     def exit_code(self) -> int:
         if self.unreadable:
             return EXIT_UNREADABLE
-        return EXIT_PROBLEMS if self.problems else EXIT_CLEAN
+        if self.errors or (self.strict and self.warnings):
+            return EXIT_PROBLEMS
+        return EXIT_CLEAN
 
 
-def lint(paths: list[str], as_of: int) -> LintReport:
+def lint(paths: list[str], as_of: int, strict: bool = False) -> LintReport:
     """Lint files and folders (see the module documentation); waivers are judged as of ``as_of``."""
     run = _Run(as_of)
     for arg in paths or ["."]:
         run.add(Path(arg))
     run.finish()
-    return LintReport(tuple(run.files), tuple(sorted(run.problems)), run.unreadable)
+    return LintReport(tuple(run.files), tuple(sorted(run.problems)), run.unreadable, strict)
 
 
 def identify(data: Any, name: str) -> str | None:
@@ -187,30 +185,34 @@ class _Run:
         if not self.first_time(path):
             return
         display = _display(path)
-        read = self.read(path, display)
-        if read is None:
-            self.files.append(display)
+        self.files.append(display)
+        try:
+            data, loc, found = read_yaml_whole(path, display)
+        except InputError as exc:
+            self.failed(exc, display)
             return
-        data, loc = read
         kind = identify(data, path.name)
-        if kind == "policytest":
-            return
         if kind == "project":
+            self.files.remove(display)
             self.seen.discard(path.resolve())
             self.project(path)
             return
-        self.files.append(display)
-        if kind == "policy":
+        self.problems.update(found)
+        if kind == "policytest":
+            self.problems.update(policytest_problems(data, loc, path, display))
+        elif kind == "policy":
             self.loose_policies.append((data, loc, display))
+        elif found:
+            return  # a directory or key registry is only checked whole
         elif kind == "keys":
             self.keys(path, display, None)
         elif kind == "directory":
             self.directory(path, display)
         else:
             self.problems.add(Problem(display, 1, 1, "", "cannot tell what this file is (a policy has "
-                                      "`kind: Policy`, a key registry `keys`, a directory `principals`, "
-                                      "`groups` or `roles`, a project file `directory` and `history`)",
-                                      "warning"))
+                                      "`kind: Policy`, a policy test `kind: PolicyTest`, a key registry "
+                                      "`keys`, a directory `principals`, `groups` or `roles`, a project "
+                                      "file `directory` and `history`)", "warning"))
 
     def project(self, config: Path) -> None:
         if not self.first_time(config):
@@ -232,15 +234,45 @@ class _Run:
         if self.first_time(cfg.keys):
             self.files.append(_display(cfg.keys))
             self.keys(cfg.keys, _display(cfg.keys), directory)
+        known = None
+        if directory is not None:
+            known = Known(directory, (cfg.history, [_display(h) for h in cfg.history]))
         parsed = []
+        unread = False
         for path in cfg.policies:
-            self.seen.add(path.resolve())
+            if not self.first_time(path):
+                continue
             shown = _display(path)
             self.files.append(shown)
-            read = self.read(path, shown)
+            in_folder = path in cfg.from_folders
+            problems: list[Problem] = []
+            read = read_policy_file(path, shown, in_folder, problems)
+            self.problems.update(problems)
+            if any(p.message.startswith(_UNREADABLE) for p in problems):
+                self.unreadable = unread = True
             if read is not None:
-                parsed.append((read[0], read[1], shown))
-        self.policies(parsed, directory)
+                parsed.append(read)
+            elif in_folder and not any(p.message.startswith(_UNREADABLE) for p in problems):
+                # A policy's test beside it: linted as what it is.
+                data, loc, _ = read_yaml_whole(path, shown)
+                self.problems.update(policytest_problems(data, loc, path, shown))
+        documents = self.policies(parsed, known)
+        if not unread:  # an unreadable policy may hold the rules
+            self.no_rules(documents, display, config)
+
+    def no_rules(self, documents: list[Any], display: str, config: Path) -> None:
+        """A project whose policies enable no rule is an error, as ``keytrail check`` refuses it."""
+        from keytrail.engine import no_rules
+
+        if any(d.policy is None for d in documents) or any(
+                isinstance(r, dict) and r.get("enabled", True) is not False
+                for d in documents for r in (d.data.get("rules") or [])):
+            return  # an enabled rule that did not load is already an error
+        why = no_rules([d.policy for d in documents])
+        if why is not None:
+            data, loc = read_yaml(config, display)
+            where = ("policies",) if isinstance(data, dict) and "policies" in data else ()
+            self.problems.add(loc.problem(where, why))
 
     def finish(self) -> None:
         if self.loose_policies:
@@ -265,118 +297,12 @@ class _Run:
         data, loc = read_yaml(path, display)  # the positions, for the checks below
         self.problems.update(key_problems(data, loc, directory, self.as_of))
 
-    def policies(self, parsed: list[tuple[Any, Locator, str]], directory: Directory | None) -> None:
-        documents, problems = check_policies(parsed)
+    def policies(self, parsed: list[tuple[Any, Locator, str]], known: Known | None) -> list[Any]:
+        documents, problems = check_policies(parsed, known.ids() if known is not None else None)
         self.problems.update(problems)
         for document in documents:
-            self.problems.update(policy_warnings(document, directory, self.as_of))
-
-
-def policy_warnings(document: PolicyDocument, directory: Directory | None, as_of: int) -> Iterator[Problem]:
-    """Warnings about one schema-valid policy file: waiver expiry; names the directory lacks."""
-    if document.policy is None:
-        return
-    data, loc = document.data, document.locator
-    if directory is not None:
-        for i, raw in enumerate(data.get("rules") or []):
-            kind = kind_of_rule(raw)
-            if kind != "use":
-                for where, selector in _selectors(raw[kind], ("rules", i, kind)):
-                    yield from _selector_problem(selector, where, loc, directory)
-    for i, raw in enumerate(data.get("waivers") or []):
-        where = ("waivers", i)
-        try:
-            expires = parse_time(raw["expires"])
-        except TimeFormatError:
-            continue  # already an error
-        if expires <= as_of:
-            yield loc.problem(where + ("expires",), f"waiver for rule {raw['rule']} expired "
-                              f"{format_date(expires)}: it no longer waives anything", "warning")
-        elif expires - as_of <= EXPIRY_WARNING:
-            days = -(-(expires - as_of) // DAY)
-            yield loc.problem(where + ("expires",), f"waiver for rule {raw['rule']} expires "
-                              f"{format_date(expires)}, in {days} day{'s' if days != 1 else ''}: renew it "
-                              "(a new approval and expiry) or fix the findings it covers", "warning")
-        if directory is not None and raw["approved_by"] not in directory.principals:
-            yield _unknown_principal(raw["approved_by"], "approver", where + ("approved_by",), loc, directory)
-
-
-def key_problems(data: dict[str, Any], loc: Locator, directory: Directory, as_of: int) -> Iterator[Problem]:
-    """Warnings about a valid key registry: people and scopes the directory does not know.
-
-    Only keys still valid at ``as_of`` are compared with the directory: a key
-    revoked or expired is the record of past changes, and may rightly name a
-    role since retired or a person since removed.
-    """
-    targets = sorted([*directory.roles, *directory.groups])
-    matched: dict[str, bool] = {}
-    for i, raw in enumerate(data.get("keys") or []):
-        ends = [parse_time(raw[k]) for k in ("expires", "revoked_at") if raw.get(k) is not None]
-        if any(end <= as_of for end in ends):
-            continue
-        for name, what in (("holder", "holder"), ("owner", "owner"), ("approved_by", "approver")):
-            who = raw.get(name)
-            if who is not None and who not in directory.principals:
-                yield _unknown_principal(who, what, ("keys", i, name), loc, directory)
-        for j, pattern in enumerate(raw.get("scope") or []):
-            if pattern not in matched:
-                rx = glob_regex(pattern)
-                matched[pattern] = any(rx.match(t) for t in targets)
-            if not matched[pattern]:
-                hint = "" if has_magic(pattern) else _did_you_mean(pattern, targets)
-                yield loc.problem(("keys", i, "scope", j), f"scope {pattern!r} matches no role or group "
-                                  f"the directory defines{hint}", "warning")
-
-
-def _unknown_principal(who: str, what: str, where: tuple[Any, ...], loc: Locator,
-                       directory: Directory) -> Problem:
-    hint = _did_you_mean(who, directory.principals)
-    return loc.problem(where, f"{what} {who} is not in the directory{hint}", "warning")
-
-
-def _selectors(spec: Any, base: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
-    """Every target or subject selector of a rule kind's spec, with its path."""
-    if isinstance(spec, list):  # separation_of_duties: sets of selectors
-        for j, members in enumerate(spec):
-            for k, member in enumerate(members):
-                yield base + (j, k), member
-        return
-    for name in ("subject", "target"):
-        if name in spec:
-            yield base + (name,), spec[name]
-
-
-def _selector_problem(selector: Any, where: tuple[Any, ...], loc: Locator,
-                      directory: Directory) -> Iterator[Problem]:
-    if isinstance(selector, dict):
-        if "id" not in selector:
-            return
-        pattern, where = selector["id"], where + ("id",)
-    else:
-        pattern = selector
-    kind = pattern.partition(":")[0]
-    if kind not in ("role", "group"):
-        return  # principals, or a glob over several kinds: nothing to compare with
-    defined = directory.roles if kind == "role" else directory.groups
-    if has_magic(pattern):
-        rx = glob_regex(pattern)
-        if not any(rx.match(t) for t in defined):
-            yield loc.problem(where, f"{pattern!r} matches no {kind} the directory defines", "warning")
-    elif pattern not in defined:
-        hint = _did_you_mean(pattern, defined)
-        yield loc.problem(where, f"{pattern} is not a {kind} the directory defines{hint}", "warning")
-
-
-def _did_you_mean(ident: str, known: Iterable[str]) -> str:
-    """`` (did you mean "user:alice"?)``, comparing names of the same kind only.
-
-    Every id of a kind shares its ``user:`` prefix; compared whole, any two
-    short ids look alike ("user:dave" and "user:alice").
-    """
-    kind, _, name = ident.partition(":")
-    names = {k.partition(":")[2]: k for k in known if k.partition(":")[0] == kind}
-    close = get_close_matches(name, sorted(names), n=1, cutoff=0.6)  # as schemas.did_you_mean
-    return f' (did you mean "{names[close[0]]}"?)' if close else ""
+            self.problems.update(policy_warnings(document, known, self.as_of))
+        return documents
 
 
 def _display(path: Path) -> str:

@@ -22,9 +22,10 @@ from keytrail.project import (
     PACK_PREFIX,
     Project,
     display_path,
-    is_policy_test,
     packaged_pack,
     read_yaml,
+    yaml_files,
+    yaml_kind,
 )
 from keytrail.yamlload import Locator, format_path
 
@@ -65,8 +66,7 @@ def discover(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-            found.extend(p for p in candidates if is_policy_test(p))
+            found.extend(p for p in yaml_files(path) if yaml_kind(p) == "PolicyTest")
         elif path.is_file():
             found.append(path)
         else:
@@ -100,9 +100,11 @@ def _run_suite(path: Path, display: str, result: TestRun) -> None:
         raise InputError(display, problems)
     base = path.parent
     files: list[Path] = []
+    in_folders: set[Path] = set()
     for i, entry in enumerate(data["policies"]):
-        files.extend(_policy_files(entry, base, loc, ("policies", i)))
-    policies: list[Policy] = load_policies(files, [display_path(f, base) for f in files])
+        files.extend(_policy_files(entry, base, loc, ("policies", i), in_folders))
+    policies: list[Policy] = load_policies(files, [display_path(f, base) for f in files],
+                                           from_folders=in_folders)
     rules = {r.id: r for p in policies for r in p.rules if r.enabled}
     under_test = data.get("rules") or sorted(rules)
     unknown = [r for r in under_test if r not in rules]
@@ -132,7 +134,8 @@ def outcome_hits(case: dict[str, Any]) -> list[dict[str, Any]]:
     return list(case.get("expect") or [])
 
 
-def _policy_files(entry: str, base: Path, loc: Locator, where: tuple[Any, ...]) -> list[Path]:
+def _policy_files(entry: str, base: Path, loc: Locator, where: tuple[Any, ...],
+                  in_folders: set[Path]) -> list[Path]:
     if entry.startswith(PACK_PREFIX):
         pack = packaged_pack(entry[len(PACK_PREFIX):])
         if pack is None:
@@ -140,8 +143,9 @@ def _policy_files(entry: str, base: Path, loc: Locator, where: tuple[Any, ...]) 
         return [pack]
     path = base / entry
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                      and not is_policy_test(p))
+        found = yaml_files(path)  # the tests among them are told apart when parsed
+        in_folders.update(found)
+        return found
     if path.is_file():
         return [path]
     raise InputError(entry, [loc.problem(where, f"{entry!r}: no such file or folder")])

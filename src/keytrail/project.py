@@ -47,15 +47,24 @@ class Project:
         return Location(self.history_files[event.file], event.line)
 
 
-def is_policy_test(path: Path) -> bool:
-    """Whether a YAML file is a ``kind: PolicyTest`` file (policy folders may hold their tests)."""
+def yaml_kind(path: Path) -> str | None:
+    """The top-level ``kind`` of a YAML file as parsed (``Policy``, ``PolicyTest``), or None.
+
+    Never guessed from the text: a policy whose notes mention ``kind:
+    PolicyTest`` is still a policy. None when the file cannot be read, is not
+    a mapping, or has no string ``kind``; whoever loads it reports why.
+    """
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return False
-    return any(line.split("#")[0].strip().replace(" ", "").replace('"', "").replace("'", "") == "kind:PolicyTest"
-               for line in head.splitlines())
+        data, _ = read_yaml(path, path.name)
+    except KeytrailError:
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    """Every ``*.yaml`` / ``*.yml`` file under ``folder``, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
 def pack_names() -> list[str]:
@@ -84,22 +93,43 @@ def display_path(path: Path, root: Path) -> str:
 
 def read_yaml(path: Path, display: str) -> tuple[Any, Locator]:
     """Read and parse one YAML file, raising :class:`InputError` with located problems."""
+    data = _read_bytes(path, display)
+    try:
+        return load_yaml(data, display)
+    except YamlError as exc:
+        raise InputError(f"{display}: invalid YAML", exc.problems) from None
+
+
+def read_yaml_whole(path: Path, display: str) -> tuple[Any, Locator, list[Problem]]:
+    """Like :func:`read_yaml`, but problems that leave the document whole are returned, not raised.
+
+    A duplicate key (the first value is kept), an unsupported tag or a second
+    document is an error, yet the rest of the file can still be checked: a
+    linter that stops at the first of them hides every other problem.
+    """
+    data = _read_bytes(path, display)
+    try:
+        document, loc = load_yaml(data, display)
+    except YamlError as exc:
+        if exc.partial is None:
+            raise InputError(f"{display}: invalid YAML", exc.problems) from None
+        return exc.partial[0], exc.partial[1], exc.problems
+    return document, loc, []
+
+
+def _read_bytes(path: Path, display: str) -> bytes:
     try:
         size = path.stat().st_size
         if size > MAX_YAML_BYTES:
             raise InputError(f"{display}: too large", [Problem(display, 0, 0, "",
                              f"file is {size:,} bytes; at most {MAX_YAML_BYTES:,} are read")])
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{display}: not found", [Problem(display, 0, 0, "", "file not found")]) from None
     except IsADirectoryError:
         raise InputError(f"{display}: is a folder", [Problem(display, 0, 0, "", "expected a file, found a folder")]) from None
     except OSError as exc:
         raise InputError(f"{display}: cannot read", [Problem(display, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        return load_yaml(data, display)
-    except YamlError as exc:
-        raise InputError(f"{display}: invalid YAML", exc.problems) from None
 
 
 def _time(value: Any, locator: Locator, path: tuple[Any, ...], problems: list[Problem]) -> int | None:
@@ -207,6 +237,8 @@ class ProjectConfig:
     history: list[Path]
     snapshot: Path | None
     policies: list[Path]
+    #: The policy files found in folders (there, a ``kind: PolicyTest`` file is a test and is left out).
+    from_folders: set[Path] = field(default_factory=set)
 
 
 def find_config(target: Path) -> Path:
@@ -260,6 +292,7 @@ def load_config(target: Path) -> ProjectConfig:
             if f not in history:
                 history.append(f)
     policies: list[Path] = []
+    from_folders: set[Path] = set()
     for entry, where in listed("policies"):
         if entry.startswith(PACK_PREFIX):
             pack = packaged_pack(entry[len(PACK_PREFIX):])
@@ -271,8 +304,9 @@ def load_config(target: Path) -> ProjectConfig:
             continue
         path = root / entry
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                           and not is_policy_test(p))  # a policy's tests may live beside it
+            # Every file: what each is (a policy, its test, or a mistake) is decided when it is parsed.
+            found = yaml_files(path)
+            from_folders.update(found)
             policies.extend(p for p in found if p not in policies)
         elif path.is_file():
             if path not in policies:
@@ -280,7 +314,7 @@ def load_config(target: Path) -> ProjectConfig:
         else:
             problems.append(loc.problem(where, f"{entry!r}: no such file or folder"))
     result = ProjectConfig(root, display, data.get("name", ""), single("directory") or root,
-                           single("keys") or root, history, single("snapshot"), policies)
+                           single("keys") or root, history, single("snapshot"), policies, from_folders)
     if problems:
         raise InputError(f"{display}: invalid", problems)
     return result
@@ -308,7 +342,10 @@ def load_project(target: Path, extra_policies: list[Path] | None = None) -> Proj
     from keytrail.policy import load_policies
 
     policy_files = cfg.policies + list(extra_policies or [])
-    attempt("policies", load_policies, policy_files, [display_path(p, root) for p in policy_files])
+    directory = results.get("directory")
+    known = [*directory.principals, *directory.groups, *directory.roles] if directory is not None else None
+    attempt("policies", load_policies, policy_files, [display_path(p, root) for p in policy_files],
+            known, cfg.from_folders - set(extra_policies or []))
     if problems:
         raise InputError("invalid input", problems)
     history = results["history"]

@@ -95,9 +95,12 @@ def format_path(path: tuple[Any, ...] | list[Any]) -> str:
 class YamlError(Exception):
     """Problems found while reading one YAML file."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], partial: tuple[Any, Locator] | None = None) -> None:
         super().__init__("\n".join(map(str, problems)))
         self.problems = problems
+        #: The document, when it was read to its end despite the problems (a duplicate
+        #: key keeps its first value): what lets one run report every other problem too.
+        self.partial = partial
 
 
 def load_yaml(text: str | bytes, file: str) -> tuple[Any, Locator]:
@@ -136,7 +139,7 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Locator]:
     finally:
         loader.dispose()
     if builder.problems:
-        raise YamlError(sorted(builder.problems))
+        raise YamlError(sorted(builder.problems), (data, locator))
     return data, locator
 
 

@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
         baseline = read_baseline(Path(args.baseline))
     project = pipeline.load(args.dir, [Path(p) for p in args.policy])
+    from keytrail.engine import require_rules
+
+    require_rules(project)  # before the replay: a run that would check nothing fails at once
     state = pipeline.replay(project, as_of, since)
     graph = pipeline.build_graph(project, state)
     if args.compare_policies:
