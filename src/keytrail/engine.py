@@ -71,19 +71,35 @@ def digest(rule: Rule, finding: Finding) -> bytes:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
 
 
+def covers(w: Waiver, finding: Finding) -> bool:
+    """Whether waiver ``w``'s subject, target and resource globs match ``finding`` (its rule aside)."""
+    if w.subject is not None and not glob_match(w.subject, finding.subject or ""):
+        return False
+    if w.target is not None and not any(glob_match(w.target, t) for t in (finding.target or "", *finding.also)):
+        return False
+    return w.resource is None or glob_match(w.resource, finding.resource)
+
+
 def waiver_for(waivers: list[Waiver], rule: Rule, finding: Finding, as_of: int) -> Waiver | None:
     """The first waiver in force that covers ``finding``; expired waivers never waive."""
     for w in waivers:
-        if w.rule != rule.id or w.expires <= as_of:
-            continue
-        if w.subject is not None and not glob_match(w.subject, finding.subject or ""):
-            continue
-        if w.target is not None and not any(glob_match(w.target, t) for t in (finding.target or "", *finding.also)):
-            continue
-        if w.resource is not None and not glob_match(w.resource, finding.resource):
-            continue
-        return w
+        if w.rule == rule.id and w.expires > as_of and covers(w, finding):
+            return w
     return None
+
+
+def unused_waivers(report: Report) -> list[Waiver]:
+    """Waivers in force that match no finding of their rule, in policy order.
+
+    A misspelt subject (``user:olivia.benett``) waives nothing and says nothing;
+    listing it is how the author finds out. Expired waivers are not listed:
+    ``policy.expired-waiver`` reports them.
+    """
+    by_rule: dict[str, list[Finding]] = {}
+    for item in report.findings:
+        by_rule.setdefault(item.rule, []).append(item.finding)
+    return [w for w in report.view.waivers if w.expires > report.as_of
+            and not any(covers(w, f) for f in by_rule.get(w.rule, ()))]
 
 
 def no_rules(policies: list[Policy]) -> str | None:

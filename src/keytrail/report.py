@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from keytrail import __version__
-from keytrail.engine import Report
+from keytrail.engine import Report, unused_waivers
 from keytrail.model import CATEGORIES, SEVERITIES, SEVERITY_RANK, Reported, Waiver
 from keytrail.timeutil import format_time
 
@@ -65,7 +65,20 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
         "fail_on": fail_on,
         "by_severity": {s: by_severity[s] for s in reversed(SEVERITIES) if s in by_severity},
         "by_category": {c: by_category[c] for c in CATEGORIES if c in by_category},
+        "unused_waivers": [unused_waiver_data(w) for w in unused_waivers(report)],
     }
+
+
+def unused_waiver_data(waiver: Waiver) -> dict[str, Any]:
+    """A waiver that matched no finding: what it names and where it is written."""
+    out: dict[str, Any] = {"rule": waiver.rule}
+    for name in ("subject", "target", "resource"):
+        value = getattr(waiver, name)
+        if value is not None:
+            out[name] = value
+    out["expires"] = format_time(waiver.expires)
+    out["location"] = waiver.location.as_dict() if waiver.location else None
+    return out
 
 
 def to_data(report: Report, fail_on: str = "high", findings: bool = True) -> dict[str, Any]:
@@ -122,7 +135,17 @@ def context(report: Report, fail_on: str = "high", limit: int | None = None) -> 
         "anomalies": [{"event": e.id, "location": str(project.event_location(e)), "message": m}
                       for e, m in listed],
         "anomalies_more": len(anomalies) - len(listed),
+        "unused_waivers": [_unused_line(w) for w in data["summary"]["unused_waivers"]],
     }
+
+
+def _unused_line(w: dict[str, Any]) -> str:
+    """``policies/p.yaml:52: rule r, subject 'user:x'``: one unused waiver, its input values inert."""
+    from keytrail.textsafe import inline
+
+    where = f"{inline(w['location']['path'])}:{w['location']['line']}: " if w["location"] else ""
+    named = "".join(f", {k} {inline(repr(w[k]))}" for k in ("subject", "target", "resource") if k in w)
+    return f"{where}waiver for rule {inline(w['rule'])}{named}"
 
 
 def _for_humans(report: Report, item: Reported, rank: int) -> dict[str, Any]:
