@@ -55,7 +55,7 @@ class Known:
             for name, value in entry.attributes.items():
                 self._attributes.setdefault(name, set()).update(_values(value))
 
-    def _read_history(self) -> bool:
+    def read_history(self) -> bool:
         """Add the history's ids and attributes, once; False when there is none to read."""
         if self._history_read or not self.history or not self.history[0]:
             return False
@@ -78,7 +78,7 @@ class Known:
         """Whether id glob ``pattern`` matches an id the directory or the history names."""
         if self._match(pattern):
             return True
-        return self._read_history() and self._match(pattern)
+        return self.read_history() and self._match(pattern)
 
     def _match(self, pattern: str) -> bool:
         if not has_magic(pattern):
@@ -89,7 +89,7 @@ class Known:
     def attribute(self, name: str) -> set[Any] | None:
         """The values attribute ``name`` takes anywhere, or None when nothing has it."""
         if name not in self._attributes:
-            self._read_history()
+            self.read_history()
         return self._attributes.get(name)
 
     def ids(self) -> list[str]:
@@ -99,6 +99,12 @@ class Known:
     def attribute_names(self) -> list[str]:
         """Every attribute name known so far, sorted."""
         return sorted(self._attributes)
+
+
+def _matches_all(pattern: Any) -> bool:
+    """``*``, or ``KIND:*``: a waiver glob that leaves out nothing (of its kind)."""
+    return pattern == "*" or (isinstance(pattern, str) and pattern.endswith(":*") and pattern.count("*") == 1
+                              and not any(c in pattern for c in "?["))
 
 
 def _values(value: Any) -> list[Any]:
@@ -139,7 +145,7 @@ def _waiver_problems(raw: dict[str, Any], where: tuple[Any, ...], loc: Locator, 
         yield loc.problem(where + ("expires",), f"waiver for rule {rule} expires "
                           f"{format_date(expires)}, in {days} day{'s' if days != 1 else ''}: renew it "
                           "(a new approval and expiry) or fix the findings it covers", "warning")
-    if not any(raw.get(k) not in (None, "*") for k in ("subject", "target", "resource")):
+    if not any(raw.get(k) is not None and not _matches_all(raw[k]) for k in ("subject", "target", "resource")):
         yield loc.problem(where, f"waiver waives every finding of rule {rule}, present and future: "
                           "narrow it with `subject`, `target` or `resource` (or disable the rule openly "
                           "with `enabled: false`)", "warning")

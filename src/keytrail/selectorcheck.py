@@ -11,7 +11,8 @@ holds for a kind that can never stand where the selector is: targets are
 and services (a group's members are judged, not the group), ``require`` judges
 direct grants, which users, services and groups hold. In a mapping, ``status``
 only ever matches principals and ``privileged`` only roles and groups; an
-``id`` whose kind contradicts ``kind`` matches nothing.
+``id`` whose kind contradicts ``kind``, or an attribute with an empty list of
+accepted values, matches nothing.
 
 Each of these is an **error** naming the place and, when a defined id fits,
 "did you mean". Whether a well-formed selector matches anything the
@@ -111,6 +112,11 @@ def selector_problems(selector: Any, allowed: tuple[str, ...], loc: Locator, whe
         if not found and named and kind not in named:
             yield loc.problem(where + ("id",), f"{selector['id']!r} is of kind {kind}, but `kind:` asks "
                               f"for {', '.join(named)}: nothing can match both")
+    attributes = selector.get("attributes")
+    for name, value in (attributes.items() if isinstance(attributes, dict) else ()):
+        if value == []:
+            yield loc.problem(where + ("attributes", name), f"attribute {name!r}: an empty list of "
+                              "accepted values matches nothing")
     if "status" in selector and not set(allowed) & set(PRINCIPALS):
         yield loc.problem(where + ("status",), "`status` is a principal's; targets have none, "
                           "so this selector matches nothing")
