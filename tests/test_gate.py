@@ -438,3 +438,17 @@ def test_an_expired_waiver_is_an_error(acme: Path, capsys: pytest.CaptureFixture
     assert code == 1
     assert lines[0].startswith("policies/acme.yaml:66:5: waivers[1].expires: waiver for rule "
                                "acme-contractors-off-prod expired 2026-08-31")
+
+
+def test_a_forbid_resource_matching_nothing_granted_is_a_warning(acme: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    edit(acme, "      target: role:prod-*\n", "      target: role:prod-*\n      resource: 'aws:99999999999*'\n")
+    _, lines, _ = lint(capsys, ".")
+    assert ("policies/acme.yaml:28:7: warning: rules[1].forbid.resource: resource 'aws:99999999999*' matches no "
+            "resource the history grants access on") in lines
+
+
+def test_a_forbid_resource_matching_a_granted_one_is_quiet(acme: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(acme, "      target: role:prod-*\n", "      target: role:prod-*\n      resource: 'aws:1234567890*'\n")
+    _, lines, _ = lint(capsys, ".")
+    assert not any("forbid.resource" in line for line in lines)

@@ -2,8 +2,9 @@
 
 A well-formed selector, waiver or key scope that matches nothing the
 organisation knows is a **warning** (a policy may be written ahead of the
-organisation): a ``role:`` or ``group:`` selector, a waiver's ``subject`` or
-``target``, a selector's attribute name or value, an approver, a key's holder.
+organisation): a selector, a waiver's ``subject`` or ``target``, a selector's
+attribute name or value, a ``forbid`` resource glob (only the history knows
+resources), an approver, a key's holder.
 "Known" is the directory first and, only when something is missing from it, the
 history too (every id an event names, every attribute a join or move sets), so
 the history is read only when needed.
@@ -12,8 +13,9 @@ A waiver that has expired at ``--as-of`` no longer waives anything: an
 **error** (the findings it covered fail ``check`` again, reported as
 ``policy.expired-waiver``). One expiring within :data:`EXPIRY_WARNING`: a
 warning. A waiver with no ``subject``, ``target`` or ``resource`` waives every
-finding of its rule, present and future: a warning asking to narrow it (or
-disable the rule, which says so openly).
+finding of its rule, present and future (so does one whose globs are only
+``*`` or ``KIND:*``): a warning asking to narrow it (or disable the rule, which
+says so openly).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Known:
     history: tuple[list[Path], list[str]] | None = None
     _ids: set[str] = field(default_factory=set)
     _attributes: dict[str, set[Any]] = field(default_factory=dict)
+    _resources: set[str] = field(default_factory=set)
     _history_read: bool = False
 
     def __post_init__(self) -> None:
@@ -68,6 +71,7 @@ class Known:
             return False  # `keytrail check` reports a broken history; the directory is what lint knows
         for e in events:
             self._ids.update(i for i in (e.subject, e.target, e.actor, e.approver) if i)
+            self._resources.add(e.resource)
             attributes = e.get("attributes")
             if isinstance(attributes, dict):
                 for name, value in attributes.items():
@@ -91,6 +95,12 @@ class Known:
         if name not in self._attributes:
             self.read_history()
         return self._attributes.get(name)
+
+    def resource_matches(self, pattern: str) -> bool:
+        """Whether resource glob ``pattern`` matches a resource the history grants on (only it knows them)."""
+        self.read_history()
+        rx = glob_regex(pattern)
+        return any(rx.match(r) for r in self._resources)
 
     def ids(self) -> list[str]:
         """Every id known so far, sorted."""
@@ -124,6 +134,10 @@ def policy_warnings(document: PolicyDocument, known: Known | None, as_of: int) -
             if kind != "use":
                 for where, selector, allowed in rule_selectors(kind, raw[kind], ("rules", i, kind)):
                     yield from _selector_problems(selector, allowed, where, loc, known)
+                resource = raw[kind].get("resource") if kind == "forbid" else None
+                if resource is not None and known.history and not known.resource_matches(resource):
+                    yield loc.problem(("rules", i, kind, "resource"), f"resource {resource!r} matches no "
+                                      "resource the history grants access on", "warning")
     for i in sorted(document.waivers):
         raw = data["waivers"][i]
         yield from _waiver_problems(raw, ("waivers", i), loc, known, as_of)
