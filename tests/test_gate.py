@@ -452,3 +452,26 @@ def test_a_forbid_resource_matching_a_granted_one_is_quiet(acme: Path, capsys: p
     edit(acme, "      target: role:prod-*\n", "      target: role:prod-*\n      resource: 'aws:1234567890*'\n")
     _, lines, _ = lint(capsys, ".")
     assert not any("forbid.resource" in line for line in lines)
+
+
+def test_a_peer_attribute_nobody_has_is_a_warning(acme: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (acme / "policies" / "peers.yaml").write_text(
+        "apiVersion: keytrail/v1\nkind: Policy\nrules:\n  - id: peers\n    use: sprawl.peer-outlier\n"
+        "    with: {peer_attribute: departmnt}\n", encoding="utf-8")
+    _, lines, _ = lint(capsys, ".")
+    assert ("policies/peers.yaml:6:12: warning: rules[0].with.peer_attribute: no principal, group or role has "
+            "attribute 'departmnt', so sprawl.peer-outlier finds nothing (did you mean \"department\"?)") in lines
+
+
+def test_a_peer_attribute_people_have_is_quiet(acme: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (acme / "policies" / "peers.yaml").write_text(
+        "apiVersion: keytrail/v1\nkind: Policy\nrules:\n  - id: peers\n    use: sprawl.peer-outlier\n"
+        "    with: {peer_attribute: title}\n", encoding="utf-8")
+    _, lines, _ = lint(capsys, ".")
+    assert not any("peers.yaml" in line for line in lines)
+
+
+def test_a_policy_file_with_an_upper_case_extension_is_loaded(acme: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (acme / POLICY).rename(acme / "policies" / "acme.YAML")
+    code, doc, _ = check_json(capsys)
+    assert code == 1 and len(findings_of(doc, "separation-of-duties")) == 2

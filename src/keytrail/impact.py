@@ -49,7 +49,8 @@ def compare(project: Project, config: ProjectConfig, state: State, graph: Access
 
     with tempfile.TemporaryDirectory(prefix="keytrail-policies-") as tmp:
         paths, displays = _base_policy_files(config, ref, Path(tmp))
-        old_policies: list[Policy] = load_policies(paths, displays)
+        # The policy tests kept beside the old policies are tests there too, as in the project.
+        old_policies: list[Policy] = load_policies(paths, displays, from_folders=set(paths))
     current = evaluate(View(project, state, graph))
     previous = evaluate(View(replace(project, policies=old_policies), state, graph))
     return diff(ref, previous, current)

@@ -152,7 +152,7 @@ class _Run:
             self.loose_file(path)
 
     def walk(self, folder: Path) -> None:
-        found = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and p.is_file()
                        and not any(part.startswith(".") for part in p.relative_to(folder).parts))
         # Projects first, so that the files they name are linted with them.
         for path in found:

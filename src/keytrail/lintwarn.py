@@ -3,7 +3,8 @@
 A well-formed selector, waiver or key scope that matches nothing the
 organisation knows is a **warning** (a policy may be written ahead of the
 organisation): a selector, a waiver's ``subject`` or ``target``, a selector's
-attribute name or value, a ``forbid`` resource glob (only the history knows
+attribute name or value, a check parameter naming an attribute
+(``peer_attribute``), a ``forbid`` resource glob (only the history knows
 resources), an approver, a key's holder.
 "Known" is the directory first and, only when something is missing from it, the
 history too (every id an event names, every attribute a join or move sets), so
@@ -131,7 +132,9 @@ def policy_warnings(document: PolicyDocument, known: Known | None, as_of: int) -
         for i in sorted(document.rules):
             raw = data["rules"][i]
             kind = kind_of_rule(raw)
-            if kind != "use":
+            if kind == "use":
+                yield from _parameter_problems(raw, ("rules", i), loc, known)
+            else:
                 for where, selector, allowed in rule_selectors(kind, raw[kind], ("rules", i, kind)):
                     yield from _selector_problems(selector, allowed, where, loc, known)
                 resource = raw[kind].get("resource") if kind == "forbid" else None
@@ -141,6 +144,18 @@ def policy_warnings(document: PolicyDocument, known: Known | None, as_of: int) -
     for i in sorted(document.waivers):
         raw = data["waivers"][i]
         yield from _waiver_problems(raw, ("waivers", i), loc, known, as_of)
+
+
+def _parameter_problems(raw: dict[str, Any], where: tuple[Any, ...], loc: Locator,
+                        known: Known) -> Iterator[Problem]:
+    """A check parameter naming an attribute (``peer_attribute``) that nobody has: the check finds nothing."""
+    for name, value in (raw.get("with") or {}).items():
+        if name.endswith("_attribute") and isinstance(value, str) and known.attribute(value) is None:
+            from keytrail.schemas import did_you_mean
+
+            yield loc.problem(where + ("with", name), f"no principal, group or role has attribute {value!r}, "
+                              f"so {raw['use']} finds nothing{did_you_mean(value, known.attribute_names())}",
+                              "warning")
 
 
 def _waiver_problems(raw: dict[str, Any], where: tuple[Any, ...], loc: Locator, known: Known | None,

@@ -64,7 +64,8 @@ def yaml_kind(path: Path) -> str | None:
 
 def yaml_files(folder: Path) -> list[Path]:
     """Every ``*.yaml`` / ``*.yml`` file under ``folder``, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    # `.YAML` too: a policy left out for the case of its extension would be a policy silently off.
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
 
 
 def pack_names() -> list[str]:
