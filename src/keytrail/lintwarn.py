@@ -33,6 +33,7 @@ from keytrail.model import Directory
 from keytrail.policy import PolicyDocument, kind_of_rule
 from keytrail.selectorcheck import kind_problem, rule_selectors
 from keytrail.selectors import glob_regex
+from keytrail.textsafe import inline
 from keytrail.timeutil import DAY, TimeFormatError, format_date, parse_time
 from keytrail.yamlload import Locator
 
@@ -221,7 +222,7 @@ def key_problems(data: dict[str, Any], loc: Locator, directory: Directory, as_of
 def unknown_principal(who: str, what: str, where: tuple[Any, ...], loc: Locator,
                       directory: Directory) -> Problem:
     hint = _did_you_mean(who, directory.principals)
-    return loc.problem(where, f"{what} {who} is not in the directory{hint}", "warning")
+    return loc.problem(where, f"{what} {inline(who)} is not in the directory{hint}", "warning")
 
 
 def _selector_problems(selector: Any, allowed: tuple[str, ...], where: tuple[Any, ...], loc: Locator,
@@ -243,7 +244,7 @@ def _selector_problems(selector: Any, allowed: tuple[str, ...], where: tuple[Any
                           "warning")
     else:
         hint = _did_you_mean(pattern, known.ids())
-        yield loc.problem(where, f"{pattern} is not a {what} the directory or the history knows{hint}",
+        yield loc.problem(where, f"{inline(pattern)} is not a {what} the directory or the history knows{hint}",
                           "warning")
 
 
@@ -264,7 +265,7 @@ def _attribute_problems(name: str, value: Any, where: tuple[Any, ...], loc: Loca
         hint = get_close_matches(str(missing[0]), shown, n=1, cutoff=0.6)
         yield loc.problem(where, f"no principal, group or role has {name} = "
                           f"{', '.join(repr(v) for v in missing)}, so this selector matches nothing"
-                          + (f' (did you mean "{hint[0]}"?)' if hint else ""), "warning")
+                          + (f' (did you mean "{inline(hint[0])}"?)' if hint else ""), "warning")
 
 
 def _did_you_mean(ident: str, known: Iterable[str]) -> str:
@@ -276,4 +277,4 @@ def _did_you_mean(ident: str, known: Iterable[str]) -> str:
     kind, _, name = ident.partition(":")
     names = {k.partition(":")[2]: k for k in known if k.partition(":")[0] == kind}
     close = get_close_matches(name, sorted(names), n=1, cutoff=0.6)  # as schemas.did_you_mean
-    return f' (did you mean "{names[close[0]]}"?)' if close else ""
+    return f' (did you mean "{inline(names[close[0]])}"?)' if close else ""

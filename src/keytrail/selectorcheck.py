@@ -87,7 +87,9 @@ def suggestion(pattern: str, allowed: tuple[str, ...], known: Iterable[str] | No
         if not fits:
             return ""
         candidates = fits
-    shown = " or ".join(f"`{c}`" for c in candidates)
+    from keytrail.textsafe import inline
+
+    shown = " or ".join(f"`{inline(c)}`" for c in candidates)
     return f" (did you mean {shown}?)"
 
 
