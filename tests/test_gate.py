@@ -475,3 +475,11 @@ def test_a_policy_file_with_an_upper_case_extension_is_loaded(acme: Path, capsys
     (acme / POLICY).rename(acme / "policies" / "acme.YAML")
     code, doc, _ = check_json(capsys)
     assert code == 1 and len(findings_of(doc, "separation-of-duties")) == 2
+
+
+@pytest.mark.parametrize("check", ["sprawl.peer-outlier", "sprawl.privilege-creep"])
+def test_a_threshold_of_zero_that_can_never_fire_is_an_error(check: str) -> None:
+    # Both checks fire below the threshold: at 0 nothing is ever below it, the rule is off unsaid.
+    assert policy_errors(f"  - {{id: r, use: {check}, with: {{threshold: 0}}}}\n") == [
+        "rules[0].with.threshold: 0 is less than or equal to the minimum of 0"]
+    assert policy_errors(f"  - {{id: r, use: {check}, with: {{threshold: 0.01}}}}\n") == []

@@ -1,6 +1,7 @@
 """Mutation test: no edit of a policy may silently make keytrail check less.
 
-The policy of ``examples/acme`` is mutated a few hundred times, the way typos,
+The policies of ``examples/acme`` (its own and the packaged default pack it
+uses) are mutated a few hundred times, the way typos,
 careless edits and attacks change YAML: kind prefixes dropped or altered, keys
 renamed, values of another type, lines inserted or deleted, names misspelt,
 numbers retuned. For every mutant, one of these must hold:
@@ -38,7 +39,7 @@ from keytrail.graph import AccessGraph
 from keytrail.lintwarn import Known, policy_warnings
 from keytrail.model import SEVERITY_RANK
 from keytrail.policy import check_policies
-from keytrail.project import load_project, read_yaml
+from keytrail.project import load_project
 from keytrail.replay import replay
 from keytrail.timeutil import parse_time
 from keytrail.view import View
@@ -82,20 +83,32 @@ class Mutant:
     text: str
     line: int           # 1-based line of the mutant where the edit is
     legit: str | None = None
+    file: str = DISPLAY  # which policy file the mutant replaces
 
 
 # --- the mutation operators ---------------------------------------------------------------------
 PREFIX = re.compile(r"\b(user|svc|group|role):")
 KEY = re.compile(r"(?:^\s*(?:- )?|[{,]\s*)([a-z_]+):(?=\s)")
-VALUE = re.compile(r"(?:^\s*(?:- )?|[{,]\s*)([a-z_]+): ([^\s{}\[\],#>|][^{}\[\],#]*?)(?=\s*(?:[,}]|$))")
+VALUE = re.compile(r"(?:^\s*(?:- )?|[{,]\s*)([a-z_]+): ([^\s{}\[\],#>|][^{}\[\],#]*?)(?=\s*(?:[,}]|\s#|$))")
 NAME = re.compile(r"\b(?:user|svc|group|role):([\w.*-]+)")
 KEYS = ("subject", "target", "kind", "attributes", "id", "rule", "expires", "privileged", "status",
         "max_entitlements", "grant", "forbid", "limit", "require", "use", "with", "severity")
 OTHER_TYPES = ("5", '"yes"', "true", "null", "[]", "{}", '"ten"', "-1", "1.5")
 
 
-def _lines() -> list[str]:
-    return ACME.joinpath("policies", "acme.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
+PACK = "keytrail:default"
+
+
+def _source(name: str) -> str:
+    from keytrail.project import packaged_pack
+
+    path = packaged_pack("default") if name == PACK else ACME / name
+    assert path is not None
+    return path.read_text(encoding="utf-8")
+
+
+def _lines(name: str = DISPLAY) -> list[str]:
+    return _source(name).splitlines(keepends=True)
 
 
 def _code(line: str) -> bool:
@@ -195,11 +208,15 @@ def misspell_value(rng: random.Random, lines: list[str]) -> Mutant | None:
 
 def retune(rng: random.Random, lines: list[str]) -> Mutant | None:
     """A threshold, a severity or a waiver expiry set to another valid value."""
-    spots = [(n, m) for n, line in enumerate(lines) for m in VALUE.finditer(line)
-             if m.group(1) in ("max_entitlements", "expires_within", "severity", "expires")]
+    spots = [(n, m) for n, line in enumerate(lines) if _code(line) for m in VALUE.finditer(line)
+             if m.group(1) in ("max_entitlements", "expires_within", "severity", "expires", *THRESHOLDS)]
+    if not spots:
+        return None
     n, m = rng.choice(spots)
     key = m.group(1)
-    if key == "max_entitlements":
+    if key in THRESHOLDS:
+        new, legit = THRESHOLDS[key](rng), "retune"
+    elif key == "max_entitlements":
         new, legit = str(rng.randrange(0, 12)), "retune"
     elif key == "expires_within":
         new, legit = f"{rng.randrange(1, 400)}{rng.choice('dhw')}", "retune"
@@ -211,6 +228,15 @@ def retune(rng: random.Random, lines: list[str]) -> Mutant | None:
     return Mutant(f"{key}: {m.group(2)!r} -> {new!r} on line {n + 1}",
                   _with(lines, n, line[:m.start(2)] + new + line[m.end(2):]), n + 1, legit)
 
+
+#: The default pack's check parameters, and a valid other value for each.
+THRESHOLDS: dict[str, Callable[[random.Random], str]] = {
+    "max": lambda rng: str(rng.randrange(1, 60)),
+    "threshold": lambda rng: f"0.{rng.randrange(1, 10)}",
+    "min_peers": lambda rng: str(rng.randrange(1, 12)),
+    "grace": lambda rng: f"{rng.randrange(1, 90)}d",
+    "similarity": lambda rng: f"0.{rng.randrange(5, 10)}",
+}
 
 WAIVER = "  - {{rule: acme-contractors-off-prod, {names}reason: x, approved_by: user:omar.farouk, " \
          "expires: 2027-01-01T00:00:00Z}}\n"
@@ -225,7 +251,8 @@ IN_WAIVERS = (("", None), ("subject: '*', ", None), ("subject: 'user:*', ", None
 
 
 def insert_line(rng: random.Random, lines: list[str]) -> Mutant | None:
-    where = rng.choice(("top", "rule", "waiver"))
+    where = rng.choice(("top", "rule", "waiver") if any(line.startswith("waivers:") for line in lines)
+                       else ("top", "rule"))
     if where == "top":
         n = next(i for i, line in enumerate(lines) if line.startswith("rules:"))
         text, legit = rng.choice(TOP_LEVEL), None
@@ -253,13 +280,16 @@ OPERATORS: list[Callable[[random.Random, list[str]], Mutant | None]] = [
 
 
 def mutants() -> list[Mutant]:
+    """Three in four mutants of the example's own policy, one in four of the default pack."""
     rng = random.Random(SEED)
-    lines = _lines()
+    sources = {name: _lines(name) for name in (DISPLAY, PACK)}
     out: list[Mutant] = []
     while len(out) < MUTANTS:
+        name = PACK if rng.random() < 0.25 else DISPLAY
+        lines = sources[name]
         mutant = rng.choice(OPERATORS)(rng, lines)
         if mutant is not None and mutant.text != "".join(lines):
-            out.append(mutant)
+            out.append(replace(mutant, file=name, what=f"{name}: {mutant.what}"))
     return out
 
 
@@ -272,7 +302,7 @@ class World:
     state: Any
     graph: AccessGraph
     known: Known
-    pack: tuple[Any, Any, str]
+    parsed: dict[str, tuple[Any, Any, str]]
     baseline: dict[tuple[Any, ...], tuple[int, bool]]
 
 
@@ -290,14 +320,9 @@ def world() -> World:
     graph = AccessGraph(state)
     known = Known(project.directory, ([ACME / f for f in project.history_files], project.history_files))
     known.read_history()
-    pack_path = next(p for p in project.policies if p.name == "default").file
-    assert pack_path == "keytrail:default"
-    from keytrail.project import packaged_pack
-
-    pack_file = packaged_pack("default")
-    assert pack_file is not None
-    data, loc = read_yaml(pack_file, "keytrail:default")
-    w = World(project, state, graph, known, (data, loc, "keytrail:default"), {})
+    assert [p.file for p in project.policies] == [PACK, DISPLAY]
+    parsed = {name: (*load_yaml(_source(name), name), name) for name in (PACK, DISPLAY)}
+    w = World(project, state, graph, known, parsed, {})
     w.baseline = signature(w, project.policies)
     return w
 
@@ -319,14 +344,15 @@ def _entry(text: str, line: int) -> tuple[int, int]:
 def judge(world: World, mutant: Mutant) -> str:
     """What the mutant is: error, unchanged, stricter, warned, a legitimate edit, or SILENT."""
     try:
-        data, loc = load_yaml(mutant.text, DISPLAY)
+        data, loc = load_yaml(mutant.text, mutant.file)
         found = []
     except YamlError as exc:
         assert all(p.line > 0 for p in exc.problems), mutant.what
         if exc.partial is None:
             return "error"
         (data, loc), found = exc.partial, exc.problems
-    documents, problems = check_policies([world.pack, (data, loc, DISPLAY)], world.known.ids())
+    files = [(data, loc, name) if name == mutant.file else world.parsed[name] for name in (PACK, DISPLAY)]
+    documents, problems = check_policies(files, world.known.ids())
     warnings = [w for d in documents for w in policy_warnings(d, world.known, LINT_AS_OF)]
     errors = [p for p in found + problems + warnings if p.level == "error"]
     if errors:
@@ -346,7 +372,7 @@ def judge(world: World, mutant: Mutant) -> str:
         assert mutant.legit in LEGITIMATE
         return mutant.legit
     start, end = _entry(mutant.text, mutant.line)
-    if any(w.level == "warning" and w.file == DISPLAY and start <= w.line <= end for w in warnings):
+    if any(w.level == "warning" and w.file == mutant.file and start <= w.line <= end for w in warnings):
         return "warned"
     lost = [k for k in before if k not in after or after[k][1] and not before[k][1]]
     return f"SILENT: {len(lost)} findings lost or newly waived, e.g. {lost[:2]}"
@@ -356,7 +382,8 @@ def test_the_mutants_are_many_varied_and_reproducible() -> None:
     first, again = mutants(), mutants()
     assert [m.text for m in first] == [m.text for m in again]
     assert len({m.text for m in first}) > MUTANTS // 2
-    names = {m.what.split(" ")[0] for m in first}
+    names = {m.what.split(": ", 1)[1].split(" ")[0] for m in first}
+    assert {m.file for m in first} == {DISPLAY, PACK}
     assert {"drop", "insert", "delete", "key"} <= names
 
 

@@ -48,7 +48,7 @@ PARAMS: dict[str, Any] = {
         "peer_attribute": {"type": "string", "minLength": 1, "default": "department",
                            "description": "The attribute whose value makes users peers "
                                           "(department, team, title)."},
-        "threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.1,
+        "threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.1,
                       "description": "Fires when fewer than this share of the peers hold the "
                                      "role."},
         "min_peers": {"type": "integer", "minimum": 1, "default": 5,

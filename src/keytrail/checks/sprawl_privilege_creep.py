@@ -54,7 +54,7 @@ PARAMS: dict[str, Any] = {
         "grace": {"type": "string", "format": "duration", "default": "30d",
                   "description": "How long after a move old access may remain before it is "
                                  "reported."},
-        "threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.2,
+        "threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.2,
                       "description": "Fires when fewer than this share of the new peers hold "
                                      "the entitlement."},
         "peer_attribute": {"type": "string", "minLength": 1, "default": "department",
