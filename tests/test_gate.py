@@ -483,3 +483,13 @@ def test_a_threshold_of_zero_that_can_never_fire_is_an_error(check: str) -> None
     assert policy_errors(f"  - {{id: r, use: {check}, with: {{threshold: 0}}}}\n") == [
         "rules[0].with.threshold: 0 is less than or equal to the minimum of 0"]
     assert policy_errors(f"  - {{id: r, use: {check}, with: {{threshold: 0.01}}}}\n") == []
+
+
+def test_a_waiver_approved_by_its_own_subject_is_a_warning(acme: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(acme, "approved_by: user:marcus.lindqvist", "approved_by: user:olivia.bennett")
+    _, lines, _ = lint(capsys, ".")
+    assert ("policies/acme.yaml:55:5: warning: waivers[0].approved_by: waiver for rule acme-payments-sod is "
+            "approved by its own subject user:olivia.bennett: an exception needs someone else's approval") in lines
+    edit(acme, "approved_by: user:olivia.bennett", "approved_by: user:marcus.lindqvist")
+    _, lines, _ = lint(capsys, ".")
+    assert not any("waivers[0].approved_by" in line for line in lines)

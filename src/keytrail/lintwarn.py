@@ -16,7 +16,7 @@ A waiver that has expired at ``--as-of`` no longer waives anything: an
 warning. A waiver with no ``subject``, ``target`` or ``resource`` waives every
 finding of its rule, present and future (so does one whose globs are only
 ``*`` or ``KIND:*``): a warning asking to narrow it (or disable the rule, which
-says so openly).
+says so openly). So is a waiver approved by its own subject.
 """
 
 from __future__ import annotations
@@ -179,6 +179,9 @@ def _waiver_problems(raw: dict[str, Any], where: tuple[Any, ...], loc: Locator, 
         yield loc.problem(where, f"waiver waives every finding of rule {rule}, present and future: "
                           "narrow it with `subject`, `target` or `resource` (or disable the rule openly "
                           "with `enabled: false`)", "warning")
+    if raw.get("subject") == raw["approved_by"]:
+        yield loc.problem(where + ("approved_by",), f"waiver for rule {rule} is approved by its own subject "
+                          f"{inline(raw['approved_by'])}: an exception needs someone else's approval", "warning")
     if known is None:
         return
     for name in ("subject", "target"):
