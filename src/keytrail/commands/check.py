@@ -11,6 +11,7 @@ from keytrail.commands._args import (
     EXIT_FINDINGS,
     EXIT_OK,
     Renderer,
+    confine_options,
     limit_arg,
     since_arg,
     time_arg,
@@ -51,6 +52,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--limit", type=limit_arg, default=50, metavar="N",
                        help="text format: list at most N findings of each category and severity "
                             "(counts stay complete; 0 lists all; default 50)")
+    confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         from keytrail.baseline import read_baseline
 
         baseline = read_baseline(Path(args.baseline))
-    project = pipeline.load(args.dir, [Path(p) for p in args.policy])
+    project = pipeline.load(args.dir, [Path(p) for p in args.policy], args.allow_outside)
     state = pipeline.replay(project, as_of, since)
     graph = pipeline.build_graph(project, state)
     if args.compare_policies:
@@ -122,6 +124,7 @@ def _compare_policies(args: argparse.Namespace, project: Any, state: Any, graph:
     from keytrail.impact import compare, render_impact
     from keytrail.project import load_config
 
-    impact = compare(project, load_config(Path(args.dir)), state, graph, args.compare_policies)
+    impact = compare(project, load_config(Path(args.dir), args.allow_outside), state, graph,
+                     args.compare_policies)
     write(render_impact(impact, args.format, args.fail_on), args.output)
     return EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK

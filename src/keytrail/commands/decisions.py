@@ -10,6 +10,7 @@ from typing import Any
 from keytrail.commands._args import (
     EXIT_ERROR,
     EXIT_OK,
+    confine_options,
     time_arg,
 )
 from keytrail.errors import KeytrailError, UsageError
@@ -31,6 +32,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--time", default="now", metavar="TIME",
                            help="when the decisions take effect (ISO 8601 with a zone; default: now)")
     parser.add_argument("--ticket", help="the ticket of the review, recorded on every event")
+    confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists():
         raise UsageError(f"--out {out}: already exists (decisions are never overwritten; choose a new file)")
-    project = pipeline.load(args.dir)
+    project = pipeline.load(args.dir, allow_outside=args.allow_outside)
     try:
         outcome = decisions.read_worksheets([Path(p) for p in args.worksheets])
         decisions.check_active(outcome, pipeline.replay(project, time))

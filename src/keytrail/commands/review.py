@@ -9,6 +9,7 @@ from typing import Any
 
 from keytrail.commands._args import (
     EXIT_OK,
+    confine_options,
     time_arg,
 )
 
@@ -31,6 +32,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--reviewer", choices=("owner", "manager"), default="owner",
                         help="who certifies a grant: the owner of its role or group (default), "
                              "or the subject's manager")
+    confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     period = review.parse_period(args.period)
     as_of = review.review_time(period, time_arg(args.as_of) if args.as_of else None)
     previous = review.read_previous(Path(args.previous)) if args.previous else None
-    project = pipeline.load(args.dir)
+    project = pipeline.load(args.dir, allow_outside=args.allow_outside)
     state = pipeline.replay(project, as_of, period.since)
     graph = pipeline.build_graph(project, state)
     report = pipeline.evaluate(project, state, graph)
