@@ -45,6 +45,8 @@ class Project:
     snapshot_file: str | None = None
     policies: list[Policy] = field(default_factory=list)
     name: str = ""
+    #: Every file read: keytrail.yaml, directory, keys, history, snapshot, policies.
+    inputs: tuple[Path, ...] = ()
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -215,6 +217,12 @@ class ProjectConfig:
     snapshot: Path | None
     policies: list[Path]
 
+    def files(self) -> list[Path]:
+        """Every file the project reads, keytrail.yaml first (outputs must never be one)."""
+        named = [self.root / self.file, self.directory, self.keys, *self.history,
+                 *([self.snapshot] if self.snapshot else []), *self.policies]
+        return [p for p in named if p != self.root]
+
 
 def find_config(target: Path) -> Path:
     """The ``keytrail.yaml`` for a DIR argument (or the file itself)."""
@@ -355,4 +363,5 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
         history_files=history.files, events=history.events, chain_breaks=history.chain_breaks,
         snapshot=results.get("snapshot"),
         snapshot_file=display_path(cfg.snapshot, root) if cfg.snapshot else None,
-        policies=results["policies"], name=cfg.name or root.resolve().name)
+        policies=results["policies"], name=cfg.name or root.resolve().name,
+        inputs=(*cfg.files(), *policy_files[len(cfg.policies):]))
