@@ -163,3 +163,19 @@ def test_a_wrong_value_inside_a_file_is_still_quoted(project: Path,
     (project / "keys.yaml").write_text("keys: oops\n")
     assert _check(project) == 2
     assert "keys.yaml:1:1: keys: expected an array, got string 'oops'" in capsys.readouterr().err
+
+
+def test_yaml_errors_quote_a_long_key_briefly_and_inertly(project: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "\x1b]0;" + TOKEN * 5
+    (project / "keys.yaml").write_text(f'keys: []\n"{secret}": 1\n"{secret}": 2\n'.replace("\x1b", "\\e"))
+    assert _check(project) == 2
+    err = capsys.readouterr().err
+    assert "duplicate key '\\x1b]0;" + TOKEN[:12] in err and "…' (first defined at line 2)" in err
+    assert TOKEN * 2 not in err and "\x1b" not in err
+
+
+def test_yaml_errors_quote_a_short_key_whole(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "keys.yaml").write_text("keys: []\nkeys: []\n")
+    assert _check(project) == 2
+    assert "keys.yaml:2:1: keys: duplicate key 'keys' (first defined at line 1)" in capsys.readouterr().err

@@ -52,8 +52,8 @@ class Confinement:
 
     def refusal(self, written: str, match: str | None = None) -> str:
         """Why the path ``written`` in the project file (or its ``match``) is refused."""
-        what = f"{excerpt(written)!r}" if match is None else \
-            f"{excerpt(written)!r} matches {excerpt(match)!r}, which"
+        what = f"'{excerpt(written)}'" if match is None else \
+            f"'{excerpt(written)}' matches '{excerpt(match)}', which"
         return (f"{what} resolves outside the project folder; keytrail reads only files inside "
                 "it (pass --allow-outside DIR to allow a folder outside)")
 

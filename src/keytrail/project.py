@@ -279,7 +279,7 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
         if not confined.contains(path):
             refuse((key,), value)
         elif not path.is_file():
-            problems.append(loc.problem((key,), f"{excerpt(value)!r}: file not found"))
+            problems.append(loc.problem((key,), f"'{excerpt(value)}': file not found"))
         return path
 
     history: list[Path] = []
@@ -295,7 +295,7 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
         if len(refused) > 3:
             problems.append(loc.problem(where, f"... and {len(refused) - 3} more matches outside"))
         if not files and not refused:
-            problems.append(loc.problem(where, f"{excerpt(pattern)!r} matches no file"))
+            problems.append(loc.problem(where, f"'{excerpt(pattern)}' matches no file"))
         for f in files:
             if f not in history:
                 history.append(f)
@@ -304,7 +304,7 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
         if entry.startswith(PACK_PREFIX):
             pack = packaged_pack(entry[len(PACK_PREFIX):])
             if pack is None:
-                problems.append(loc.problem(where, f"{excerpt(entry)!r}: no such packaged policy pack "
+                problems.append(loc.problem(where, f"'{excerpt(entry)}': no such packaged policy pack "
                                             f"(available: {', '.join(PACK_PREFIX + n for n in pack_names())})"))
             elif pack not in policies:
                 policies.append(pack)
@@ -323,7 +323,7 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
             if path not in policies:
                 policies.append(path)
         else:
-            problems.append(loc.problem(where, f"{excerpt(entry)!r}: no such file or folder"))
+            problems.append(loc.problem(where, f"'{excerpt(entry)}': no such file or folder"))
     result = ProjectConfig(root, display, data.get("name", ""), single("directory") or root,
                            single("keys") or root, history, single("snapshot"), policies)
     if problems:

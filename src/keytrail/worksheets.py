@@ -155,4 +155,4 @@ def find_pack(worksheet: Path) -> Path | None:
 
 def short(value: str) -> str:
     """A cell quoted in a message: short and inert."""
-    return repr(excerpt(value))
+    return f"'{excerpt(value)}'"
