@@ -127,6 +127,7 @@ def test_several_outputs_are_all_or_nothing(tmp_path: Path, capsys: pytest.Captu
     fresh = tmp_path / "b.md"
     blocked = tmp_path / "file"
     blocked.write_text("")  # a file where a folder is needed: the SARIF cannot be written
+    fresh = tmp_path / "new" / "deeper" / "b.md"  # folders made for it are removed again
     assert main(["check", ACME, "--as-of", AS_OF, "-f", "json", "-o", str(done), "-f", "markdown",
                  "-o", str(fresh), "-f", "sarif", "-o", str(blocked / "x.sarif")]) == 2
     assert "cannot write" in capsys.readouterr().err

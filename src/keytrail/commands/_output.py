@@ -112,6 +112,7 @@ class Outputs:
     staged: list[_Staged] = field(default_factory=list)
     stdout: IO[str] | None = None
     appends: list[tuple[Path, str, str]] = field(default_factory=list)  # (file, text, what)
+    created: list[Path] = field(default_factory=list)  # folders made for outputs, deepest last
 
     def add(self, output: str | None, text: str | Iterable[str]) -> None:
         """Render ``text`` now: into a temporary beside ``output``, or held back for stdout."""
@@ -132,8 +133,10 @@ class Outputs:
         staged = _Staged(target, target.with_name(PARTIAL.format(target.name)))
         self.staged.append(staged)
         try:
-            if not target.parent.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
+            missing = [f for f in (target.parent, *target.parent.parents) if not f.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                self.created.append(folder)
             with staged.partial.open("w", encoding="utf-8", newline="") as handle:  # the bytes, exactly
                 for chunk in _chunks(text):
                     handle.write(chunk)
@@ -155,6 +158,12 @@ class Outputs:
                 s.partial.unlink(missing_ok=True)
             except OSError:
                 pass
+        for folder in reversed(self.created):  # folders made for this run only, if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        self.created = []
         if self.stdout is not None:
             self.stdout.close()
             self.stdout = None
