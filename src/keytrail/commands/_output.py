@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +117,8 @@ class Outputs:
         """Render ``text`` now: into a temporary beside ``output``, or held back for stdout."""
         if output is None or output == "-":
             # Held in a temporary file, not memory: a large organisation's report is big.
+            import tempfile
+
             self.stdout = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
             try:
                 for chunk in _chunks(text):

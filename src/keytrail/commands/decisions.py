@@ -15,7 +15,6 @@ from keytrail.commands._args import (
 )
 from keytrail.commands._output import refuse_inputs
 from keytrail.errors import KeytrailError, UsageError
-from keytrail.worksheets import find_pack, read_manifest
 
 
 def add_parser(sub: Any) -> None:
@@ -42,6 +41,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from keytrail import decisions, pipeline
+    from keytrail.worksheets import read_manifest
 
     time = time_arg(args.time, "--time")
     out = Path(args.out)
@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _pack(given: str | None, sheets: list[Path]) -> Path:
     """The review pack whose manifest says who reviews each grant."""
+    from keytrail.worksheets import find_pack
+
     if given:
         return Path(given)
     found = {find_pack(s) for s in sheets}

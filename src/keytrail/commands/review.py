@@ -13,9 +13,7 @@ from keytrail.commands._args import (
     now_us,
     time_arg,
 )
-from keytrail.commands._output import same_file
 from keytrail.errors import UsageError
-from keytrail.timeutil import format_time
 
 
 def add_parser(sub: Any) -> None:
@@ -45,6 +43,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from keytrail import pipeline, review, review_pack
+    from keytrail.timeutil import format_time
 
     period = review.parse_period(args.period)
     as_of = review.review_time(period, time_arg(args.as_of) if args.as_of else None)
@@ -70,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _refuse_inputs(out: Path, project: Any, previous: str | None) -> None:
     """The pack folder must not be, or hold, a file this run reads (nor the project itself)."""
+    from keytrail.commands._output import same_file
+
     read = [*project.inputs, *([Path(previous)] if previous else [])]
     if same_file(out, project.root):
         raise UsageError(f"--out {out}: is the project folder; give a folder for the pack")
