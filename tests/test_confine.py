@@ -179,3 +179,16 @@ def test_yaml_errors_quote_a_short_key_whole(project: Path, capsys: pytest.Captu
     (project / "keys.yaml").write_text("keys: []\nkeys: []\n")
     assert _check(project) == 2
     assert "keys.yaml:2:1: keys: duplicate key 'keys' (first defined at line 1)" in capsys.readouterr().err
+
+
+def test_lint_confines_the_project_and_honours_allow_outside(project: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _config(project, keys="../outside/.git-credentials")
+    assert main(["lint", str(project)]) == 1
+    err = capsys.readouterr().out
+    assert "keys: '../outside/.git-credentials' resolves outside the project folder" in err
+    assert TOKEN not in err
+    # Near miss: allowing the folder lets lint read a key registry kept there.
+    (tmp_path / "outside" / "keys.yaml").write_text("keys: []\n")
+    _config(project, keys="../outside/keys.yaml")
+    assert main(["lint", str(project), "--allow-outside", str(tmp_path / "outside")]) == 0

@@ -45,7 +45,7 @@ cannot be read or does not parse as YAML. Problems are reported in every case.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from glob import has_magic
@@ -103,9 +103,10 @@ class LintReport:
         return EXIT_PROBLEMS if self.problems else EXIT_CLEAN
 
 
-def lint(paths: list[str], as_of: int) -> LintReport:
-    """Lint files and folders (see the module documentation); waivers are judged as of ``as_of``."""
-    run = _Run(as_of)
+def lint(paths: list[str], as_of: int, allow_outside: Sequence[str] = ()) -> LintReport:
+    """Lint files and folders (see the module documentation); waivers are judged as of ``as_of``;
+    a project's paths may resolve into ``allow_outside`` folders besides the project."""
+    run = _Run(as_of, tuple(allow_outside))
     for arg in paths or ["."]:
         run.add(Path(arg))
     run.finish()
@@ -134,6 +135,7 @@ def identify(data: Any, name: str) -> str | None:
 @dataclass
 class _Run:
     as_of: int
+    allow_outside: tuple[str, ...] = ()
     files: list[str] = field(default_factory=list)
     problems: set[Problem] = field(default_factory=set)
     unreadable: bool = False
@@ -220,7 +222,7 @@ class _Run:
         if self.read(config, display) is None:
             return
         try:
-            cfg = load_config(config)
+            cfg = load_config(config, self.allow_outside)
         except InputError as exc:
             # load_config names the file relative to its folder; show it as given.
             self.failed(InputError(exc.message, [_refile(p, display) for p in exc.problems]), display)

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from keytrail.commands._args import (
+    confine_options,
     time_arg,
 )
 from keytrail.commands._output import write
@@ -30,13 +31,14 @@ def add_parser(sub: Any) -> None:
                       help="text (default), json, or github (workflow annotations)")
     parser.add_argument("--as-of", default="now", metavar="TIME",
                       help="judge waiver expiry as of this time (ISO 8601 with a zone; default: now)")
+    confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from keytrail.lint import lint, render, summary
 
     as_of = time_arg(args.as_of)
-    report = lint(args.paths, as_of)
+    report = lint(args.paths, as_of, args.allow_outside)
     write(render(report, args.format), None)
     print(summary(report), file=sys.stderr)
     return report.exit_code
