@@ -172,3 +172,15 @@ def test_the_step_summary_is_part_of_the_same_run(tmp_path: Path, monkeypatch: p
     assert main(["check", ACME, "--as-of", AS_OF, "-f", "github", "-o", "-", "-f", "json", "-o", str(report)]) == 1
     assert summary.read_text().startswith("earlier step\n") and "32 findings" in summary.read_text()
     assert json.loads(report.read_text())["summary"]["findings"] == 32
+
+
+def test_a_planted_link_at_the_temporary_name_is_not_followed(tmp_path: Path) -> None:
+    import os
+
+    victim = tmp_path / "victim"
+    victim.write_text("the user's file\n")
+    os.symlink(victim, tmp_path / ".report.json.partial")  # e.g. committed to a repository
+    assert main(["check", ACME, "--as-of", AS_OF, "-f", "json", "-o", str(tmp_path / "report.json")]) == 1
+    assert victim.read_text() == "the user's file\n"
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["findings"] == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "victim"]

@@ -236,3 +236,14 @@ def test_decisions_never_write_onto_a_worksheet_or_input(pack: Path, capsys: pyt
     code, _, err = decide(capsys, ACME, pack / "alias.jsonl", pack / SHEET)
     assert code == 2 and "already exists" in err
     assert (pack / SHEET).read_bytes() == before
+
+
+def test_a_planted_link_at_the_temporary_pack_name_is_not_followed(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    os.symlink(victim, tmp_path / ".pack.partial")
+    review(capsys, ACME, tmp_path / "pack")
+    assert (victim / "keep.txt").read_text() == "mine" and len(list(victim.iterdir())) == 1
+    assert (tmp_path / "pack" / "pack.json").is_file()

@@ -289,13 +289,15 @@ def events_text(outcome: Outcome, project: Project, time: int, actor: str, key: 
 
 def write_new(path: Path, text: str) -> None:
     """Create ``path`` with ``text``, atomically; refuse to overwrite."""
+    from keytrail.commands._output import open_new
+
     if path.exists():
         raise UsageError(f"--out {path}: already exists (decisions are never overwritten; "
                          "choose a new file)")
     partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("w", encoding="utf-8", newline="\n") as handle:
+        with open_new(partial, "\n") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -328,7 +328,9 @@ def write_pack(out: Path, files: dict[str, str | Iterable[str]], force: bool = F
     try:
         parent.mkdir(parents=True, exist_ok=True)
         for leftover in (tmp, *(() if force else (old,))):
-            if leftover.exists():
+            if leftover.is_symlink() or leftover.is_file():  # a planted link: remove it, not its target
+                leftover.unlink()
+            elif leftover.exists():
                 shutil.rmtree(leftover)
         (tmp / "worksheets").mkdir(parents=True)
         for name, text in files.items():

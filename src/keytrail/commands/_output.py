@@ -84,6 +84,19 @@ def refuse_inputs(outputs: Iterable[tuple[str, str]], inputs: Iterable[Path]) ->
             raise UsageError(f"{option} {output}: is a folder; give a file name")
 
 
+def open_new(path: Path, newline: str = "") -> IO[str]:
+    """Create ``path`` afresh for writing, never through whatever is there already.
+
+    A temporary's name is predictable, so a repository could hold a symbolic link by
+    that name pointing at a file of the person running keytrail: whatever is there is
+    removed (the link, never its target) and the file is created exclusively, without
+    following a link.
+    """
+    path.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, 0o666), "w", encoding="utf-8", newline=newline)
+
+
 def _keep_aside(target: Path) -> Path:
     """A second name for ``target`` (a hard link; a copy where links are not supported),
     so that it can be put back if a later output fails."""
@@ -138,7 +151,7 @@ class Outputs:
             for folder in reversed(missing):
                 folder.mkdir()
                 self.created.append(folder)
-            with staged.partial.open("w", encoding="utf-8", newline="") as handle:  # the bytes, exactly
+            with open_new(staged.partial) as handle:  # the rendered bytes, exactly
                 for chunk in _chunks(text):
                     handle.write(chunk)
         except OSError as exc:
