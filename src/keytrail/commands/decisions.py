@@ -21,9 +21,12 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "decisions", help="turn filled review worksheets into revoke and certify events",
         description="Read filled worksheets of `keytrail review`: keep rows become certify events, "
-                    "revoke rows keyed revoke events, blank rows are skipped. Every row must match "
-                    "an active grant as of --time; any problem is reported as file:line, nothing "
-                    "is written and the exit code is 2.")
+                    "revoke rows keyed revoke events, blank rows are skipped. Each decision is "
+                    "approved by the reviewer the pack assigned (its pack.json), never by the "
+                    "worksheet's reviewer cell. Every row must match an active grant as of --time "
+                    "and a grant the pack issued; any problem is reported as file:line, nothing "
+                    "is written and the exit code is 2. Comma, semicolon and tab separated "
+                    "worksheets (UTF-8, or UTF-16 with a BOM) are read.")
     parser.add_argument("worksheets", nargs="+", metavar="WORKSHEET", help="filled worksheet CSV files")
     parser.add_argument("--key", required=True, help="the provisioning key the decisions are recorded under")
     parser.add_argument("--actor", required=True, help="who records them (the key's holder)")

@@ -21,7 +21,8 @@ def add_parser(sub: Any) -> None:
         "review", help="write the access review pack of a period: index.html, worksheets, findings",
         description="Write the access review pack into OUT: index.html (every active grant by "
                     "reviewer, with its chain, last certification and findings), one CSV worksheet "
-                    "per reviewer, findings.json and summary.md. Exit 0, or 2 on bad input.")
+                    "per reviewer, findings.json, summary.md and pack.json (who reviews which "
+                    "grant). Exit 0, or 2 on bad input.")
     parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
     parser.add_argument("--period", required=True,
                         help="the period reviewed: 2026, 2026-H2, 2026-Q3 or 2026-09")
