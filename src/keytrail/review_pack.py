@@ -298,19 +298,13 @@ def aside_name(out: Path, stamp: str) -> Path:
     return aside
 
 
-def write_pack(out: Path, files: dict[str, str | Iterable[str]], force: bool = False,
-               stamp: str = "") -> Path | None:
-    """Write the pack into ``out`` as a whole: a temporary folder, then one rename.
-
-    ``out`` is created, or replaced when it holds a previous review pack (and
-    nothing else: a folder holding other files is refused, never deleted). A
-    previous pack holding reviewers' work (:func:`reviewers_work`) is refused
-    unless ``force``; with ``force`` the previous pack is kept aside as
-    ``OUT.replaced-STAMP``, never deleted, and that name is returned. On any
-    error nothing of the new pack is left behind and ``out`` is untouched.
-    """
+def check_out(out: Path, force: bool) -> None:
+    """Refuse an ``--out`` that is not a folder, holds anything but a review pack, or (without
+    ``force``) a pack holding reviewers' work."""
     if out.exists() or out.is_symlink():
-        if not out.is_dir() or out.is_symlink():
+        if out.is_symlink():  # replacing it would write wherever the link points
+            raise UsageError(f"--out {out}: is a symbolic link; give the folder itself")
+        if not out.is_dir():
             raise UsageError(f"--out {out}: exists and is not a folder")
         others = sorted(p.name for p in out.iterdir() if p.name not in PACK_ENTRIES)
         if others:
@@ -322,6 +316,20 @@ def write_pack(out: Path, files: dict[str, str | Iterable[str]], force: bool = F
             raise UsageError(f"--out {out}: the pack there holds reviewers' work: {shown}. Record "
                              "it first (`keytrail decisions`), or give another --out, or --force "
                              "to replace the pack (the old one is kept aside, not deleted)")
+
+
+def write_pack(out: Path, files: dict[str, str | Iterable[str]], force: bool = False,
+               stamp: str = "") -> Path | None:
+    """Write the pack into ``out`` as a whole: a temporary folder, then one rename.
+
+    ``out`` is created, or replaced when it holds a previous review pack (and
+    nothing else: a folder holding other files is refused, never deleted). A
+    previous pack holding reviewers' work (:func:`reviewers_work`) is refused
+    unless ``force``; with ``force`` the previous pack is kept aside as
+    ``OUT.replaced-STAMP``, never deleted, and that name is returned. On any
+    error nothing of the new pack is left behind and ``out`` is untouched.
+    """
+    check_out(out, force)
     parent = out.resolve().parent
     tmp = parent / f".{out.name}.partial"
     old = aside_name(out, stamp or "old") if force else parent / f".{out.name}.old"

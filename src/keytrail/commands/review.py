@@ -50,12 +50,13 @@ def run(args: argparse.Namespace) -> int:
     as_of = review.review_time(period, time_arg(args.as_of) if args.as_of else None)
     previous = review.read_previous(Path(args.previous)) if args.previous else None
     project = pipeline.load(args.dir, allow_outside=args.allow_outside)
+    out = Path(args.out)
+    _refuse_inputs(out, project, args.previous)
+    review_pack.check_out(out, args.force)  # before the long part; checked again when replacing
     state = pipeline.replay(project, as_of, period.since)
     graph = pipeline.build_graph(project, state)
     report = pipeline.evaluate(project, state, graph)
     pack = review.build(project, state, graph, report, period, args.reviewer, previous)
-    out = Path(args.out)
-    _refuse_inputs(out, project, args.previous)
     files = review_pack.render_pack(pack)
     stamp = format_time(now_us()) or ""
     aside = review_pack.write_pack(out, files, args.force, stamp[:19].replace("-", "").replace(":", "") + "Z")
