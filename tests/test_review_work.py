@@ -247,3 +247,24 @@ def test_a_planted_link_at_the_temporary_pack_name_is_not_followed(tmp_path: Pat
     review(capsys, ACME, tmp_path / "pack")
     assert (victim / "keep.txt").read_text() == "mine" and len(list(victim.iterdir())) == 1
     assert (tmp_path / "pack" / "pack.json").is_file()
+
+
+def test_cells_in_decision_errors_are_printed_inert(pack: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from keytrail.decisions import read_worksheets
+    from keytrail.errors import InputError
+    from keytrail.review import grant_id
+
+    rows = rows_of(pack / SHEET)
+    weird = "user:x\x1b[2J"
+    gid = grant_id(weird, rows[0]["target"], rows[0]["resource"])
+    rows[0].update(decision="keep", subject=weird, grant_id=gid)
+    rows[1].update(decision="maybe\u202e")
+    rows.append({**rows[0], "decision": "revoke"})  # the same grant decided twice
+    write_rows(pack / SHEET, rows)
+    with pytest.raises(InputError) as caught:
+        read_worksheets([pack / SHEET])  # without a manifest: the cells are all there is
+    text = str(caught.value)
+    assert "user:x\\x1b[2J → group:" in text and "is decided twice" in text
+    assert "unknown decision 'maybe\\u202e'" in text
+    assert "\x1b" not in text and "\u202e" not in text

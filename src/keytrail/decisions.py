@@ -217,7 +217,8 @@ def _assigned_reviewer(display: str, line: int, row: dict[str, str],
 
 
 def _what(d: Decision) -> str:
-    return f"{d.subject} → {d.target}" + (f" on {d.resource}" if d.resource else "")
+    # Cells of a worksheet: printed inert (a row need not match any grant yet).
+    return f"{inline(d.subject)} → {inline(d.target)}" + (f" on {inline(d.resource)}" if d.resource else "")
 
 
 def check_active(outcome: Outcome, state: State) -> None:
