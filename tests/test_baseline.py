@@ -27,7 +27,11 @@ def test_known_findings_do_not_fail_new_ones_do(make_project, tmp_path: Path,  #
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     old = _org(make_project, 2)
     baseline = tmp_path / "baseline.json"
-    assert main(["check", str(old), "--as-of", AS_OF, "--write-baseline", str(baseline)]) == 1
+    # Writing a baseline accepts the findings it records: the run succeeded (exit 0) ...
+    assert main(["check", str(old), "--as-of", AS_OF, "--write-baseline", str(baseline)]) == 0
+    capsys.readouterr()
+    # ... while the same run without it still fails on them (the near miss).
+    assert main(["check", str(old), "--as-of", AS_OF]) == 1
     capsys.readouterr()
     assert main(["check", str(old), "--as-of", AS_OF, "--baseline", str(baseline)]) == 0
     assert "2 known from the baseline" in capsys.readouterr().out
@@ -76,3 +80,20 @@ def test_a_missing_baseline_exits_2(make_project, capsys: pytest.CaptureFixture[
     root = _org(make_project, 1)
     assert main(["check", str(root), "--baseline", "/nonexistent/b.json"]) == 2
     assert "baseline file not found" in capsys.readouterr().err
+
+
+def test_a_baseline_is_refreshed_in_place_but_never_written_over_an_input(
+        make_project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _org(make_project, 2)
+    baseline = tmp_path / "b.json"
+    assert main(["check", str(root), "--as-of", AS_OF, "--write-baseline", str(baseline)]) == 0
+    grown = _org(make_project, 3)
+    # Reading and rewriting the same baseline is how it is refreshed.
+    assert main(["check", str(grown), "--as-of", AS_OF, "--baseline", str(baseline),
+                 "--write-baseline", str(baseline)]) == 0
+    assert len(json.loads(baseline.read_text())["findings"]) == 3
+    keys = (grown / "keys.yaml").read_bytes()
+    assert main(["check", str(grown), "--as-of", AS_OF, "--write-baseline", str(grown / "keys.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert f"--write-baseline {grown / 'keys.yaml'}: is " in err and "which this run reads" in err
+    assert (grown / "keys.yaml").read_bytes() == keys

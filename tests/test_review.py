@@ -204,8 +204,7 @@ def test_reports_folder_is_reproducible(tmp_path: Path, capsys: pytest.CaptureFi
 def test_rerunning_replaces_the_pack_whole(acme_pack: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = review(capsys, ACME, tmp_path / "pack")
-    (out / "worksheets" / "user_gone.csv").write_text("stale")
-    review(capsys, ACME, out)
+    review(capsys, ACME, out)  # a pack nobody has worked on yet is simply replaced
     assert files_of(out) == files_of(acme_pack)
     assert [p.name for p in tmp_path.iterdir()] == ["pack"]  # no temporary folder left
 
@@ -257,7 +256,7 @@ def test_a_guarded_cell_reads_back_as_its_value(hostile: Path, tmp_path: Path,
     filled = write_rows(tmp_path / "filled.csv", rows)
     target = hostile / "history" / "review.jsonl"
     code, _, err = run(capsys, "decisions", str(filled), "--dir", str(hostile), "--key", "pk-1",
-                       "--actor", "svc:bot", "--out", str(target), "--time", DECIDED_AT)
+                       "--actor", "svc:bot", "--out", str(target), "--time", DECIDED_AT, "--pack", str(out))
     assert code == 0, err
     event = json.loads(target.read_text(encoding="utf-8"))
     assert event["resource"] == "=HYPERLINK(\"http://evil\")"
@@ -344,9 +343,11 @@ def filled(acme_pack: Path, tmp_path: Path) -> list[dict[str, str]]:
 
 
 def decide(capsys: pytest.CaptureFixture[str], project: Path, out: Path, *sheets: Path,
-           time: str = DECIDED_AT) -> tuple[int, str, str]:
-    return run(capsys, "decisions", *map(str, sheets), "--dir", str(project), "--key", REVIEW_KEY,
-               "--actor", REVIEW_ACTOR, "--out", str(out), "--time", time)
+           time: str = DECIDED_AT, pack: Path | None = None, key: str = REVIEW_KEY,
+           actor: str = REVIEW_ACTOR) -> tuple[int, str, str]:
+    more = ["--pack", str(pack)] if pack is not None else []
+    return run(capsys, "decisions", *map(str, sheets), "--dir", str(project), "--key", key,
+               "--actor", actor, "--out", str(out), "--time", time, *more)
 
 
 def _set(rows: list[dict[str, str]], n: int, **cells: str) -> list[dict[str, str]]:
@@ -360,9 +361,9 @@ NOBODY = {"subject": "user:nobody", "target": "group:payments-eng", "resource": 
 DECISION_ERRORS = [
     ("unknown word", lambda rows: _set(rows, 1, decision="maybe"),
      "{f}:3: decision: unknown decision 'maybe' (write keep or revoke, or leave it blank)"),
-    ("not an active grant", lambda rows: _set(rows, 0, decision="keep", **NOBODY),
-     "{f}:2: user:nobody → group:payments-eng is not an active grant as of 2026-10-02T10:00:00Z "
-     "(revoked, expired by a later change or never granted): re-run `keytrail review`"),
+    ("not issued by the pack", lambda rows: _set(rows, 0, decision="keep", **NOBODY),
+     "{f}:2: grant_id: '" + NOBODY["grant_id"] + "' is not a grant this review pack issued "
+     "(a row from another review, or edited?)"),
     ("edited row", lambda rows: _set(rows, 2, decision="revoke", subject="user:priya.shah"),
      "{f}:4: grant_id: '" + "{gid}" + "' does not match user:priya.shah → group:payments-eng "
      "(was the row edited?)"),
@@ -373,23 +374,23 @@ DECISION_ERRORS = [
 
 @pytest.mark.parametrize(("edit", "message"), [(e, m) for _, e, m in DECISION_ERRORS],
                          ids=[n for n, _, _ in DECISION_ERRORS])
-def test_decision_errors_name_file_and_line(edit: Any, message: str, filled: list[dict[str, str]],
+def test_decision_errors_name_file_and_line(edit: Any, message: str, filled: list[dict[str, str]], acme_pack: Path,
                                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gid = filled[2]["grant_id"]
     sheet = write_rows(tmp_path / "ws.csv", edit(filled))
     out = tmp_path / "decisions.jsonl"
-    code, _, err = decide(capsys, ACME, out, sheet)
+    code, _, err = decide(capsys, ACME, out, sheet, pack=acme_pack)
     assert code == 2
     assert message.format(f=sheet, gid=gid) in err.splitlines()
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["ws.csv"]
 
 
-def test_a_missing_column_is_an_error(filled: list[dict[str, str]], tmp_path: Path,
+def test_a_missing_column_is_an_error(filled: list[dict[str, str]], acme_pack: Path, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     columns = tuple(c for c in WORKSHEET_COLUMNS if c != "decision")
     sheet = write_rows(tmp_path / "ws.csv", filled, columns)
-    code, _, err = decide(capsys, ACME, tmp_path / "out.jsonl", sheet)
+    code, _, err = decide(capsys, ACME, tmp_path / "out.jsonl", sheet, pack=acme_pack)
     assert code == 2
     assert f"{sheet}:1: missing column decision (a worksheet of `keytrail review` has grant_id, " \
            "subject, target, resource, decision, comment)" in err
@@ -400,12 +401,12 @@ def test_a_missing_column_is_an_error(filled: list[dict[str, str]], tmp_path: Pa
     ('a,"b"c\n', "{f}:2: malformed CSV: ',' expected after '\"'"),
     ("x,y\n", "{f}:1: 2 cells, the header has"),
 ])
-def test_a_malformed_csv_is_an_error(text: str, message: str, filled: list[dict[str, str]], tmp_path: Path,
+def test_a_malformed_csv_is_an_error(text: str, message: str, filled: list[dict[str, str]], acme_pack: Path, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     sheet = write_rows(tmp_path / "ws.csv", filled)
     with sheet.open("a", encoding="utf-8", newline="") as handle:
         handle.write(text)
-    code, _, err = decide(capsys, ACME, tmp_path / "out.jsonl", sheet)
+    code, _, err = decide(capsys, ACME, tmp_path / "out.jsonl", sheet, pack=acme_pack)
     assert code == 2
     lines = len(filled) + 2
     expected = message.format(f=sheet).replace(":1:", f":{lines}:").replace(":2:", f":{lines}:")
@@ -413,23 +414,23 @@ def test_a_malformed_csv_is_an_error(text: str, message: str, filled: list[dict[
     assert not (tmp_path / "out.jsonl").exists()
 
 
-def test_every_problem_of_every_worksheet_is_reported(filled: list[dict[str, str]], tmp_path: Path,
+def test_every_problem_of_every_worksheet_is_reported(filled: list[dict[str, str]], acme_pack: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     one = write_rows(tmp_path / "one.csv", _set([dict(r) for r in filled], 0, decision="nope"))
     two = write_rows(tmp_path / "two.csv", _set([dict(r) for r in filled], 1, decision="drop"))
-    code, _, err = decide(capsys, ACME, tmp_path / "out.jsonl", one, two)
+    code, _, err = decide(capsys, ACME, tmp_path / "out.jsonl", one, two, pack=acme_pack)
     assert code == 2
     assert f"{one}:2: decision: unknown decision 'nope'" in err
     assert f"{two}:3: decision: unknown decision 'drop'" in err
     assert "keytrail: 2 errors; nothing was written" in err
 
 
-def test_decisions_never_overwrite(filled: list[dict[str, str]], tmp_path: Path,
+def test_decisions_never_overwrite(filled: list[dict[str, str]], acme_pack: Path, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     sheet = write_rows(tmp_path / "ws.csv", _set(filled, 0, decision="keep"))
     out = tmp_path / "out.jsonl"
     out.write_text("precious\n")
-    code, _, err = decide(capsys, ACME, out, sheet)
+    code, _, err = decide(capsys, ACME, out, sheet, pack=acme_pack)
     assert code == 2 and "already exists" in err
     assert out.read_text() == "precious\n"
 
@@ -453,7 +454,7 @@ def test_round_trip_review_fill_decide_check(tmp_path: Path, capsys: pytest.Capt
     assert key.holder == REVIEW_ACTOR and any(glob_match(s, "group:payments-eng") for s in key.scope)
 
     out = project / "history" / "review-2026-Q3.jsonl"
-    code, _, err = decide(capsys, project, out, sheet)
+    code, _, err = decide(capsys, project, out, sheet, pack=pack)
     assert code == 0, err
     undecided = len(rows) - 2
     assert f"1 revoke, 1 certify, {undecided} undecided (skipped)" in err
@@ -489,6 +490,6 @@ def test_round_trip_review_fill_decide_check(tmp_path: Path, capsys: pytest.Capt
     assert f"{gone[0]} → {gone[1]}" in (q4 / "index.html").read_text(encoding="utf-8")  # removed
 
     # Recording the same decisions again is refused: the file exists, and the grant is gone.
-    code, _, err = decide(capsys, project, project / "history" / "again.jsonl", sheet)
+    code, _, err = decide(capsys, project, project / "history" / "again.jsonl", sheet, pack=pack)
     assert code == 2
     assert f"{sheet}:" in err and "is not an active grant as of" in err

@@ -44,7 +44,11 @@ from keytrail.history import line_hash
 from keytrail.project import Project
 from keytrail.replay import State
 from keytrail.review import grant_id
+from keytrail.schemas import validate
+from keytrail.textsafe import inline
 from keytrail.timeutil import format_time
+from keytrail.worksheets import Assignment, decode, dialect, rows, short
+from keytrail.yamlload import Locator
 
 #: Columns a worksheet must have; the others are informative.
 REQUIRED = ("grant_id", "subject", "target", "resource", "decision", "comment")
@@ -80,22 +84,28 @@ def unguard(cell: str) -> str:
     return cell
 
 
-def read_worksheets(paths: list[Path]) -> Outcome:
-    """Every decided row of ``paths``; raise :class:`InputError` naming file:line for every problem."""
+def read_worksheets(paths: list[Path], assigned: dict[str, Assignment] | None = None) -> Outcome:
+    """Every decided row of ``paths``; raise :class:`InputError` naming file:line for every problem.
+
+    With ``assigned`` (a pack's manifest), each row must be a grant the pack issued, its
+    ``reviewer`` cell must be the reviewer the pack assigned it to, and that reviewer,
+    not the cell, becomes the decision's approver.
+    """
     problems: list[Problem] = []
     decisions: list[Decision] = []
     undecided = 0
     for path in paths:
         display = str(path)
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            text = decode(path.read_bytes())
         except OSError as exc:
             problems.append(Problem(display, 0, 0, "", f"cannot read: {exc.strerror}"))
             continue
         except UnicodeDecodeError as exc:
-            problems.append(Problem(display, 0, 0, "", f"not valid UTF-8 ({exc.reason})"))
+            problems.append(Problem(display, 0, 0, "", f"not valid UTF-8 or UTF-16 ({exc.reason}); "
+                                    "save the worksheet as CSV UTF-8"))
             continue
-        found, skipped = _read_one(display, text, problems)
+        found, skipped = _read_one(display, text, problems, assigned)
         decisions.extend(found)
         undecided += skipped
     seen: dict[tuple[str, str, str], Decision] = {}
@@ -112,16 +122,20 @@ def read_worksheets(paths: list[Path]) -> Outcome:
     return Outcome(decisions, undecided)
 
 
-def _read_one(display: str, text: str, problems: list[Problem]) -> tuple[list[Decision], int]:
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+def _read_one(display: str, text: str, problems: list[Problem],
+              assigned: dict[str, Assignment] | None) -> tuple[list[Decision], int]:
+    lines = text.splitlines()
+    delimiter = dialect(lines[0], REQUIRED) if lines else ","
+    reader = rows(text, delimiter)
     out: list[Decision] = []
     undecided = 0
+    line = 1
     try:
         header = next(reader, None)
         if header is None:
             problems.append(Problem(display, 1, 0, "", "empty worksheet (no header row)"))
             return out, 0
-        columns = [h.strip() for h in header]
+        columns = [h.strip() for h in header[1]]
         missing = [c for c in REQUIRED if c not in columns]
         if missing:
             problems.append(Problem(display, 1, 0, "", f"missing column{'s' if len(missing) > 1 else ''} "
@@ -129,9 +143,7 @@ def _read_one(display: str, text: str, problems: list[Problem]) -> tuple[list[De
                                     f"{', '.join(REQUIRED)})"))
             return out, 0
         index = {c: columns.index(c) for c in columns}
-        start = reader.line_num + 1
-        for cells in reader:
-            line, start = start, reader.line_num + 1
+        for line, cells in reader:
             if not cells or all(not c.strip() for c in cells):
                 continue
             if len(cells) != len(columns):
@@ -139,6 +151,7 @@ def _read_one(display: str, text: str, problems: list[Problem]) -> tuple[list[De
                                         f"{len(columns)}"))
                 continue
             row = {c: unguard(cells[i]) for c, i in index.items()}
+            reviewer = _assigned_reviewer(display, line, row, assigned, problems)
             word = row["decision"].strip().lower()
             if not word:
                 undecided += 1
@@ -147,27 +160,65 @@ def _read_one(display: str, text: str, problems: list[Problem]) -> tuple[list[De
             subject, target, resource = row["subject"], row["target"], row["resource"]
             if action is None:
                 problems.append(Problem(display, line, 0, "decision",
-                                        f"unknown decision {row['decision'].strip()!r} "
+                                        f"unknown decision {short(row['decision'].strip())} "
                                         "(write keep or revoke, or leave it blank)"))
                 continue
             if row["grant_id"].strip() != grant_id(subject, target, resource):
                 problems.append(Problem(display, line, 0, "grant_id",
-                                        f"{row['grant_id'].strip()!r} does not match {subject} → "
-                                        f"{target}{' on ' + resource if resource else ''} "
+                                        f"{short(row['grant_id'].strip())} does not match "
+                                        f"{inline(subject)} → {inline(target)}"
+                                        f"{' on ' + inline(resource) if resource else ''} "
                                         "(was the row edited?)"))
                 continue
-            reviewer = row.get("reviewer", "").strip() or None
-            if reviewer is not None and not reviewer.startswith(("user:", "svc:")):
-                reviewer = None
-            out.append(Decision(display, line, action, subject, target, resource, reviewer,
-                                row["comment"].strip()))
+            if reviewer is False:
+                continue  # its reviewer problem is reported already
+            if assigned is None:  # without a manifest (library use): a principal id in the cell
+                cell = row.get("reviewer", "").strip()
+                reviewer = cell if cell.startswith(("user:", "svc:")) else None
+            out.append(Decision(display, line, action, subject, target, resource,
+                                reviewer if isinstance(reviewer, str) else None, row["comment"].strip()))
     except csv.Error as exc:
-        problems.append(Problem(display, reader.line_num, 0, "", f"malformed CSV: {exc}"))
+        problems.append(Problem(display, line + 1, 0, "", f"malformed CSV: {exc}"))
     return out, undecided
 
 
+def _assigned_reviewer(display: str, line: int, row: dict[str, str],
+                       assigned: dict[str, Assignment] | None, problems: list[Problem]) -> str | bool | None:
+    """The reviewer the pack assigned this row's grant to; ``False`` after reporting why
+    the row cannot be trusted (not issued, another reviewer claimed, self-certification)."""
+    if assigned is None:
+        return None
+    gid = row["grant_id"].strip()
+    given = row.get("reviewer", "").strip()
+    entry = assigned.get(gid)
+    if entry is None:
+        if row["decision"].strip():
+            problems.append(Problem(display, line, 0, "grant_id", f"{short(gid)} is not a grant this "
+                                    "review pack issued (a row from another review, or edited?)"))
+        return False
+    if given != (entry.reviewer or ""):
+        problems.append(Problem(display, line, 0, "reviewer", (
+            f"the worksheet says {short(given)}, but the pack assigned this grant to "
+            f"{short(entry.reviewer or 'no reviewer')} ({entry.worksheet}); the reviewer "
+            "of a grant cannot be changed in the worksheet")))
+        return False
+    if not row["decision"].strip():
+        return None
+    if entry.reviewer is None:
+        problems.append(Problem(display, line, 0, "decision", "no reviewer was assigned to this grant, "
+                                "so nobody can decide it from a worksheet (give its target an owner "
+                                "or its subject a manager, and re-run `keytrail review`)"))
+        return False
+    if entry.reviewer == row["subject"].strip():
+        problems.append(Problem(display, line, 0, "decision", f"{short(entry.reviewer)} would certify "
+                                "their own access (self-certification is not a review)"))
+        return False
+    return entry.reviewer
+
+
 def _what(d: Decision) -> str:
-    return f"{d.subject} → {d.target}" + (f" on {d.resource}" if d.resource else "")
+    # Cells of a worksheet: printed inert (a row need not match any grant yet).
+    return f"{inline(d.subject)} → {inline(d.target)}" + (f" on {inline(d.resource)}" if d.resource else "")
 
 
 def check_active(outcome: Outcome, state: State) -> None:
@@ -178,6 +229,32 @@ def check_active(outcome: Outcome, state: State) -> None:
                 for d in outcome.decisions if (d.subject, d.target, d.resource) not in state.grants]
     if problems:
         raise InputError("worksheets do not match the history", problems)
+
+
+def check_key(outcome: Outcome, project: Project, time: int, actor: str, key_id: str) -> None:
+    """The decisions are recorded under a key the registry knows, by its holder, while it is
+    valid and within its scope: otherwise the review would write unexplained changes."""
+    from keytrail.checks.unexplained_key_out_of_scope import in_scope
+
+    key = project.keys.get(key_id)
+    if key is None:
+        raise UsageError(f"--key {inline(key_id)}: the key registry does not know this key "
+                         "(register the review's key in the key registry first)")
+    if actor != key.holder:
+        raise UsageError(f"--actor {inline(actor)}: key {key.id} is held by {key.holder}; "
+                         "only its holder may record changes under it")
+    when = format_time(time)
+    if key.revoked_at is not None and key.revoked_at <= time:
+        raise UsageError(f"--key {key.id}: revoked {format_time(key.revoked_at)}, before --time {when}")
+    if key.expires is not None and key.expires < time:
+        raise UsageError(f"--key {key.id}: expired {format_time(key.expires)}, before --time {when}")
+    if key.not_before is not None and time < key.not_before:
+        raise UsageError(f"--key {key.id}: not valid before {format_time(key.not_before)} (--time {when})")
+    problems = [Problem(d.file, d.line, 0, "target", f"{_what(d)}: {inline(d.target)} is outside the "
+                        f"scope of key {key.id} ({', '.join(key.scope)})")
+                for d in outcome.decisions if not in_scope(key, d.target)]
+    if problems:
+        raise InputError("decisions outside the key's scope", problems)
 
 
 def events_text(outcome: Outcome, project: Project, time: int, actor: str, key: str,
@@ -203,19 +280,25 @@ def events_text(outcome: Outcome, project: Project, time: int, actor: str, key: 
         event["reason"] = d.comment or f"Access review: {'keep' if d.action == 'certify' else 'revoke'}"
         if lines:
             event["prev"] = line_hash(lines[-1])
+        # Everything written must read back as history: a bad value stops here, not the next check.
+        problems = validate(event, "event", Locator(d.file, {(): (d.line, 0)}))
+        if problems:
+            raise InputError("a decision cannot be written as an event", problems)
         lines.append(orjson.dumps(event))
     return "".join(line.decode("utf-8") + "\n" for line in lines)
 
 
 def write_new(path: Path, text: str) -> None:
     """Create ``path`` with ``text``, atomically; refuse to overwrite."""
+    from keytrail.commands._output import open_new
+
     if path.exists():
         raise UsageError(f"--out {path}: already exists (decisions are never overwritten; "
                          "choose a new file)")
     partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("w", encoding="utf-8", newline="\n") as handle:
+        with open_new(partial, "\n") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -43,6 +43,7 @@ parse as YAML. Problems are reported in every case.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,10 @@ class LintReport:
         return EXIT_CLEAN
 
 
-def lint(paths: list[str], as_of: int, strict: bool = False) -> LintReport:
-    """Lint files and folders (see the module documentation); waivers are judged as of ``as_of``."""
-    run = _Run(as_of)
+def lint(paths: list[str], as_of: int, allow_outside: Sequence[str] = (), strict: bool = False) -> LintReport:
+    """Lint files and folders (see the module documentation); waivers are judged as of ``as_of``;
+    a project's paths may resolve into ``allow_outside`` folders besides the project."""
+    run = _Run(as_of, tuple(allow_outside))
     for arg in paths or ["."]:
         run.add(Path(arg))
     run.finish()
@@ -132,6 +134,7 @@ def identify(data: Any, name: str) -> str | None:
 @dataclass
 class _Run:
     as_of: int
+    allow_outside: tuple[str, ...] = ()
     files: list[str] = field(default_factory=list)
     problems: set[Problem] = field(default_factory=set)
     unreadable: bool = False
@@ -222,7 +225,7 @@ class _Run:
         if self.read(config, display) is None:
             return
         try:
-            cfg = load_config(config)
+            cfg = load_config(config, self.allow_outside)
         except InputError as exc:
             # load_config names the file relative to its folder; show it as given.
             self.failed(InputError(exc.message, [_refile(p, display) for p in exc.problems]), display)

@@ -6,6 +6,7 @@ stage takes the previous stage's result and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -26,9 +27,11 @@ def _us(value: datetime | int | str | None) -> int | None:
     return parse_time(value)
 
 
-def load(root: Path | str, extra_policies: list[Path] | None = None) -> Project:
-    """Load and validate every input of the project at ``root``."""
-    return load_project(Path(root), extra_policies)
+def load(root: Path | str, extra_policies: list[Path] | None = None,
+         allow_outside: Sequence[str | Path] = ()) -> Project:
+    """Load and validate every input of the project at ``root`` (its paths confined to it
+    and to the ``allow_outside`` folders)."""
+    return load_project(Path(root), extra_policies, allow_outside)
 
 
 def replay(project: Project, as_of: datetime | int | str, since: datetime | int | str | None = None) -> State:

@@ -10,13 +10,17 @@ everything that is wrong, not the first thing.
 from __future__ import annotations
 
 import glob
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keytrail.confine import Confinement
 from keytrail.errors import InputError, KeytrailError, Problem, cap_problems
 from keytrail.history import ChainBreak, load_history, load_snapshot
 from keytrail.model import Directory, Event, Key, Location, Policy, Principal, SnapshotEntry, Target
+from keytrail.textsafe import excerpt
 from keytrail.timeutil import TimeFormatError, parse_time
 from keytrail.yamlload import Locator, YamlError, load_yaml
 
@@ -41,6 +45,8 @@ class Project:
     snapshot_file: str | None = None
     policies: list[Policy] = field(default_factory=list)
     name: str = ""
+    #: Every file read: keytrail.yaml, directory, keys, history, snapshot, policies.
+    inputs: tuple[Path, ...] = ()
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -82,10 +88,13 @@ def packaged_pack(name: str) -> Path | None:
 
 def display_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` in POSIX form when inside it, else as given."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        pass
+    # Resolved first; then as written (a link inside the project is named where it is).
+    for candidate, base in ((path.resolve(), root.resolve()), (Path(os.path.abspath(path)), root.resolve()),
+                            (Path(os.path.abspath(path)), Path(os.path.abspath(root)))):
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            pass
     packs = (Path(__file__).parent / "packs").resolve()
     if path.resolve().parent == packs:
         return PACK_PREFIX + path.stem
@@ -241,6 +250,12 @@ class ProjectConfig:
     #: The policy files found in folders (there, a ``kind: PolicyTest`` file is a test and is left out).
     from_folders: set[Path] = field(default_factory=set)
 
+    def files(self) -> list[Path]:
+        """Every file the project reads, keytrail.yaml first (outputs must never be one)."""
+        named = [self.root / self.file, self.directory, self.keys, *self.history,
+                 *([self.snapshot] if self.snapshot else []), *self.policies]
+        return [p for p in named if p != self.root]
+
 
 def find_config(target: Path) -> Path:
     """The ``keytrail.yaml`` for a DIR argument (or the file itself)."""
@@ -253,17 +268,29 @@ def find_config(target: Path) -> Path:
         raise InputError(f"{target}: no {PROJECT_FILE}", [Problem(
             str(target), 0, 0, "", f"no {PROJECT_FILE} here; keytrail reviews a folder holding one "
             "(see `keytrail schema project`)")])
+    if not Confinement.of(target).contains(config):
+        # A project folder's keytrail.yaml that links elsewhere would let the folder's
+        # author choose what keytrail reads (and quotes) from outside it.
+        raise InputError(f"{config}: outside the project", [Problem(
+            str(config), 0, 0, "", f"is a link to a file outside {target}; keytrail reads "
+            f"only a {PROJECT_FILE} inside the project folder (name the file itself to use it)")])
     return config
 
 
-def load_config(target: Path) -> ProjectConfig:
-    """Read and resolve ``keytrail.yaml`` for a folder (or the file itself)."""
+def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> ProjectConfig:
+    """Read and resolve ``keytrail.yaml`` for a folder (or the file itself).
+
+    Every path it names must resolve inside the project folder or one of the
+    ``allow_outside`` folders (see :mod:`keytrail.confine`); a path that does
+    not is an error, and nothing is read from it.
+    """
     config = find_config(target)
     root = config.parent
     display = config.name
     data, loc = read_yaml(config, display)
     _checked(data, "project", loc, display)
     problems: list[Problem] = []
+    confined = Confinement.of(root, allow_outside)
 
     def listed(key: str) -> list[tuple[str, tuple[Any, ...]]]:
         value = data.get(key)
@@ -273,22 +300,35 @@ def load_config(target: Path) -> ProjectConfig:
             return [(value, (key,))]
         return [(v, (key, i)) for i, v in enumerate(value)]
 
+    def refuse(where: tuple[Any, ...], written: str, found: Path | None = None) -> None:
+        match = None if found is None else display_path(found, root)
+        problems.append(loc.problem(where, confined.refusal(written, match)))
+
     def single(key: str) -> Path | None:
         value = data.get(key)
         if value is None:
             return None
         path = root / value
-        if not path.is_file():
-            problems.append(loc.problem((key,), f"{value!r}: file not found"))
+        if not confined.contains(path):
+            refuse((key,), value)
+        elif not path.is_file():
+            problems.append(loc.problem((key,), f"'{excerpt(value)}': file not found"))
         return path
 
     history: list[Path] = []
     for pattern, where in listed("history"):
-        matches = sorted(glob.glob(str(root / pattern), recursive=True)) if glob.has_magic(pattern) \
-            else ([str(root / pattern)] if (root / pattern).exists() else [])
-        files = [Path(m) for m in matches if Path(m).is_file()]
-        if not files:
-            problems.append(loc.problem(where, f"{pattern!r} matches no file"))
+        magic = glob.has_magic(pattern)
+        if not (confined.starts_inside(pattern) if magic else confined.contains(root / pattern)):
+            refuse(where, pattern)  # refused before anything outside is looked at
+            continue
+        files, refused = confined.expand(pattern) if magic else \
+            ([root / pattern] if (root / pattern).is_file() else [], [])
+        for outside in refused[:3]:
+            refuse(where, pattern, outside)
+        if len(refused) > 3:
+            problems.append(loc.problem(where, f"... and {len(refused) - 3} more matches outside"))
+        if not files and not refused:
+            problems.append(loc.problem(where, f"'{excerpt(pattern)}' matches no file"))
         for f in files:
             if f not in history:
                 history.append(f)
@@ -298,22 +338,28 @@ def load_config(target: Path) -> ProjectConfig:
         if entry.startswith(PACK_PREFIX):
             pack = packaged_pack(entry[len(PACK_PREFIX):])
             if pack is None:
-                problems.append(loc.problem(where, f"{entry!r}: no such packaged policy pack "
+                problems.append(loc.problem(where, f"'{excerpt(entry)}': no such packaged policy pack "
                                             f"(available: {', '.join(PACK_PREFIX + n for n in pack_names())})"))
             elif pack not in policies:
                 policies.append(pack)
             continue
         path = root / entry
-        if path.is_dir():
+        if not confined.contains(path):
+            refuse(where, entry)
+        elif path.is_dir():
             # Every file: what each is (a policy, its test, or a mistake) is decided when it is parsed.
-            found = yaml_files(path)
+            # `.YAML` too: a policy left out for the case of its extension would be a policy silently off.
+            files, refused = confined.files_under(path)
+            for outside in refused[:3]:
+                refuse(where, entry, outside)
+            found = [p for p in files if p.suffix.lower() in (".yaml", ".yml")]
             from_folders.update(found)
             policies.extend(p for p in found if p not in policies)
         elif path.is_file():
             if path not in policies:
                 policies.append(path)
         else:
-            problems.append(loc.problem(where, f"{entry!r}: no such file or folder"))
+            problems.append(loc.problem(where, f"'{excerpt(entry)}': no such file or folder"))
     result = ProjectConfig(root, display, data.get("name", ""), single("directory") or root,
                            single("keys") or root, history, single("snapshot"), policies, from_folders)
     if problems:
@@ -321,9 +367,10 @@ def load_config(target: Path) -> ProjectConfig:
     return result
 
 
-def load_project(target: Path, extra_policies: list[Path] | None = None) -> Project:
+def load_project(target: Path, extra_policies: list[Path] | None = None,
+                 allow_outside: Sequence[str | Path] = ()) -> Project:
     """Load the whole project: every file validated, every problem reported together."""
-    cfg = load_config(target)
+    cfg = load_config(target, allow_outside)
     root = cfg.root
     problems: list[Problem] = []
     results: dict[str, Any] = {}
@@ -355,4 +402,5 @@ def load_project(target: Path, extra_policies: list[Path] | None = None) -> Proj
         history_files=history.files, events=history.events, chain_breaks=history.chain_breaks,
         snapshot=results.get("snapshot"),
         snapshot_file=display_path(cfg.snapshot, root) if cfg.snapshot else None,
-        policies=results["policies"], name=cfg.name or root.resolve().name)
+        policies=results["policies"], name=cfg.name or root.resolve().name,
+        inputs=(*cfg.files(), *policy_files[len(cfg.policies):]))

@@ -76,7 +76,7 @@ WORKSHEET_COLUMNS = ("grant_id", "reviewer", "reviewer_note", "subject", "target
                      "granted_by", "key", "approver", "ticket", "reason", "expires",
                      "last_certified", "findings", "decision", "comment")
 #: The files a review pack folder may hold; a folder holding anything else is never replaced.
-PACK_ENTRIES = frozenset({"index.html", "findings.json", "summary.md", "worksheets"})
+PACK_ENTRIES = frozenset({"index.html", "findings.json", "summary.md", "worksheets", "pack.json"})
 UNASSIGNED = "unassigned"
 REVIEWER_MODES = ("owner", "manager")
 

@@ -33,6 +33,7 @@ from keytrail.review import (
     worksheet_name,
 )
 from keytrail.timeutil import format_time
+from keytrail.worksheets import MANIFEST, has_work, manifest_text
 
 
 def row_cells(row: Row) -> dict[str, str]:
@@ -245,43 +246,112 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
                        for s in ctx["sections"]]}
     files["summary.md"] = _template("review-summary.md.j2", autoescape=False).render(**md)
     files["findings.json"] = findings_json(review)
+    sheets = []
     for reviewer, rows in review.reviewers.items():
-        files["worksheets/" + worksheet_name(reviewer)] = worksheet(rows)
+        name = "worksheets/" + worksheet_name(reviewer)
+        files[name] = text = worksheet(rows)
+        sheets.append((name, reviewer, [grant_id(r.grant.subject, r.grant.target, r.grant.resource)
+                                        for r in rows], text))
+    # What was issued to whom: `keytrail decisions` takes each decision's approver from here.
+    files[MANIFEST] = manifest_text(review.period.label, format_time(review.report.as_of) or "",
+                                    review.mode, sheets)
     return files
 
 
-def write_pack(out: Path, files: dict[str, str | Iterable[str]]) -> None:
-    """Write the pack into ``out`` as a whole: a temporary folder, then one rename.
+def reviewers_work(out: Path) -> list[str]:
+    """What in an existing pack a person wrote or changed: worksheets with a decision or
+    comment filled in, and any file in ``worksheets/`` that the pack did not issue as it is."""
+    import hashlib
 
-    ``out`` is created, or replaced when it holds a previous review pack (and
-    nothing else: a folder holding other files is refused, never deleted). On
-    any error nothing of the new pack is left behind and ``out`` is untouched.
-    """
-    if out.exists():
+    folder = out / "worksheets"
+    if not folder.is_dir():
+        return []
+    issued: dict[str, str] = {}
+    try:
+        manifest = orjson.loads((out / MANIFEST).read_bytes())
+        issued = {s["file"]: s["sha256"] for s in manifest["worksheets"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a pack written before manifests, or a damaged one: judge each file by its content
+    work = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir():
+            continue
+        name = path.relative_to(out).as_posix()
+        if name in issued and hashlib.sha256(path.read_bytes()).hexdigest() == issued[name]:
+            continue  # exactly as issued
+        if path.suffix != ".csv" or (issued and name not in issued):
+            work.append(f"{name} (not issued by the pack)")
+        elif has_work(path):
+            work.append(f"{name} (decisions or comments filled in)")
+        elif issued:
+            work.append(f"{name} (changed since it was issued)")
+    return work
+
+
+def aside_name(out: Path, stamp: str) -> Path:
+    """Where a replaced pack is kept: ``OUT.replaced-STAMP`` (``-2``, ``-3``... if taken)."""
+    aside = out.with_name(f"{out.name}.replaced-{stamp}")
+    n = 2
+    while aside.exists() or aside.is_symlink():
+        aside = out.with_name(f"{out.name}.replaced-{stamp}-{n}")
+        n += 1
+    return aside
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse an ``--out`` that is not a folder, holds anything but a review pack, or (without
+    ``force``) a pack holding reviewers' work."""
+    if out.exists() or out.is_symlink():
+        if out.is_symlink():  # replacing it would write wherever the link points
+            raise UsageError(f"--out {out}: is a symbolic link; give the folder itself")
         if not out.is_dir():
             raise UsageError(f"--out {out}: exists and is not a folder")
         others = sorted(p.name for p in out.iterdir() if p.name not in PACK_ENTRIES)
         if others:
             raise UsageError(f"--out {out}: holds files that are not part of a review pack "
                              f"({', '.join(others[:5])}); give a new or empty folder")
+        work = reviewers_work(out)
+        if work and not force:
+            shown = "; ".join(work[:10]) + (f"; and {len(work) - 10} more" if len(work) > 10 else "")
+            raise UsageError(f"--out {out}: the pack there holds reviewers' work: {shown}. Record "
+                             "it first (`keytrail decisions`), or give another --out, or --force "
+                             "to replace the pack (the old one is kept aside, not deleted)")
+
+
+def write_pack(out: Path, files: dict[str, str | Iterable[str]], force: bool = False,
+               stamp: str = "") -> Path | None:
+    """Write the pack into ``out`` as a whole: a temporary folder, then one rename.
+
+    ``out`` is created, or replaced when it holds a previous review pack (and
+    nothing else: a folder holding other files is refused, never deleted). A
+    previous pack holding reviewers' work (:func:`reviewers_work`) is refused
+    unless ``force``; with ``force`` the previous pack is kept aside as
+    ``OUT.replaced-STAMP``, never deleted, and that name is returned. On any
+    error nothing of the new pack is left behind and ``out`` is untouched.
+    """
+    check_out(out, force)
     parent = out.resolve().parent
     tmp = parent / f".{out.name}.partial"
-    old = parent / f".{out.name}.old"
+    old = aside_name(out, stamp or "old") if force else parent / f".{out.name}.old"
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        for leftover in (tmp, old):
-            if leftover.exists():
+        for leftover in (tmp, *(() if force else (old,))):
+            if leftover.is_symlink() or leftover.is_file():  # a planted link: remove it, not its target
+                leftover.unlink()
+            elif leftover.exists():
                 shutil.rmtree(leftover)
         (tmp / "worksheets").mkdir(parents=True)
         for name, text in files.items():
             with (tmp / name).open("w", encoding="utf-8", newline="") as handle:
                 for chunk in [text] if isinstance(text, str) else text:
                     handle.write(chunk)
-        if out.exists():
+        had = out.exists()
+        if had:
             out.rename(old)
         tmp.rename(out)
-        if old.exists():
+        if had and not force:
             shutil.rmtree(old)
+        return old if had and force else None
     except BaseException as exc:  # an interrupted run leaves nothing behind either
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not out.exists():
@@ -289,4 +359,3 @@ def write_pack(out: Path, files: dict[str, str | Iterable[str]]) -> None:
         if isinstance(exc, OSError):
             raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
         raise
-

@@ -152,6 +152,11 @@ def describe(error: Any) -> str:
     if v == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
+        if isinstance(inst, str) and not error.absolute_path:
+            # A whole file that is one string is not a keytrail file at all (a token, a
+            # password file named by mistake): say what it is, never quote it.
+            return f"expected {_article(expected)}, got a string of {len(inst):,} characters " \
+                   "(is this the right file?)"
         got = "null" if inst is None else f"{_json_type(inst)} {_short(inst)}"
         return f"expected {_article(expected)}, got {got}"
     if v == "pattern" and isinstance(inst, str):

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from keytrail.errors import Problem
+from keytrail.textsafe import excerpt
 
 #: The most values aliases may add to one document (a "billion laughs" guard;
 #: values written out in full are bounded by the file size limit instead).
@@ -135,7 +136,7 @@ def load_yaml(text: str | bytes, file: str) -> tuple[Any, Locator]:
         raise YamlError([Problem(file, line, col, "", f"invalid YAML: control character "
                                  f"U+{ord(char):04X} is not allowed")]) from None
     except yaml.YAMLError as exc:
-        raise YamlError([Problem(file, 0, 0, "", f"invalid YAML: {exc}")]) from None
+        raise YamlError([Problem(file, 0, 0, "", f"invalid YAML: {excerpt(str(exc), 200)}")]) from None
     finally:
         loader.dispose()
     if builder.problems:
@@ -154,7 +155,8 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
             what += f" ({exc.context} that starts at line {ctx.line + 1}, column {ctx.column + 1})"
         else:
             what += f" ({exc.context})"
-    return Problem(file, line, col, "", f"invalid YAML: {what}")
+    # The parser quotes what it found (a tag, a character): briefly and inertly.
+    return Problem(file, line, col, "", f"invalid YAML: {excerpt(what, 200)}")
 
 
 _RESOLVERS = _Loader.yaml_implicit_resolvers
@@ -252,7 +254,7 @@ class _Builder:
     def _check_tag(self, event: Any, path: tuple[Any, ...], expected: str) -> None:
         tag = event.tag
         if tag not in (None, "!", expected):
-            self._problem(event, path, f"unsupported YAML tag {tag!r}")
+            self._problem(event, path, f"unsupported YAML tag '{excerpt(str(tag))}'")
 
     def scalar(self, event: Any, path: tuple[Any, ...]) -> Any:
         tag = event.tag
@@ -264,7 +266,7 @@ class _Builder:
         if tag == _STR:
             return value
         if tag not in _STANDARD_TAGS:
-            self._problem(event, path, f"unsupported YAML tag {tag!r}")
+            self._problem(event, path, f"unsupported YAML tag '{excerpt(str(tag))}'")
             return None
         if tag == "tag:yaml.org,2002:timestamp":
             return value
@@ -299,8 +301,8 @@ class _Builder:
                 continue
             if key in seen:
                 self.problems.append(Problem(self.locator.file, where[0], where[1],
-                                             format_path(path + (key,)),
-                                             f"duplicate key {key!r} (first defined at line {seen[key][0]})"))
+                                             format_path(path + (excerpt(key),)),
+                                             f"duplicate key '{excerpt(key)}' (first defined at line {seen[key][0]})"))
                 self.value(loader, loader.get_event(), path + (key,))
                 continue
             seen[key] = where

@@ -94,6 +94,14 @@ def since_arg(text: str | None, as_of: int) -> int | None:
     return since
 
 
+def confine_options(parser: argparse.ArgumentParser) -> None:
+    """``--allow-outside DIR``: the one way to let keytrail.yaml name files outside the project."""
+    parser.add_argument("--allow-outside", action="append", default=[], metavar="DIR",
+                        help="let keytrail.yaml name files inside DIR although it is outside the "
+                             "project folder (repeatable; by default every path must resolve, "
+                             "symbolic links included, inside the project)")
+
+
 def time_options(parser: argparse.ArgumentParser, since: bool = True) -> None:
     parser.add_argument("--as-of", default="now", metavar="TIME",
                         help="evaluate the state as of this time (ISO 8601 with a zone; default: now)")

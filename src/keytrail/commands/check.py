@@ -11,12 +11,13 @@ from keytrail.commands._args import (
     EXIT_FINDINGS,
     EXIT_OK,
     Renderer,
+    confine_options,
     limit_arg,
     since_arg,
     time_arg,
     time_options,
 )
-from keytrail.commands._output import write
+from keytrail.commands._output import Outputs, refuse_inputs, write
 from keytrail.errors import UsageError
 from keytrail.model import SEVERITIES
 
@@ -51,6 +52,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--limit", type=limit_arg, default=50, metavar="N",
                        help="text format: list at most N findings of each category and severity "
                             "(counts stay complete; 0 lists all; default 50)")
+    confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,35 +68,43 @@ def run(args: argparse.Namespace) -> int:
         from keytrail.baseline import read_baseline
 
         baseline = read_baseline(Path(args.baseline))
-    project = pipeline.load(args.dir, [Path(p) for p in args.policy])
+    project = pipeline.load(args.dir, [Path(p) for p in args.policy], args.allow_outside)
     from keytrail.engine import require_rules
 
     require_rules(project)  # before the replay: a run that would check nothing fails at once
+    refuse_inputs(_written(args, outputs), _read(args, project))
     state = pipeline.replay(project, as_of, since)
     graph = pipeline.build_graph(project, state)
     if args.compare_policies:
         return _compare_policies(args, project, state, graph)
     report = pipeline.evaluate(project, state, graph)
     report.baseline = baseline
-    if args.write_baseline:
-        from keytrail.baseline import baseline_text
-
-        write(baseline_text(report), args.write_baseline)
     from keytrail.render import render_chunks, render_template
 
-    for kind, value, output in outputs:
-        if kind == "template":
-            write(render_template(report, Path(value), args.fail_on), output)
-        else:
-            write(render_chunks(report, value, args.fail_on, args.limit or None), output)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if any(kind == "format" and value == "github" for kind, value, _ in outputs) and summary:
-        # GitHub renders this file on the run's page: the full Markdown report.
-        try:
-            with open(summary, "a", encoding="utf-8") as handle:
-                handle.write(pipeline.render(report, "markdown", args.fail_on))
-        except OSError as exc:
-            raise UsageError(f"cannot write the step summary {summary}: {exc.strerror}") from None
+    # Everything is rendered before anything is moved into place: a failure anywhere
+    # (a template error, a full disk, an unwritable folder) leaves every output as it was.
+    staged = Outputs()
+    try:
+        if args.write_baseline:
+            from keytrail.baseline import baseline_text
+
+            staged.add(args.write_baseline, baseline_text(report))
+        for kind, value, output in outputs:
+            if kind == "template":
+                staged.add(output, render_template(report, Path(value), args.fail_on))
+            else:
+                staged.add(output, render_chunks(report, value, args.fail_on, args.limit or None))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if any(kind == "format" and value == "github" for kind, value, _ in outputs) and summary:
+            # GitHub renders this file on the run's page: the full Markdown report.
+            staged.append(summary, pipeline.render(report, "markdown", args.fail_on), "the step summary")
+    except BaseException:
+        staged.discard()
+        raise
+    staged.commit()
+    if args.write_baseline:
+        # Writing a baseline accepts this run's findings: the run did what was asked.
+        return EXIT_OK
     return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
 
 
@@ -115,16 +125,39 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str, str | None]]:
                              f"(choose from {', '.join(FORMATS)})")
         if kind == "template" and not Path(value).is_file():
             raise UsageError(f"--template {value}: no such file")
+    if outputs and len(outputs) < len(renderers):
+        # An unpaired format would go to standard output unasked, mixed into a log.
+        raise UsageError(f"{len(renderers)} formats for {len(outputs)} --output files: give each "
+                         "--format (or --template) its --output (`-o -` for standard output)")
     paired = [(kind, value, outputs[i] if i < len(outputs) else None) for i, (kind, value) in enumerate(renderers)]
     if sum(1 for _, _, out in paired if out in (None, "-")) > 1:
         raise UsageError("only one --format can write to standard output: give the others an --output file")
     return paired
 
 
+def _written(args: argparse.Namespace, outputs: list[tuple[str, str, str | None]]) -> list[tuple[str, str]]:
+    """Every (option, file) this run writes."""
+    written = [("--output", out) for _, _, out in outputs if out not in (None, "-")]
+    if args.write_baseline:
+        written.append(("--write-baseline", args.write_baseline))
+    return written
+
+
+def _read(args: argparse.Namespace, project: Any) -> list[Path]:
+    """Every file this run reads (a baseline may be rewritten in place by --write-baseline)."""
+    read = list(project.inputs)
+    read.extend(Path(value) for kind, value in (args.renderers or []) if kind == "template")
+    if args.baseline and not (args.write_baseline and Path(args.write_baseline).resolve()
+                              == Path(args.baseline).resolve()):
+        read.append(Path(args.baseline))
+    return read
+
+
 def _compare_policies(args: argparse.Namespace, project: Any, state: Any, graph: Any) -> int:
     from keytrail.impact import compare, render_impact
     from keytrail.project import load_config
 
-    impact = compare(project, load_config(Path(args.dir)), state, graph, args.compare_policies)
+    impact = compare(project, load_config(Path(args.dir), args.allow_outside), state, graph,
+                     args.compare_policies)
     write(render_impact(impact, args.format, args.fail_on), args.output)
     return EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK

@@ -7,6 +7,7 @@ from typing import Any
 
 from keytrail.commands._args import (
     EXIT_OK,
+    confine_options,
     time_arg,
     time_options,
 )
@@ -24,6 +25,7 @@ def add_parser(sub: Any) -> None:
                          help="list who reaches SUBJECT (a role or group) instead; "
                               "the default when SUBJECT is a role")
     time_options(parser, since=False)
+    confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     holders = args.holders or args.subject.startswith("role:")
     if holders and args.target:
         raise UsageError("explain: give TARGET, or list the holders of SUBJECT, not both")
-    project = pipeline.load(args.dir)
+    project = pipeline.load(args.dir, allow_outside=args.allow_outside)
     state = pipeline.replay(project, as_of)
     graph = pipeline.build_graph(project, state)
     if holders:

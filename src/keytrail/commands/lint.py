@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from keytrail.commands._args import (
+    confine_options,
     time_arg,
 )
 from keytrail.commands._output import write
@@ -33,13 +34,14 @@ def add_parser(sub: Any) -> None:
                       help="warnings fail the run too (exit 1), as errors do")
     parser.add_argument("--as-of", default="now", metavar="TIME",
                       help="judge waiver expiry as of this time (ISO 8601 with a zone; default: now)")
+    confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from keytrail.lint import lint, render, summary
 
     as_of = time_arg(args.as_of)
-    report = lint(args.paths, as_of, strict=args.strict)
+    report = lint(args.paths, as_of, args.allow_outside, strict=args.strict)
     write(render(report, args.format), None)
     print(summary(report), file=sys.stderr)
     return report.exit_code

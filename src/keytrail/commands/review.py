@@ -9,8 +9,11 @@ from typing import Any
 
 from keytrail.commands._args import (
     EXIT_OK,
+    confine_options,
+    now_us,
     time_arg,
 )
+from keytrail.errors import UsageError
 
 
 def add_parser(sub: Any) -> None:
@@ -18,12 +21,17 @@ def add_parser(sub: Any) -> None:
         "review", help="write the access review pack of a period: index.html, worksheets, findings",
         description="Write the access review pack into OUT: index.html (every active grant by "
                     "reviewer, with its chain, last certification and findings), one CSV worksheet "
-                    "per reviewer, findings.json and summary.md. Exit 0, or 2 on bad input.")
+                    "per reviewer, findings.json, summary.md and pack.json (who reviews which "
+                    "grant). Exit 0, or 2 on bad input.")
     parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
     parser.add_argument("--period", required=True,
                         help="the period reviewed: 2026, 2026-H2, 2026-Q3 or 2026-09")
     parser.add_argument("--out", required=True, metavar="OUT",
-                        help="the folder to write (created; a previous review pack there is replaced)")
+                        help="the folder to write (created; a previous review pack there is replaced, "
+                             "unless reviewers have filled in its worksheets)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a previous pack at OUT even though its worksheets hold "
+                             "reviewers' work; the old pack is kept as OUT.replaced-TIME, never deleted")
     parser.add_argument("--as-of", metavar="TIME",
                         help="review the access as of this time within the period (default: its end)")
     parser.add_argument("--previous", metavar="FINDINGS",
@@ -31,23 +39,46 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--reviewer", choices=("owner", "manager"), default="owner",
                         help="who certifies a grant: the owner of its role or group (default), "
                              "or the subject's manager")
+    confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from keytrail import pipeline, review, review_pack
+    from keytrail.timeutil import format_time
 
     period = review.parse_period(args.period)
     as_of = review.review_time(period, time_arg(args.as_of) if args.as_of else None)
     previous = review.read_previous(Path(args.previous)) if args.previous else None
-    project = pipeline.load(args.dir)
+    project = pipeline.load(args.dir, allow_outside=args.allow_outside)
+    out = Path(args.out)
+    _refuse_inputs(out, project, args.previous)
+    review_pack.check_out(out, args.force)  # before the long part; checked again when replacing
     state = pipeline.replay(project, as_of, period.since)
     graph = pipeline.build_graph(project, state)
     report = pipeline.evaluate(project, state, graph)
     pack = review.build(project, state, graph, report, period, args.reviewer, previous)
     files = review_pack.render_pack(pack)
-    review_pack.write_pack(Path(args.out), files)
+    stamp = format_time(now_us()) or ""
+    aside = review_pack.write_pack(out, files, args.force, stamp[:19].replace("-", "").replace(":", "") + "Z")
+    if aside is not None:
+        print(f"keytrail: kept the previous pack as {aside}", file=sys.stderr)
     unassigned = len(pack.reviewers.get(None, []))
     print(f"keytrail: wrote {args.out}: {len(pack.rows)} grants for "
           f"{len(pack.reviewers) - (1 if unassigned else 0)} reviewers ({unassigned} with no reviewer), "
           f"{len(report.findings)} findings", file=sys.stderr)
     return EXIT_OK
+
+
+def _refuse_inputs(out: Path, project: Any, previous: str | None) -> None:
+    """The pack folder must not be, or hold, a file this run reads (nor the project itself)."""
+    from keytrail.commands._output import same_file
+
+    read = [*project.inputs, *([Path(previous)] if previous else [])]
+    if same_file(out, project.root):
+        raise UsageError(f"--out {out}: is the project folder; give a folder for the pack")
+    target = out.resolve()
+    for path in read:
+        real = path.resolve()
+        if real == target or target in real.parents:
+            raise UsageError(f"--out {out}: holds {path}, which this run reads; keytrail never "
+                             "replaces its own input (give another folder)")
