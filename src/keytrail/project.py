@@ -127,7 +127,12 @@ def load_directory(path: Path, display: str) -> Directory:
     """Load ``directory.yaml``."""
     data, loc = read_yaml(path, display)
     _checked(data, "directory", loc, display)
-    problems: list[Problem] = []
+    from keytrail.ids import located_problems
+
+    problems: list[Problem] = located_problems(data.get("principals"), ("id", "manager", "owner"), loc,
+                                               ("principals",))
+    for section in ("groups", "roles"):
+        problems += located_problems(data.get(section), ("id", "owner"), loc, (section,))
     seen: dict[str, tuple[Any, ...]] = {}
     principals: dict[str, Principal] = {}
     groups: dict[str, Target] = {}
@@ -173,7 +178,10 @@ def load_keys(path: Path, display: str) -> dict[str, Key]:
     """Load the key registry ``keys.yaml``."""
     data, loc = read_yaml(path, display)
     _checked(data, "keys", loc, display)
-    problems: list[Problem] = []
+    from keytrail.ids import located_problems
+
+    problems: list[Problem] = located_problems(data.get("keys"), ("holder", "owner", "approved_by", "scope"),
+                                               loc, ("keys",))
     keys: dict[str, Key] = {}
     for i, k in enumerate(data.get("keys") or []):
         where = ("keys", i)
