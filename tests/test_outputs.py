@@ -17,9 +17,9 @@ def test_each_format_goes_to_its_output(tmp_path: Path, capsys: pytest.CaptureFi
     code = main(["check", ACME, "--as-of", AS_OF, "-f", "json", "-o", str(tmp_path / "f.json"),
                  "-f", "sarif", "-o", str(tmp_path / "f.sarif"), "-f", "text"])
     assert code == 1
-    assert json.loads((tmp_path / "f.json").read_text())["summary"]["findings"] == 32
+    assert json.loads((tmp_path / "f.json").read_text())["summary"]["findings"] == 33
     assert json.loads((tmp_path / "f.sarif").read_text())["version"] == "2.1.0"
-    assert "32 findings" in capsys.readouterr().out  # the last format, without an output, on stdout
+    assert "33 findings" in capsys.readouterr().out  # the last format, without an output, on stdout
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -46,7 +46,7 @@ def test_a_user_template_gets_the_documented_context(tmp_path: Path, capsys: pyt
                     "{% for g in groups %}{{ g.category }}={{ g.count }} {% endfor %}")
     main(["check", ACME, "--as-of", AS_OF, "--template", tpl])
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "acme 32 high"
+    assert out[0] == "acme 33 high"
     assert out[1].startswith("critical|")  # findings in report order: most severe first
     assert "sprawl=7" in out[-1]
 
