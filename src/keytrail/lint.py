@@ -249,10 +249,14 @@ class _Run:
     # --- the checks -------------------------------------------------------------
     def directory(self, path: Path, display: str) -> Directory | None:
         try:
-            return load_directory(path, display)
+            found = load_directory(path, display)
         except InputError as exc:
             self.failed(exc, display)
             return None
+        from keytrail.lookalike import directory_warnings
+
+        self.problems.update(directory_warnings(found))
+        return found
 
     def keys(self, path: Path, display: str, directory: Directory | None) -> None:
         try:

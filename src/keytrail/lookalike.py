@@ -233,4 +233,19 @@ def project_notes(project: Any) -> list[IdNote]:
     return located
 
 
-__all__ = ["IdNote", "skeleton", "scripts", "mixed", "groups", "notes", "project_ids", "project_notes"]
+def directory_warnings(directory: Any) -> list[Any]:
+    """``keytrail lint``'s warnings: the notes over a directory's own ids, at their entries."""
+    from keytrail.errors import Problem
+
+    ids = set(directory.principals) | set(directory.groups) | set(directory.roles)
+    out = []
+    for note in notes(ids):
+        suspect = note.ids[0] if len(note.ids) == 1 else next((i for i in note.ids if not i.isascii()), note.ids[-1])
+        entry = directory.principals.get(suspect) or directory.target(suspect)
+        where = entry.location if entry is not None and entry.location is not None else None
+        out.append(Problem(where.path if where else directory.file, where.line if where else 0,
+                           where.column if where else 0, "", note.message, level="warning"))
+    return out
+
+
+__all__ = ["IdNote", "skeleton", "scripts", "mixed", "groups", "notes", "project_ids", "project_notes", "directory_warnings"]
