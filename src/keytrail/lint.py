@@ -34,7 +34,9 @@ waivers for unknown rules) as errors, and these warnings:
   the history defines are not known to lint); a key whose holder, owner or
   approver, or a waiver whose approver, is not a principal of the directory; a
   key scope glob that matches no role or group of the directory (keys revoked or
-  expired at ``--as-of`` are history and are not compared).
+  expired at ``--as-of`` are history and are not compared);
+- in a directory: ids that look like other ids of the directory (Unicode
+  confusables, letter case) or mix scripts (see :mod:`keytrail.lookalike`).
 
 Exit codes (:attr:`LintReport.exit_code`): 0 no problem at all; 1 problems
 found, errors or warnings alike (a warning is something to fix or renew, as in
