@@ -71,6 +71,9 @@ class History:
     files: list[str]
     events: list[Event]
     chain_breaks: list[ChainBreak] = field(default_factory=list)
+    #: Every distinct subject, target, actor, approver and owner of the events (None when
+    #: too many to keep): what keytrail.lookalike compares, without a pass over the events.
+    identifiers: set[str] | None = None
 
 
 class _Interner:
@@ -92,6 +95,13 @@ class _Interner:
         self.token: dict[str, str] = {}
         self.text: dict[str, str] = {}
         self.tickets: dict[str, str] = {}
+
+    def identifiers(self) -> set[str] | None:
+        """The distinct ids seen, or None when a table reached its limit (some were not kept)."""
+        tables = (self.principal, self.subject, self.target)
+        if any(len(t) >= self.LIMIT for t in tables):
+            return None
+        return set().union(*tables)
 
     def check(self, kind: str, value: Any) -> str | None:
         """``value`` interned when valid for ``kind``, else None."""
@@ -371,7 +381,7 @@ def load_history(paths: list[Path], displays: list[str]) -> History:
     # list.sort is stable and events were appended in file then line order, so
     # ties on time keep the order the files were given in.
     events.sort(key=_time_of)
-    return History(list(displays), events, breaks)
+    return History(list(displays), events, breaks, interner.identifiers())
 
 
 def _read_file(path: Path, display: str, index: int, interner: _Interner, events: list[Event],

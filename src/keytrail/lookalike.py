@@ -35,6 +35,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from itertools import filterfalse
 from operator import itemgetter
 from typing import Any
 
@@ -139,9 +140,18 @@ def mixed(identifier: str) -> list[str] | None:
 
 def groups(identifiers: Iterable[str]) -> list[tuple[str, ...]]:
     """Groups of two or more distinct ids that look alike, each sorted, in sorted order."""
+    ids = list(set(identifiers))
+    # C-level passes first: an organisation of plain ASCII ids without a case clash
+    # (the common case) is settled without a Python loop over its ids.
+    if all(map(str.isascii, ids)):
+        keys = list(map(str.casefold, ids))
+    else:
+        keys = [i.casefold() if i.isascii() else skeleton(i) for i in ids]
+    if len(set(keys)) == len(keys):
+        return []
     by_look: dict[str, list[str]] = {}
-    for ident in set(identifiers):
-        by_look.setdefault(skeleton(ident), []).append(ident)
+    for ident, key in zip(ids, keys):
+        by_look.setdefault(key, []).append(ident)
     return sorted(tuple(sorted(g)) for g in by_look.values() if len(g) > 1)
 
 
@@ -169,7 +179,7 @@ def notes(identifiers: Iterable[str], where: Any = None) -> list[IdNote]:
         location, event = where(suspect) if where else (None, None)
         out.append(IdNote(group, _describe(group), location, event))
     # An id in a lookalike group is explained by its group's note; one note per id.
-    for ident in sorted(i for i in ids if not i.isascii() and i not in in_groups):
+    for ident in sorted(i for i in filterfalse(str.isascii, ids) if i not in in_groups):
         found = mixed(ident)
         if found:
             from keytrail.textsafe import inline
@@ -192,9 +202,13 @@ def project_ids(project: Any) -> set[str]:
             ids.add(t.owner)
     for key in project.keys.values():
         ids.update(x for x in (key.holder, key.owner, key.approved_by) if x)
-    events = project.events
-    for index in (3, 4, 6, 8):  # subject, target, actor, approver (C-level passes)
-        ids.update(map(itemgetter(index), events))
+    known = getattr(project, "history_ids", None)
+    if known is not None:
+        ids |= known
+    else:
+        events = project.events
+        for index in (3, 4, 6, 8):  # subject, target, actor, approver (C-level passes)
+            ids.update(map(itemgetter(index), events))
     for entry in project.snapshot or ():
         ids.update((entry.subject, entry.target))
     ids.discard(None)  # type: ignore[arg-type]

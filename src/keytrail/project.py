@@ -41,6 +41,8 @@ class Project:
     snapshot_file: str | None = None
     policies: list[Policy] = field(default_factory=list)
     name: str = ""
+    #: The distinct ids of the history, when the loader kept them (see History.identifiers).
+    history_ids: set[str] | None = None
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -325,4 +327,5 @@ def load_project(target: Path, extra_policies: list[Path] | None = None) -> Proj
         history_files=history.files, events=history.events, chain_breaks=history.chain_breaks,
         snapshot=results.get("snapshot"),
         snapshot_file=display_path(cfg.snapshot, root) if cfg.snapshot else None,
-        policies=results["policies"], name=cfg.name or root.resolve().name)
+        policies=results["policies"], name=cfg.name or root.resolve().name,
+        history_ids=history.identifiers)
