@@ -150,7 +150,7 @@ def groups(identifiers: Iterable[str]) -> list[tuple[str, ...]]:
     if len(set(keys)) == len(keys):
         return []
     by_look: dict[str, list[str]] = {}
-    for ident, key in zip(ids, keys):
+    for ident, key in zip(ids, keys, strict=True):
         by_look.setdefault(key, []).append(ident)
     return sorted(tuple(sorted(g)) for g in by_look.values() if len(g) > 1)
 
