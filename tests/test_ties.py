@@ -115,3 +115,12 @@ def test_near_miss_different_times_are_not_a_tie(tmp_path: Path) -> None:
     later = {**_ev("r", "revoke"), "time": "2026-03-01T10:00:01Z"}
     root = _project(tmp_path / "p", {"1.jsonl": [_ev("g", "grant")], "2.jsonl": [later]})
     assert _held(root) is False and _notes(root) == []
+
+
+def test_the_markdown_report_counts_the_notes(tmp_path: Path) -> None:
+    from keytrail.formats import markdown
+
+    tie = _project(tmp_path / "a", {"1.jsonl": [_ev("g", "grant")], "2.jsonl": [_ev("r", "revoke")]})
+    assert "1 result resting on the order of history files" in markdown.render(report_of(tie))
+    calm = _project(tmp_path / "b", {"1.jsonl": [_ev("g", "grant")]})
+    assert "**Notes**" not in markdown.render(report_of(calm))

@@ -65,6 +65,8 @@ def find_ties(events: list[Event], files: list[str] | None = None) -> list[tuple
     if len(events) < 2 or len(set(map(_FILE, events))) < 2:
         return []
     times = list(map(_TIME, events))
+    if len(set(times)) == len(times):
+        return []
     repeated = sorted(t for t, n in Counter(times).items() if n > 1)
     notes: list[tuple[Event, str]] = []
     for time in repeated:
