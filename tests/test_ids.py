@@ -191,3 +191,36 @@ def test_token_semantics() -> None:
     assert re.fullmatch(TOKEN, "a  b") and not re.fullmatch(TOKEN, "a ") and not re.fullmatch(TOKEN, "")
     assert bad_char("plain") is None and bad_char("é") is None and bad_char("a\u200bb") == (1, "\u200b")
     assert token_problem("x\n") is not None and token_problem("李伟") is None
+
+
+# -- policy globs: an invisible character makes a rule or waiver match nothing -----------------
+
+def _policy(target: str, waiver_subject: str = "user:*") -> dict[str, Any]:
+    return {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+            "rules": [{"id": "no-admin", "severity": "high",
+                       "forbid": {"subject": {"kind": "user"}, "target": target}},
+                      {"id": "sod", "separation_of_duties": [["role:a", target]]}],
+            "waivers": [{"rule": "no-admin", "subject": waiver_subject, "reason": "r",
+                         "approved_by": "user:a", "expires": "2027-01-01T00:00:00Z"}]}
+
+
+@pytest.mark.parametrize("target", ["role:prod-admin\u200b", "role:prod-admin ", "role:prod-admin\n",
+                                    "role:prod\u202e-admin"])
+def test_a_selector_glob_that_can_match_nothing_is_an_error(tmp_path: Path, target: str) -> None:
+    root = write_project(tmp_path, policies=[_policy(target)])
+    problems = _load_problems(root)
+    # forbid.target and the separation-of-duties member, each located.
+    assert len(problems) == 2, problems
+    assert all(p.startswith("policies/p0.yaml:") and "would match nothing" in p for p in problems), problems
+
+
+def test_a_waiver_glob_that_can_match_nothing_is_an_error(tmp_path: Path) -> None:
+    root = write_project(tmp_path, policies=[_policy("role:prod-*", waiver_subject="user:mallory\u200b")])
+    problems = _load_problems(root)
+    assert len(problems) == 1 and "waivers[0].subject" in problems[0], problems
+
+
+@pytest.mark.parametrize("target", ["role:prod-*", "role:Domain Admins", "role:李*", "role:[ab]?"])
+def test_near_miss_visible_globs_load(tmp_path: Path, target: str) -> None:
+    root = write_project(tmp_path, policies=[_policy(target)])
+    assert len(pipeline.load(root).policies[0].rules) == 2

@@ -110,4 +110,44 @@ def located_problems(items: Any, fields: tuple[str, ...], locator: Any, base: tu
     return problems
 
 
-__all__ = ["VISIBLE", "TOKEN", "END", "bad_char", "describe_char", "token_problem", "located_problems"]
+#: Policy keys whose string values are globs over ids or resources.
+_GLOB_KEYS = frozenset({"subject", "target", "id", "resource"})
+
+
+def glob_problems(data: Any, locator: Any, path: tuple[Any, ...] = ()) -> list[Any]:
+    """A located error for each selector or waiver glob of a policy that is not visible text.
+
+    Ids are visible text, so a glob holding an invisible character or a padding
+    space matches nothing: the rule or waiver would silently check or waive nothing.
+    Rule ids (``rules[n].id``) are checked by the schema already and pass here.
+    """
+    problems: list[Any] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in _GLOB_KEYS and isinstance(value, str):
+                problems.extend(_glob_problem(value, locator, path + (key,)))
+            elif key == "separation_of_duties" and isinstance(value, list):
+                for i, group in enumerate(value):
+                    for j, member in enumerate(group if isinstance(group, list) else ()):
+                        if isinstance(member, str):
+                            problems.extend(_glob_problem(member, locator, path + (key, i, j)))
+            elif key not in ("metadata", "with") and isinstance(value, (dict, list)):
+                problems.extend(glob_problems(value, locator, path + (key,)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            problems.extend(glob_problems(value, locator, path + (i,)))
+    return problems
+
+
+def _glob_problem(value: str, locator: Any, path: tuple[Any, ...]) -> list[Any]:
+    if value.isascii() and value.isprintable() and value == value.strip(" "):
+        return []
+    why = token_problem(value)
+    if why is None:
+        return []
+    from keytrail.textsafe import inline
+
+    return [locator.problem(path, f'"{inline(value)}" {why}; as a glob it would match nothing')]
+
+
+__all__ = ["VISIBLE", "TOKEN", "END", "bad_char", "describe_char", "token_problem", "located_problems", "glob_problems"]
