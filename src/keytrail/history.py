@@ -161,7 +161,11 @@ def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | N
         expires = None if raw_expires is None else _fast_time(raw_expires)
     except (KeyError, TimeFormatError, TypeError):
         return None
-    if not _good_ident(ident):
+    if type(ident) is not str or not ident or len(ident) > 256:
+        return None
+    # The common case inline (this runs for every event): printable ASCII, no space at an end.
+    if not (ident.isascii() and ident.isprintable() and ident[0] != " " and ident[-1] != " ") \
+            and not _good_ident(ident):
         return None
     subject, target, resource = get("subject"), get("target"), get("resource", "")
     if (needs[0] and subject is None) or (needs[1] and target is None):
