@@ -36,6 +36,8 @@ DECEPTIVE = {
     "hangul filler": "user:x\u3164",
     "language tag (astral)": "user:x\U000e0001",
     "private use": "user:x\ue000",
+    "leading space": " user:x",
+    "trailing space": "user:x ",
 }
 #: Near misses: unusual but visible ids that must load.
 VISIBLE = ["user:li.wei", "user:łukasz.nowak", "user:李伟", "svc:ci:deploy", "user:Mary Ann",
