@@ -85,7 +85,8 @@ def test_check_reports_a_lookalike_of_a_directory_principal_as_a_located_note(
     assert code == 0  # notes never fail a run
     assert [n["kind"] for n in data["notes"]] == ["identifier"]
     main(["check", str(root), "--as-of", AS_OF, "--fail-on", "critical"])
-    assert "IDENTIFIER NOTES (1)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "IDENTIFIER NOTES (1)\n    " in out
 
 
 def test_near_miss_distinct_ids_give_no_note(tmp_path: Path) -> None:
