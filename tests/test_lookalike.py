@@ -86,7 +86,7 @@ def test_check_reports_a_lookalike_of_a_directory_principal_as_a_located_note(
     assert [n["kind"] for n in data["notes"]] == ["identifier"]
     main(["check", str(root), "--as-of", AS_OF, "--fail-on", "critical"])
     out = capsys.readouterr().out
-    assert "IDENTIFIER NOTES (1)\n    " in out
+    assert "IDENTIFIER NOTES (1)\n    " in out and ")\n\n" in out.split("IDENTIFIER NOTES")[1]
 
 
 def test_near_miss_distinct_ids_give_no_note(tmp_path: Path) -> None:
