@@ -155,6 +155,13 @@ def groups(identifiers: Iterable[str]) -> list[tuple[str, ...]]:
     return sorted(tuple(sorted(g)) for g in by_look.values() if len(g) > 1)
 
 
+def suspect(ids: tuple[str, ...], known: Any = ()) -> str:
+    """The id of a note to point at: a non-ASCII one, else one not in ``known`` (the
+    directory), else the last in sorted order."""
+    return next((i for i in ids if not i.isascii()), None) or \
+        next((i for i in ids if i not in known), ids[-1])
+
+
 def _describe(group: tuple[str, ...]) -> str:
     from keytrail.ids import describe_char
     from keytrail.textsafe import inline
@@ -175,8 +182,7 @@ def notes(identifiers: Iterable[str], where: Any = None) -> list[IdNote]:
     grouped = groups(ids)
     in_groups = {i for g in grouped for i in g}
     for group in grouped:
-        suspect = next((i for i in group if not i.isascii()), group[-1])
-        location, event = where(suspect) if where else (None, None)
+        location, event = where(suspect(group)) if where else (None, None)
         out.append(IdNote(group, _describe(group), location, event))
     # An id in a lookalike group is explained by its group's note; one note per id.
     for ident in sorted(i for i in filterfalse(str.isascii, ids) if i not in in_groups):
@@ -221,10 +227,10 @@ def project_notes(project: Any) -> list[IdNote]:
     found = notes(ids)
     if not found:
         return []
-    suspects = {n.ids[0] if len(n.ids) == 1 else next((i for i in n.ids if not i.isascii()), n.ids[-1])
-                for n in found}
-    first: dict[str, tuple[Location | None, str | None]] = {}
     directory = project.directory
+    known = directory.principals.keys() | directory.groups.keys() | directory.roles.keys()
+    suspects = {suspect(n.ids, known) for n in found}
+    first: dict[str, tuple[Location | None, str | None]] = {}
     for ident in suspects:
         entry = directory.principals.get(ident) or directory.target(ident)
         if entry is not None and entry.location is not None:
@@ -241,8 +247,7 @@ def project_notes(project: Any) -> list[IdNote]:
 
     located = []
     for note in found:
-        suspect = note.ids[0] if len(note.ids) == 1 else next((i for i in note.ids if not i.isascii()), note.ids[-1])
-        location, event = first.get(suspect, (None, None))
+        location, event = first.get(suspect(note.ids, known), (None, None))
         located.append(replace(note, location=location, event=event))
     return located
 
@@ -254,8 +259,8 @@ def directory_warnings(directory: Any) -> list[Any]:
     ids = set(directory.principals) | set(directory.groups) | set(directory.roles)
     out = []
     for note in notes(ids):
-        suspect = note.ids[0] if len(note.ids) == 1 else next((i for i in note.ids if not i.isascii()), note.ids[-1])
-        entry = directory.principals.get(suspect) or directory.target(suspect)
+        odd = suspect(note.ids)
+        entry = directory.principals.get(odd) or directory.target(odd)
         where = entry.location if entry is not None and entry.location is not None else None
         out.append(Problem(where.path if where else directory.file, where.line if where else 0,
                            where.column if where else 0, "", note.message, level="warning"))
