@@ -188,11 +188,12 @@ def test_a_policy_mentioning_policytest_in_a_value_is_refused_not_skipped(acme: 
 
 def test_a_policy_mentioning_policytest_in_a_comment_and_description_is_a_policy(
         acme: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, untouched, _ = check_json(capsys)
     edit(acme, "rules:\n", "# kind: PolicyTest\nrules:\n")
     edit(acme, "  description: >-\n", "  description: |\n    kind: PolicyTest\n")
     code, doc, _ = check_json(capsys)
     assert code == 1
-    assert doc["summary"]["findings"] == 32
+    assert doc["summary"]["findings"] == untouched["summary"]["findings"] > 0
     assert len(findings_of(doc, "separation-of-duties")) == 2
 
 
@@ -206,10 +207,11 @@ def test_a_file_in_a_policy_folder_that_is_not_a_policy_is_an_error(acme: Path,
 
 def test_a_policytest_beside_the_policies_is_left_to_keytrail_test(acme: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    _, untouched, _ = check_json(capsys)
     (acme / "policies" / "acme.test.yaml").write_text(
         "apiVersion: keytrail/v1\nkind: PolicyTest\npolicies: [acme.yaml]\ntests: []\n", encoding="utf-8")
     code, doc, _ = check_json(capsys)
-    assert code == 1 and doc["summary"]["findings"] == 32
+    assert code == 1 and doc["summary"]["findings"] == untouched["summary"]["findings"] > 0
 
 
 def test_a_policytest_given_as_a_policy_is_an_error(acme: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -306,7 +306,7 @@ def test_json_format(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "files": ["keytrail.yaml", "directory.yaml", "keys.yaml", "policies/p.yaml"],
         "problems": [{"file": "policies/p.yaml", "line": 5, "column": 5, "path": "rules[0].use",
                       "level": "error",
-                      "message": "unknown check 'sprawl.nope' (did you mean \"sprawl.peer-outlier\"?)"}],
+                      "message": "unknown check 'sprawl.nope' (did you mean \"sprawl.group-cycle\"?)"}],
         "errors": 1, "warnings": 0, "exit_code": 1}
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from keytrail import checks, kinds
 from keytrail.errors import PolicyError, Problem
+from keytrail.lookalike import IdNote, project_notes
 from keytrail.model import SEVERITY_RANK, Finding, Policy, Reported, Rule, Waiver
 from keytrail.selectors import glob_match
 from keytrail.view import View
@@ -40,6 +41,8 @@ class Report:
     findings: list[Reported]
     view: View
     notes: list[str] = field(default_factory=list)
+    #: Lookalike and mixed-script identifiers (keytrail.lookalike): warnings, never failures.
+    id_notes: list[IdNote] = field(default_factory=list)
     #: Fingerprints of a baseline (``--baseline``); None when no baseline was given.
     baseline: frozenset[str] | None = None
 
@@ -163,4 +166,4 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
     findings = list(reported.values())
     reported.clear()  # a large organisation's findings: do not hold the table while sorting
     findings.sort(key=Reported.sort_key)
-    return Report(view.as_of, view.since, rules, findings, view)
+    return Report(view.as_of, view.since, rules, findings, view, id_notes=project_notes(view.project))

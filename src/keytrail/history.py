@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from keytrail.errors import MAX_PROBLEMS_PER_FILE, InputError, Problem, cap_problems
+from keytrail.ids import TOKEN, token_problem
 from keytrail.model import ACTIONS, Event, SnapshotEntry
 from keytrail.timeutil import TimeFormatError, parse_time
 from keytrail.yamlload import Locator
@@ -29,10 +30,15 @@ from keytrail.yamlload import Locator
 #: Longest accepted JSONL line; a longer one is an error, not a memory spike.
 MAX_LINE_BYTES = 1 << 20
 
-_PRINCIPAL = re.compile(r"(?:user|svc):\S(?:.*\S)?\Z")
-_SUBJECT = re.compile(r"(?:user|svc|group):\S(?:.*\S)?\Z")
-_TARGET = re.compile(r"(?:group|role):\S(?:.*\S)?\Z")
-_MAX_ID = 512
+_PRINCIPAL = re.compile(rf"(?:user|svc):{TOKEN}\Z")
+_SUBJECT = re.compile(rf"(?:user|svc|group):{TOKEN}\Z")
+_TARGET = re.compile(rf"(?:group|role):{TOKEN}\Z")
+#: What each kind of interned value must match (None: any string).
+_PATTERNS: dict[str, re.Pattern[str] | None] = {
+    "principal": _PRINCIPAL, "subject": _SUBJECT, "target": _TARGET, "token": re.compile(rf"(?:{TOKEN})?\Z"),
+    "resource": re.compile(rf"(?:{TOKEN})?\Z"), "text": None}
+_MAX_LENGTH = {"principal": 512, "subject": 512, "target": 512, "token": 1024, "resource": 1024,
+               "text": 1 << 20}
 _COMMON = ("id", "time", "action", "subject", "target", "resource", "actor", "key", "approver",
            "ticket", "reason", "expires")
 _COMMON_SET = frozenset(_COMMON)
@@ -65,6 +71,9 @@ class History:
     files: list[str]
     events: list[Event]
     chain_breaks: list[ChainBreak] = field(default_factory=list)
+    #: Every distinct subject, target, actor, approver and owner of the events (None when
+    #: too many to keep): what keytrail.lookalike compares, without a pass over the events.
+    identifiers: set[str] | None = None
 
 
 class _Interner:
@@ -83,8 +92,16 @@ class _Interner:
         self.subject: dict[str, str] = {}
         self.target: dict[str, str] = {}
         self.resource: dict[str, str] = {"": ""}
+        self.token: dict[str, str] = {}
         self.text: dict[str, str] = {}
         self.tickets: dict[str, str] = {}
+
+    def identifiers(self) -> set[str] | None:
+        """The distinct ids seen, or None when a table reached its limit (some were not kept)."""
+        tables = (self.principal, self.subject, self.target)
+        if any(len(t) >= self.LIMIT for t in tables):
+            return None
+        return set().union(*tables)
 
     def check(self, kind: str, value: Any) -> str | None:
         """``value`` interned when valid for ``kind``, else None."""
@@ -94,21 +111,35 @@ class _Interner:
         hit = table.get(value)
         if hit is not None:
             return hit
-        if kind == "principal":
-            good = len(value) <= _MAX_ID and _PRINCIPAL.match(value) is not None
-        elif kind == "subject":
-            good = len(value) <= _MAX_ID and _SUBJECT.match(value) is not None
-        elif kind == "target":
-            good = len(value) <= _MAX_ID and _TARGET.match(value) is not None
-        elif kind == "resource":
-            good = len(value) <= 1024
-        else:
-            good = True
-        if not good:
+        if not valid(kind, value):
             return None
         if len(table) < self.LIMIT:
             table[value] = value
         return value
+
+
+def valid(kind: str, value: str) -> bool:
+    """Whether ``value`` is a valid ``kind`` (principal, subject, target, token, resource, text).
+
+    The pattern is matched in full (``\\Z``: ``$`` would accept a final line break);
+    a value that is not plain ASCII is also checked for invisible characters the
+    pattern cannot name (:func:`keytrail.ids.token_problem`).
+    """
+    pattern = _PATTERNS[kind]
+    if pattern is None:
+        return len(value) <= _MAX_LENGTH[kind]
+    if len(value) > _MAX_LENGTH[kind] or pattern.match(value) is None:
+        return False
+    return value.isascii() or not value or token_problem(value) is None
+
+
+def _good_ident(ident: Any) -> bool:
+    """Whether an event id is a string of visible text (checked on every event: kept cheap)."""
+    if type(ident) is not str or not ident or len(ident) > 256:
+        return False
+    if ident.isascii():  # printable ASCII with no space at either end is exactly a token
+        return ident.isprintable() and ident[0] != " " and ident[-1] != " "
+    return token_problem(ident) is None
 
 
 def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | None:
@@ -132,6 +163,10 @@ def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | N
         return None
     if type(ident) is not str or not ident or len(ident) > 256:
         return None
+    # The common case inline (this runs for every event): printable ASCII, no space at an end.
+    if not (ident.isascii() and ident.isprintable() and ident[0] != " " and ident[-1] != " ") \
+            and not _good_ident(ident):
+        return None
     subject, target, resource = get("subject"), get("target"), get("resource", "")
     if (needs[0] and subject is None) or (needs[1] and target is None):
         return None
@@ -148,7 +183,7 @@ def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | N
         if approver is not None:
             approver = c.principal[approver]
         if key is not None:
-            key = c.text[key]
+            key = c.token[key]
         if reason is not None:
             reason = c.text[reason]
     except (KeyError, TypeError):
@@ -164,19 +199,19 @@ def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | N
             return None
         if approver is not None and (approver := check("principal", approver)) is None:
             return None
-        if key is not None and (key := check("text", key)) is None:
+        if key is not None and (key := check("token", key)) is None:
             return None
         if reason is not None and (reason := check("text", reason)) is None:
             return None
     if ticket is not None:
-        if type(ticket) is not str:
-            return None
         # Tickets repeat across the events of one change; interned up to a bound
         # (a history where every ticket is unique would gain nothing).
         tickets = c.tickets
-        seen = tickets.get(ticket)
+        seen = tickets.get(ticket) if type(ticket) is str else None
         if seen is not None:
             ticket = seen
+        elif type(ticket) is not str or not valid("token", ticket):
+            return None
         elif len(tickets) < c.TICKET_LIMIT:
             tickets[ticket] = ticket
     extra = None
@@ -240,12 +275,31 @@ def _slow_event(obj: Any, interner: _Interner, file_index: int, line: int, displ
             return None, [Problem(display, line, 0, name, str(exc))]
     extra = {k: v for k, v in obj.items() if k not in _COMMON_SET}
     kinds = {"subject": "subject", "target": "target", "resource": "resource", "actor": "principal",
-             "approver": "principal", "key": "text", "ticket": "text", "reason": "text"}
+             "approver": "principal", "key": "token", "ticket": "token", "reason": "text"}
     values = {name: interner.check(kind, obj[name]) if name in obj else None for name, kind in kinds.items()}
+    # The schema cannot name every invisible character (those outside the Basic
+    # Multilingual Plane, unassigned ones): what it let through is checked here.
+    invalid = [Problem(display, line, 0, name, _why(kind, obj[name])) for name, kind in kinds.items()
+               if name in obj and values[name] is None]
+    if not _good_ident(obj["id"]):
+        invalid.insert(0, Problem(display, line, 0, "id", _why("token", obj["id"])))
+    if "owner" in extra and interner.check("principal", extra["owner"]) is None:
+        invalid.append(Problem(display, line, 0, "owner", _why("principal", extra["owner"])))
+    if invalid:
+        return None, invalid
     return Event(obj["id"], times["time"] or 0, obj["action"], values["subject"], values["target"],
                  values["resource"] or "", values["actor"], values["key"], values["approver"],
                  values["ticket"], values["reason"], times["expires"], file_index, line,
                  extra or None), []
+
+
+def _why(kind: str, value: Any) -> str:
+    """Why a value the schema accepted is still not a valid ``kind``."""
+    from keytrail.textsafe import inline
+
+    text = str(value)
+    why = token_problem(text)
+    return f'"{inline(text)}" {why or "is not valid here"}'
 
 
 def _json_problem(display: str, line: int, exc: orjson.JSONDecodeError, raw: bytes = b"") -> Problem:
@@ -331,7 +385,7 @@ def load_history(paths: list[Path], displays: list[str]) -> History:
     # list.sort is stable and events were appended in file then line order, so
     # ties on time keep the order the files were given in.
     events.sort(key=_time_of)
-    return History(list(displays), events, breaks)
+    return History(list(displays), events, breaks, interner.identifiers())
 
 
 def _read_file(path: Path, display: str, index: int, interner: _Interner, events: list[Event],
@@ -456,6 +510,12 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
                 entries.append(SnapshotEntry(subject, target, resource, line, extra))
                 continue
         found = validate(obj, "snapshot", Locator(display, {(): (line, 0)}))
+        if not found and type(obj) is dict:
+            # The schema cannot name every invisible character: say which field holds one.
+            fields = (("subject", obj.get("subject")), ("target", obj.get("target")),
+                      ("resource", obj.get("resource", "")))
+            found = [Problem(display, line, 0, name, _why(name, value)) for name, value in fields
+                     if type(value) is str and interner.check(name, value) is None]
         problems.extend(found or [Problem(display, line, 0, "", "invalid snapshot line")])
     if problems:
         raise InputError("invalid snapshot", cap_problems(problems, display))

@@ -32,7 +32,8 @@ waivers for unknown rules, a project whose policies enable no rule), a policy
 test that refers to what does not exist (:mod:`keytrail.lint_policytest`) and a
 waiver that has expired. **Warnings** are what may be right but usually is a
 mistake (:mod:`keytrail.lintwarn`): names the organisation does not have, a
-waiver expiring within 30 days or waiving a whole rule.
+waiver expiring within 30 days or waiving a whole rule, directory ids that
+look like other directory ids or mix scripts (:mod:`keytrail.lookalike`).
 
 Exit codes (:attr:`LintReport.exit_code`), as yamllint and eslint: 0 no error
 (warnings are printed); 1 errors, or warnings under ``--strict``; 2 unreadable
@@ -284,10 +285,14 @@ class _Run:
     # --- the checks -------------------------------------------------------------
     def directory(self, path: Path, display: str) -> Directory | None:
         try:
-            return load_directory(path, display)
+            found = load_directory(path, display)
         except InputError as exc:
             self.failed(exc, display)
             return None
+        from keytrail.lookalike import directory_warnings
+
+        self.problems.update(directory_warnings(found))
+        return found
 
     def keys(self, path: Path, display: str, directory: Directory | None) -> None:
         try:

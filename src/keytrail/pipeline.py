@@ -36,7 +36,7 @@ def load(root: Path | str, extra_policies: list[Path] | None = None,
 
 def replay(project: Project, as_of: datetime | int | str, since: datetime | int | str | None = None) -> State:
     """Fold the history into the state as of ``as_of``."""
-    return _replay(project.events, _us(as_of) or 0, _us(since))
+    return _replay(project.events, _us(as_of) or 0, _us(since), project.history_files)
 
 
 def build_graph(project: Project, state: State) -> AccessGraph:

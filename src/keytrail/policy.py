@@ -159,7 +159,9 @@ def _check_policy_file(data: Any, loc: Locator, display: str) -> list[Problem]:
 
     if data is None:
         return [Problem(display, 1, 1, "", "the file is empty")]
-    return validate(data, "policy", loc)
+    from keytrail.ids import glob_problems
+
+    return validate(data, "policy", loc) or glob_problems(data, loc)
 
 
 def kind_of_rule(raw: dict[str, Any]) -> str:

@@ -47,6 +47,8 @@ class Project:
     name: str = ""
     #: Every file read: keytrail.yaml, directory, keys, history, snapshot, policies.
     inputs: tuple[Path, ...] = ()
+    #: The distinct ids of the history, when the loader kept them (see History.identifiers).
+    history_ids: set[str] | None = None
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -167,7 +169,12 @@ def load_directory(path: Path, display: str) -> Directory:
     """Load ``directory.yaml``."""
     data, loc = read_yaml(path, display)
     _checked(data, "directory", loc, display)
-    problems: list[Problem] = []
+    from keytrail.ids import located_problems
+
+    problems: list[Problem] = located_problems(data.get("principals"), ("id", "manager", "owner"), loc,
+                                               ("principals",))
+    for section in ("groups", "roles"):
+        problems += located_problems(data.get(section), ("id", "owner"), loc, (section,))
     seen: dict[str, tuple[Any, ...]] = {}
     principals: dict[str, Principal] = {}
     groups: dict[str, Target] = {}
@@ -213,7 +220,10 @@ def load_keys(path: Path, display: str) -> dict[str, Key]:
     """Load the key registry ``keys.yaml``."""
     data, loc = read_yaml(path, display)
     _checked(data, "keys", loc, display)
-    problems: list[Problem] = []
+    from keytrail.ids import located_problems
+
+    problems: list[Problem] = located_problems(data.get("keys"), ("holder", "owner", "approved_by", "scope"),
+                                               loc, ("keys",))
     keys: dict[str, Key] = {}
     for i, k in enumerate(data.get("keys") or []):
         where = ("keys", i)
@@ -403,4 +413,5 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
         snapshot=results.get("snapshot"),
         snapshot_file=display_path(cfg.snapshot, root) if cfg.snapshot else None,
         policies=results["policies"], name=cfg.name or root.resolve().name,
-        inputs=(*cfg.files(), *policy_files[len(cfg.policies):]))
+        inputs=(*cfg.files(), *policy_files[len(cfg.policies):]),
+        history_ids=history.identifiers)

@@ -5,7 +5,9 @@ walks those up to ``as_of`` once and keeps, for every active grant, the event
 that put it in force and when the holding began; the lifecycle of principals
 (join / move / leave) and of targets (define / retire); and the anomalies a
 reviewer should see (a revoke of something never granted, a certification of
-access nobody holds), which are recorded, never dropped.
+access nobody holds, same-time events from different files whose outcome
+rests on file order: see :mod:`keytrail.ties`), which are recorded, never
+dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from keytrail.model import Event, Grant
+from keytrail.ties import find_ties
 
 GrantKey = tuple[str, str, str]
 
@@ -45,6 +48,8 @@ class State:
     retired: dict[str, Event] = field(default_factory=dict)   # retire with no later define
     anomalies: list[tuple[Event, str]] = field(default_factory=list)
     ended: dict[GrantKey, Event] = field(default_factory=dict)  # latest revoke per grant
+    #: The anomalies that are order-dependent ties (see keytrail.ties); also in ``anomalies``.
+    ties: list[tuple[Event, str]] = field(default_factory=list)
 
     @property
     def window(self) -> list[Event]:
@@ -56,8 +61,9 @@ def _time(event: Event) -> int:
     return event.time
 
 
-def replay(events: list[Event], as_of: int, since: int | None = None) -> State:
-    """Fold ``events`` (sorted) up to and including ``as_of``."""
+def replay(events: list[Event], as_of: int, since: int | None = None, files: list[str] | None = None
+           ) -> State:
+    """Fold ``events`` (sorted) up to and including ``as_of``; ``files`` names the history files."""
     end = bisect_right(events, as_of, key=_time)
     upto = events if end == len(events) else events[:end]
     start = 0 if since is None else bisect_right(upto, since, key=_time)
@@ -92,7 +98,16 @@ def replay(events: list[Event], as_of: int, since: int | None = None) -> State:
                 held.certified = event
         else:
             _lifecycle(state, event)
+    state.ties = ties = find_ties(upto, files)
+    if ties:
+        anomalies.extend(ties)
+        anomalies.sort(key=_position)  # stable: a tie's note follows the fold's note on its event
     return state
+
+
+def _position(anomaly: tuple[Event, str]) -> tuple[int, int, int]:
+    event = anomaly[0]
+    return event.time, event.file, event.line
 
 
 def _lifecycle(state: State, event: Event) -> None:

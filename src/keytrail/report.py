@@ -88,8 +88,27 @@ def to_data(report: Report, fail_on: str = "high", findings: bool = True) -> dic
         "as_of": format_time(report.as_of),
         "since": format_time(report.since),
         "summary": summary(report, fail_on),
+        # Before the findings: the JSON writer streams the findings as the document's last member.
+        "notes": notes_data(report),
         "findings": [finding_data(report, f) for f in report.findings] if findings else [],
     }
+
+
+def notes_data(report: Report) -> list[dict[str, Any]]:
+    """What a reviewer should know beside the findings: replay notes (``replay``: a revoke
+    of something never granted; ``order``: same-time events from different files whose
+    outcome rests on file order) and identifier notes (``identifier``: lookalike ids).
+    Notes never change the exit code."""
+    project = report.view.project
+    state = report.view.state
+    ties = {id(note) for note in state.ties}
+    out: list[dict[str, Any]] = [
+        {"kind": "order" if id(note) in ties else "replay", "message": note[1], "event": note[0].id,
+         "location": project.event_location(note[0]).as_dict()}
+        for note in state.anomalies]
+    out.extend({"kind": "identifier", "message": n.message, "event": n.event,
+                "location": n.location.as_dict() if n.location else None} for n in report.id_notes)
+    return out
 
 
 def context(report: Report, fail_on: str = "high", limit: int | None = None) -> dict[str, Any]:
@@ -136,6 +155,8 @@ def context(report: Report, fail_on: str = "high", limit: int | None = None) -> 
                       for e, m in listed],
         "anomalies_more": len(anomalies) - len(listed),
         "unused_waivers": [_unused_line(w) for w in data["summary"]["unused_waivers"]],
+        "id_notes": [{"message": n.message, "location": str(n.location) if n.location else "",
+                      "event": n.event} for n in report.id_notes],
     }
 
 

@@ -160,6 +160,13 @@ def describe(error: Any) -> str:
         got = "null" if inst is None else f"{_json_type(inst)} {_short(inst)}"
         return f"expected {_article(expected)}, got {got}"
     if v == "pattern" and isinstance(inst, str):
+        from keytrail.ids import bad_char, token_problem
+
+        if bad_char(inst) is not None or inst != inst.strip():
+            # Name the invisible character (or the padding), not the pattern.
+            from keytrail.textsafe import inline
+
+            return f'"{inline(inst if len(inst) <= 60 else inst[:57] + "...")}" {token_problem(inst)}'
         if _NAIVE_TIME.match(inst):
             return f"time {inst!r} has no zone (add Z or an offset such as +02:00)"
         desc = _FIRST_SENTENCE.split(schema.get("description", ""), 1)[0].rstrip(".")

@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "sprawl.privilege-creep": "sprawl_privilege_creep",
     "sprawl.expired-grant": "sprawl_expired_grant",
     "sprawl.duplicate-role": "sprawl_duplicate_role",
+    "sprawl.group-cycle": "sprawl_group_cycle",
     "orphaned.inactive-principal": "orphaned_inactive_principal",
     "orphaned.unknown-principal": "orphaned_unknown_principal",
     "orphaned.unknown-target": "orphaned_unknown_target",

@@ -10,8 +10,9 @@ on record.
 Fires: for each active direct grant whose subject (``user:``, ``svc:`` or
 ``group:``) is neither a principal nor a group of the directory. A ``join``
 or a ``define`` in the history does not make a subject known: the directory
-is the current truth (a joiner's ``join`` is listed in the evidence as a
-hint). A group that the
+is the current truth (a joiner's ``join`` and a leaver's ``leave`` are
+listed in the evidence as hints; such a leaver gets this finding only, not
+``orphaned.inactive-principal`` as well). A group that the
 directory lists but that the history retired (a ``retire`` with no later
 ``define``) and that still holds grants also fires: nobody stands behind a
 deleted group's access. One finding per grant.
@@ -53,6 +54,9 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
             joined = view.state.joined.get(subject)
             if joined is not None:
                 evidence["joined"] = {"event": joined.id, "location": str(view.location(joined))}
+            left = view.state.left.get(subject)
+            if left is not None:
+                evidence["left"] = {"event": left.id, "location": str(view.location(left))}
         else:
             # A group the directory lists but the history deleted (subjects are never roles).
             event = retired[subject]

@@ -110,6 +110,10 @@ def _summary(report: Report, fail_on: str, failing: int, others: int,
         "fail_on": fail_on, "severities": severities, "table": table,
         "total": len(report.findings), "waived": sum(waived.values()),
         "failing_count": failing, "others_count": others, "size_limit": size_limit,
+        # Counts only: the notes themselves are in the text and JSON reports.
+        "order_notes": len(report.view.state.ties),
+        "replay_notes": len(report.view.state.anomalies) - len(report.view.state.ties),
+        "id_notes": len(report.id_notes),
     }
 
 
