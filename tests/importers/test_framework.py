@@ -119,8 +119,11 @@ def test_the_summary_counts_converted_and_skipped_by_kind() -> None:
     assert ctx.summary() == ("converted 3: AttachRolePolicy 3\n"
                              "skipped 3 (read-only): GetUser 2, ListRoles 1")
     strict = Context("cloudtrail", strict=True)
-    strict.skip(record, "read-only", "GetUser")
-    assert "f.json" in str(strict.problems[0]) and "--strict" in str(strict.problems[0])
+    strict.skip(record, "read-only", "GetUser")  # not an access change: never an error
+    assert not strict.problems and strict.skipped == {"read-only": {"GetUser": 1}}
+    strict.unconverted(record, "policy content change", "CreatePolicyVersion")
+    assert [str(p) for p in strict.problems] == [
+        "f.json[3]: an access change not converted (policy content change: CreatePolicyVersion), and --strict is on"]
 
 
 def test_dig_picks_list_items_by_a_field() -> None:

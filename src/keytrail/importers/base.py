@@ -22,6 +22,43 @@ from typing import Any
 import orjson
 
 from keytrail.errors import InputError, Problem
+from keytrail.textsafe import inline
+
+
+class Malformed(ValueError):
+    """A record's field has the wrong JSON type (an object where a string belongs ...):
+    the record is malformed, a located problem, never a crash and never read as absent."""
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def obj(value: Any, what: str) -> dict[str, Any]:
+    """``value`` when it is an object, ``{}`` when absent (null); else :class:`Malformed`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} must be an object, not {json_type(value)}")
+    return value
+
+
+def arr(value: Any, what: str) -> list[Any]:
+    """``value`` when it is a list, ``[]`` when absent (null); else :class:`Malformed`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Malformed(f"{what} must be a list, not {json_type(value)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -135,15 +172,27 @@ class Context:
     assumed_converted: int = 0
     #: files in input folders that are not data (README.md ...), not read
     ignored_files: list[str] = field(default_factory=list)
+    #: the skip reasons that are access changes left out (:meth:`unconverted`)
+    unconvertible: set[str] = field(default_factory=set)
 
     def count(self, kind: str) -> None:
         """One record converted, of this kind (e.g. ``AttachRolePolicy``)."""
         self.converted[kind] += 1
 
     def skip(self, record: Record, reason: str, kind: str) -> None:
-        """A record deliberately not converted (``read-only``, ``failed call``), by its type."""
+        """A record that is not an access change (``read-only``, ``failed call``, ``not IAM``,
+        a duplicate delivery), counted by reason and type. Never an error, not even with
+        ``--strict``: a complete export is mostly such records."""
+        self.skipped.setdefault(reason, Counter())[kind] += 1
+
+    def unconverted(self, record: Record, reason: str, kind: str) -> None:
+        """An access change keytrail cannot represent (``policy content change``, a binding
+        deleted that the log never showed): counted by reason and type like a skip, and an
+        error with ``--strict``, which promises that no access change was left out."""
+        self.unconvertible.add(reason)
         if self.strict:
-            self.problem(record, f"not converted ({reason}: {kind}) and --strict is on")
+            self.problem(record, f"an access change not converted ({reason}: {inline(kind)}), and --strict is on")
+            return
         self.skipped.setdefault(reason, Counter())[kind] += 1
 
     def incomplete(self, record: Record, kind: str, message: str) -> None:
@@ -201,10 +250,11 @@ class Context:
         lines = [f"converted {sum(self.converted.values()):,}" + _top(self.converted)]
         for reason in sorted(self.skipped):
             counts = self.skipped[reason]
-            lines.append(f"skipped {sum(counts.values()):,} ({reason})" + _top(counts))
+            note = "; access changes, refused by --strict" if reason in self.unconvertible else ""
+            lines.append(f"skipped {sum(counts.values()):,} ({reason}{note})" + _top(counts))
         if self.ignored_files:
             lines.append(f"ignored {len(self.ignored_files):,} file(s) in the input folders that are not JSON, "
-                         f"JSON lines or YAML: {', '.join(self.ignored_files[:5])}"
+                         f"JSON lines or YAML: {', '.join(inline(f) for f in self.ignored_files[:5])}"
                          + (", …" if len(self.ignored_files) > 5 else ""))
         if self.assumed_converted:
             lines.append(f"{self.assumed_converted:,} converted record(s) carried no time: given {self.assume_time} "
@@ -223,7 +273,7 @@ def _top(counts: Counter[str], limit: int = 12) -> str:
     if not counts:
         return ""
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    shown = ", ".join(f"{k} {v:,}" for k, v in items[:limit])
+    shown = ", ".join(f"{inline(k)} {v:,}" for k, v in items[:limit])  # kinds are input: inert
     more = f", and {len(items) - limit} more kinds" if len(items) > limit else ""
     return f": {shown}{more}"
 
@@ -324,11 +374,51 @@ def _items(value: Any, shown: str, line: int, records_key: str | tuple[str, ...]
         items = value
     if isinstance(items, list):
         if whole:
-            yield from (Record(item, shown, 0, i) for i, item in enumerate(items))
+            yield from (_shallow(Record(item, shown, 0, i)) for i, item in enumerate(items))
         else:
-            yield from (Record(item, shown, line, index, i) for i, item in enumerate(items))
+            yield from (_shallow(Record(item, shown, line, index, i)) for i, item in enumerate(items))
         return
-    yield Record(value, shown, line, index)
+    yield _shallow(Record(value, shown, line, index))
+
+
+#: How deeply a record may nest. The JSON reader accepts 1,024 levels, but hashing a
+#: record and writing its event (orjson) stop at 255, and Python's own recursion not much
+#: later; no real export comes near either.
+MAX_DEPTH = 254
+
+
+def _shallow(record: Record) -> Record:
+    """``record``, or a located :class:`InputError` when it nests deeper than :data:`MAX_DEPTH`."""
+    data = record.data
+    if not isinstance(data, (dict, list)):
+        return record
+    try:  # the fast path: orjson measures in C while writing (it refuses only past 254 levels)
+        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=str)
+        return record
+    except TypeError:  # too deep, or a value orjson cannot write (an integer past 64 bits)
+        pass
+    if nesting(data, MAX_DEPTH) > MAX_DEPTH:
+        raise InputError(f"{record.file}: nested too deeply", [_located(
+            record, f"a value nested more than {MAX_DEPTH} levels deep: refused (no real export nests so deep)")])
+    return record
+
+
+def nesting(value: Any, stop: int) -> int:
+    """How deeply ``value`` nests (a scalar 0, ``[]`` 1, ``[[]]`` 2), counted up to ``stop`` + 1.
+
+    Iterative, so that a hostile depth cannot exhaust the stack while it is measured.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > deepest:
+            deepest = level
+            if deepest > stop:
+                return deepest
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def _json_lines(lines: Iterable[bytes], shown: str, start: int, first_index: int = 0,
@@ -364,8 +454,11 @@ def _yaml_records(text: str, shown: str) -> Iterator[Record]:
             if node is None:
                 continue
             data = yaml.load(yaml.serialize(node), Loader=loader)  # noqa: S506 - the safe loader
-            yield Record(data, shown, node.start_mark.line + 1, index)
+            yield _shallow(Record(data, shown, node.start_mark.line + 1, index))
             index += 1
+    except RecursionError:  # PyYAML composes recursively: a hostile depth exhausts the stack
+        raise InputError(f"{shown}: nested too deeply", [Problem(
+            shown, 0, 0, "", f"a YAML value nested more than {MAX_DEPTH} levels deep: refused")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise InputError(f"{shown}: invalid YAML", [Problem(shown, (mark.line + 1) if mark else 0,
@@ -399,18 +492,30 @@ def iso_utc(value: Any) -> str | None:
 
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return format_time(int(value * 1000))
+    try:
+        if isinstance(value, (int, float)):
+            return _epoch_time(int(value * 1000))
+        if isinstance(value, str) and value.strip() and value.strip().isdigit():
+            return _epoch_time(int(value.strip()) * 1000)
+    except (OverflowError, ValueError):  # infinity, NaN, or more digits than a time has
+        return None
     if isinstance(value, str) and value.strip():
         text = value.strip()
-        if text.isdigit():
-            return format_time(int(text) * 1000)
         for candidate in (text, text + "Z"):
             try:
                 return format_time(parse_time(candidate))
             except TimeFormatError:
                 continue
     return None
+
+
+def _epoch_time(micros: int) -> str | None:
+    """Epoch microseconds as ISO 8601, or None outside the years 1 to 9999 (not a time)."""
+    from keytrail.timeutil import format_time
+
+    if not -62_135_596_800_000_000 <= micros < 253_402_300_800_000_000:
+        return None
+    return format_time(micros)
 
 
 def text_value(value: Any) -> str | None:

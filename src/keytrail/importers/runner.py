@@ -167,8 +167,13 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
                 seen.add(event["id"])
                 if where.get("time_assumed"):
                     assumed.add((where.get("file"), where.get("line"), where.get("index"), where.get("item")))
+                try:
+                    line = orjson.dumps(event) + b"\n"
+                except TypeError as exc:  # a kept raw value JSON cannot carry (an integer past 64 bits)
+                    ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
+                                                f"converted event cannot be written as JSON: {exc}"))
                 if not ctx.problems:
-                    handle.write(orjson.dumps(event) + b"\n")
+                    handle.write(line)
         ctx.assumed_converted = len(assumed)
         place = _in_input_order(ctx, files)
         if ctx.problems:
