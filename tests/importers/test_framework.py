@@ -237,3 +237,51 @@ def test_hostile_input_is_a_located_error_never_a_traceback(tmp_path: Path, caps
     err = capsys.readouterr().err
     assert f"{tmp_path}/{message}" in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".h.jsonl.*"))
+
+
+def _import_lines(tmp_path: Path, *options: str, name: str = "h.jsonl") -> int:
+    source = Path(__file__).parent / "fixtures" / "cloudtrail" / "lines.jsonl"
+    return main(["import", "cloudtrail", str(source), "--out", str(tmp_path / name), *options])
+
+
+def test_a_misspelt_key_field_is_warned_about_and_the_summary_counts_keys(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import_lines(tmp_path, "--key-from", "userAgnet") == 0
+    err = capsys.readouterr().err
+    assert "warning: --key-from 'userAgnet': no converted record has this field, so no key was mapped" in err
+    written = len((tmp_path / "h.jsonl").read_text().splitlines())
+    assert f"keyed 0 of {written} converted changes, with a ticket 0, with a reason 0" in err
+    # the right spelling: keys mapped, counted, and no warning
+    assert _import_lines(tmp_path, "--key-from", "userAgent", "--reason-from", "eventName", name="k.jsonl") == 0
+    err = capsys.readouterr().err
+    events = [json.loads(line) for line in (tmp_path / "k.jsonl").read_text().splitlines()]
+    keyed = sum(1 for e in events if e.get("key"))
+    assert keyed and f"keyed {keyed} of {len(events)} converted changes, with a ticket 0, " \
+                     f"with a reason {len(events)}" in err
+    assert "warning:" not in err
+
+
+def test_a_key_pattern_that_never_matches_is_warned_about(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import_lines(tmp_path, "--key-from", "userAgent", "--key-pattern", r"ticket=(\d+)") == 0
+    err = capsys.readouterr().err
+    assert "warning: --key-pattern 'ticket=(\\\\d+)' matched none of the" in err and "values of 'userAgent'" in err
+    assert _import_lines(tmp_path, "--key-from", "userAgent", "--key-pattern", r"(\S+)", name="k.jsonl") == 0
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_a_mapping_files_fields_are_checked_the_same_way(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("ticket: {from: requestParameters.tiket}\nkey: {from: userAgent}\n")
+    assert _import_lines(tmp_path, "--mapping", str(mapping)) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {mapping}: ticket.from 'requestParameters.tiket': no converted record has this field" in err
+    assert "key.from" not in err
+
+
+def test_strict_refuses_a_mapping_that_never_took(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import_lines(tmp_path, "--key-from", "userAgnet", "--strict") == 2
+    err = capsys.readouterr().err
+    assert "--key-from 'userAgnet': no converted record has this field" in err and "(an error with --strict)" in err
+    assert not (tmp_path / "h.jsonl").exists()
+    assert _import_lines(tmp_path, "--key-from", "userAgent", "--strict") == 0

@@ -80,11 +80,24 @@ class Record:
 
 
 @dataclass
+class FieldUse:
+    """How a mapped field fared over an import: how often its path led to a value, and how
+    often the pattern matched that value (every time, without a pattern)."""
+
+    found: int = 0
+    matched: int = 0
+
+
+@dataclass
 class Field:
     """Where a value comes from: a dotted path into the raw record, and an optional regex."""
 
     path: str | None = None
     pattern: re.Pattern[str] | None = None
+    #: how the user gave it, for messages: ``--key-from`` or ``mapping.yaml: key.from``
+    origin: str = ""
+    #: shared by the copies an importer makes (Okta also reads a lower-cased record)
+    use: FieldUse = field(default_factory=FieldUse)
 
     def extract(self, data: Any) -> str | None:
         if self.path is None:
@@ -92,12 +105,15 @@ class Field:
         value = dig(data, self.path)
         if value is None or isinstance(value, (dict, list)):
             return None
+        self.use.found += 1
         text = str(value)
         if self.pattern is None:
+            self.use.matched += 1
             return text or None
         m = self.pattern.search(text)
         if m is None:
             return None
+        self.use.matched += 1
         return (m.group(1) if m.groups() else m.group(0)) or None
 
 
@@ -110,14 +126,31 @@ class Mapping:
     reason: Field = field(default_factory=Field)
 
     def apply(self, raw: Any, event: dict[str, Any]) -> dict[str, Any]:
-        """Fill the mapped fields the importer did not set itself."""
+        """Fill the mapped fields the importer did not set itself (every mapped field is
+        still read, so that :meth:`warnings` knows whether it ever occurs)."""
         for name in ("key", "ticket", "reason"):
-            if event.get(name):
-                continue
             value = getattr(self, name).extract(raw)
-            if value:
+            if value and not event.get(name):
                 event[name] = value
         return event
+
+    def warnings(self, converted: int) -> list[str]:
+        """What went wrong with the mapping over ``converted`` converted records: a field that
+        never occurs (a misspelt path), a pattern that never matched."""
+        out = []
+        for name in ("key", "ticket", "reason"):
+            f: Field = getattr(self, name)
+            if f.path is None or not converted:
+                continue
+            origin = f.origin or f"--{name}-from"
+            if f.use.found == 0:
+                out.append(f"{origin} {inline(f.path)!r}: no converted record has this field, so no {name} was "
+                           "mapped (a dotted path into the raw record, case-sensitive: check its spelling)")
+            elif f.pattern is not None and f.use.matched == 0:
+                where = origin.replace("-from", "-pattern").replace(".from", ".pattern")
+                out.append(f"{where} {inline(f.pattern.pattern)!r} matched none of the {f.use.found:,} values of "
+                           f"{inline(f.path)!r}, so no {name} was mapped")
+        return out
 
 
 _SELECT = re.compile(r"^(?P<field>[^\[\]]*)\[(?P<key>[^=\]]+)=(?P<value>[^\]]*)\]$")
@@ -174,6 +207,13 @@ class Context:
     ignored_files: list[str] = field(default_factory=list)
     #: the skip reasons that are access changes left out (:meth:`unconverted`)
     unconvertible: set[str] = field(default_factory=set)
+    #: history formats: events written, and how many of them carry a key, a ticket, a reason
+    written: int | None = None
+    keyed: int = 0
+    ticketed: int = 0
+    reasoned: int = 0
+    #: what :meth:`Mapping.warnings` found once the import ran
+    mapping_warnings: list[str] = field(default_factory=list)
 
     def count(self, kind: str) -> None:
         """One record converted, of this kind (e.g. ``AttachRolePolicy``)."""
@@ -256,6 +296,9 @@ class Context:
             lines.append(f"ignored {len(self.ignored_files):,} file(s) in the input folders that are not JSON, "
                          f"JSON lines or YAML: {', '.join(inline(f) for f in self.ignored_files[:5])}"
                          + (", …" if len(self.ignored_files) > 5 else ""))
+        if self.written is not None:
+            lines.append(f"keyed {self.keyed:,} of {self.written:,} converted changes, with a ticket "
+                         f"{self.ticketed:,}, with a reason {self.reasoned:,}")
         if self.assumed_converted:
             lines.append(f"{self.assumed_converted:,} converted record(s) carried no time: given {self.assume_time} "
                          "(--assume-time), marked source.time_assumed")

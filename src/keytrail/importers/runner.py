@@ -55,7 +55,8 @@ def mapping_from(options: dict[str, str | None], mapping_file: Path | None) -> M
                 compiled = re.compile(pattern)
             except re.error as exc:
                 raise UsageError(f"--{name}-pattern {pattern!r}: {exc}") from None
-        setattr(mapping, name, Field(source, compiled))
+        origin = f"--{name}-from" if options.get(f"{name}_from") else f"{mapping_file}: {name}.from"
+        setattr(mapping, name, Field(source, compiled, origin))
     return mapping
 
 
@@ -148,6 +149,7 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
     from keytrail.schemas import fast_validator, validator
 
     fast = fast_validator("event")
+    ctx.written = 0
     seen: set[str] = set()
     assumed: set[tuple[Any, ...]] = set()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +176,15 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
                                                 f"converted event cannot be written as JSON: {exc}"))
                 if not ctx.problems:
                     handle.write(line)
+                    ctx.written += 1
+                    ctx.keyed += bool(event.get("key"))
+                    ctx.ticketed += bool(event.get("ticket"))
+                    ctx.reasoned += bool(event.get("reason"))
         ctx.assumed_converted = len(assumed)
+        ctx.mapping_warnings = ctx.mapping.warnings(sum(ctx.converted.values()))
+        if ctx.strict:  # a mapping that never took is an import that silently keyed nothing
+            ctx.problems += [Problem("keytrail import", 0, 0, "", f"{w} (an error with --strict)")
+                             for w in ctx.mapping_warnings]
         place = _in_input_order(ctx, files)
         if ctx.problems:
             raise _failed(ctx, place)
