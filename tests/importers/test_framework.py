@@ -285,3 +285,51 @@ def test_strict_refuses_a_mapping_that_never_took(tmp_path: Path, capsys: pytest
     assert "--key-from 'userAgnet': no converted record has this field" in err and "(an error with --strict)" in err
     assert not (tmp_path / "h.jsonl").exists()
     assert _import_lines(tmp_path, "--key-from", "userAgent", "--strict") == 0
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporaries_of_a_killed_import_are_removed_by_the_next_one(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    dead = tmp_path / f".h.jsonl.keytrail-tmp-{_dead_pid()}"  # what `kill -9` during an import leaves
+    dead.write_text('{"id": "half', encoding="utf-8")
+    state_dead = tmp_path / f".state.keytrail-tmp-{_dead_pid()}"
+    (state_dead / "history").mkdir(parents=True)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as running:
+        try:
+            live = tmp_path / f".h.jsonl.keytrail-tmp-{running.pid}"  # an import running now: kept
+            live.write_text("", encoding="utf-8")
+            other = tmp_path / ".other.jsonl.keytrail-tmp-1"  # another target's: not this run's business
+            other.write_text("", encoding="utf-8")
+            assert _import_lines(tmp_path) == 0
+            assert f"removed 1 temporary file(s) left by an interrupted import to the same place: {dead.name}" \
+                in capsys.readouterr().err
+            assert not dead.exists() and live.exists() and other.exists()
+            rbac = Path(__file__).parent / "fixtures" / "k8s-rbac" / "multi.yaml"
+            assert main(["import", "k8s-rbac", str(rbac), "--out", str(tmp_path / "state")]) == 0
+            assert not state_dead.exists() and (tmp_path / "state" / "keytrail.yaml").is_file()
+        finally:
+            running.kill()
+
+
+def test_a_temporary_is_named_for_its_target_and_process(tmp_path: Path) -> None:
+    import os
+
+    from keytrail.importers.runner import temporary
+
+    assert temporary(tmp_path / "h.jsonl") == tmp_path / f".h.jsonl.keytrail-tmp-{os.getpid()}"
+    link = tmp_path / f".x.jsonl.keytrail-tmp-{os.getpid()}"
+    target = tmp_path / "precious.txt"
+    target.write_text("keep")
+    link.symlink_to(target)
+    assert temporary(tmp_path / "x.jsonl") == link and not link.exists() and target.read_text() == "keep"

@@ -212,6 +212,8 @@ class Context:
     keyed: int = 0
     ticketed: int = 0
     reasoned: int = 0
+    #: temporaries of interrupted imports to the same ``--out``, removed before this one
+    removed_stale: list[str] = field(default_factory=list)
     #: what :meth:`Mapping.warnings` found once the import ran
     mapping_warnings: list[str] = field(default_factory=list)
 
@@ -296,6 +298,9 @@ class Context:
             lines.append(f"ignored {len(self.ignored_files):,} file(s) in the input folders that are not JSON, "
                          f"JSON lines or YAML: {', '.join(inline(f) for f in self.ignored_files[:5])}"
                          + (", …" if len(self.ignored_files) > 5 else ""))
+        if self.removed_stale:
+            lines.append(f"removed {len(self.removed_stale):,} temporary file(s) left by an interrupted import "
+                         f"to the same place: {', '.join(inline(n) for n in self.removed_stale[:5])}")
         if self.written is not None:
             lines.append(f"keyed {self.keyed:,} of {self.written:,} converted changes, with a ticket "
                          f"{self.ticketed:,}, with a reason {self.reasoned:,}")

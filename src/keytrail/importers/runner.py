@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -79,6 +78,8 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
     if out.exists() and not force:
         raise UsageError(f"{out} exists: keytrail import never overwrites (remove it, or give --force)")
     ctx = Context(fmt, mapping, strict, assume_time=assume_time, ignored_files=ignored)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ctx.removed_stale = remove_stale(out)
     try:
         _convert_and_write(module, files, out, ctx, fmt, force)
     except ImportFailedError:
@@ -152,8 +153,8 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
     ctx.written = 0
     seen: set[str] = set()
     assumed: set[tuple[Any, ...]] = set()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    tmp = temporary(out)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             for event in events:
@@ -194,6 +195,63 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
         raise
 
 
+#: What marks a temporary that ``keytrail import`` writes beside ``--out``:
+#: ``.NAME.keytrail-tmp-PID`` (a file for history, a folder for state formats).
+TMP_MARK = ".keytrail-tmp-"
+
+#: A temporary this old is stale even when a process of its PID is running (the PID reused).
+STALE_AFTER = 24 * 3600
+
+
+def temporary(out: Path) -> Path:
+    """Where this process writes ``out`` before it is complete: beside it (so that the final
+    rename is atomic), named so that a later run recognises it and removes it if this
+    process is killed before it can."""
+    path = out.parent / f".{out.name}{TMP_MARK}{os.getpid()}"
+    _remove(path)  # this process's own, from an earlier import in it that was interrupted
+    return path
+
+
+def remove_stale(out: Path) -> list[str]:
+    """Remove the temporaries of imports to ``out`` whose process is gone (killed: ``kill -9``,
+    an OOM kill, a lost CI runner) or that are older than :data:`STALE_AFTER`; their names."""
+    import glob
+    import time
+
+    removed = []
+    for path in sorted(out.parent.glob(f".{glob.escape(out.name)}{TMP_MARK}*")):
+        pid = path.name[len(f".{out.name}{TMP_MARK}"):]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            age = time.time() - path.lstat().st_mtime
+        except OSError:
+            continue
+        if _alive(int(pid)) and age < STALE_AFTER:
+            continue  # another import to the same place is running now
+        _remove(path)
+        removed.append(path.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or no way to tell: leave its file alone
+    return True
+
+
+def _remove(path: Path) -> None:
+    """Remove a temporary file or folder; a symlink is removed, never followed."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _publish(tmp: Path, out: Path) -> None:
     """Give ``tmp`` the permissions a new file or folder gets under the umask (not the
     owner-only mode of a temporary one) and move it to ``out``."""
@@ -227,7 +285,8 @@ def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
     import orjson
     import yaml
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    tmp = temporary(out)
+    tmp.mkdir(mode=0o700)
     try:
         (tmp / "history").mkdir()
         (tmp / "history" / "imported.jsonl").write_text("", encoding="utf-8", newline="")
