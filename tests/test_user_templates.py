@@ -49,6 +49,16 @@ REFUSED = [
     ("shared-list", {"main.txt": '{{ ["abcdefgh" * 1000000] * 1000 }}'}, "main.txt:1: template refused: a list"),
     ("huge-output", {"main.txt": '{% for i in range(100000) %}{{ "y" * 1000 }}{% endfor %}'},
      "main.txt: template refused: the output passes 67,108,864 characters"),
+    ("huge-indent", {"main.txt": '{{ "x" | indent(10000000000) }}'}, "main.txt:1: template refused: a string"),
+    ("huge-replace", {"main.txt": '{{ ("a" * 60000000) | replace("a", "aa") }}'},
+     "main.txt:1: template refused: a string of 180,000,000 characters"),
+    ("huge-list", {"main.txt": '{{ ("ab" * 30000000) | list | length }}'},
+     "main.txt:1: template refused: a list of more than 1,000,000 items"),
+    ("huge-join", {"main.txt": '{{ (["x" * 100] * 1000000) | join("-") }}'},
+     "main.txt:1: template refused: a string of 101,000,000 characters"),
+    ("quadratic-sum", {"main.txt": "{{ ([[1]] * 1000000) | sum(start=[]) }}"},
+     "main.txt:1: template refused: sum adds numbers only"),
+    ("lipsum", {"main.txt": "{{ lipsum(n=100000000) }}"}, "main.txt:1: template: 'lipsum' is undefined"),
     ("included-error", {"main.txt": 'a\n{% include "sub/part.txt" %}', "sub/part.txt": "x\ny\n{{ 1 // 0 }}"},
      "sub/part.txt:3: template: integer division or modulo by zero"),
     ("included-syntax", {"main.txt": '{% include "sub/part.txt" %}', "sub/part.txt": "x\n{% for %}"},
@@ -75,6 +85,8 @@ ACCEPTED = [
     ("modest-sizes", {"main.txt": '{{ ("a" * 1000) | length }} {{ range(1000) | list | length }} '
                                   '{{ 2 ** 100 }} {{ "%5s|" % "x" }}{{ "{:>4}".format(7) }}'},
      "1000 1000 1267650600228229401496703205376     x|   7"),
+    ("sums-and-joins", {"main.txt": '{{ [1, 2, 3] | sum }} {{ ["a", "b"] | join("-") }} '
+                                    '{{ "ab" | replace("a", "xy") }} {{ "x" | center(5) }}|'}, "6 a-b xyb   x  |"),
     ("bounded-recursion", {"main.txt": "{% macro f(n) %}{% if n %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
                                        "{{ f(5) }}"}, "54321"),
 ]
@@ -100,3 +112,16 @@ def test_a_symlink_out_of_the_template_folder_is_refused(tmp_path: Path, capsys:
     os.symlink(tmp_path / "tpl" / "main2.txt", tmp_path / "tpl" / "inner.txt")
     code, err, out = _run(tmp_path, {"main.txt": '{% include "inner.txt" %}', "main2.txt": "inside"}, capsys)
     assert code in (0, 1) and out.read_text(encoding="utf-8") == "inside"
+
+
+def test_a_template_that_runs_too_long_is_stopped(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from keytrail import usertemplate
+
+    monkeypatch.setattr(usertemplate, "MAX_SECONDS", 0.5)
+    busy = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    code, err, out = _run(tmp_path, {"main.txt": "x\n" + busy}, capsys)
+    assert code == 2 and "main.txt:2: template refused: the template ran for more than 0.5 seconds" in err
+    assert not out.exists()
+    code, err, out = _run(tmp_path, {"main.txt": "{% for a in range(1000) %}{% endfor %}done"}, capsys)
+    assert code in (0, 1) and out.read_text(encoding="utf-8") == "done"

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ MAX_OUTPUT = 64 * 1024 * 1024
 MAX_STRING = MAX_OUTPUT
 #: The longest list a template may build by repetition (``[x] * n``).
 MAX_ITEMS = 1_000_000
+#: How long a template may run, in seconds (far more than any report needs).
+MAX_SECONDS = 120.0
 #: The widest integer a template may compute (``2 ** n``), in bits: about 3,000 digits.
 MAX_INT_BITS = 10_000
 
@@ -61,10 +64,35 @@ def render(path: Path, data: dict[str, Any]) -> str:
     env = _environment(path.parent, path.suffix.lower() in _SUFFIXES_ESCAPED)
     folder = str(path.parent)
     try:
-        template = env.get_template(path.name)
-        return _bounded(template.generate(**data))
+        with _time_limit(MAX_SECONDS):
+            template = env.get_template(path.name)
+            return _bounded(template.generate(**data))
     except Exception as exc:  # noqa: BLE001 - the template is the user's code: any error in it is theirs
         raise _located(exc, display, folder, env.loader.loaded) from None
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Stop a template that runs longer than ``seconds`` (``{% for a in range(100000) %}{% for b
+    in range(100000) %}`` builds nothing, so no cap on size catches it). Uses SIGALRM, which only
+    the main thread of a POSIX process receives; elsewhere the template runs unlimited in time."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise LimitError(f"the template ran for more than {seconds:g} seconds")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _bounded(chunks: Iterable[str]) -> str:
@@ -203,6 +231,8 @@ def _environment(folder: Path, autoescape: bool) -> Any:
                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                   finalize=_finalize, auto_reload=False)
     _cap_filters(env)
+    # lipsum(n) writes n paragraphs of filler: not part of a report, and unbounded
+    env.globals.pop("lipsum", None)
     return env
 
 
@@ -271,6 +301,11 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
             _check_bits(max(abs(left).bit_length(), abs(right).bit_length()) + 1)
     elif operator == "%" and isinstance(left, str):
         _check_printf(left, right if isinstance(right, tuple) else (right,))
+
+
+def _check_items(count: int, what: str) -> None:
+    if count > MAX_ITEMS:
+        raise LimitError(f"{what} of more than {MAX_ITEMS:,} items")
 
 
 def _ints(*values: Any) -> bool:
@@ -367,8 +402,27 @@ def _cap_filters(env: Any) -> None:
         _check_replace(value, old, new)
         return replace(eval_ctx, value, old, new, count)
 
+    def numbers_only(environment: Any, value: Any, attribute: Any = None, start: Any = 0) -> Any:
+        # with a number to start from, adding a list or string fails at once
+        if not isinstance(start, (int, float)):
+            raise LimitError("sum adds numbers only (adding lists or strings one by one takes quadratic time)")
+        return total(environment, value, attribute, start)
+
     import jinja2
 
+    def capped_list(value: Any) -> list[Any]:
+        if isinstance(value, str):
+            _check_items(len(value), "a list")
+            return list(value)
+        out = []
+        for item in value:
+            out.append(item)
+            _check_items(len(out), "a list")
+        return out
+
+    filters["list"] = capped_list
+    total = filters["sum"]
+    filters["sum"] = jinja2.pass_environment(numbers_only)
     filters["center"] = capped_center
     filters["indent"] = capped_indent
     filters["format"] = capped_format
