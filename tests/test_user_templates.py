@@ -89,6 +89,7 @@ ACCEPTED = [
      "1000 1000 1267650600228229401496703205376     x|   7"),
     ("sums-and-joins", {"main.txt": '{{ [1, 2, 3] | sum }} {{ ["a", "b"] | join("-") }} '
                                     '{{ "ab" | replace("a", "xy") }} {{ "x" | center(5) }}|'}, "6 a-b xyb   x  |"),
+    ("inline-filter", {"main.txt": '[{{ "a\\nb\\x1b[2J\\u202ec" | inline }}]'}, "[a\\nb\\x1b[2J\\u202ec]"),
     ("bounded-recursion", {"main.txt": "{% macro f(n) %}{% if n %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
                                        "{{ f(5) }}"}, "54321"),
 ]

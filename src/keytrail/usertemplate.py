@@ -233,6 +233,10 @@ def _environment(folder: Path, autoescape: bool) -> Any:
     _cap_filters(env)
     # lipsum(n) writes n paragraphs of filler: not part of a report, and unbounded
     env.globals.pop("lipsum", None)
+    from keytrail.textsafe import inline
+
+    # {{ f.reason | inline }}: an input value on one line, control characters shown as escapes
+    env.filters["inline"] = lambda value: inline(str(value))
     return env
 
 
