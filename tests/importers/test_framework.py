@@ -333,3 +333,29 @@ def test_a_temporary_is_named_for_its_target_and_process(tmp_path: Path) -> None
     target.write_text("keep")
     link.symlink_to(target)
     assert temporary(tmp_path / "x.jsonl") == link and not link.exists() and target.read_text() == "keep"
+
+
+def test_force_never_replaces_an_input_or_a_different_kind_of_thing(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes((Path(__file__).parent / "fixtures" / "okta" / "events.jsonl").read_bytes())
+    before = events.read_bytes()
+    assert main(["import", "okta", str(events), "--out", str(events), "--force"]) == 2
+    assert f"--out {events} is, or holds, the input {events}" in capsys.readouterr().err
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "rbac.yaml").write_bytes((Path(__file__).parent / "fixtures" / "k8s-rbac" / "multi.yaml").read_bytes())
+    assert main(["import", "k8s-rbac", str(manifests / "rbac.yaml"), "--out", str(manifests), "--force"]) == 2
+    assert "keytrail import never overwrites what it reads" in capsys.readouterr().err
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert main(["import", "okta", str(events), "--out", str(folder), "--force"]) == 2
+    assert f"{folder} is a folder: okta writes history, one JSONL file" in capsys.readouterr().err
+    assert events.read_bytes() == before and (manifests / "rbac.yaml").is_file() and folder.is_dir()
+    # the near miss: --force replaces an earlier output of the same kind, and leaves nothing beside it
+    out = tmp_path / "state"
+    assert main(["import", "k8s-rbac", str(manifests / "rbac.yaml"), "--out", str(out)]) == 0
+    (out / "mine.txt").write_text("from the earlier import's folder")
+    assert main(["import", "k8s-rbac", str(manifests / "rbac.yaml"), "--out", str(out), "--force"]) == 0
+    assert (out / "keytrail.yaml").is_file() and not (out / "mine.txt").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -75,6 +75,7 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
     except ImportError:
         raise UsageError(f"import format {fmt!r} is not available in this version") from None
     files, ignored = _expand(inputs)
+    _check_target(out, inputs, fmt, module.KIND)
     if out.exists() and not force:
         raise UsageError(f"{out} exists: keytrail import never overwrites (remove it, or give --force)")
     ctx = Context(fmt, mapping, strict, assume_time=assume_time, ignored_files=ignored)
@@ -86,7 +87,25 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
         raise
     except InputError as exc:  # unreadable input met while converting: nothing was written either
         raise ImportFailedError(exc.message, exc.problems) from None
+    except OSError as exc:  # a full disk, a read-only folder: the temporary is gone, --out untouched
+        raise ImportFailedError(f"cannot write {out}", [Problem(str(out), 0, 0, "",
+                                                               f"cannot write: {exc.strerror or exc}")]) from None
     return ctx
+
+
+def _check_target(out: Path, inputs: list[Path], fmt: str, kind: str) -> None:
+    """Refuse an ``--out`` that ``--force`` would turn into the loss of an input or of a
+    different kind of thing (a folder replaced by a history file, a file by a project)."""
+    if kind == "history" and out.is_dir():
+        raise UsageError(f"{out} is a folder: {fmt} writes history, one JSONL file (give a file name)")
+    if kind == "state" and out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file: {fmt} writes a project folder (give a folder name)")
+    target = out.resolve()
+    for path in inputs:
+        source = path.resolve()
+        if source == target or target in source.parents:
+            raise UsageError(f"--out {out} is, or holds, the input {path}: keytrail import never overwrites "
+                             "what it reads")
 
 
 def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, fmt: str, force: bool) -> None:
@@ -196,7 +215,8 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
 
 
 #: What marks a temporary that ``keytrail import`` writes beside ``--out``:
-#: ``.NAME.keytrail-tmp-PID`` (a file for history, a folder for state formats).
+#: ``.NAME.keytrail-tmp-PID`` (a file for history, a folder for state formats), and
+#: ``.NAME.keytrail-tmp-PID-replaced``, the folder ``--force`` replaces, until the new one is in place.
 TMP_MARK = ".keytrail-tmp-"
 
 #: A temporary this old is stale even when a process of its PID is running (the PID reused).
@@ -220,7 +240,7 @@ def remove_stale(out: Path) -> list[str]:
 
     removed = []
     for path in sorted(out.parent.glob(f".{glob.escape(out.name)}{TMP_MARK}*")):
-        pid = path.name[len(f".{out.name}{TMP_MARK}"):]
+        pid = path.name[len(f".{out.name}{TMP_MARK}"):].removesuffix("-replaced")
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
@@ -235,6 +255,8 @@ def remove_stale(out: Path) -> list[str]:
 
 
 def _alive(pid: int) -> bool:
+    if os.name != "posix":  # Windows' os.kill terminates the process: rely on the age alone
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -303,9 +325,19 @@ def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
             "# snapshot, no history yet (every grant is unexplained until history is imported).\n"
             "directory: directory.yaml\nkeys: keys.yaml\nhistory: [history/*.jsonl]\n"
             "snapshot: snapshot.jsonl\npolicies: [keytrail:default]\n", encoding="utf-8", newline="")
-        if out.exists() and force:
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        _publish(tmp, out)
+        old = None
+        if out.exists() and force:  # set the old folder aside until the new one is in place
+            old = out.parent / f".{out.name}{TMP_MARK}{os.getpid()}-replaced"
+            _remove(old)
+            os.replace(out, old)
+        try:
+            _publish(tmp, out)
+        except BaseException:
+            if old is not None:
+                os.replace(old, out)
+            raise
+        if old is not None:
+            _remove(old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
