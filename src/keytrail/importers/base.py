@@ -1,18 +1,14 @@
-"""What every importer shares: reading raw records, key mapping, the summary, writing.
+"""What every importer shares: the Context (counts, skips, problems, the summary), key
+mapping, fields of the wrong shape, times, and the wrappers real exports come in.
 
-Raw inputs are JSON documents (one object, ``{"Records": [...]}``, a list), JSON
-lines, or YAML (multi-document), gzipped or not. :func:`read_records` yields
-each record with where it came from, so that a converted event keeps its
-``source`` (file, line or index, the system's own id) and a problem names the
-place.
+Reading raw records is :mod:`keytrail.importers.reading` (``Record`` and
+``read_records`` are importable from here too).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +18,7 @@ from typing import Any
 import orjson
 
 from keytrail.errors import InputError, Problem
+from keytrail.importers.reading import Record, located, read_records
 from keytrail.textsafe import inline
 
 
@@ -59,24 +56,6 @@ def arr(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise Malformed(f"{what} must be a list, not {json_type(value)}")
     return value
-
-
-@dataclass(frozen=True)
-class Record:
-    """One raw record and where it came from."""
-
-    data: Any
-    file: str
-    line: int = 0     # JSON lines / YAML documents: the line; 0 when unknown
-    index: int = 0    # the position in its file (0-based)
-    item: int | None = None  # the position in its line, when a line holds a document of records
-
-    def where(self) -> str:
-        item = f"[{self.item}]" if self.item is not None else ""
-        return (f"{self.file}:{self.line}" if self.line else f"{self.file}[{self.index}]") + item
-
-    def place(self) -> tuple[str, int, int, int | None]:
-        return self.file, self.line, self.index, self.item
 
 
 @dataclass
@@ -248,7 +227,7 @@ class Context:
             self.problem(record, f"{message} (not converted, and --strict is on)")
         else:
             self.skipped.setdefault("incomplete", Counter())[kind] += 1
-            self.incomplete_at.append(_located(record, message, "warning"))
+            self.incomplete_at.append(located(record, message, "warning"))
 
     def missing_time(self, record: Record) -> str | None:
         """The time for a record that carries none: ``--assume-time`` if given (and the
@@ -269,7 +248,7 @@ class Context:
 
     def problem(self, record: Record, message: str) -> None:
         """A malformed or unconvertible record, located."""
-        self.problems.append(_located(record, message))
+        self.problems.append(located(record, message))
 
     def source(self, record: Record, ident: Any = None, **extra: Any) -> dict[str, Any]:
         """The ``source`` of a converted event: format, file, line or index, the system's id."""
@@ -310,13 +289,6 @@ class Context:
         return "\n".join(lines)
 
 
-def _located(record: Record, message: str, level: str = "error") -> Problem:
-    path = "" if record.line else f"[{record.index}]"
-    if record.item is not None:
-        path += f"[{record.item}]"
-    return Problem(record.file, record.line, 0, path, message, level)
-
-
 def _top(counts: Counter[str], limit: int = 12) -> str:
     if not counts:
         return ""
@@ -324,198 +296,6 @@ def _top(counts: Counter[str], limit: int = 12) -> str:
     shown = ", ".join(f"{inline(k)} {v:,}" for k, v in items[:limit])  # kinds are input: inert
     more = f", and {len(items) - limit} more kinds" if len(items) > limit else ""
     return f": {shown}{more}"
-
-
-def _open_text(path: Path) -> str:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return data.decode("utf-8-sig")
-
-
-def _open_binary(path: Path) -> Any:
-    """The file as a binary stream, decompressed when it is gzipped."""
-    handle = path.open("rb")
-    if handle.peek(2)[:2] == b"\x1f\x8b":
-        handle.close()
-        return gzip.open(path, "rb")
-    return handle
-
-
-_READ_ERRORS = (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error)
-
-
-def read_records(paths: Iterable[Path], display: Any = str, records_key: str | tuple[str, ...] | None = None,
-                 yaml_ok: bool = False) -> Iterator[Record]:
-    """Yield every record of every input file; unreadable input raises :class:`InputError`.
-
-    JSON lines are read line by line, so a file of any size streams. A JSON
-    document (an object or list spread over lines) is read whole: an object
-    with ``records_key`` (``Records`` for CloudTrail; or the first of several keys,
-    such as ``("value", "records")``) yields its items, a list
-    its items, any other object is one record; a line holding such a document
-    (``{"Records": [...]}`` on one line) yields its items too. YAML
-    (multi-document, ``List`` kinds flattened by the importer) when ``yaml_ok``.
-    """
-    for path in paths:
-        shown = display(path)
-        try:
-            yield from _file_records(path, shown, records_key, yaml_ok)
-        except _READ_ERRORS as exc:
-            raise InputError(f"{shown}: cannot read", [Problem(shown, 0, 0, "", f"cannot read: {exc}")]) from None
-
-
-def _file_records(path: Path, shown: str, records_key: str | tuple[str, ...] | None, yaml_ok: bool) -> Iterator[Record]:
-    with _open_binary(path) as handle:
-        first, number = b"", 0
-        for first in handle:
-            number += 1
-            if number == 1 and first.startswith(b"\xef\xbb\xbf"):
-                first = first[3:]
-            if first.strip():
-                break
-        head = first.lstrip()[:1]
-        if head not in (b"{", b"["):
-            if yaml_ok and head:
-                yield from _yaml_records(_open_text(path), shown)
-                return
-            if head:
-                raise InputError(f"{shown}: not JSON", [Problem(shown, number, 1, "", "expected JSON or JSON lines")])
-            return  # an empty file holds no records
-        try:
-            value = orjson.loads(first)
-        except orjson.JSONDecodeError:
-            value = None
-        if value is None:  # the first line is not a whole value: a document over several lines
-            text = first + handle.read()
-            try:
-                doc = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                yield from _json_lines(text.splitlines(keepends=True), shown, number)
-                return
-            yield from _items(doc, shown, 0, records_key, whole=True)
-            return
-        rest, gap = handle.readline(), 1
-        while rest and not rest.strip():
-            rest, gap = handle.readline(), gap + 1
-        if not rest:  # one value in the whole file: a document
-            yield from _items(value, shown, 0, records_key, whole=True)
-            return
-        yield from _items(value, shown, number, records_key, whole=False, index=0)
-        yield from _json_lines(_chain_line(rest, handle), shown, number + gap, first_index=1,
-                               records_key=records_key)
-
-
-def _chain_line(line: bytes, handle: Any) -> Iterator[bytes]:
-    yield line
-    yield from handle
-
-
-def _items(value: Any, shown: str, line: int, records_key: str | tuple[str, ...] | None, whole: bool,
-           index: int = 0) -> Iterator[Record]:
-    """The records of one JSON value: a document's items, or the value itself."""
-    items = None
-    if records_key and isinstance(value, dict):
-        keys = (records_key,) if isinstance(records_key, str) else records_key
-        items = next((value[k] for k in keys if isinstance(value.get(k), list)), None)
-    if items is None and whole and isinstance(value, list):
-        items = value
-    if isinstance(items, list):
-        if whole:
-            yield from (_shallow(Record(item, shown, 0, i)) for i, item in enumerate(items))
-        else:
-            yield from (_shallow(Record(item, shown, line, index, i)) for i, item in enumerate(items))
-        return
-    yield _shallow(Record(value, shown, line, index))
-
-
-#: How deeply a record may nest. The JSON reader accepts 1,024 levels, but hashing a
-#: record and writing its event (orjson) stop at 255, and Python's own recursion not much
-#: later; no real export comes near either.
-MAX_DEPTH = 254
-
-
-def _shallow(record: Record) -> Record:
-    """``record``, or a located :class:`InputError` when it nests deeper than :data:`MAX_DEPTH`."""
-    data = record.data
-    if not isinstance(data, (dict, list)):
-        return record
-    try:  # the fast path: orjson measures in C while writing (it refuses only past 254 levels)
-        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=str)
-        return record
-    except TypeError:  # too deep, or a value orjson cannot write (an integer past 64 bits)
-        pass
-    if nesting(data, MAX_DEPTH) > MAX_DEPTH:
-        raise InputError(f"{record.file}: nested too deeply", [_located(
-            record, f"a value nested more than {MAX_DEPTH} levels deep: refused (no real export nests so deep)")])
-    return record
-
-
-def nesting(value: Any, stop: int) -> int:
-    """How deeply ``value`` nests (a scalar 0, ``[]`` 1, ``[[]]`` 2), counted up to ``stop`` + 1.
-
-    Iterative, so that a hostile depth cannot exhaust the stack while it is measured.
-    """
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if level > deepest:
-            deepest = level
-            if deepest > stop:
-                return deepest
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
-    return deepest
-
-
-def _json_lines(lines: Iterable[bytes], shown: str, start: int, first_index: int = 0,
-                records_key: str | tuple[str, ...] | None = None) -> Iterator[Record]:
-    """One record per non-blank line; every unparsable line is located, and the file fails."""
-    problems: list[Problem] = []
-    index = first_index
-    number = start - 1
-    for number, line in enumerate(lines, start):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            if len(problems) < 50:
-                problems.append(Problem(shown, number, getattr(exc, "colno", 0) or 0, "",
-                                        f"invalid JSON: {exc.msg}"))
-            index += 1
-            continue
-        yield from _items(value, shown, number, records_key, whole=False, index=index)
-        index += 1
-    if problems:
-        raise InputError(f"{shown}: invalid JSON lines", problems)
-
-
-def _yaml_records(text: str, shown: str) -> Iterator[Record]:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        index = 0
-        for node in yaml.compose_all(text, Loader=loader):
-            if node is None:
-                continue
-            data = yaml.load(yaml.serialize(node), Loader=loader)  # noqa: S506 - the safe loader
-            yield _shallow(Record(data, shown, node.start_mark.line + 1, index))
-            index += 1
-    except RecursionError:  # PyYAML composes recursively: a hostile depth exhausts the stack
-        raise InputError(f"{shown}: nested too deeply", [Problem(
-            shown, 0, 0, "", f"a YAML value nested more than {MAX_DEPTH} levels deep: refused")]) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise InputError(f"{shown}: invalid YAML", [Problem(shown, (mark.line + 1) if mark else 0,
-                                                            (mark.column + 1) if mark else 0, "",
-                                                            f"invalid YAML: {exc.problem}")]) from None
-    except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow (NUL, a control)
-        line = text.count("\n", 0, getattr(exc, "position", 0) or 0) + 1
-        raise InputError(f"{shown}: invalid YAML", [Problem(shown, line, 0, "",
-                                                            f"not JSON or YAML: {exc}".splitlines()[0])]) from None
 
 
 @dataclass

@@ -297,10 +297,10 @@ def _item_lines(record: Record) -> list[int]:
         return []
     import yaml
 
-    from keytrail.importers.base import _open_text
+    from keytrail.importers.reading import open_text
 
     try:
-        text = _open_text(Path(record.file))
+        text = open_text(Path(record.file))
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         for node in yaml.compose_all(text, Loader=loader):
             if node is None or node.start_mark.line + 1 != record.line or not isinstance(node, yaml.MappingNode):
