@@ -182,12 +182,16 @@ def _mutants() -> Iterator[Any]:
 @pytest.mark.parametrize(("fmt", "sample", "seed"), list(_mutants()))
 def test_a_mutated_sample_imports_cleanly_or_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                            fmt: str, sample: Path, seed: float) -> None:
-    done, data = _mutate(random.Random(seed), sample)
+    rng = random.Random(seed)
+    done, data = _mutate(rng, sample)
     source = tmp_path / ("in-" + sample.name)
     source.write_bytes(data)
     out = tmp_path / ("out" if get(fmt).KIND == "state" else "out.jsonl")
+    # some mutants also run with --strict or a key mapping, whose paths differ
+    options = rng.choice([[], [], ["--strict"], ["--key-from", "id", "--key-pattern", "(.+)"]])
+    done += f" {' '.join(options)}".rstrip()
     try:
-        code = main(["import", fmt, str(source), "--out", str(out)])
+        code = main(["import", fmt, str(source), "--out", str(out), *options])
     except BaseException as exc:  # noqa: BLE001 - any escape is the failure this test exists to find
         pytest.fail(f"{sample.name} ({done}): {type(exc).__name__}: {exc}")
     err = capsys.readouterr().err
