@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from keytrail.engine import Report
-from keytrail.errors import Problem, TemplateError, UsageError
+from keytrail.errors import UsageError
 from keytrail.formats import csv, github, html, junit, markdown, sarif
 
 
@@ -82,48 +82,13 @@ FORMATS: dict[str, Callable[[Report, str], str]] = {
 
 
 def render_template(report: Report, path: Path, fail_on: str = "high") -> str:
-    """Render a user's own Jinja2 template, sandboxed, with the documented context.
-
-    The sandbox refuses access to unsafe attributes (no ``__class__`` escapes,
-    no calling into Python internals); HTML and XML templates are autoescaped.
-    Every error names the template file and line.
-    """
-    import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
-
+    """Render a user's own Jinja2 template, sandboxed, with the documented context
+    (:mod:`keytrail.usertemplate`: includes stay in the template's folder, sizes are
+    capped, every error names the template file and line)."""
+    from keytrail import usertemplate
     from keytrail.report import context
 
-    display = str(path)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--template {display}: cannot read: {exc}") from None
-    env = SandboxedEnvironment(
-        autoescape=path.suffix.lower() in (".html", ".htm", ".xml", ".svg"),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True)
-    try:
-        template = env.from_string(source)
-        return str(template.render(**context(report, fail_on, limit=None)))
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{display}: template error", [Problem(display, exc.lineno or 0, 0, "",
-                                                                 f"template syntax: {exc.message}")]) from None
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"{display}: refused", [Problem(display, 0, 0, "", f"unsafe template: {exc}")]) from None
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"{display}: template error", [Problem(display, _template_line(exc), 0, "",
-                                                                 f"template: {exc}")]) from None
-
-
-def _template_line(exc: BaseException) -> int:
-    """The line of the user's template a runtime error happened on (from the traceback), or 0."""
-    tb = exc.__traceback__
-    line = 0
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+    return usertemplate.render(path, context(report, fail_on, limit=None))
 
 
 STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json}

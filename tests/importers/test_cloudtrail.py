@@ -322,13 +322,26 @@ def test_unconvertible_records_are_skipped_named_and_strict_refuses_them(
         in err
 
 
-def test_strict_makes_every_skip_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_strict_refuses_unconverted_iam_writes_but_not_records_that_change_no_access(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "h.jsonl"
+    assert main(["import", "cloudtrail", str(FIXTURES / "mixed.json"), "--out", str(out)]) == 0
+    assert "skipped 1 (unsupported IAM write; access changes, refused by --strict): CreateWidgetThing 1" \
+        in capsys.readouterr().err
+    out.unlink()
     assert main(["import", "cloudtrail", str(FIXTURES / "mixed.json"), "--out", str(out), "--strict"]) == 2
     err = capsys.readouterr().err
     assert not out.exists()
-    assert "read-only: GetUser" in err and "unsupported IAM write: CreateWidgetThing" in err
-    assert main(["import", "cloudtrail", str(FIXTURES / "lines.jsonl"), "--out", str(out), "--strict"]) == 0
+    assert "unsupported IAM write: CreateWidgetThing), and --strict is on" in err
+    # the read, the failed call, the S3 call, the tag and the duplicate are not access changes
+    assert "GetUser" not in err and "PutObject" not in err and "TagRole" not in err
+    doc = json.loads((FIXTURES / "mixed.json").read_text())
+    doc["Records"] = [r for r in doc["Records"] if r.get("eventName") != "CreateWidgetThing"]
+    rest = tmp_path / "rest.json"
+    rest.write_text(json.dumps(doc))
+    assert main(["import", "cloudtrail", str(rest), "--out", str(out), "--strict"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 (read-only): GetUser 1" in err and "skipped 1 (not IAM): PutObject 1" in err
 
 
 def test_the_cli_end_to_end_with_a_key_mapping_and_a_project(tmp_path: Path,

@@ -133,11 +133,18 @@ def test_malformed_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.Cap
     assert not out.exists()
 
 
-def test_strict(tmp_path: Path) -> None:
+def test_strict_refuses_incomplete_changes_but_not_records_that_change_no_access(tmp_path: Path) -> None:
     out = tmp_path / "h.jsonl"
-    assert main(["import", "entra", str(FIX / "auditlogs.jsonl"), "--out", str(out), "--strict"]) == 2
-    assert not out.exists()
-    assert main(["import", "entra", str(FIX / "graph.json"), "--out", str(out), "--strict"]) == 0
+    # a failed call, a device update and PIM eligibility or requests change no access
+    assert main(["import", "entra", str(FIX / "auditlogs.jsonl"), "--out", str(out), "--strict"]) == 0
+    lines = (FIX / "auditlogs.jsonl").read_text().splitlines()
+    cut = tmp_path / "cut.jsonl"
+    first = json.loads(lines[0])
+    first.pop("time", None)
+    first.get("properties", {}).pop("activityDateTime", None)
+    cut.write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
+    assert main(["import", "entra", str(cut), "--out", str(tmp_path / "s.jsonl"), "--strict"]) == 2
+    assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_cli_end_to_end_loads(tmp_path: Path) -> None:

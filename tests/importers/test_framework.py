@@ -119,8 +119,11 @@ def test_the_summary_counts_converted_and_skipped_by_kind() -> None:
     assert ctx.summary() == ("converted 3: AttachRolePolicy 3\n"
                              "skipped 3 (read-only): GetUser 2, ListRoles 1")
     strict = Context("cloudtrail", strict=True)
-    strict.skip(record, "read-only", "GetUser")
-    assert "f.json" in str(strict.problems[0]) and "--strict" in str(strict.problems[0])
+    strict.skip(record, "read-only", "GetUser")  # not an access change: never an error
+    assert not strict.problems and strict.skipped == {"read-only": {"GetUser": 1}}
+    strict.unconverted(record, "policy content change", "CreatePolicyVersion")
+    assert [str(p) for p in strict.problems] == [
+        "f.json[3]: an access change not converted (policy content change: CreatePolicyVersion), and --strict is on"]
 
 
 def test_dig_picks_list_items_by_a_field() -> None:
@@ -234,3 +237,125 @@ def test_hostile_input_is_a_located_error_never_a_traceback(tmp_path: Path, caps
     err = capsys.readouterr().err
     assert f"{tmp_path}/{message}" in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".h.jsonl.*"))
+
+
+def _import_lines(tmp_path: Path, *options: str, name: str = "h.jsonl") -> int:
+    source = Path(__file__).parent / "fixtures" / "cloudtrail" / "lines.jsonl"
+    return main(["import", "cloudtrail", str(source), "--out", str(tmp_path / name), *options])
+
+
+def test_a_misspelt_key_field_is_warned_about_and_the_summary_counts_keys(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import_lines(tmp_path, "--key-from", "userAgnet") == 0
+    err = capsys.readouterr().err
+    assert "warning: --key-from 'userAgnet': no converted record has this field, so no key was mapped" in err
+    written = len((tmp_path / "h.jsonl").read_text().splitlines())
+    assert f"keyed 0 of {written} converted changes, with a ticket 0, with a reason 0" in err
+    # the right spelling: keys mapped, counted, and no warning
+    assert _import_lines(tmp_path, "--key-from", "userAgent", "--reason-from", "eventName", name="k.jsonl") == 0
+    err = capsys.readouterr().err
+    events = [json.loads(line) for line in (tmp_path / "k.jsonl").read_text().splitlines()]
+    keyed = sum(1 for e in events if e.get("key"))
+    assert keyed and f"keyed {keyed} of {len(events)} converted changes, with a ticket 0, " \
+                     f"with a reason {len(events)}" in err
+    assert "warning:" not in err
+
+
+def test_a_key_pattern_that_never_matches_is_warned_about(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import_lines(tmp_path, "--key-from", "userAgent", "--key-pattern", r"ticket=(\d+)") == 0
+    err = capsys.readouterr().err
+    assert "warning: --key-pattern 'ticket=(\\\\d+)' matched none of the" in err and "values of 'userAgent'" in err
+    assert _import_lines(tmp_path, "--key-from", "userAgent", "--key-pattern", r"(\S+)", name="k.jsonl") == 0
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_a_mapping_files_fields_are_checked_the_same_way(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("ticket: {from: requestParameters.tiket}\nkey: {from: userAgent}\n")
+    assert _import_lines(tmp_path, "--mapping", str(mapping)) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {mapping}: ticket.from 'requestParameters.tiket': no converted record has this field" in err
+    assert "key.from" not in err
+
+
+def test_strict_refuses_a_mapping_that_never_took(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _import_lines(tmp_path, "--key-from", "userAgnet", "--strict") == 2
+    err = capsys.readouterr().err
+    assert "--key-from 'userAgnet': no converted record has this field" in err and "(an error with --strict)" in err
+    assert not (tmp_path / "h.jsonl").exists()
+    assert _import_lines(tmp_path, "--key-from", "userAgent", "--strict") == 0
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporaries_of_a_killed_import_are_removed_by_the_next_one(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    dead = tmp_path / f".h.jsonl.keytrail-tmp-{_dead_pid()}"  # what `kill -9` during an import leaves
+    dead.write_text('{"id": "half', encoding="utf-8")
+    state_dead = tmp_path / f".state.keytrail-tmp-{_dead_pid()}"
+    (state_dead / "history").mkdir(parents=True)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as running:
+        try:
+            live = tmp_path / f".h.jsonl.keytrail-tmp-{running.pid}"  # an import running now: kept
+            live.write_text("", encoding="utf-8")
+            other = tmp_path / ".other.jsonl.keytrail-tmp-1"  # another target's: not this run's business
+            other.write_text("", encoding="utf-8")
+            assert _import_lines(tmp_path) == 0
+            assert f"removed 1 temporary file(s) left by an interrupted import to the same place: {dead.name}" \
+                in capsys.readouterr().err
+            assert not dead.exists() and live.exists() and other.exists()
+            rbac = Path(__file__).parent / "fixtures" / "k8s-rbac" / "multi.yaml"
+            assert main(["import", "k8s-rbac", str(rbac), "--out", str(tmp_path / "state")]) == 0
+            assert not state_dead.exists() and (tmp_path / "state" / "keytrail.yaml").is_file()
+        finally:
+            running.kill()
+
+
+def test_a_temporary_is_named_for_its_target_and_process(tmp_path: Path) -> None:
+    import os
+
+    from keytrail.importers.runner import temporary
+
+    assert temporary(tmp_path / "h.jsonl") == tmp_path / f".h.jsonl.keytrail-tmp-{os.getpid()}"
+    link = tmp_path / f".x.jsonl.keytrail-tmp-{os.getpid()}"
+    target = tmp_path / "precious.txt"
+    target.write_text("keep")
+    link.symlink_to(target)
+    assert temporary(tmp_path / "x.jsonl") == link and not link.exists() and target.read_text() == "keep"
+
+
+def test_force_never_replaces_an_input_or_a_different_kind_of_thing(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes((Path(__file__).parent / "fixtures" / "okta" / "events.jsonl").read_bytes())
+    before = events.read_bytes()
+    assert main(["import", "okta", str(events), "--out", str(events), "--force"]) == 2
+    assert f"--out {events} is, or holds, the input {events}" in capsys.readouterr().err
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "rbac.yaml").write_bytes((Path(__file__).parent / "fixtures" / "k8s-rbac" / "multi.yaml").read_bytes())
+    assert main(["import", "k8s-rbac", str(manifests / "rbac.yaml"), "--out", str(manifests), "--force"]) == 2
+    assert "keytrail import never overwrites what it reads" in capsys.readouterr().err
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert main(["import", "okta", str(events), "--out", str(folder), "--force"]) == 2
+    assert f"{folder} is a folder: okta writes history, one JSONL file" in capsys.readouterr().err
+    assert events.read_bytes() == before and (manifests / "rbac.yaml").is_file() and folder.is_dir()
+    # the near miss: --force replaces an earlier output of the same kind, and leaves nothing beside it
+    out = tmp_path / "state"
+    assert main(["import", "k8s-rbac", str(manifests / "rbac.yaml"), "--out", str(out)]) == 0
+    (out / "mine.txt").write_text("from the earlier import's folder")
+    assert main(["import", "k8s-rbac", str(manifests / "rbac.yaml"), "--out", str(out), "--force"]) == 0
+    assert (out / "keytrail.yaml").is_file() and not (out / "mine.txt").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -139,11 +139,16 @@ def test_malformed_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.Cap
     assert not out.exists()
 
 
-def test_strict(tmp_path: Path) -> None:
+def test_strict_refuses_unconverted_changes_but_not_records_that_change_no_access(tmp_path: Path) -> None:
     out = tmp_path / "h.jsonl"
-    assert main(["import", "github", str(FIX / "events.jsonl"), "--out", str(out), "--strict"]) == 2
-    assert not out.exists()
-    assert main(["import", "github", str(FIX / "export.json"), "--out", str(out), "--strict"]) == 0
+    # an invitation and a push change no access
+    assert main(["import", "github", str(FIX / "events.jsonl"), "--out", str(out), "--strict"]) == 0
+    vague = tmp_path / "vague.jsonl"
+    vague.write_text(json.dumps({"action": "org.update_member", "created_at": 1772359200000, "org": "acme",
+                                 "user": "alice", "actor": "bob"}) + "\n")
+    assert main(["import", "github", str(vague), "--out", str(tmp_path / "v.jsonl")]) == 0
+    assert main(["import", "github", str(vague), "--out", str(tmp_path / "s.jsonl"), "--strict"]) == 2
+    assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_cli_end_to_end_loads(tmp_path: Path) -> None:

@@ -149,11 +149,17 @@ def test_malformed_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.Cap
     assert not out.exists()
 
 
-def test_strict(tmp_path: Path) -> None:
+def test_strict_refuses_incomplete_changes_but_not_records_that_change_no_access(tmp_path: Path) -> None:
     out = tmp_path / "h.jsonl"
-    assert main(["import", "okta", str(FIX / "events.jsonl"), "--out", str(out), "--strict"]) == 2
-    assert not out.exists()
-    assert main(["import", "okta", str(FIX / "api.json"), "--out", str(out), "--strict"]) == 0
+    # a session start and a failed call change no access
+    assert main(["import", "okta", str(FIX / "events.jsonl"), "--out", str(out), "--strict"]) == 0
+    lines = (FIX / "events.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    del first["published"]
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
+    assert main(["import", "okta", str(cut), "--out", str(tmp_path / "s.jsonl"), "--strict"]) == 2
+    assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_cli_end_to_end_loads(tmp_path: Path) -> None:

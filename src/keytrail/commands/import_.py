@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         if len(ctx.incomplete_at) > len(shown):
             print(f"  and {len(ctx.incomplete_at) - len(shown):,} more", file=sys.stderr)
+    for warning in ctx.mapping_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     from keytrail.importers import get
 
     if get(args.format).KIND == "history" and not mapping.key.path:

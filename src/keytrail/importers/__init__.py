@@ -9,11 +9,14 @@ One module per format, named in the explicit :data:`REGISTRY`. A module exposes
   :class:`~keytrail.importers.base.State` (snapshot lines and a directory).
 
 Importers never drop anything silently: every record is either converted or
-counted as skipped with a reason (``ctx.skip``). A record that is not of the
-format at all is an error naming the file and line or record index
-(``ctx.problem``); an access change of the format that cannot be converted (no
-time, no target) is skipped as incomplete and listed by place
-(``ctx.incomplete``). With ``--strict`` every unconvertible record is an error.
+counted as skipped with a reason. A record that is not an access change (a read,
+a failed call, another service) is skipped (``ctx.skip``). A record that is not of
+the format at all, or has a field of the wrong shape, is an error naming the file
+and line or record index (``ctx.problem``). An access change of the format that
+cannot be converted is skipped too: as incomplete, listed by place, when it lacks
+what converting it needs (no time, no target: ``ctx.incomplete``), or under its
+own reason when native history cannot say it (``ctx.unconverted``). ``--strict``
+makes those two kinds errors, never the records that are not access changes.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ from keytrail.importers.aws_names import (
     trust_principals,
     user_id,
 )
-from keytrail.importers.base import Context, Record, State, read_records, safe_name
+from keytrail.importers.base import Context, Record, State, arr, read_records, safe_name
 
 FORMAT = "aws-authz"
 KIND = "state"
@@ -114,7 +114,7 @@ def permissions(document: Any) -> list[str]:
         deny = st.get("Effect") == "Deny"
         for field, prefix in (("Action", ""), ("NotAction", "NotAction:")):
             actions = st.get(field)
-            for action in [actions] if isinstance(actions, str) else (actions or []):
+            for action in [actions] if isinstance(actions, str) else arr(actions, field):
                 if isinstance(action, str) and action.strip():
                     out.add(("Deny:" if deny else "") + prefix + action.strip())
     return sorted(out)
@@ -173,7 +173,7 @@ class _Reader:
         return out
 
     def attached(self, item: dict[str, Any], subject: str, account: str, where: str) -> None:
-        for n, att in enumerate(item.get("AttachedManagedPolicies") or []):
+        for n, att in enumerate(arr(item.get("AttachedManagedPolicies"), f"{where}.AttachedManagedPolicies")):
             if not isinstance(att, dict) or not (att.get("PolicyName") or att.get("PolicyArn")):
                 raise ValueError(f"{where}.AttachedManagedPolicies[{n}]: expected PolicyName or PolicyArn")
             name = att.get("PolicyName") or arn_name(att["PolicyArn"])
@@ -186,7 +186,7 @@ class _Reader:
 
     def inline(self, item: dict[str, Any], field: str, kind: str, owner: str, subject: str,
                account: str, where: str) -> None:
-        for n, pol in enumerate(item.get(field) or []):
+        for n, pol in enumerate(arr(item.get(field), f"{where}.{field}")):
             if not isinstance(pol, dict) or not isinstance(pol.get("PolicyName"), str):
                 raise ValueError(f"{where}.{field}[{n}]: expected an object with PolicyName")
             target = inline_id(kind, owner, pol["PolicyName"])
@@ -282,7 +282,7 @@ class _Reader:
                                          **({"attributes": dict(attrs)} if attrs else {})}
         for principal in trust_principals(item.get("AssumeRolePolicyDocument")):
             self.hold(principal, target, account, "AssumeRolePolicyDocument")
-        for n, profile in enumerate(item.get("InstanceProfileList") or []):
+        for n, profile in enumerate(arr(item.get("InstanceProfileList"), f"{where}.InstanceProfileList")):
             if not isinstance(profile, dict) or not isinstance(profile.get("InstanceProfileName"), str):
                 raise ValueError(f"{where}.InstanceProfileList[{n}]: expected InstanceProfileName")
             pid = instance_profile_id(profile["InstanceProfileName"])

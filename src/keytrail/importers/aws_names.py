@@ -13,7 +13,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from keytrail.importers.base import safe_name
+from keytrail.importers.base import arr, obj, safe_name
 
 
 def user_id(name: str) -> str:
@@ -130,7 +130,7 @@ def trust_principals(document: Any) -> list[str]:
         if not isinstance(principal, dict):
             continue
         for kind, values in principal.items():
-            for value in [values] if isinstance(values, str) else (values or []):
+            for value in [values] if isinstance(values, str) else arr(values, f"Principal.{kind}"):
                 if not isinstance(value, str):
                     continue
                 if kind == "Service":
@@ -156,7 +156,7 @@ def actor_of(identity: Any) -> str | None:
         name = identity.get("userName") or (arn_name(arn) if ":user/" in arn else None)
         return user_id(name) if name else None
     if kind in ("AssumedRole", "FederatedUser"):
-        issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+        issuer = obj(identity.get("sessionContext"), "userIdentity.sessionContext").get("sessionIssuer") or {}
         if isinstance(issuer, dict) and issuer.get("userName"):
             if issuer.get("type") == "Role":
                 return role_principal(issuer["userName"])
@@ -173,6 +173,7 @@ def actor_of(identity: Any) -> str | None:
         account = identity.get("accountId")
         return account_principal(account) if account else None
     if kind == "IdentityCenterUser":
-        name = (identity.get("onBehalfOf") or {}).get("userId") or (arn_name(arn) if arn else None)
+        name = obj(identity.get("onBehalfOf"), "userIdentity.onBehalfOf").get("userId") \
+            or (arn_name(arn) if arn else None)
         return user_id(name) if name else None
     return None

@@ -1,18 +1,14 @@
-"""What every importer shares: reading raw records, key mapping, the summary, writing.
+"""What every importer shares: the Context (counts, skips, problems, the summary), key
+mapping, fields of the wrong shape, times, and the wrappers real exports come in.
 
-Raw inputs are JSON documents (one object, ``{"Records": [...]}``, a list), JSON
-lines, or YAML (multi-document), gzipped or not. :func:`read_records` yields
-each record with where it came from, so that a converted event keeps its
-``source`` (file, line or index, the system's own id) and a problem names the
-place.
+Reading raw records is :mod:`keytrail.importers.reading` (``Record`` and
+``read_records`` are importable from here too).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,24 +18,53 @@ from typing import Any
 import orjson
 
 from keytrail.errors import InputError, Problem
+from keytrail.importers.reading import Record, located, read_records
+from keytrail.textsafe import inline
 
 
-@dataclass(frozen=True)
-class Record:
-    """One raw record and where it came from."""
+class Malformed(ValueError):
+    """A record's field has the wrong JSON type (an object where a string belongs ...):
+    the record is malformed, a located problem, never a crash and never read as absent."""
 
-    data: Any
-    file: str
-    line: int = 0     # JSON lines / YAML documents: the line; 0 when unknown
-    index: int = 0    # the position in its file (0-based)
-    item: int | None = None  # the position in its line, when a line holds a document of records
 
-    def where(self) -> str:
-        item = f"[{self.item}]" if self.item is not None else ""
-        return (f"{self.file}:{self.line}" if self.line else f"{self.file}[{self.index}]") + item
+def json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
 
-    def place(self) -> tuple[str, int, int, int | None]:
-        return self.file, self.line, self.index, self.item
+
+def obj(value: Any, what: str) -> dict[str, Any]:
+    """``value`` when it is an object, ``{}`` when absent (null); else :class:`Malformed`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} must be an object, not {json_type(value)}")
+    return value
+
+
+def arr(value: Any, what: str) -> list[Any]:
+    """``value`` when it is a list, ``[]`` when absent (null); else :class:`Malformed`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Malformed(f"{what} must be a list, not {json_type(value)}")
+    return value
+
+
+@dataclass
+class FieldUse:
+    """How a mapped field fared over an import: how often its path led to a value, and how
+    often the pattern matched that value (every time, without a pattern)."""
+
+    found: int = 0
+    matched: int = 0
 
 
 @dataclass
@@ -48,6 +73,10 @@ class Field:
 
     path: str | None = None
     pattern: re.Pattern[str] | None = None
+    #: how the user gave it, for messages: ``--key-from`` or ``mapping.yaml: key.from``
+    origin: str = ""
+    #: shared by the copies an importer makes (Okta also reads a lower-cased record)
+    use: FieldUse = field(default_factory=FieldUse)
 
     def extract(self, data: Any) -> str | None:
         if self.path is None:
@@ -55,12 +84,15 @@ class Field:
         value = dig(data, self.path)
         if value is None or isinstance(value, (dict, list)):
             return None
+        self.use.found += 1
         text = str(value)
         if self.pattern is None:
+            self.use.matched += 1
             return text or None
         m = self.pattern.search(text)
         if m is None:
             return None
+        self.use.matched += 1
         return (m.group(1) if m.groups() else m.group(0)) or None
 
 
@@ -73,14 +105,31 @@ class Mapping:
     reason: Field = field(default_factory=Field)
 
     def apply(self, raw: Any, event: dict[str, Any]) -> dict[str, Any]:
-        """Fill the mapped fields the importer did not set itself."""
+        """Fill the mapped fields the importer did not set itself (every mapped field is
+        still read, so that :meth:`warnings` knows whether it ever occurs)."""
         for name in ("key", "ticket", "reason"):
-            if event.get(name):
-                continue
             value = getattr(self, name).extract(raw)
-            if value:
+            if value and not event.get(name):
                 event[name] = value
         return event
+
+    def warnings(self, converted: int) -> list[str]:
+        """What went wrong with the mapping over ``converted`` converted records: a field that
+        never occurs (a misspelt path), a pattern that never matched."""
+        out = []
+        for name in ("key", "ticket", "reason"):
+            f: Field = getattr(self, name)
+            if f.path is None or not converted:
+                continue
+            origin = f.origin or f"--{name}-from"
+            if f.use.found == 0:
+                out.append(f"{origin} {inline(f.path)!r}: no converted record has this field, so no {name} was "
+                           "mapped (a dotted path into the raw record, case-sensitive: check its spelling)")
+            elif f.pattern is not None and f.use.matched == 0:
+                where = origin.replace("-from", "-pattern").replace(".from", ".pattern")
+                out.append(f"{where} {inline(f.pattern.pattern)!r} matched none of the {f.use.found:,} values of "
+                           f"{inline(f.path)!r}, so no {name} was mapped")
+        return out
 
 
 _SELECT = re.compile(r"^(?P<field>[^\[\]]*)\[(?P<key>[^=\]]+)=(?P<value>[^\]]*)\]$")
@@ -135,15 +184,36 @@ class Context:
     assumed_converted: int = 0
     #: files in input folders that are not data (README.md ...), not read
     ignored_files: list[str] = field(default_factory=list)
+    #: the skip reasons that are access changes left out (:meth:`unconverted`)
+    unconvertible: set[str] = field(default_factory=set)
+    #: history formats: events written, and how many of them carry a key, a ticket, a reason
+    written: int | None = None
+    keyed: int = 0
+    ticketed: int = 0
+    reasoned: int = 0
+    #: temporaries of interrupted imports to the same ``--out``, removed before this one
+    removed_stale: list[str] = field(default_factory=list)
+    #: what :meth:`Mapping.warnings` found once the import ran
+    mapping_warnings: list[str] = field(default_factory=list)
 
     def count(self, kind: str) -> None:
         """One record converted, of this kind (e.g. ``AttachRolePolicy``)."""
         self.converted[kind] += 1
 
     def skip(self, record: Record, reason: str, kind: str) -> None:
-        """A record deliberately not converted (``read-only``, ``failed call``), by its type."""
+        """A record that is not an access change (``read-only``, ``failed call``, ``not IAM``,
+        a duplicate delivery), counted by reason and type. Never an error, not even with
+        ``--strict``: a complete export is mostly such records."""
+        self.skipped.setdefault(reason, Counter())[kind] += 1
+
+    def unconverted(self, record: Record, reason: str, kind: str) -> None:
+        """An access change keytrail cannot represent (``policy content change``, a binding
+        deleted that the log never showed): counted by reason and type like a skip, and an
+        error with ``--strict``, which promises that no access change was left out."""
+        self.unconvertible.add(reason)
         if self.strict:
-            self.problem(record, f"not converted ({reason}: {kind}) and --strict is on")
+            self.problem(record, f"an access change not converted ({reason}: {inline(kind)}), and --strict is on")
+            return
         self.skipped.setdefault(reason, Counter())[kind] += 1
 
     def incomplete(self, record: Record, kind: str, message: str) -> None:
@@ -157,7 +227,7 @@ class Context:
             self.problem(record, f"{message} (not converted, and --strict is on)")
         else:
             self.skipped.setdefault("incomplete", Counter())[kind] += 1
-            self.incomplete_at.append(_located(record, message, "warning"))
+            self.incomplete_at.append(located(record, message, "warning"))
 
     def missing_time(self, record: Record) -> str | None:
         """The time for a record that carries none: ``--assume-time`` if given (and the
@@ -178,7 +248,7 @@ class Context:
 
     def problem(self, record: Record, message: str) -> None:
         """A malformed or unconvertible record, located."""
-        self.problems.append(_located(record, message))
+        self.problems.append(located(record, message))
 
     def source(self, record: Record, ident: Any = None, **extra: Any) -> dict[str, Any]:
         """The ``source`` of a converted event: format, file, line or index, the system's id."""
@@ -201,180 +271,31 @@ class Context:
         lines = [f"converted {sum(self.converted.values()):,}" + _top(self.converted)]
         for reason in sorted(self.skipped):
             counts = self.skipped[reason]
-            lines.append(f"skipped {sum(counts.values()):,} ({reason})" + _top(counts))
+            note = "; access changes, refused by --strict" if reason in self.unconvertible else ""
+            lines.append(f"skipped {sum(counts.values()):,} ({reason}{note})" + _top(counts))
         if self.ignored_files:
             lines.append(f"ignored {len(self.ignored_files):,} file(s) in the input folders that are not JSON, "
-                         f"JSON lines or YAML: {', '.join(self.ignored_files[:5])}"
+                         f"JSON lines or YAML: {', '.join(inline(f) for f in self.ignored_files[:5])}"
                          + (", …" if len(self.ignored_files) > 5 else ""))
+        if self.removed_stale:
+            lines.append(f"removed {len(self.removed_stale):,} temporary file(s) left by an interrupted import "
+                         f"to the same place: {', '.join(inline(n) for n in self.removed_stale[:5])}")
+        if self.written is not None:
+            lines.append(f"keyed {self.keyed:,} of {self.written:,} converted changes, with a ticket "
+                         f"{self.ticketed:,}, with a reason {self.reasoned:,}")
         if self.assumed_converted:
             lines.append(f"{self.assumed_converted:,} converted record(s) carried no time: given {self.assume_time} "
                          "(--assume-time), marked source.time_assumed")
         return "\n".join(lines)
 
 
-def _located(record: Record, message: str, level: str = "error") -> Problem:
-    path = "" if record.line else f"[{record.index}]"
-    if record.item is not None:
-        path += f"[{record.item}]"
-    return Problem(record.file, record.line, 0, path, message, level)
-
-
 def _top(counts: Counter[str], limit: int = 12) -> str:
     if not counts:
         return ""
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    shown = ", ".join(f"{k} {v:,}" for k, v in items[:limit])
+    shown = ", ".join(f"{inline(k)} {v:,}" for k, v in items[:limit])  # kinds are input: inert
     more = f", and {len(items) - limit} more kinds" if len(items) > limit else ""
     return f": {shown}{more}"
-
-
-def _open_text(path: Path) -> str:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return data.decode("utf-8-sig")
-
-
-def _open_binary(path: Path) -> Any:
-    """The file as a binary stream, decompressed when it is gzipped."""
-    handle = path.open("rb")
-    if handle.peek(2)[:2] == b"\x1f\x8b":
-        handle.close()
-        return gzip.open(path, "rb")
-    return handle
-
-
-_READ_ERRORS = (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error)
-
-
-def read_records(paths: Iterable[Path], display: Any = str, records_key: str | tuple[str, ...] | None = None,
-                 yaml_ok: bool = False) -> Iterator[Record]:
-    """Yield every record of every input file; unreadable input raises :class:`InputError`.
-
-    JSON lines are read line by line, so a file of any size streams. A JSON
-    document (an object or list spread over lines) is read whole: an object
-    with ``records_key`` (``Records`` for CloudTrail; or the first of several keys,
-    such as ``("value", "records")``) yields its items, a list
-    its items, any other object is one record; a line holding such a document
-    (``{"Records": [...]}`` on one line) yields its items too. YAML
-    (multi-document, ``List`` kinds flattened by the importer) when ``yaml_ok``.
-    """
-    for path in paths:
-        shown = display(path)
-        try:
-            yield from _file_records(path, shown, records_key, yaml_ok)
-        except _READ_ERRORS as exc:
-            raise InputError(f"{shown}: cannot read", [Problem(shown, 0, 0, "", f"cannot read: {exc}")]) from None
-
-
-def _file_records(path: Path, shown: str, records_key: str | tuple[str, ...] | None, yaml_ok: bool) -> Iterator[Record]:
-    with _open_binary(path) as handle:
-        first, number = b"", 0
-        for first in handle:
-            number += 1
-            if number == 1 and first.startswith(b"\xef\xbb\xbf"):
-                first = first[3:]
-            if first.strip():
-                break
-        head = first.lstrip()[:1]
-        if head not in (b"{", b"["):
-            if yaml_ok and head:
-                yield from _yaml_records(_open_text(path), shown)
-                return
-            if head:
-                raise InputError(f"{shown}: not JSON", [Problem(shown, number, 1, "", "expected JSON or JSON lines")])
-            return  # an empty file holds no records
-        try:
-            value = orjson.loads(first)
-        except orjson.JSONDecodeError:
-            value = None
-        if value is None:  # the first line is not a whole value: a document over several lines
-            text = first + handle.read()
-            try:
-                doc = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                yield from _json_lines(text.splitlines(keepends=True), shown, number)
-                return
-            yield from _items(doc, shown, 0, records_key, whole=True)
-            return
-        rest, gap = handle.readline(), 1
-        while rest and not rest.strip():
-            rest, gap = handle.readline(), gap + 1
-        if not rest:  # one value in the whole file: a document
-            yield from _items(value, shown, 0, records_key, whole=True)
-            return
-        yield from _items(value, shown, number, records_key, whole=False, index=0)
-        yield from _json_lines(_chain_line(rest, handle), shown, number + gap, first_index=1,
-                               records_key=records_key)
-
-
-def _chain_line(line: bytes, handle: Any) -> Iterator[bytes]:
-    yield line
-    yield from handle
-
-
-def _items(value: Any, shown: str, line: int, records_key: str | tuple[str, ...] | None, whole: bool,
-           index: int = 0) -> Iterator[Record]:
-    """The records of one JSON value: a document's items, or the value itself."""
-    items = None
-    if records_key and isinstance(value, dict):
-        keys = (records_key,) if isinstance(records_key, str) else records_key
-        items = next((value[k] for k in keys if isinstance(value.get(k), list)), None)
-    if items is None and whole and isinstance(value, list):
-        items = value
-    if isinstance(items, list):
-        if whole:
-            yield from (Record(item, shown, 0, i) for i, item in enumerate(items))
-        else:
-            yield from (Record(item, shown, line, index, i) for i, item in enumerate(items))
-        return
-    yield Record(value, shown, line, index)
-
-
-def _json_lines(lines: Iterable[bytes], shown: str, start: int, first_index: int = 0,
-                records_key: str | tuple[str, ...] | None = None) -> Iterator[Record]:
-    """One record per non-blank line; every unparsable line is located, and the file fails."""
-    problems: list[Problem] = []
-    index = first_index
-    number = start - 1
-    for number, line in enumerate(lines, start):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            if len(problems) < 50:
-                problems.append(Problem(shown, number, getattr(exc, "colno", 0) or 0, "",
-                                        f"invalid JSON: {exc.msg}"))
-            index += 1
-            continue
-        yield from _items(value, shown, number, records_key, whole=False, index=index)
-        index += 1
-    if problems:
-        raise InputError(f"{shown}: invalid JSON lines", problems)
-
-
-def _yaml_records(text: str, shown: str) -> Iterator[Record]:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        index = 0
-        for node in yaml.compose_all(text, Loader=loader):
-            if node is None:
-                continue
-            data = yaml.load(yaml.serialize(node), Loader=loader)  # noqa: S506 - the safe loader
-            yield Record(data, shown, node.start_mark.line + 1, index)
-            index += 1
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise InputError(f"{shown}: invalid YAML", [Problem(shown, (mark.line + 1) if mark else 0,
-                                                            (mark.column + 1) if mark else 0, "",
-                                                            f"invalid YAML: {exc.problem}")]) from None
-    except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow (NUL, a control)
-        line = text.count("\n", 0, getattr(exc, "position", 0) or 0) + 1
-        raise InputError(f"{shown}: invalid YAML", [Problem(shown, line, 0, "",
-                                                            f"not JSON or YAML: {exc}".splitlines()[0])]) from None
 
 
 @dataclass
@@ -399,18 +320,30 @@ def iso_utc(value: Any) -> str | None:
 
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return format_time(int(value * 1000))
+    try:
+        if isinstance(value, (int, float)):
+            return _epoch_time(int(value * 1000))
+        if isinstance(value, str) and value.strip() and value.strip().isdigit():
+            return _epoch_time(int(value.strip()) * 1000)
+    except (OverflowError, ValueError):  # infinity, NaN, or more digits than a time has
+        return None
     if isinstance(value, str) and value.strip():
         text = value.strip()
-        if text.isdigit():
-            return format_time(int(text) * 1000)
         for candidate in (text, text + "Z"):
             try:
                 return format_time(parse_time(candidate))
             except TimeFormatError:
                 continue
     return None
+
+
+def _epoch_time(micros: int) -> str | None:
+    """Epoch microseconds as ISO 8601, or None outside the years 1 to 9999 (not a time)."""
+    from keytrail.timeutil import format_time
+
+    if not -62_135_596_800_000_000 <= micros < 253_402_300_800_000_000:
+        return None
+    return format_time(micros)
 
 
 def text_value(value: Any) -> str | None:

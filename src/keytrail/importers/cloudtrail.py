@@ -150,7 +150,7 @@ from keytrail.importers.aws_names import (
     trust_principals,
     user_id,
 )
-from keytrail.importers.base import Context, Record, panther_records
+from keytrail.importers.base import Context, Malformed, Record, obj, panther_records
 
 FORMAT = "cloudtrail"
 KIND = "history"
@@ -190,6 +190,12 @@ _POLICY_CALL = re.compile(r"^(Attach|Detach|Put|Delete)(User|Group|Role)Policy$"
 
 class _Bad(Exception):
     """A record that cannot be converted: the message says why."""
+
+
+#: Skip reasons that are IAM writes changing access in ways native history cannot say
+#: (errors with --strict); the other reasons are not access changes.
+UNCONVERTED = frozenset({"rename (not modelled)", "policy content change", "permissions boundary",
+                         "unsupported IAM write"})
 
 
 def _skip_reason(data: dict[str, Any]) -> str | None:
@@ -288,13 +294,13 @@ class _Converter:
         role = self.need("roleName")
         doc = self.params.get("assumeRolePolicyDocument")
         if doc is None:
-            doc = (self.response.get("role") or {}).get("assumeRolePolicyDocument")
+            doc = obj(self.response.get("role"), "responseElements.role").get("assumeRolePolicyDocument")
         events = [{"action": "define", "target": role_target(role)},
                   {"action": "join", "subject": role_principal(role)}]
         return events + self._trust_events(role, trust_principals(doc), None)
 
     def create_service_linked_role(self) -> list[dict[str, Any]]:
-        role = (self.response.get("role") or {}).get("roleName")
+        role = obj(self.response.get("role"), "responseElements.role").get("roleName")
         service = self.need("aWSServiceName")
         if not isinstance(role, str) or not role:
             raise _Bad("responseElements.role.roleName is missing (the role AWS created)")
@@ -445,6 +451,9 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.skip(record, "not IAM", name)
             continue
         reason = _skip_reason(data)
+        if reason in UNCONVERTED:
+            ctx.unconverted(record, reason, name)
+            continue
         if reason is not None:
             ctx.skip(record, reason, name)
             continue
@@ -487,11 +496,14 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         account = data.get("recipientAccountId") or (
             identity.get("accountId") if isinstance(identity, dict) else None)
         account = str(account) if account else ""
-        actor = actor_of(identity)
         try:
+            actor = actor_of(identity)
             parts = convert_one(data, account, actor)
         except _Bad as exc:
             ctx.incomplete(record, name, f"{name}: {exc}")
+            continue
+        except Malformed as exc:
+            ctx.problem(record, f"{name}: {exc}")
             continue
         if not parts:
             ctx.skip(record, "no change", name)

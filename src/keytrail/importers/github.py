@@ -136,7 +136,7 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
         permission = _level(event.get("permission") or dig(event, "data.permission"))
         old = _level(event.get("old_permission") or dig(event, "data.old_permission"))
         if name == "org.update_member" and permission is None:
-            ctx.skip(record, "no permission in record", name)
+            ctx.unconverted(record, "no permission in record", name)
             continue
         changes = _changes(name, event, permission)
         if isinstance(changes, str):

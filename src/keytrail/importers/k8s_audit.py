@@ -33,7 +33,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, read_records, safe_name, unwrap
+from keytrail.importers.base import (
+    Context,
+    Malformed,
+    Record,
+    arr,
+    obj,
+    read_records,
+    safe_name,
+    unwrap,
+)
 from keytrail.importers.k8s_rbac import role_id, subject_id
 
 FORMAT = "k8s-audit"
@@ -58,12 +67,17 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
     # AKS diagnostic logs through Event Hubs or storage arrive as {"records": [...]}
     for raw in read_records(paths, records_key=("records", "items")):
         record = unwrap(raw)
-        data = audit_event(record.data)
-        if data is None:
-            ctx.problem(record, "not a Kubernetes audit event (kind: Event with a verb, or one wrapped in a "
-                                "GKE Cloud Audit Logs entry or an AKS diagnostic log)")
+        try:
+            data = audit_event(record.data)
+            if data is None:
+                ctx.problem(record, "not a Kubernetes audit event (kind: Event with a verb, or one wrapped in a "
+                                    "GKE Cloud Audit Logs entry or an AKS diagnostic log)")
+                continue
+            events = list(_event(record, data, ctx, seen_subjects))
+        except Malformed as exc:
+            ctx.problem(record, str(exc))
             continue
-        yield from _event(record, data, ctx, seen_subjects)
+        yield from events
 
 
 def audit_event(data: Any) -> dict[str, Any] | None:
@@ -118,10 +132,12 @@ def _from_gke(entry: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any] 
         "kind": "Event", "verb": verb, "objectRef": ref,
         "auditID": entry.get("insertId"),
         "stageTimestamp": entry.get("timestamp") or entry.get("receiveTimestamp"),
-        "user": {"username": (payload.get("authenticationInfo") or {}).get("principalEmail")},
+        "user": {"username": obj(payload.get("authenticationInfo"), "protoPayload.authenticationInfo")
+                 .get("principalEmail")},
         # gRPC status: 0 is OK, anything else a failed call
         "responseStatus": {"code": 200 if code == 0 else 400 + (code if isinstance(code, int) else 0)},
-        "userAgent": (payload.get("requestMetadata") or {}).get("callerSuppliedUserAgent"),
+        "userAgent": obj(payload.get("requestMetadata"), "protoPayload.requestMetadata")
+        .get("callerSuppliedUserAgent"),
         "annotations": entry.get("labels") if isinstance(entry.get("labels"), dict) else {},
     }
     for ours, theirs in (("requestObject", "request"), ("responseObject", "response")):
@@ -153,18 +169,19 @@ def _event(record: Record, data: dict[str, Any], ctx: Context,
     if time is None:
         ctx.incomplete(record, label, f"{label}: no stageTimestamp or requestReceivedTimestamp")
         return
-    name = str(ref.get("name") or (data.get("requestObject") or {}).get("metadata", {}).get("name") or "")
+    request = obj(data.get("requestObject"), "requestObject")
+    name = str(ref.get("name") or obj(request.get("metadata"), "requestObject.metadata").get("name") or "")
     namespace = str(ref.get("namespace") or "")
     if not name:
         ctx.incomplete(record, label, f"{label}: the object has no name")
         return
-    username = str((data.get("user") or {}).get("username") or "")
+    username = str(obj(data.get("user"), "user").get("username") or "")
     base = {"time": time, "actor": actor_id(username)} if username else {"time": time}
     audit_id = data.get("auditID")
     source = ctx.source(record, audit_id, verb=verb, object=f"{kind}/{namespace + '/' if namespace else ''}{name}",
                         userAgent=data.get("userAgent"),
-                        impersonatedUser=(data.get("impersonatedUser") or {}).get("username"),
-                        reason=(data.get("annotations") or {}).get("authorization.k8s.io/reason"))
+                        impersonatedUser=obj(data.get("impersonatedUser"), "impersonatedUser").get("username"),
+                        reason=obj(data.get("annotations"), "annotations").get("authorization.k8s.io/reason"))
     stem = f"k8s-audit-{audit_id}" if audit_id else f"k8s-audit-{safe_name(record.file)}-{record.index}"
     events: list[dict[str, Any]] = []
     if kind in ("Role", "ClusterRole"):
@@ -172,22 +189,22 @@ def _event(record: Record, data: dict[str, Any], ctx: Context,
             events.append({"action": "define" if verb == "create" else "retire",
                            "target": role_id(kind, name, namespace)})
         else:
-            ctx.skip(record, "role content change", label)
+            ctx.unconverted(record, "role content change", label)
             return
     else:
         key = f"{kind}/{namespace}/{name}"
         before = seen.get(key, set())
         if verb == "delete":
             if key not in seen:
-                ctx.skip(record, "delete of a binding not seen", label)
+                ctx.unconverted(record, "delete of a binding not seen", label)
                 return
             after: set[tuple[str, str, str]] = set()
         else:
-            obj = data.get("requestObject") or data.get("responseObject")
-            if not isinstance(obj, dict) or not isinstance(obj.get("roleRef"), dict):
-                ctx.skip(record, "no binding object in the event", label)
+            binding = data.get("requestObject") or data.get("responseObject")
+            if not isinstance(binding, dict) or not isinstance(binding.get("roleRef"), dict):
+                ctx.unconverted(record, "no binding object in the event", label)
                 return
-            parsed = _subjects(obj, kind, namespace)
+            parsed = _subjects(binding, kind, namespace)
             if parsed is None:
                 ctx.incomplete(record, label, f"{label} {name!r}: roleRef or subjects are malformed")
                 return
@@ -206,14 +223,14 @@ def _event(record: Record, data: dict[str, Any], ctx: Context,
         yield ctx.mapping.apply(data, event)
 
 
-def _subjects(obj: dict[str, Any], kind: str, namespace: str) -> set[tuple[str, str, str]] | None:
-    ref = obj["roleRef"]
+def _subjects(binding: dict[str, Any], kind: str, namespace: str) -> set[tuple[str, str, str]] | None:
+    ref = binding["roleRef"]
     if ref.get("kind") not in ("Role", "ClusterRole") or not ref.get("name"):
         return None
     target = role_id(str(ref["kind"]), str(ref["name"]), namespace)
     resource = f"k8s:{safe_name(namespace)}" if kind == "RoleBinding" else "k8s:cluster"
     out = set()
-    for subject in obj.get("subjects") or []:
+    for subject in arr(binding.get("subjects"), "subjects"):
         if not isinstance(subject, dict) or not subject.get("name"):
             return None
         sid = subject_id(subject, namespace)

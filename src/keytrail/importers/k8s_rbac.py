@@ -77,7 +77,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, State, read_records, safe_name
+from keytrail.importers.base import Context, Record, State, json_type, read_records, safe_name
 
 FORMAT = "k8s-rbac"
 KIND = "state"
@@ -102,6 +102,9 @@ def convert(paths: list[Path], ctx: Context) -> State:
                                 "audit logs are history: import them with `keytrail import k8s-audit`")
             continue
         kind = data.get("kind")
+        if kind is not None and not isinstance(kind, str):
+            ctx.problem(record, f"kind must be a string, not {json_type(kind)}")
+            continue
         if kind not in RBAC_KINDS:
             ctx.skip(record, "not RBAC", str(kind or "no kind"))
             continue
@@ -212,7 +215,8 @@ def _role(record: Record, data: dict[str, Any], kind: str, name: str, namespace:
 def _binding(record: Record, data: dict[str, Any], kind: str, name: str, namespace: str, meta: dict[str, Any],
              state: State, ctx: Context) -> None:
     ref = data.get("roleRef")
-    if not isinstance(ref, dict) or ref.get("kind") not in _BINDING_TARGET or not ref.get("name"):
+    if not isinstance(ref, dict) or not isinstance(ref.get("kind"), str) or ref["kind"] not in _BINDING_TARGET \
+            or not ref.get("name"):
         ctx.problem(record, f"{kind} {name!r}: roleRef must name a Role or ClusterRole")
         return
     if kind == "ClusterRoleBinding" and ref["kind"] == "Role":
@@ -293,10 +297,10 @@ def _item_lines(record: Record) -> list[int]:
         return []
     import yaml
 
-    from keytrail.importers.base import _open_text
+    from keytrail.importers.reading import open_text
 
     try:
-        text = _open_text(Path(record.file))
+        text = open_text(Path(record.file))
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         for node in yaml.compose_all(text, Loader=loader):
             if node is None or node.start_mark.line + 1 != record.line or not isinstance(node, yaml.MappingNode):

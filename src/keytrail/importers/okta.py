@@ -103,7 +103,7 @@ def _lower_keys(data: Any) -> Any:
 
 def _lowered(mapping: Mapping) -> Mapping:
     def low(f: Field) -> Field:
-        return Field(f.path.lower() if f.path else None, f.pattern)
+        return Field(f.path.lower() if f.path else None, f.pattern, f.origin, f.use)
     return Mapping(low(mapping.key), low(mapping.ticket), low(mapping.reason))
 
 

@@ -66,7 +66,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, Record, read_records
+from keytrail.importers.base import Context, Malformed, Record, arr, obj, read_records
 
 FORMAT = "otlp"
 KIND = "history"
@@ -84,34 +84,45 @@ def convert(paths: list[Path], ctx: Context) -> Iterator[dict[str, Any]]:
             ctx.problem(record, "expected an OTLP/JSON logs document with resourceLogs[]")
             continue
         for place, log, scope_attrs, resource_attrs, scope in _log_records(record, data, ctx):
-            event = _convert_one(record, place, log, scope_attrs, resource_attrs, scope, per_span, ctx)
+            try:
+                event = _convert_one(record, place, log, scope_attrs, resource_attrs, scope, per_span, ctx)
+            except Malformed as exc:
+                ctx.problem(record, f"{place}: {exc}")
+                continue
             if event is not None:
                 yield event
 
 
 def _log_records(record: Record, data: dict[str, Any], ctx: Context) -> Iterator[tuple[Any, ...]]:
+    try:
+        yield from _walk(record, data, ctx)
+    except Malformed as exc:  # the envelope itself (a resource, a list of scopes) is malformed
+        ctx.problem(record, str(exc))
+
+
+def _walk(record: Record, data: dict[str, Any], ctx: Context) -> Iterator[tuple[Any, ...]]:
     for i, rlog in enumerate(data["resourceLogs"]):
         if not isinstance(rlog, dict):
             ctx.problem(record, f"resourceLogs[{i}] is not an object")
             continue
-        resource_attrs = attributes((rlog.get("resource") or {}).get("attributes"))
-        for j, slog in enumerate(rlog.get("scopeLogs") or []):
+        at = f"resourceLogs[{i}]"
+        resource_attrs = attributes(obj(rlog.get("resource"), f"{at}.resource").get("attributes"),
+                                    f"{at}.resource.attributes")
+        for j, slog in enumerate(arr(rlog.get("scopeLogs"), f"{at}.scopeLogs")):
             if not isinstance(slog, dict):
-                ctx.problem(record, f"resourceLogs[{i}].scopeLogs[{j}] is not an object")
+                ctx.problem(record, f"{at}.scopeLogs[{j}] is not an object")
                 continue
-            scope = slog.get("scope")
-            if not isinstance(scope, dict):
-                scope = {}
-            scope_attrs = attributes(scope.get("attributes"))
-            for k, log in enumerate(slog.get("logRecords") or []):
-                place = f"resourceLogs[{i}].scopeLogs[{j}].logRecords[{k}]"
+            scope = obj(slog.get("scope"), f"{at}.scopeLogs[{j}].scope")
+            scope_attrs = attributes(scope.get("attributes"), f"{at}.scopeLogs[{j}].scope.attributes")
+            for k, log in enumerate(arr(slog.get("logRecords"), f"{at}.scopeLogs[{j}].logRecords")):
+                place = f"{at}.scopeLogs[{j}].logRecords[{k}]"
                 if not isinstance(log, dict):
                     ctx.problem(record, f"{place} is not an object")
                     continue
                 yield place, log, scope_attrs, resource_attrs, scope
 
 
-def value(typed: Any) -> Any:
+def value(typed: Any, what: str = "value") -> Any:
     """An OTLP ``AnyValue`` unwrapped: ``{"intValue": "10"}`` → 10, arrays to lists, kvlists to dicts."""
     if not isinstance(typed, dict):
         return typed
@@ -120,23 +131,27 @@ def value(typed: Any) -> Any:
             raw = typed[name]
             if name == "intValue":
                 try:
-                    return int(raw)
+                    number = int(raw)
                 except (TypeError, ValueError):
                     return raw
+                # OTLP's intValue is a signed 64-bit integer: anything wider is kept as written
+                return number if -2**63 <= number < 2**63 else raw
             return raw
     if "arrayValue" in typed:
-        return [value(v) for v in (typed["arrayValue"] or {}).get("values") or []]
+        items = arr(obj(typed["arrayValue"], f"{what}.arrayValue").get("values"), f"{what}.arrayValue.values")
+        return [value(v, f"{what}.arrayValue.values[{n}]") for n, v in enumerate(items)]
     if "kvlistValue" in typed:
-        return attributes((typed["kvlistValue"] or {}).get("values"))
+        return attributes(obj(typed["kvlistValue"], f"{what}.kvlistValue").get("values"),
+                          f"{what}.kvlistValue.values")
     return None
 
 
-def attributes(items: Any) -> dict[str, Any]:
+def attributes(items: Any, what: str = "attributes") -> dict[str, Any]:
     """An OTLP ``KeyValue`` list as a dict (later keys win)."""
     out: dict[str, Any] = {}
-    for item in items if isinstance(items, list) else []:
+    for n, item in enumerate(arr(items, what)):
         if isinstance(item, dict) and isinstance(item.get("key"), str):
-            out[item["key"]] = value(item.get("value"))
+            out[item["key"]] = value(item.get("value"), f"{what}[{n}].value")
     return out
 
 
@@ -166,7 +181,10 @@ def _time(nanos: Any) -> str | None:
     if n <= 0:
         return None
     seconds, frac = divmod(n, 1_000_000_000)
-    text = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        text = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # past the year 9999: not a time
+        return None
     if frac:
         text += "." + f"{frac:09d}".rstrip("0")
     return text + "Z"
@@ -175,7 +193,7 @@ def _time(nanos: Any) -> str | None:
 def _convert_one(record: Record, place: str, log: dict[str, Any], scope_attrs: dict[str, Any],
                  resource_attrs: dict[str, Any], scope: dict[str, Any], per_span: Counter[tuple[str, str]],
                  ctx: Context) -> dict[str, Any] | None:
-    own = attributes(log.get("attributes"))
+    own = attributes(log.get("attributes"), f"{place}.attributes")
     merged = {**resource_attrs, **scope_attrs, **own}
     fields = {k[len(PREFIX):]: v for k, v in merged.items() if k.startswith(PREFIX)}
     action = fields.get("action")
@@ -215,7 +233,7 @@ def _convert_one(record: Record, place: str, log: dict[str, Any], scope_attrs: d
         event["attributes"] = attrs
     raw = {"attributes": _nested(own), "scope": _nested({**scope_attrs, **{k: v for k, v in scope.items()
                                                                           if k != "attributes"}}),
-           "resource": _nested(resource_attrs), "body": value(log.get("body"))}
+           "resource": _nested(resource_attrs), "body": value(log.get("body"), f"{place}.body")}
     raw.update({k: v for k, v in log.items() if k not in ("attributes", "body")})
     ctx.mapping.apply(raw, event)
     event["source"] = ctx.source(record, fields.get("id") or (f"{trace}/{span}" if trace and span else None),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,8 @@ def mapping_from(options: dict[str, str | None], mapping_file: Path | None) -> M
                 compiled = re.compile(pattern)
             except re.error as exc:
                 raise UsageError(f"--{name}-pattern {pattern!r}: {exc}") from None
-        setattr(mapping, name, Field(source, compiled))
+        origin = f"--{name}-from" if options.get(f"{name}_from") else f"{mapping_file}: {name}.from"
+        setattr(mapping, name, Field(source, compiled, origin))
     return mapping
 
 
@@ -75,16 +75,37 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
     except ImportError:
         raise UsageError(f"import format {fmt!r} is not available in this version") from None
     files, ignored = _expand(inputs)
+    _check_target(out, inputs, fmt, module.KIND)
     if out.exists() and not force:
         raise UsageError(f"{out} exists: keytrail import never overwrites (remove it, or give --force)")
     ctx = Context(fmt, mapping, strict, assume_time=assume_time, ignored_files=ignored)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ctx.removed_stale = remove_stale(out)
     try:
         _convert_and_write(module, files, out, ctx, fmt, force)
     except ImportFailedError:
         raise
     except InputError as exc:  # unreadable input met while converting: nothing was written either
         raise ImportFailedError(exc.message, exc.problems) from None
+    except OSError as exc:  # a full disk, a read-only folder: the temporary is gone, --out untouched
+        raise ImportFailedError(f"cannot write {out}", [Problem(str(out), 0, 0, "",
+                                                               f"cannot write: {exc.strerror or exc}")]) from None
     return ctx
+
+
+def _check_target(out: Path, inputs: list[Path], fmt: str, kind: str) -> None:
+    """Refuse an ``--out`` that ``--force`` would turn into the loss of an input or of a
+    different kind of thing (a folder replaced by a history file, a file by a project)."""
+    if kind == "history" and out.is_dir():
+        raise UsageError(f"{out} is a folder: {fmt} writes history, one JSONL file (give a file name)")
+    if kind == "state" and out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file: {fmt} writes a project folder (give a folder name)")
+    target = out.resolve()
+    for path in inputs:
+        source = path.resolve()
+        if source == target or target in source.parents:
+            raise UsageError(f"--out {out} is, or holds, the input {path}: keytrail import never overwrites "
+                             "what it reads")
 
 
 def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, fmt: str, force: bool) -> None:
@@ -148,10 +169,11 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
     from keytrail.schemas import fast_validator, validator
 
     fast = fast_validator("event")
+    ctx.written = 0
     seen: set[str] = set()
     assumed: set[tuple[Any, ...]] = set()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    tmp = temporary(out)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             for event in events:
@@ -167,9 +189,22 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
                 seen.add(event["id"])
                 if where.get("time_assumed"):
                     assumed.add((where.get("file"), where.get("line"), where.get("index"), where.get("item")))
+                try:
+                    line = orjson.dumps(event) + b"\n"
+                except TypeError as exc:  # a kept raw value JSON cannot carry (an integer past 64 bits)
+                    ctx.problems.append(Problem(str(where.get("file", "?")), int(where.get("line") or 0), 0, "",
+                                                f"converted event cannot be written as JSON: {exc}"))
                 if not ctx.problems:
-                    handle.write(orjson.dumps(event) + b"\n")
+                    handle.write(line)
+                    ctx.written += 1
+                    ctx.keyed += bool(event.get("key"))
+                    ctx.ticketed += bool(event.get("ticket"))
+                    ctx.reasoned += bool(event.get("reason"))
         ctx.assumed_converted = len(assumed)
+        ctx.mapping_warnings = ctx.mapping.warnings(sum(ctx.converted.values()))
+        if ctx.strict:  # a mapping that never took is an import that silently keyed nothing
+            ctx.problems += [Problem("keytrail import", 0, 0, "", f"{w} (an error with --strict)")
+                             for w in ctx.mapping_warnings]
         place = _in_input_order(ctx, files)
         if ctx.problems:
             raise _failed(ctx, place)
@@ -177,6 +212,66 @@ def _stream_history(events: Iterable[dict[str, Any]], out: Path, ctx: Context, f
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: What marks a temporary that ``keytrail import`` writes beside ``--out``:
+#: ``.NAME.keytrail-tmp-PID`` (a file for history, a folder for state formats), and
+#: ``.NAME.keytrail-tmp-PID-replaced``, the folder ``--force`` replaces, until the new one is in place.
+TMP_MARK = ".keytrail-tmp-"
+
+#: A temporary this old is stale even when a process of its PID is running (the PID reused).
+STALE_AFTER = 24 * 3600
+
+
+def temporary(out: Path) -> Path:
+    """Where this process writes ``out`` before it is complete: beside it (so that the final
+    rename is atomic), named so that a later run recognises it and removes it if this
+    process is killed before it can."""
+    path = out.parent / f".{out.name}{TMP_MARK}{os.getpid()}"
+    _remove(path)  # this process's own, from an earlier import in it that was interrupted
+    return path
+
+
+def remove_stale(out: Path) -> list[str]:
+    """Remove the temporaries of imports to ``out`` whose process is gone (killed: ``kill -9``,
+    an OOM kill, a lost CI runner) or that are older than :data:`STALE_AFTER`; their names."""
+    import glob
+    import time
+
+    removed = []
+    for path in sorted(out.parent.glob(f".{glob.escape(out.name)}{TMP_MARK}*")):
+        pid = path.name[len(f".{out.name}{TMP_MARK}"):].removesuffix("-replaced")
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            age = time.time() - path.lstat().st_mtime
+        except OSError:
+            continue
+        if _alive(int(pid)) and age < STALE_AFTER:
+            continue  # another import to the same place is running now
+        _remove(path)
+        removed.append(path.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # Windows' os.kill terminates the process: rely on the age alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or no way to tell: leave its file alone
+    return True
+
+
+def _remove(path: Path) -> None:
+    """Remove a temporary file or folder; a symlink is removed, never followed."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _publish(tmp: Path, out: Path) -> None:
@@ -212,7 +307,8 @@ def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
     import orjson
     import yaml
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    tmp = temporary(out)
+    tmp.mkdir(mode=0o700)
     try:
         (tmp / "history").mkdir()
         (tmp / "history" / "imported.jsonl").write_text("", encoding="utf-8", newline="")
@@ -229,9 +325,19 @@ def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
             "# snapshot, no history yet (every grant is unexplained until history is imported).\n"
             "directory: directory.yaml\nkeys: keys.yaml\nhistory: [history/*.jsonl]\n"
             "snapshot: snapshot.jsonl\npolicies: [keytrail:default]\n", encoding="utf-8", newline="")
-        if out.exists() and force:
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        _publish(tmp, out)
+        old = None
+        if out.exists() and force:  # set the old folder aside until the new one is in place
+            old = out.parent / f".{out.name}{TMP_MARK}{os.getpid()}-replaced"
+            _remove(old)
+            os.replace(out, old)
+        try:
+            _publish(tmp, out)
+        except BaseException:
+            if old is not None:
+                os.replace(old, out)
+            raise
+        if old is not None:
+            _remove(old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

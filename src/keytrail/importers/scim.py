@@ -300,7 +300,10 @@ def _one(record: Record, request: dict[str, Any], raw: dict[str, Any], ctx: Cont
     base = f"scim-{ident}{suffix}"
     changes, unknown = state.members.resolve(changes)
     if not changes:
-        ctx.skip(record, "members not named" if unknown else "no change", kind)
+        if unknown:
+            ctx.unconverted(record, "members not named", kind)
+        else:
+            ctx.skip(record, "no change", kind)
         return
     actor = request.get("actor")
     for n, change in enumerate(changes, 1):
@@ -313,7 +316,7 @@ def _one(record: Record, request: dict[str, Any], raw: dict[str, Any], ctx: Cont
         yield event
     ctx.count(kind)
     if unknown:
-        ctx.skip(record, "members not named", kind)
+        ctx.unconverted(record, "members not named", kind)
 
 
 def _time(request: dict[str, Any], body: Any) -> str | None:
