@@ -41,6 +41,8 @@ class Project:
     snapshot_file: str | None = None
     policies: list[Policy] = field(default_factory=list)
     name: str = ""
+    #: The history verified against its checkpoint log (an integrity.Verification), when configured.
+    anchor: Any = None
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -207,6 +209,9 @@ class ProjectConfig:
     history: list[Path]
     snapshot: Path | None
     policies: list[Path]
+    #: The checkpoint log (``checkpoints:``; it need not exist yet) and the keys that sign it.
+    checkpoints: Path | None = None
+    trusted_keys: list[Path] = field(default_factory=list)
 
 
 def find_config(target: Path) -> Path:
@@ -281,9 +286,26 @@ def load_config(target: Path) -> ProjectConfig:
             problems.append(loc.problem(where, f"{entry!r}: no such file or folder"))
     result = ProjectConfig(root, display, data.get("name", ""), single("directory") or root,
                            single("keys") or root, history, single("snapshot"), policies)
+    _anchor_config(result, data, loc, problems)
     if problems:
         raise InputError(f"{display}: invalid", problems)
     return result
+
+
+def _anchor_config(cfg: ProjectConfig, data: dict[str, Any], loc: Locator, problems: list[Problem]) -> None:
+    """``checkpoints:`` and ``trusted_keys:``: the checkpoint log may not exist yet, the keys must."""
+    log = data.get("checkpoints")
+    if log is not None:
+        cfg.checkpoints = cfg.root / log
+        inputs = [cfg.directory, cfg.keys, *cfg.history, *([cfg.snapshot] if cfg.snapshot else [])]
+        if any(cfg.checkpoints.resolve() == p.resolve() for p in inputs):
+            problems.append(loc.problem(("checkpoints",), f"{log!r} is an input of the project; the "
+                                        "checkpoint log must be a file of its own"))
+    for i, entry in enumerate(data.get("trusted_keys") or []):
+        path = cfg.root / entry
+        if not path.is_file():
+            problems.append(loc.problem(("trusted_keys", i), f"{entry!r}: key file not found"))
+        cfg.trusted_keys.append(path)
 
 
 def load_project(target: Path, extra_policies: list[Path] | None = None) -> Project:
@@ -309,6 +331,11 @@ def load_project(target: Path, extra_policies: list[Path] | None = None) -> Proj
 
     policy_files = cfg.policies + list(extra_policies or [])
     attempt("policies", load_policies, policy_files, [display_path(p, root) for p in policy_files])
+    if cfg.checkpoints is not None and not problems:
+        # Only projects that anchor their history pay for verifying it (and import cryptography).
+        from keytrail.integrity.verify import verify_config
+
+        attempt("checkpoints", verify_config, cfg, False)
     if problems:
         raise InputError("invalid input", problems)
     history = results["history"]
@@ -317,4 +344,5 @@ def load_project(target: Path, extra_policies: list[Path] | None = None) -> Proj
         history_files=history.files, events=history.events, chain_breaks=history.chain_breaks,
         snapshot=results.get("snapshot"),
         snapshot_file=display_path(cfg.snapshot, root) if cfg.snapshot else None,
-        policies=results["policies"], name=cfg.name or root.resolve().name)
+        policies=results["policies"], name=cfg.name or root.resolve().name,
+        anchor=results.get("checkpoints"))

@@ -1,0 +1,33 @@
+"""``keytrail prove``: an RFC 6962 inclusion proof of one event against a signed checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from keytrail.commands._args import EXIT_OK
+from keytrail.commands._output import write
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("prove", help="print an inclusion proof of one event against a checkpoint",
+                            description="Prove that an event is part of the sealed history: print its "
+                            "line, its RFC 6962 audit path and the signed checkpoint, which "
+                            "`keytrail verify --proof` checks without the history.")
+    parser.add_argument("event", metavar="EVENT-ID", help="the id of the event to prove")
+    parser.add_argument("--dir", default=".", help="the project folder (default: the current folder)")
+    parser.add_argument("--checkpoint", type=int, metavar="N",
+                        help="prove against checkpoint N (default: the latest)")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the proof to FILE instead of standard output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from keytrail.integrity.proof import prove
+    from keytrail.project import load_config
+
+    cfg = load_config(Path(args.dir))
+    proof = prove(cfg, args.event, args.checkpoint)
+    write(json.dumps(proof, indent=2, ensure_ascii=False) + "\n", args.output)
+    return EXIT_OK
