@@ -31,19 +31,20 @@ def add_parser(sub: Any) -> None:
                         help="check an inclusion proof (from `keytrail prove`) instead: needs only the "
                              "proof and the public keys (--trusted-key, or the project's trusted_keys:)")
     parser.add_argument("--trusted-key", action="append", default=[], metavar="FILE",
-                        help="with --proof: a public key to trust (repeatable)")
+                        help="trust this public key instead of the project's `trusted_keys:` (a key "
+                             "pinned outside the repository; repeatable); with --proof, the key that "
+                             "signed the proof's checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.proof:
         return _run_proof(args)
-    if args.trusted_key:
-        raise UsageError("--trusted-key is for --proof; a project's keys are its `trusted_keys:`")
     from keytrail.integrity.verify import verify_config
     from keytrail.project import load_config
 
     max_age = _max_unsealed(args.max_unsealed)
-    result = verify_config(load_config(Path(args.dir)))
+    cfg = load_config(Path(args.dir))
+    result = verify_config(cfg, trusted=_pinned(args.trusted_key) or None)
     now = now_us()
     stale = [u for u in (result.unsealed or []) if max_age is not None and (u.time is None or u.time < now - max_age)]
     failed = bool(result.violations or stale)
@@ -135,22 +136,27 @@ def _json(result: Any, stale: list[Any], failed: bool) -> dict[str, Any]:
     }
 
 
-def _run_proof(args: argparse.Namespace) -> int:
+def _pinned(names: list[str]) -> dict[str, tuple[str, Any]]:
+    """The public keys given with --trusted-key, by key id."""
     from keytrail.integrity.keys import key_id, load_public_key
-    from keytrail.integrity.proof import check_proof, load_proof
 
     trusted: dict[str, tuple[str, Any]] = {}
-    for name in args.trusted_key:
+    for name in names:
         key = load_public_key(Path(name), name)
-        trusted[key_id(key)] = (name, key)
+        trusted.setdefault(key_id(key), (name, key))
+    return trusted
+
+
+def _run_proof(args: argparse.Namespace) -> int:
+    from keytrail.integrity.proof import check_proof, load_proof
+
+    trusted = _pinned(args.trusted_key)
     if not trusted:
         from keytrail.integrity.verify import load_trusted
         from keytrail.project import load_config
 
-        try:
-            trusted = load_trusted(load_config(Path(args.dir)))
-        except UsageError:
-            raise
+        cfg = load_config(Path(args.dir)) if (Path(args.dir) / "keytrail.yaml").is_file() else None
+        trusted = load_trusted(cfg) if cfg is not None else {}
         if not trusted:
             raise UsageError("--proof needs the signer's public key: give --trusted-key FILE "
                              "(or run it in a project with `trusted_keys:`)")

@@ -242,16 +242,20 @@ def _unsealed_lines(cursor: Cursor, display: str, out: list[Unsealed]) -> None:
 
 
 def verify_config(cfg: ProjectConfig, unsealed: bool = True, keep_leaves: bool = False,
-                  upto: int | None = None, watch: bytes | None = None) -> Verification:
+                  upto: int | None = None, watch: bytes | None = None,
+                  trusted: dict[str, tuple[str, Any]] | None = None) -> Verification:
     """Verify the history of the project ``cfg`` against its checkpoint log.
 
     Bad input (a malformed log, an unreadable or wrong trusted key, no trusted
     keys) raises :class:`~keytrail.errors.InputError`; everything that shows
     tampering is a :class:`Violation` in the result. ``upto`` stops after that
-    checkpoint number (for proofs against an older checkpoint).
+    checkpoint number (for proofs against an older checkpoint). ``trusted``
+    (key id -> (file, key)) replaces the project's ``trusted_keys:``: keys an
+    auditor pinned outside the repository.
     """
     log_path = require_anchor(cfg)
-    trusted = load_trusted(cfg)
+    if trusted is None:
+        trusted = load_trusted(cfg)
     walk = _Walk(cfg, keep_leaves, watch)
     checkpoints = read_log(log_path, walk.log)
     result = Verification(walk.log, checkpoints, signers={k: v[0] for k, v in trusted.items()})
