@@ -12,6 +12,7 @@ lines are covered by the file hash but are not events.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,20 +132,24 @@ class Cursor:
                 if terminated:
                     parts.pop()  # the empty piece after the last line feed
                 blocks.add(parts, terminated)
-                self._account(parts, terminated, seg, sink, leaf_base, watch)
+                self._account(parts, body, terminated, seg, sink, leaf_base, watch)
             if final:
                 break
         blocks.finish()
         return seg
 
-    def _account(self, parts: list[bytes], terminated: bool, seg: Segment,
+    def _account(self, parts: list[bytes], body: bytes, terminated: bool, seg: Segment,
                  sink: Callable[[list[bytes]], Any] | None, leaf_base: int, watch: bytes | None) -> None:
         """Count a batch of lines and hash its events into leaves."""
         count = len(parts)
         first_line = self.lines + 1
         if self.lines == 0 and parts and parts[0].startswith(_BOM):
             parts = [parts[0][3:], *parts[1:]]
-        leaves = [p[:-1] if p[-1:] == b"\r" else p for p in parts]
+        # The common case is checked once per batch, in C: no carriage return, no blank line.
+        if b"\r" in body:
+            leaves = [p[:-1] if p[-1:] == b"\r" else p for p in parts]
+        else:
+            leaves = parts
         if watch is not None:
             index = leaf_base + seg.events
             for offset, leaf in enumerate(leaves):
@@ -152,7 +157,8 @@ class Cursor:
                     if watch in leaf:
                         seg.found.append((first_line + offset, index, leaf))
                     index += 1
-        leaves = [leaf for leaf in leaves if leaf and not leaf.isspace()]
+        if _may_be_blank(body):
+            leaves = [leaf for leaf in leaves if leaf and not leaf.isspace()]
         if sink is not None and leaves:
             sink(leaf_hashes(leaves))
         self.lines += count
@@ -164,6 +170,17 @@ class Cursor:
     def prefix_hash(self) -> str:
         """Hex SHA-256 of the bytes read so far."""
         return self.hasher.copy().hexdigest()
+
+
+#: A line that is empty or whitespace only, searched for from each line feed (a literal
+#: prefix, so the regular-expression engine skips to line feeds in C).
+_BLANK = re.compile(rb"\n[ \t\r\f\v]*(?=\n|\Z)")
+
+
+def _may_be_blank(body: bytes) -> bool:
+    """Whether a batch of lines (their bytes) holds an empty or whitespace-only line."""
+    text = body[:-1] if body.endswith(b"\n") else body
+    return _BLANK.search(b"\n" + text) is not None
 
 
 class _Blocks:
