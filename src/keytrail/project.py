@@ -9,6 +9,7 @@ everything that is wrong, not the first thing.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,7 +299,10 @@ def _anchor_config(cfg: ProjectConfig, data: dict[str, Any], loc: Locator, probl
     if log is not None:
         cfg.checkpoints = cfg.root / log
         inputs = [cfg.directory, cfg.keys, *cfg.history, *([cfg.snapshot] if cfg.snapshot else [])]
-        if any(cfg.checkpoints.resolve() == p.resolve() for p in inputs):
+        patterns = data.get("history") or []
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        if any(cfg.checkpoints.resolve() == p.resolve() for p in inputs) or any(
+                fnmatch.fnmatch(str(log), str(pattern)) for pattern in patterns):
             problems.append(loc.problem(("checkpoints",), f"{log!r} is an input of the project; the "
                                         "checkpoint log must be a file of its own"))
     for i, entry in enumerate(data.get("trusted_keys") or []):

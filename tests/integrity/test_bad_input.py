@@ -169,3 +169,39 @@ def test_check_on_a_project_without_checkpoints_does_not_import_cryptography() -
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                           env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
     assert done.stderr.strip().splitlines()[-1] == "not loaded", done.stderr
+
+
+def test_a_checkpoint_log_the_history_glob_would_read_is_refused(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    public_pem(write_key(tmp_path / "k.pem"), project / "keys" / "auditor.pub")
+    with (project / "keytrail.yaml").open("a") as handle:
+        handle.write("checkpoints: history/checkpoints.jsonl\ntrusted_keys: [keys/auditor.pub]\n")
+    code, _, err = _run(capsys, "seal", str(project), "--signing-key", str(tmp_path / "k.pem"))
+    assert code == 2 and "is an input of the project" in err
+    assert not (project / "history" / "checkpoints.jsonl").exists()
+
+
+def test_a_history_file_outside_the_project_is_never_sealed(
+        project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_bytes((project / "history" / "2026-H2.jsonl").read_bytes())
+    (project / "history" / "2026-H2.jsonl").unlink()
+    public_pem(write_key(tmp_path / "k.pem"), project / "keys" / "auditor.pub")
+    config = project / "keytrail.yaml"
+    config.write_text(config.read_text().replace("history: [history/*.jsonl]",
+                                                 "history: [history/*.jsonl, ../elsewhere.jsonl]"))
+    anchor(project)
+    code, _, _ = _run(capsys, "seal", str(project), "--signing-key", str(tmp_path / "k.pem"))
+    assert code == 2
+    assert not (project / "checkpoints.jsonl").exists()
+
+
+def test_a_proof_is_never_written_over_an_input(sealed: Sealed, capsys: pytest.CaptureFixture[str]) -> None:
+    history = sealed.root / "history" / "2026-H2.jsonl"
+    before = history.read_bytes()
+    code, _, err = _run(capsys, "prove", "ev-000117", "--dir", str(sealed.root), "-o", str(history))
+    assert code == 2 and "is an input of the project" in err
+    assert history.read_bytes() == before
+    out = sealed.root.parent / "ev-000117.proof.json"
+    assert _run(capsys, "prove", "ev-000117", "--dir", str(sealed.root), "-o", str(out))[0] == 0
+    assert json.loads(out.read_text())["event"]["id"] == "ev-000117"

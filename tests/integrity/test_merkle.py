@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from keytrail.integrity.merkle import EMPTY_ROOT, Accumulator, inclusion_path, leaf_hashes, root, root_from_path
+from keytrail.integrity.merkle import (
+    EMPTY_ROOT,
+    Accumulator,
+    inclusion_path,
+    leaf_hashes,
+    root,
+    root_from_path,
+)
 
 # The leaves and roots of the certificate-transparency reference tests (merkle_tree_test.cc),
 # also used by Go's transparency-dev/merkle and Trillian.

@@ -28,6 +28,19 @@ def run(args: argparse.Namespace) -> int:
     from keytrail.project import load_config
 
     cfg = load_config(Path(args.dir))
+    if args.output not in (None, "-"):
+        _refuse_inputs(Path(args.output), cfg)
     proof = prove(cfg, args.event, args.checkpoint)
     write(json.dumps(proof, indent=2, ensure_ascii=False) + "\n", args.output)
     return EXIT_OK
+
+
+def _refuse_inputs(output: Path, cfg: Any) -> None:
+    """A proof is never written over one of the project's files (its history, its checkpoint log)."""
+    from keytrail.errors import UsageError
+
+    inputs = [cfg.root / "keytrail.yaml", cfg.directory, cfg.keys, *cfg.history, *cfg.trusted_keys,
+              *([cfg.snapshot] if cfg.snapshot else []), *([cfg.checkpoints] if cfg.checkpoints else [])]
+    target = output.resolve()
+    if any(target == p.resolve() for p in inputs):
+        raise UsageError(f"--output {output}: is an input of the project; write the proof to a file of its own")

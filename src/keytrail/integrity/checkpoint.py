@@ -60,11 +60,11 @@ def encode(data: dict[str, Any]) -> bytes:
     return json.dumps({k: data[k] for k in order}, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _path_problem(path: str) -> str | None:
+def path_problem(path: str) -> str | None:
     """Why a file path in a checkpoint cannot be a history file of the project, or None."""
     pure = PurePosixPath(path)
     if "\\" in path or pure.is_absolute() or ".." in pure.parts or path != pure.as_posix():
-        return f"{excerpt(path)!s} is not a relative path inside the project"
+        return f"{excerpt(path)!s} is not a relative path inside the project (a checkpoint covers the project's own files)"
     return None
 
 
@@ -78,7 +78,7 @@ def check_record(data: Any, display: str, line: int) -> list[Problem]:
         return problems
     paths = [f["path"] for f in data["files"]]
     for path in paths:
-        why = _path_problem(path)
+        why = path_problem(path)
         if why:
             problems.append(Problem(display, line, 0, "files", why))
     if paths != sorted(set(paths)):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from keytrail.errors import InputError, Problem
 from keytrail.integrity.merkle import leaf_hashes
 
 #: Bytes read at a time: large enough for hashing speed, small enough for flat memory.
@@ -66,7 +67,11 @@ class Cursor:
 
     def _open(self) -> BinaryIO:
         if self._handle is None:
-            self._handle = self.path.open("rb")
+            try:
+                self._handle = self.path.open("rb")
+            except OSError as exc:
+                raise InputError(f"{self.display}: cannot read", [Problem(
+                    self.display, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
         return self._handle
 
     def close(self) -> None:

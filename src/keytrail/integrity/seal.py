@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from keytrail.errors import InputError, Problem
-from keytrail.integrity.checkpoint import FORMAT, encode, signed_bytes
+from keytrail.integrity.checkpoint import FORMAT, encode, path_problem, signed_bytes
 from keytrail.integrity.scan import block_size
 from keytrail.integrity.verify import Verification, require_anchor, verify_config
 from keytrail.project import ProjectConfig, display_path
@@ -67,6 +67,9 @@ def seal_config(cfg: ProjectConfig, signing_key: Path, now: int) -> Sealed:
     walk = result.state
     before = result.latest
     displays = sorted(display_path(p, cfg.root) for p in cfg.history)
+    outside = [Problem(cfg.file, 0, 0, "history", f"{d}: {why}") for d in displays if (why := path_problem(d))]
+    if outside:
+        raise InputError("history outside the project", outside)
     files: list[dict[str, Any]] = []
     for display in displays:
         cursor = walk.cursor(display)
