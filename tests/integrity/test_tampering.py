@@ -283,3 +283,37 @@ def test_anchor_config_without_a_log_yet_is_a_finding_not_a_crash(tmp_path: Path
     public_pem(write_key(tmp_path / "k.pem"), root / "keys" / "auditor.pub")
     anchor(root)
     assert ("checkpoints.jsonl", 0) in _anchor_findings(root)
+
+
+def test_a_log_cut_back_with_the_history_is_caught_against_a_saved_checkpoint(
+        sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = sealed.root / "checkpoints.jsonl"
+    original = sealed.history(H2).read_bytes()
+    first_log = log.read_bytes()
+    lines = sealed.lines(H2)
+    lines.append(_event("ev-000500", "2026-11-30T10:00:00Z", _hash(lines[-1])))
+    sealed.write_lines(H2, lines)
+    assert main(["seal", str(sealed.root), "--signing-key", str(sealed.key)]) == 0
+    saved = tmp_path / "saved-checkpoint.jsonl"
+    saved.write_bytes(log.read_bytes().splitlines(keepends=True)[-1])
+    capsys.readouterr()
+    assert _verify(capsys, sealed.root, "--against", str(saved))[0] == 0   # near miss: untouched
+    # The tamperer removes the last event and the checkpoint that covered it: consistent again.
+    sealed.history(H2).write_bytes(original)
+    log.write_bytes(first_log)
+    assert _verify(capsys, sealed.root)[0] == 0
+    code, out, _ = _verify(capsys, sealed.root, "--against", str(saved))
+    assert code == 1
+    assert f"checkpoints.jsonl: checkpoint 2 ({saved}) is not in the log" in out
+    assert f"history/{H2}: no longer begins with the 70 lines checkpoint 2 ({saved}) covered" in out
+
+
+def test_verify_json_names_every_violation(sealed: Sealed, capsys: pytest.CaptureFixture[str]) -> None:
+    edit_last_line(sealed)
+    code, out, _ = _verify(capsys, sealed.root, "--format", "json")
+    result = json.loads(out)
+    assert code == 1 and result["verified"] is False
+    assert result["violations"] == [{"path": f"history/{H2}", "line": 69, "kind": "changed", "message":
+                                     "line 69 differs from what checkpoint 1 (checkpoints.jsonl:1) sealed: it "
+                                     "was changed, or lines were inserted or removed before it"}]
+    assert result["latest"]["seq"] == 1 and result["latest"]["signer"] == "keys/auditor.pub"

@@ -27,6 +27,10 @@ def add_parser(sub: Any) -> None:
                         help="an event newer than the latest checkpoint and dated more than this before "
                              "now is a violation (default 7d; `off` only counts them)")
     parser.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    parser.add_argument("--against", metavar="FILE",
+                        help="also check that the history extends this checkpoint, kept apart from the "
+                             "log (e.g. `tail -n 1 checkpoints.jsonl` saved by CI or a review): catches "
+                             "a log cut back together with the history behind it")
     parser.add_argument("--proof", metavar="FILE",
                         help="check an inclusion proof (from `keytrail prove`) instead: needs only the "
                              "proof and the public keys (--trusted-key, or the project's trusted_keys:)")
@@ -44,7 +48,17 @@ def run(args: argparse.Namespace) -> int:
 
     max_age = _max_unsealed(args.max_unsealed)
     cfg = load_config(Path(args.dir))
-    result = verify_config(cfg, trusted=_pinned(args.trusted_key) or None)
+    pinned = _pinned(args.trusted_key) or None
+    result = verify_config(cfg, trusted=pinned)
+    if args.against:
+        from keytrail.integrity.checkpoint import read_log
+        from keytrail.integrity.verify import check_extends, load_trusted
+
+        saved = read_log(Path(args.against), args.against)
+        if len(saved) != 1:
+            raise UsageError(f"--against {args.against}: expected one checkpoint line, found {len(saved)}")
+        result.violations = sorted(set(result.violations) | set(check_extends(
+            cfg, saved[0], pinned or load_trusted(cfg), result, args.against)))
     now = now_us()
     stale = [u for u in (result.unsealed or []) if max_age is not None and (u.time is None or u.time < now - max_age)]
     failed = bool(result.violations or stale)
