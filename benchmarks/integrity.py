@@ -6,8 +6,8 @@
 It anchors the project in place (a throwaway Ed25519 key, ``keys/bench.pub`` and
 ``checkpoints: .bench-checkpoints.jsonl`` in its keytrail.yaml; the log is started
 afresh each run), then times, each in its own process: the hashing floor (SHA-256
-over every history byte), the first seal, verify, a second seal (verification plus
-nothing new), verify over two checkpoints, and one inclusion proof. It refuses a
+over every history byte), the first seal, verify, verify --full, a second seal
+(verification plus nothing new), verify over two checkpoints, and one inclusion proof. It refuses a
 folder inside the repository.
 """
 
@@ -95,6 +95,7 @@ def main() -> int:
             ("sha256 of every history byte (floor)", FLOOR.format(files=files)),
             ("seal (first checkpoint)", CHILD.format(argv=["seal", str(root), "--signing-key", str(key)])),
             ("verify (1 checkpoint)", CHILD.format(argv=["verify", str(root)])),
+            ("verify --full (every root recomputed)", CHILD.format(argv=["verify", "--full", str(root)])),
             ("seal again (nothing new)", CHILD.format(argv=["seal", str(root), "--signing-key", str(key)])),
             ("verify (2 checkpoints)", CHILD.format(argv=["verify", str(root)])),
             (f"prove {args.event}", CHILD.format(argv=["prove", args.event, "--dir", str(root), "-o",

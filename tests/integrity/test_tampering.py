@@ -202,6 +202,8 @@ def test_appending_keyed_events_then_sealing_again_verifies(sealed: Sealed,
     code, out, _ = _verify(capsys, sealed.root)
     assert code == 0, out
     assert "2 checkpoints" in out and "0 events are newer" in out
+    # The second seal extended the tree from the first one's frontier; recomputing it agrees.
+    assert _verify(capsys, sealed.root, "--full")[0] == 0
 
 
 def test_an_event_appended_after_a_seal_is_only_counted_while_recent(
@@ -317,3 +319,24 @@ def test_verify_json_names_every_violation(sealed: Sealed, capsys: pytest.Captur
                                      "line 69 differs from what checkpoint 1 (checkpoints.jsonl:1) sealed: it "
                                      "was changed, or lines were inserted or removed before it"}]
     assert result["latest"]["seq"] == 1 and result["latest"]["signer"] == "keys/auditor.pub"
+
+
+def test_verify_full_recomputes_a_root_the_signer_got_wrong(sealed: Sealed, capsys: pytest.CaptureFixture[str]) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from keytrail.integrity.checkpoint import encode, signed_bytes
+    from keytrail.integrity.keys import sign
+    from keytrail.integrity.merkle import Accumulator
+
+    log = sealed.root / "checkpoints.jsonl"
+    record = json.loads(log.read_bytes())
+    # A checkpoint signed by the trusted key whose tree is not the tree of the events it covers.
+    record["frontier"] = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(len(record["frontier"]))]
+    record["root"] = Accumulator.from_frontier(record["size"], [bytes.fromhex(h) for h in record["frontier"]]).root().hex()
+    private = serialization.load_pem_private_key(sealed.key.read_bytes(), None)
+    record["signature"] = sign(private, signed_bytes(record))
+    log.write_bytes(encode(record) + b"\n")
+    assert _verify(capsys, sealed.root)[0] == 0        # the files are exactly what was signed
+    code, out, _ = _verify(capsys, sealed.root, "--full")
+    assert code == 1
+    assert "checkpoints.jsonl:1: the Merkle root of the 369 events it covers is" in out

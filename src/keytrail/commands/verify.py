@@ -27,6 +27,10 @@ def add_parser(sub: Any) -> None:
                         help="an event newer than the latest checkpoint and dated more than this before "
                              "now is a violation (default 7d; `off` only counts them)")
     parser.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    parser.add_argument("--full", action="store_true",
+                        help="also hash every event again and recompute every checkpoint's Merkle root "
+                             "(slower: by default the files are checked against the signed prefix hashes "
+                             "at hashing speed, and events are hashed only to locate a difference)")
     parser.add_argument("--against", metavar="FILE",
                         help="also check that the history extends this checkpoint, kept apart from the "
                              "log (e.g. `tail -n 1 checkpoints.jsonl` saved by CI or a review): catches "
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     max_age = _max_unsealed(args.max_unsealed)
     cfg = load_config(Path(args.dir))
     pinned = _pinned(args.trusted_key) or None
-    result = verify_config(cfg, trusted=pinned)
+    result = verify_config(cfg, trusted=pinned, full=args.full)
     if args.against:
         from keytrail.integrity.checkpoint import read_log
         from keytrail.integrity.verify import check_extends, load_trusted

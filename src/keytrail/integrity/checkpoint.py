@@ -56,7 +56,7 @@ def signed_bytes(data: dict[str, Any]) -> bytes:
 
 def encode(data: dict[str, Any]) -> bytes:
     """A checkpoint as one log line (without the line ending), fields in a fixed order."""
-    order = ("format", "seq", "time", "prev", "files", "size", "root", "key_id", "signature")
+    order = ("format", "seq", "time", "prev", "files", "size", "root", "frontier", "key_id", "signature")
     return json.dumps({k: data[k] for k in order}, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -89,6 +89,8 @@ def check_record(data: Any, display: str, line: int) -> list[Problem]:
                                     f"({f['lines']} lines, {f['bytes']} bytes, {f['events']} events)"))
     if sum(f["events"] for f in data["files"]) != data["size"]:
         problems.append(Problem(display, line, 0, "size", "size is not the sum of the files' events"))
+    if len(data["frontier"]) != bin(data["size"]).count("1"):
+        problems.append(Problem(display, line, 0, "frontier", "the frontier needs one hash per bit set in size"))
     return problems
 
 

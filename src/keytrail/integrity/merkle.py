@@ -72,6 +72,26 @@ class Accumulator:
             level = _pairs(nodes)
             height += 1
 
+    def frontier(self) -> list[bytes]:
+        """The roots of the complete subtrees the tree is made of, smallest first (its compact range).
+
+        With the size, they are all a checkpoint needs to extend the tree later
+        without the old leaves; they fold to the root, so a wrong frontier for a
+        signed root would take a SHA-256 collision.
+        """
+        return [node for node in self.pending if node is not None]
+
+    @classmethod
+    def from_frontier(cls, size: int, frontier: list[bytes]) -> Accumulator:
+        """The tree of ``size`` leaves whose compact range is ``frontier`` (ValueError when they do not fit)."""
+        if len(frontier) != bin(size).count("1"):
+            raise ValueError("the frontier does not fit the size")
+        acc = cls()
+        acc.size = size
+        nodes = iter(frontier)
+        acc.pending = [next(nodes) if size >> h & 1 else None for h in range(size.bit_length())]
+        return acc
+
     def root(self) -> bytes:
         """The root of the tree of every leaf added so far."""
         acc: bytes | None = None

@@ -86,7 +86,7 @@ def seal_config(cfg: ProjectConfig, signing_key: Path, now: int) -> Sealed:
     data: dict[str, Any] = {
         "format": FORMAT, "seq": before.seq + 1 if before else 1, "time": format_time(now - now % 1_000_000),
         "prev": before.line_hash() if before else None, "files": files, "size": walk.tree.size,
-        "root": walk.tree.root().hex(), "key_id": kid}
+        "root": walk.tree.root().hex(), "frontier": [h.hex() for h in walk.tree.frontier()], "key_id": kid}
     data["signature"] = sign(private, signed_bytes(data))
     _append(log_path, display_path(log_path, cfg.root), encode(data) + b"\n")
     sealed.checkpoint = data

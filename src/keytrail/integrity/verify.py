@@ -122,7 +122,6 @@ class _Walk:
         self.tree = Accumulator(keep=keep_leaves)
         self.tree_ok = True
         self.violations: list[Violation] = []
-        self.roots: dict[int, bytes] = {}
 
     def cursor(self, path: str) -> Cursor:
         found = self.cursors.get(path)
@@ -137,12 +136,10 @@ class _Walk:
         for cursor in self.cursors.values():
             cursor.close()
 
-    def checkpoint(self, cp: Checkpoint, before: Checkpoint | None, trusted: dict[str, tuple[str, Any]],
-                   stop: bool = False) -> None:
-        """Verify one checkpoint: the log's chain, its signature, every file it covers, its root."""
+    def log_checks(self, cp: Checkpoint, before: Checkpoint | None, trusted: dict[str, tuple[str, Any]]) -> None:
+        """What the log alone shows: numbering, the `prev` chain, the signature, dropped files, the frontier."""
         from keytrail.integrity.keys import signature_ok
 
-        where = f"checkpoint {cp.seq} ({self.log}:{cp.line})"
         data = cp.data
         expected_seq = before.seq + 1 if before else 1
         if cp.seq != expected_seq:
@@ -162,28 +159,60 @@ class _Walk:
             self.add(self.log, cp.line, f"bad signature: the checkpoint is not what key {data['key_id']} "
                      f"({signer[0]}) signed; it was edited after sealing", "signature")
         earlier = {f["path"]: f for f in before.files} if before else {}
-        covered = {f["path"] for f in cp.files}
-        for path in sorted(set(earlier) - covered):
+        covered = {f["path"]: f for f in cp.files}
+        for path in sorted(set(earlier) - set(covered)):
             self.add(self.log, cp.line, f"drops {path}, which checkpoint {before.seq if before else 0} "
                      "covered: a checkpoint may only extend the one before it", "log")
+        for path in sorted(set(earlier) & set(covered)):
+            if covered[path]["bytes"] < earlier[path]["bytes"]:
+                self.add(self.log, cp.line, f"covers fewer bytes of {path} than the checkpoint before it", "log")
+        if frontier_tree(data).root().hex() != data["root"]:
+            self.add(self.log, cp.line, "its frontier does not fold to its root", "root")
+
+    def prefixes(self, checkpoints: list[Checkpoint]) -> bool:
+        """The fast check: every file still begins with exactly the bytes each checkpoint covered.
+
+        One pass of SHA-256 over each file, at hashing speed, comparing the
+        prefix hash at each checkpoint's offset. False at the first difference
+        (the full walk then locates it); on success the cursors stand at the
+        latest checkpoint, ready for the next seal.
+        """
+        marks: dict[str, list[dict[str, Any]]] = {}
+        for cp in checkpoints:
+            for entry in cp.files:
+                marks.setdefault(entry["path"], []).append(entry)
+        for path, entries in marks.items():
+            cursor = self.cursor(path)
+            size = cursor.size()
+            for entry in sorted(entries, key=lambda e: e["bytes"]):
+                if size is None or entry["bytes"] > size:
+                    return False
+                cursor.hash_to(entry["bytes"])
+                if cursor.prefix_hash() != entry["sha256"]:
+                    return False
+                cursor.lines, cursor.events = entry["lines"], entry["events"]
+        return True
+
+    def checkpoint(self, cp: Checkpoint, before: Checkpoint | None, trusted: dict[str, tuple[str, Any]]) -> None:
+        """Verify one checkpoint fully: the log, every file it covers, its root recomputed from the events."""
+        self.log_checks(cp, before, trusted)
+        where = f"checkpoint {cp.seq} ({self.log}:{cp.line})"
+        earlier = {f["path"]: f for f in before.files} if before else {}
         for entry in cp.files:
             self._file(cp, entry, earlier.get(entry["path"]), where)
+        data = cp.data
         if self.tree_ok:
             root = self.tree.root()
             if self.tree.size != data["size"] or root.hex() != data["root"]:
                 self.add(self.log, cp.line, f"the Merkle root of the {self.tree.size} events it covers is "
                          f"{root.hex()}, not the signed {data['root']}", "root")
                 self.tree_ok = False
-            else:
-                self.roots[cp.seq] = root
 
     def _file(self, cp: Checkpoint, entry: dict[str, Any], earlier: dict[str, Any] | None, where: str) -> None:
         path = entry["path"]
         cursor = self.cursor(path)
         if cursor.diverged:
             return
-        if earlier is not None and entry["bytes"] < earlier["bytes"]:
-            self.add(self.log, cp.line, f"covers fewer bytes of {path} than the checkpoint before it", "log")
         size = cursor.size()
         if size is None:
             self.add(path, 0, f"the file is missing: {where} covered its {entry['lines']} lines", "missing")
@@ -224,6 +253,11 @@ class _Walk:
             self.add(path, start_line, f"lines {start_line}-{entry['lines']} differ from what {where} sealed", "changed")
 
 
+def frontier_tree(data: dict[str, Any]) -> Accumulator:
+    """The tree a checkpoint describes, rebuilt from its size and frontier."""
+    return Accumulator.from_frontier(data["size"], [bytes.fromhex(h) for h in data["frontier"]])
+
+
 def _unsealed_lines(cursor: Cursor, display: str, out: list[Unsealed]) -> None:
     """The event lines after the cursor, each with its time when readable."""
     size = cursor.size() or 0
@@ -243,7 +277,7 @@ def _unsealed_lines(cursor: Cursor, display: str, out: list[Unsealed]) -> None:
 
 def verify_config(cfg: ProjectConfig, unsealed: bool = True, keep_leaves: bool = False,
                   upto: int | None = None, watch: bytes | None = None,
-                  trusted: dict[str, tuple[str, Any]] | None = None) -> Verification:
+                  trusted: dict[str, tuple[str, Any]] | None = None, full: bool = False) -> Verification:
     """Verify the history of the project ``cfg`` against its checkpoint log.
 
     Bad input (a malformed log, an unreadable or wrong trusted key, no trusted
@@ -252,6 +286,11 @@ def verify_config(cfg: ProjectConfig, unsealed: bool = True, keep_leaves: bool =
     checkpoint number (for proofs against an older checkpoint). ``trusted``
     (key id -> (file, key)) replaces the project's ``trusted_keys:``: keys an
     auditor pinned outside the repository.
+
+    By default the files are checked against each checkpoint's prefix hashes
+    (hashing speed) and the tree is rebuilt from the latest frontier; only when
+    something differs, or with ``full`` (and for proofs), is every event hashed
+    again and every Merkle root recomputed.
     """
     log_path = require_anchor(cfg)
     if trusted is None:
@@ -264,12 +303,24 @@ def verify_config(cfg: ProjectConfig, unsealed: bool = True, keep_leaves: bool =
             what = "is empty" if log_path.exists() else "does not exist"
             walk.add(walk.log, 0, f"the checkpoint log {what}: keytrail.yaml names it, so the history was "
                      "sealed (or was meant to be); run `keytrail seal` if this is a new project", "log")
+        if upto is not None:
+            checkpoints = [cp for cp in checkpoints if cp.seq <= upto]
         before: Checkpoint | None = None
-        for cp in checkpoints:
-            walk.checkpoint(cp, before, trusted)
-            before = cp
-            if upto is not None and cp.seq == upto:
-                break
+        if not (full or keep_leaves or watch is not None) and checkpoints:
+            for cp in checkpoints:
+                walk.log_checks(cp, before, trusted)
+                before = cp
+            if walk.prefixes(checkpoints):
+                walk.tree = frontier_tree(checkpoints[-1].data)
+            else:
+                # Something differs: walk every checkpoint line by line to say where.
+                walk.close()
+                walk = _Walk(cfg, keep_leaves, watch)
+                before = None
+        if before is None:
+            for cp in checkpoints:
+                walk.checkpoint(cp, before, trusted)
+                before = cp
         displays = [display_path(p, cfg.root) for p in cfg.history]
         latest = {f["path"] for f in before.files} if before else set()
         for path in sorted(latest - set(displays)):
