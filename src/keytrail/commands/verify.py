@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     pinned = _pinned(args.trusted_key) or None
     result = verify_config(cfg, trusted=pinned, full=args.full)
     if args.against:
+        from keytrail.integrity.against import check_extends
         from keytrail.integrity.checkpoint import read_log
-        from keytrail.integrity.verify import check_extends, load_trusted
+        from keytrail.integrity.verify import load_trusted
 
         saved = read_log(Path(args.against), args.against)
         if len(saved) != 1:
