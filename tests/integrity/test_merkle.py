@@ -12,6 +12,7 @@ from keytrail.integrity.merkle import (
     Accumulator,
     inclusion_path,
     leaf_hashes,
+    packed_inclusion_path,
     root,
     root_from_path,
 )
@@ -80,7 +81,9 @@ def test_batches_of_any_size_give_the_rfc_root_and_every_proof_verifies() -> Non
         expected = _reference(hashes)
         assert root(hashes) == expected == acc.root(), n
         for m in {0, n // 2, n - 1, rng.randrange(n)}:
-            assert root_from_path(hashes[m], m, n, inclusion_path(hashes, m)) == expected
+            path = inclusion_path(hashes, m)
+            assert root_from_path(hashes[m], m, n, path) == expected
+            assert packed_inclusion_path(b"".join(hashes) + b"\xff" * 64, n, m) == path  # trailing leaves ignored
 
 
 def test_a_wrong_leaf_index_or_size_or_path_does_not_verify() -> None:

@@ -16,7 +16,7 @@ import orjson
 
 from keytrail.errors import InputError, Problem, UsageError
 from keytrail.integrity.checkpoint import check_record, signed_bytes
-from keytrail.integrity.merkle import inclusion_path, leaf_hashes, root_from_path
+from keytrail.integrity.merkle import leaf_hashes, packed_inclusion_path, root_from_path
 from keytrail.integrity.verify import verify_config
 from keytrail.project import ProjectConfig
 from keytrail.textsafe import inline
@@ -55,10 +55,10 @@ def prove(cfg: ProjectConfig, event_id: str, seq: int | None = None) -> dict[str
         raise UsageError(f"event id {inline(event_id)!r} is used by {len(matches)} events ({where}): "
                          "a proof must name one event")
     path, line, index, raw = matches[0]
-    leaves = walk.tree.leaves[:chosen.data["size"]]
+    hashes = packed_inclusion_path(walk.tree.leaves, chosen.data["size"], index)
     return {"format": PROOF_FORMAT, "event": {"id": event_id, "path": path, "line": line},
             "leaf": raw.decode("utf-8"), "index": index,
-            "hashes": [h.hex() for h in inclusion_path(leaves, index)], "checkpoint": chosen.data}
+            "hashes": [h.hex() for h in hashes], "checkpoint": chosen.data}
 
 
 def check_proof(proof: Any, display: str, trusted: dict[str, tuple[str, Any]]) -> list[str]:
