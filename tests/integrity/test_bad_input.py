@@ -205,3 +205,15 @@ def test_a_proof_is_never_written_over_an_input(sealed: Sealed, capsys: pytest.C
     out = sealed.root.parent / "ev-000117.proof.json"
     assert _run(capsys, "prove", "ev-000117", "--dir", str(sealed.root), "-o", str(out))[0] == 0
     assert json.loads(out.read_text())["event"]["id"] == "ev-000117"
+
+
+def test_a_second_seal_at_the_same_time_is_refused(sealed: Sealed, capsys: pytest.CaptureFixture[str]) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    log = sealed.root / "checkpoints.jsonl"
+    before = log.read_bytes()
+    with log.open("ab") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)   # as a seal in progress holds it
+        code, _, err = _run(capsys, "seal", str(sealed.root), "--signing-key", str(sealed.key))
+        assert code == 2 and "another `keytrail seal` is appending to this log" in err
+    assert log.read_bytes() == before
+    assert _run(capsys, "seal", str(sealed.root), "--signing-key", str(sealed.key))[0] == 0  # released

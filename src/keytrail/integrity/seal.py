@@ -12,6 +12,8 @@ The new line is appended to the log in one write; nothing else is written.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +48,20 @@ def seal_config(cfg: ProjectConfig, signing_key: Path, now: int) -> Sealed:
     Returns without writing when verification finds violations (``checkpoint``
     is None); raises :class:`~keytrail.errors.InputError` on bad input.
     """
-    from keytrail.integrity.keys import key_id, load_signing_key, sign
+    from keytrail.integrity.keys import key_id, load_signing_key
 
     key_display = str(signing_key)
     private = load_signing_key(signing_key, key_display)
     kid = key_id(private.public_key())
+    log_path = require_anchor(cfg)
+    with _locked(log_path, display_path(log_path, cfg.root)) as fd:
+        return _seal(cfg, private, kid, key_display, fd, now)
+
+
+def _seal(cfg: ProjectConfig, private: Any, kid: str, key_display: str, fd: int, now: int) -> Sealed:
+    """The seal itself, with the log held open and locked (``fd``)."""
+    from keytrail.integrity.keys import sign
+
     log_path = require_anchor(cfg)
     result = verify_config(cfg, unsealed=False)
     if kid not in result.signers:
@@ -88,24 +99,48 @@ def seal_config(cfg: ProjectConfig, signing_key: Path, now: int) -> Sealed:
         "prev": before.line_hash() if before else None, "files": files, "size": walk.tree.size,
         "root": walk.tree.root().hex(), "frontier": [h.hex() for h in walk.tree.frontier()], "key_id": kid}
     data["signature"] = sign(private, signed_bytes(data))
-    _append(log_path, display_path(log_path, cfg.root), encode(data) + b"\n")
+    _append(fd, display_path(log_path, cfg.root), encode(data) + b"\n")
     sealed.checkpoint = data
     return sealed
 
 
-def _append(path: Path, display: str, line: bytes) -> None:
-    """Append one line in a single write (O_APPEND): never rewriting what the log holds."""
+@contextmanager
+def _locked(path: Path, display: str) -> Iterator[int]:
+    """The log opened for appending and locked against a second seal running at the same time
+    (two seals from one state would fork the log). A log created here and left empty is removed."""
+    existed = path.exists()
     try:
-        if path.parent and not path.parent.exists():
+        if not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InputError(f"{display}: cannot open", [Problem(display, 0, 0, "", f"cannot open for appending: "
+                                                             f"{exc.strerror}")]) from None
+    try:
         try:
-            written = os.write(fd, line)
-            if written != len(line):
-                raise OSError(0, "short write")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no advisory lock to take
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise InputError(f"{display}: busy", [Problem(display, 0, 0, "", "another `keytrail seal` is "
+                                                              "appending to this log; run one seal at a time")]) from None
+        yield fd
+    finally:
+        if not existed and os.fstat(fd).st_size == 0:
+            path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _append(fd: int, display: str, line: bytes) -> None:
+    """Append one line in a single write (O_APPEND): never rewriting what the log holds."""
+    try:
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(0, "short write")
+        os.fsync(fd)
     except OSError as exc:
         raise InputError(f"{display}: cannot append", [Problem(display, 0, 0, "", f"cannot append: "
                                                                f"{exc.strerror}")]) from None
