@@ -193,3 +193,16 @@ def test_lint_confines_the_project_and_honours_allow_outside(project: Path, tmp_
     (tmp_path / "outside" / "keys.yaml").write_text("keys: []\n")
     _config(project, keys="../outside/keys.yaml")
     assert main(["lint", str(project), "--allow-outside", str(tmp_path / "outside")]) == 0
+
+
+@pytest.mark.parametrize("changes", [
+    {"checkpoints": "../outside/checkpoints.jsonl", "trusted_keys": ["keys.yaml"]},
+    {"checkpoints": "checkpoints.jsonl", "trusted_keys": ["../outside/.git-credentials"]},
+])
+def test_the_checkpoint_log_and_trusted_keys_stay_inside_the_project(
+        project: Path, changes: dict[str, object], capsys: pytest.CaptureFixture[str]) -> None:
+    _config(project, **changes)
+    assert _check(project) == 2
+    err = capsys.readouterr().err
+    assert "resolves outside the project folder" in err and TOKEN not in err
+    assert not (project.parent / "outside" / "checkpoints.jsonl").exists()

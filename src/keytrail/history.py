@@ -439,7 +439,9 @@ def _read_lines(handle: Any, display: str, index: int, interner: _Interner, appe
             if chained or (event.extra is not None and "prev" in event.extra):
                 prev = event.get("prev")
                 expected = _line_hash(previous_raw) if previous_raw is not None else None
-                if chained and prev != expected:
+                # The first event with `prev` is checked too when a line precedes it: else
+                # an edit to the line before the chain's start would go unseen.
+                if prev != expected and (chained or expected is not None):
                     breaks.append(ChainBreak(event, expected, prev))
                 chained = True
         previous_raw = raw

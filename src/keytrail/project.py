@@ -9,6 +9,7 @@ everything that is wrong, not the first thing.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from collections.abc import Sequence
@@ -49,6 +50,8 @@ class Project:
     inputs: tuple[Path, ...] = ()
     #: The distinct ids of the history, when the loader kept them (see History.identifiers).
     history_ids: set[str] | None = None
+    #: The history verified against its checkpoint log (an integrity.Verification), when configured.
+    anchor: Any = None
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -263,8 +266,13 @@ class ProjectConfig:
     def files(self) -> list[Path]:
         """Every file the project reads, keytrail.yaml first (outputs must never be one)."""
         named = [self.root / self.file, self.directory, self.keys, *self.history,
-                 *([self.snapshot] if self.snapshot else []), *self.policies]
+                 *([self.snapshot] if self.snapshot else []), *self.policies,
+                 *([self.checkpoints] if self.checkpoints else []), *self.trusted_keys]
         return [p for p in named if p != self.root]
+
+    #: The checkpoint log (``checkpoints:``; it need not exist yet) and the keys that sign it.
+    checkpoints: Path | None = None
+    trusted_keys: list[Path] = field(default_factory=list)
 
 
 def find_config(target: Path) -> Path:
@@ -372,9 +380,36 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
             problems.append(loc.problem(where, f"'{excerpt(entry)}': no such file or folder"))
     result = ProjectConfig(root, display, data.get("name", ""), single("directory") or root,
                            single("keys") or root, history, single("snapshot"), policies, from_folders)
+    _anchor_config(result, data, loc, problems, confined)
     if problems:
         raise InputError(f"{display}: invalid", problems)
     return result
+
+
+def _anchor_config(cfg: ProjectConfig, data: dict[str, Any], loc: Locator, problems: list[Problem],
+                   confined: Confinement) -> None:
+    """``checkpoints:`` and ``trusted_keys:``: the checkpoint log may not exist yet, the keys must;
+    both stay inside the project like every other path of ``keytrail.yaml``."""
+    log = data.get("checkpoints")
+    if log is not None and not confined.contains(cfg.root / log):
+        problems.append(loc.problem(("checkpoints",), confined.refusal(log, None)))
+    elif log is not None:
+        cfg.checkpoints = cfg.root / log
+        inputs = [cfg.directory, cfg.keys, *cfg.history, *([cfg.snapshot] if cfg.snapshot else [])]
+        patterns = data.get("history") or []
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        if any(cfg.checkpoints.resolve() == p.resolve() for p in inputs) or any(
+                fnmatch.fnmatch(str(log), str(pattern)) for pattern in patterns):
+            problems.append(loc.problem(("checkpoints",), f"'{excerpt(log)}' is an input of the project; the "
+                                        "checkpoint log must be a file of its own"))
+    for i, entry in enumerate(data.get("trusted_keys") or []):
+        path = cfg.root / entry
+        if not confined.contains(path):
+            problems.append(loc.problem(("trusted_keys", i), confined.refusal(entry, None)))
+            continue
+        if not path.is_file():
+            problems.append(loc.problem(("trusted_keys", i), f"'{excerpt(entry)}': key file not found"))
+        cfg.trusted_keys.append(path)
 
 
 def load_project(target: Path, extra_policies: list[Path] | None = None,
@@ -404,6 +439,11 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
     known = [*directory.principals, *directory.groups, *directory.roles] if directory is not None else None
     attempt("policies", load_policies, policy_files, [display_path(p, root) for p in policy_files],
             known, cfg.from_folders - set(extra_policies or []))
+    if cfg.checkpoints is not None and not problems:
+        # Only projects that anchor their history pay for verifying it (and import cryptography).
+        from keytrail.integrity.verify import verify_config
+
+        attempt("checkpoints", verify_config, cfg, False)
     if problems:
         raise InputError("invalid input", problems)
     history = results["history"]
@@ -414,4 +454,5 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
         snapshot_file=display_path(cfg.snapshot, root) if cfg.snapshot else None,
         policies=results["policies"], name=cfg.name or root.resolve().name,
         inputs=(*cfg.files(), *policy_files[len(cfg.policies):]),
-        history_ids=history.identifiers)
+        history_ids=history.identifiers,
+        anchor=results.get("checkpoints"))

@@ -12,9 +12,12 @@ from keytrail.commands import (
     explain,
     import_,
     lint,
+    prove,
     review,
     schema,
+    seal,
     test,
+    verify,
 )
 
 COMMANDS = {
@@ -26,5 +29,8 @@ COMMANDS = {
     "review": review,
     "decisions": decisions,
     "import": import_,
+    "seal": seal,
+    "verify": verify,
+    "prove": prove,
     "schema": schema,
 }
