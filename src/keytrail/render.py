@@ -14,6 +14,7 @@ from typing import Any
 from keytrail.engine import Report
 from keytrail.errors import Problem, TemplateError, UsageError
 from keytrail.formats import csv, github, html, junit, markdown, sarif
+from keytrail.textsafe import inline
 
 
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
@@ -58,10 +59,21 @@ def render_text(report: Report, fail_on: str = "high", limit: int | None = TEXT_
 @cache
 def _environment(autoescape: bool) -> Any:
     import jinja2
+    from markupsafe import Markup
+
+    def inert(value: Any) -> Any:
+        """Every printed value made inert (Jinja2's ``finalize``): a string is shown by
+        :func:`~keytrail.textsafe.inline`, so no value can break or start a line, or
+        carry an escape sequence or a bidi control, whichever field it comes from.
+        Markup (a macro's output in an autoescaping template) is the template's own
+        text and passes as it is."""
+        if isinstance(value, str) and not isinstance(value, Markup):
+            return inline(value)
+        return value
 
     return jinja2.Environment(
         loader=jinja2.PackageLoader("keytrail", "templates"),
-        autoescape=autoescape, undefined=jinja2.StrictUndefined,
+        autoescape=autoescape, undefined=jinja2.StrictUndefined, finalize=inert,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 

@@ -7,10 +7,16 @@ repaint a terminal, a bidirectional control could reorder what a reviewer reads
 (Trojan Source, CVE-2021-42574). :func:`inline` shows every such character as a
 visible escape instead, so a value always stays on the line it was printed on and
 reads as what it is. Printable text, non-ASCII letters included, is unchanged.
+
+One printable sequence is also broken up: CI runners act on a logging command
+anywhere in a line, not only at its start (``##[error]`` for the GitHub Actions
+runner's first syntax, ``##vso[task.setvariable ...]`` for Azure Pipelines), so
+``##[`` and ``##vso[`` are shown with their second ``#`` as ``\x23``.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 #: Unicode categories that never print as themselves: controls (C0, DEL, C1), format
@@ -19,6 +25,9 @@ import unicodedata
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+#: A CI logging command that runners recognise anywhere in a line (``##[``, ``##vso[``).
+_LOG_COMMAND = re.compile(r"##(?=(?:vso)?\[)", re.IGNORECASE)
 
 #: How many characters of a file that is not of the expected format an error may quote.
 EXCERPT_CHARS = 60
@@ -39,10 +48,18 @@ def is_unsafe(char: str) -> bool:
 
 def inline(text: str) -> str:
     """``text`` with every control, format and separator character shown as an escape
-    (``\\n``, ``\\x1b``, ``\\u202e``), so it prints on one line as what it is."""
-    if text.isprintable():  # the common case: nothing to do
+    (``\\n``, ``\\x1b``, ``\\u202e``), so it prints on one line as what it is, and with
+    CI logging commands (``##[``, ``##vso[``) broken up."""
+    if text.isprintable() and "##" not in text:  # the common case: nothing to do
         return text
-    return "".join(_escape(c) if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in text)
+    if not text.isprintable():
+        text = "".join(_escape(c) if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in text)
+    return _LOG_COMMAND.sub("#\\\\x23", text) if "##" in text else text
+
+
+def is_inert(text: str) -> bool:
+    """Whether ``text`` prints as itself: :func:`inline` leaves it unchanged."""
+    return inline(text) == text
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
