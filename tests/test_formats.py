@@ -194,10 +194,22 @@ def test_junit_writes_control_characters_as_text() -> None:
 
 @pytest.mark.parametrize(("value", "cell"), [
     ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
-    ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("user:a", "user:a"), ("a=b", "a=b"), ("", ""), (None, "")])
+    ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
+    # after leading whitespace (an import that trims spaces), and the full-width signs
+    (" =1+1", "' =1+1"), ("\u00a0\u3000@SUM(A1)", "'\u00a0\u3000@SUM(A1)"), ("\uff1d1+1", "'\uff1d1+1"),
+    ("\uff0b1", "'\uff0b1"), ("\uff0d1", "'\uff0d1"), ("\uff20x", "'\uff20x"),
+    # a leading tab or CR is shown as an escape, which starts with a backslash: no formula
+    ("\tx", "\\tx"), ("\rx", "\\rx"), ("\n=1+1", "\\n=1+1"),
+    # near misses: a sign inside a value, and plain ids, stay as they are
+    ("user:a", "user:a"), ("a=b", "a=b"), ("a -b", "a -b"), ("x@y.example", "x@y.example"),
+    ("", ""), (None, "")])
 def test_csv_neutralises_formulas(value: str | None, cell: str) -> None:
     assert csv_format.safe(value) == cell
+
+
+@pytest.mark.parametrize("value", ["=1+1", " =1+1", "\uff1dx", "@x", "user:a", "'=x", " x", "a-b"])
+def test_csv_unguard_reverses_the_guard(value: str) -> None:
+    assert csv_format.unguard(csv_format.safe(value)) == value
 
 
 def test_csv_rows_round_trip_with_the_guard(make_project: Any) -> None:
@@ -218,10 +230,17 @@ def test_csv_rows_round_trip_with_the_guard(make_project: Any) -> None:
         assert not any(v.startswith(csv_format.FORMULA_START) for v in row.values())
 
 
-def test_csv_keeps_newlines_inside_a_quoted_cell() -> None:
+def test_csv_shows_a_line_break_inside_a_cell_as_an_escape() -> None:
     out = io.StringIO(newline="")
-    csv.writer(out).writerow([csv_format.safe("line one,\n\"two\"")])
-    assert next(csv.reader(io.StringIO(out.getvalue(), newline=""))) == ["line one,\n\"two\""]
+    csv.writer(out).writerow([csv_format.safe("line one,\n\"two\"\u2028\x1b[31m\u202e")])
+    assert out.getvalue() == '"line one,\\n""two""\\u2028\\x1b[31m\\u202e"\r\n'
+    assert next(csv.reader(io.StringIO(out.getvalue(), newline=""))) == [
+        'line one,\\n"two"\\u2028\\x1b[31m\\u202e']
+
+
+def test_csv_keeps_printable_text_as_it_is() -> None:
+    value = 'Zoë Ångström, "ops" 日本 ✓'
+    assert csv_format.safe(value) == value
 
 
 def test_csv_of_the_example(acme: Report) -> None:
@@ -252,7 +271,7 @@ def test_markdown_lists_failing_findings_first_and_folds_the_rest(acme: Report) 
 
 @pytest.mark.parametrize(("raw", "escaped"), [
     ("a|b", "a\\|b"), ("<script>", "&lt;script&gt;"), ("`x`", "\\`x\\`"), ("*_~", "\\*\\_\\~"),
-    ("[x](y)", "\\[x\\](y)"), ("a&amp;", "a&amp;amp;"), ("a\\b", "a\\\\b"), ("a\nb\r\nc", "a b c"),
+    ("[x](y)", "\\[x\\](y)"), ("a&amp;", "a&amp;amp;"), ("a\\b", "a\\\\b"), ("a\nb\r\nc", "a\\\\nb\\\\r\\\\nc"),
     ("user:ann.lee", "user:ann.lee"), (None, "")])
 def test_markdown_escape(raw: str | None, escaped: str) -> None:
     assert markdown.escape(raw) == escaped

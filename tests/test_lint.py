@@ -309,7 +309,7 @@ def test_github_escaping() -> None:
         Problem("a,b:c%.yaml", 0, 0, "", "no position", "warning"),
     ), False)
     assert render_github(report) == (
-        "::error file=a%2Cb%3Ac%25.yaml,line=2,col=3,title=keytrail lint::x: 100%25 wrong%0D%0Asecond line, "
+        "::error file=a%2Cb%3Ac%25.yaml,line=2,col=3,title=keytrail lint::x: 100%25 wrong\\r\\nsecond line, "
         "with: colons\n"
         "::warning file=a%2Cb%3Ac%25.yaml,title=keytrail lint::no position\n")
 

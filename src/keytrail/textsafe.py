@@ -66,3 +66,32 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """A short, inert quotation of ``text``: at most ``limit`` characters, escaped."""
     cut = text[:limit]
     return inline(cut) + ("…" if len(text) > limit else "")
+
+
+#: What JSON text may hold raw that :func:`json_inert` looks at: anything past ASCII, and DEL.
+_JSON_SUSPECT = re.compile("[\x7f-\U0010ffff]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in UNSAFE_CATEGORIES:
+        return char
+    code = ord(char)
+    if code > 0xFFFF:  # JSON spells a character past the BMP as a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_inert(text: str) -> str:
+    """JSON text with every control, format and separator character inside its strings
+    written as a ``\\uXXXX`` escape: the same values once parsed, but no raw bidi
+    control, C1 control or line separator in the bytes a terminal or an editor shows.
+
+    JSON encoders already escape C0 controls; DEL, C1, bidi controls, U+2028/U+2029
+    and tag characters they pass through raw. Outside strings JSON is ASCII, so only
+    string contents are touched.
+    """
+    if text.isascii() and "\x7f" not in text:  # the common case: nothing to do
+        return text
+    return _JSON_SUSPECT.sub(_json_escape, text)
