@@ -89,9 +89,13 @@ def json_inert(text: str) -> str:
     control, C1 control or line separator in the bytes a terminal or an editor shows.
 
     JSON encoders already escape C0 controls; DEL, C1, bidi controls, U+2028/U+2029
-    and tag characters they pass through raw. Outside strings JSON is ASCII, so only
-    string contents are touched.
+    and tag characters they pass through raw. A CI logging command (``##[``,
+    ``##vso[``) gets its second ``#`` written as ``\\u0023``, so JSON printed to a CI
+    log runs nothing. Outside strings JSON is ASCII with no ``#``, so only string
+    contents are touched.
     """
-    if text.isascii() and "\x7f" not in text:  # the common case: nothing to do
+    if "##" in text:
+        text = _LOG_COMMAND.sub("#\\\\u0023", text)
+    if text.isascii() and "\x7f" not in text:  # the common case: nothing more to do
         return text
     return _JSON_SUSPECT.sub(_json_escape, text)
