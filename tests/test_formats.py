@@ -186,6 +186,40 @@ def test_junit_escapes_hostile_names(make_project: Any) -> None:
     assert out is not None and "=1+1 handover" in (out.text or "")
 
 
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("see [docs](https://evil.example)", "see \\[docs\\](https://evil.example)"),
+    ("a\\[b]", "a\\\\\\[b\\]"), ("x\ny\u202e", "x\\ny\\u202e"),
+    ("user:a (terminated 2026-05-01)", "user:a (terminated 2026-05-01)")])
+def test_sarif_message_text_is_inert_and_plants_no_link(raw: str, shown: str) -> None:
+    assert sarif.message_text(raw) == shown
+
+
+def test_sarif_keeps_exact_values_in_properties(make_project: Any) -> None:
+    name = "user:x\r::error::y\u202e"
+    report = report_of(_hostile(make_project, resource="r\u2028s"))
+    report = replace(report, findings=[replace(i, finding=replace(i.finding, subject=name))
+                                       for i in report.findings])
+    text = sarif.render(report)
+    assert "\u202e" not in text and "\u2028" not in text  # written as \u escapes
+    results = json.loads(text)["runs"][0]["results"]
+    assert {r["properties"]["subject"] for r in results} == {name}
+    assert any(r["properties"].get("resource") == "r\u2028s" for r in results)
+
+
+def test_junit_stays_well_formed_with_any_control_character(make_project: Any) -> None:
+    report = report_of(_hostile(make_project))
+    hostile = "".join(chr(c) for c in range(32)) + "\x7f\x85\u2028\ufffe\uffff\ud800"
+    report = replace(report, findings=[replace(i, finding=replace(i.finding, message=hostile))
+                                       for i in report.findings])
+    text = junit.render(report)
+    root = ET.fromstring(text.encode("utf-8"))
+    failure = root.find("./testsuite/testcase/failure")
+    assert failure is not None and failure.text is not None
+    assert "\\x00\\x01" in failure.text and "\\n\\x0b" in failure.text and "\\ufffe" in failure.text
+    # every line is one of the failure's own (a finding, or an indented detail)
+    assert all(line.startswith(("[", "  ")) for line in failure.text.strip("\n").split("\n"))
+
+
 def test_junit_writes_control_characters_as_text() -> None:
     assert junit._clean("a\x01b\x1fc\td") == "a\\x01b\\x1fc\td"
 
@@ -274,6 +308,24 @@ def test_markdown_lists_failing_findings_first_and_folds_the_rest(acme: Report) 
     ("[x](y)", "\\[x\\](y)"), ("a&amp;", "a&amp;amp;"), ("a\\b", "a\\\\b"), ("a\nb\r\nc", "a\\\\nb\\\\r\\\\nc"),
     ("user:ann.lee", "user:ann.lee"), (None, "")])
 def test_markdown_escape(raw: str | None, escaped: str) -> None:
+    assert markdown.escape(raw) == escaped
+
+
+@pytest.mark.parametrize(("raw", "escaped"), [
+    # mentions notify people and teams: a code span is never a mention
+    ("@everyone", "`@everyone`"), ("ping @acme/admins now", "ping `@acme/admins` now"),
+    ("user:@bob", "user:`@bob`"), ("(@bob)", "(`@bob`)"),
+    # bare addresses become links: a code span is never a link
+    ("see https://evil.example/x?a=1", "see `https://evil.example/x?a=1`"),
+    ("www.evil.example", "`www.evil.example`"), ("JavaScript://x", "`JavaScript://x`"),
+    # the run stops where a code span or a table cell could not hold the text
+    ("https://e.example/a|b", "`https://e.example/a`\\|b"), ("@x`y", "`@x`\\`y"),
+    # control characters and logging commands inside a mention are escaped first
+    ("@a\x1b[2J", "`@a`\\\\x1b\\[2J"),
+    # near misses: an e-mail address is not a mention, a lone @ or a word with a colon is plain
+    ("ann@example.com", "ann@example.com"), ("a @ b", "a @ b"), ("role:ops", "role:ops"),
+    ("ticket:CHG-1", "ticket:CHG-1")])
+def test_markdown_neutralises_mentions_and_autolinks(raw: str, escaped: str) -> None:
     assert markdown.escape(raw) == escaped
 
 

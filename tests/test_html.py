@@ -318,3 +318,36 @@ def test_a_headless_browser_shows_hostile_names_as_text(tmp_path: Path, make_pro
     assert _page_errors(dom.stderr) == []
     assert "<script" not in dom.stdout
     assert "user:&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout
+
+
+def test_bidi_controls_and_line_breaks_are_shown_as_escapes(make_project: Any) -> None:
+    """Trojan Source: a bidi override would make a reviewer read another name than the one held.
+    Every printed value is inlined, joined lists (key scopes, controls) included."""
+    name = "user:ann\u202enimda\u2066"
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p", "controls": ["C\u202e1"]},
+              "rules": [{"id": "leavers", "use": "orphaned.inactive-principal"}]}
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": name, "target": "group:g\u200b",
+               "key": "pk-1", "actor": "svc:bot", "reason": "a\nb"},
+              {"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "group:g\u200b",
+               "target": "role:r", "key": "pk-1", "actor": "svc:bot"}]
+    keys = [{"id": "pk-1", "holder": "svc:bot", "purpose": "p", "scope": ["role:\u202e*", "group:*"]}]
+    directory = {"principals": [{"id": name, "status": "terminated", "terminated_at": "2026-05-01T00:00:00Z"}],
+                 "groups": [{"id": "group:g\u200b"}], "roles": [{"id": "role:r"}]}
+    root = make_project(directory=directory, keys=keys, events=events, policies=[policy])
+    text = html.render(report_of(root), "high")
+    assert not any(c in text for c in "\u202e\u2066\u200b")
+    assert "<td>user:ann\\u202enimda\\u2066</td><td>group:g\\u200b</td>" in text
+    assert "role:\\u202e*, group:*" in text and "C\\u202e1" in text
+    assert "a\\nb" in text
+
+
+def test_printable_names_are_shown_as_they_are(make_project: Any) -> None:
+    name = "user:zoë.ångström"
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": name, "target": "role:r",
+               "key": "pk-1", "actor": "svc:bot", "reason": "日本語 — ✓"}]
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+              "rules": [{"id": "leavers", "use": "orphaned.inactive-principal"}]}
+    directory = {"principals": [{"id": name, "status": "terminated", "terminated_at": "2026-05-01T00:00:00Z"}],
+                 "roles": [{"id": "role:r"}]}
+    text = html.render(report_of(make_project(directory=directory, events=events, policies=[policy])), "high")
+    assert f"<td>{name}</td><td>role:r</td>" in text and "日本語 — ✓" in text

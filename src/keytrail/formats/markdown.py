@@ -41,10 +41,10 @@ _SPECIAL = re.compile(r"[\\`*_\[\]|~&<>]")
 _REPLACE = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 #: What GitHub would turn into a notification or a link: a mention (``@`` not after a
-#: letter or digit, as in an e-mail address) or a bare address, up to a character a
-#: code span or a table cell cannot hold as it is.
-_LIVE = re.compile(r"(?:(?<![A-Za-z0-9])@(?=[A-Za-z0-9])|[A-Za-z][A-Za-z0-9+.-]*://|www\.)"
-                   r"[^\s`|<>\\]*", re.IGNORECASE)
+#: letter or digit, as in an e-mail address, and the user or ``org/team`` name), or a
+#: bare address up to a character a code span or a table cell cannot hold as it is.
+_LIVE = re.compile(r"(?<![A-Za-z0-9])@[A-Za-z0-9][A-Za-z0-9_./-]*"
+                   r"|(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s`|<>\\]*", re.IGNORECASE)
 
 
 def _literal(text: str) -> str:
