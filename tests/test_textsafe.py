@@ -47,3 +47,15 @@ def test_json_inert_keeps_the_value_and_hides_nothing(value: str) -> None:
 def test_json_inert_leaves_printable_text_raw() -> None:
     text = orjson.dumps({"name": "Zoë Ångström 日本語 — ✓ # ## [x]"}).decode("utf-8")
     assert json_inert(text) == text
+
+
+def test_the_suspect_pattern_covers_every_hidden_character_past_ascii() -> None:
+    """json_inert looks only at SUSPECT characters: they must include every one inline() escapes."""
+    import sys
+    import unicodedata
+
+    from keytrail.textsafe import SUSPECT, UNSAFE_CATEGORIES
+
+    missed = [f"U+{c:04X}" for c in range(0x7F, sys.maxunicode + 1)
+              if unicodedata.category(chr(c)) in UNSAFE_CATEGORIES and not SUSPECT.match(chr(c))]
+    assert missed == []

@@ -68,8 +68,15 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return inline(cut) + ("…" if len(text) > limit else "")
 
 
-#: What JSON text may hold raw that :func:`json_inert` looks at: anything past ASCII, and DEL.
-_JSON_SUSPECT = re.compile("[\x7f-\U0010ffff]")
+#: Every character past ASCII that may be one :func:`inline` escapes (a superset of the
+#: C1 controls, format characters, separators and surrogates of the Unicode database;
+#: ``tests/test_textsafe.py`` checks it covers them all), so that :func:`json_inert`
+#: looks only at these, not at every accented or non-Latin letter of a large file.
+SUSPECT = re.compile(
+    "[\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001345f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001-\U000e007f]")
 
 
 def _json_escape(match: re.Match[str]) -> str:
@@ -96,6 +103,14 @@ def json_inert(text: str) -> str:
     """
     if "##" in text:
         text = _LOG_COMMAND.sub("#\\\\u0023", text)
-    if text.isascii() and "\x7f" not in text:  # the common case: nothing more to do
+    if text.isascii():  # the common case: at most a DEL to escape
+        return text if "\x7f" not in text else SUSPECT.sub(_json_escape, text)
+    # Scanning with a pattern is slow on a large document (seconds for a large
+    # organisation's SARIF); isprintable() is not, and the document's own line breaks
+    # are its only other non-printable characters. Otherwise look line by line.
+    if "\n" not in text:
+        return text if text.isprintable() else SUSPECT.sub(_json_escape, text)
+    if text.replace("\n", " ").isprintable():
         return text
-    return _JSON_SUSPECT.sub(_json_escape, text)
+    return "\n".join(line if line.isprintable() else SUSPECT.sub(_json_escape, line)
+                     for line in text.split("\n"))
