@@ -325,3 +325,38 @@ def test_json_keeps_the_exact_values(rendered: dict[str, Any]) -> None:
     subjects = {f["subject"] for f in data["findings"]}
     assert ident("user", payload) in subjects
     assert "reason " + payload in reasons or payload in reasons
+
+
+def test_error_messages_on_stderr_are_inert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Errors land in CI logs too: a value an error quotes (here a worksheet cell) stays on its line."""
+    from keytrail.cli import main
+    from tests.conftest import REPO
+
+    subject = "user:x\x1b[2J\n::error::pwned"
+    sheet = tmp_path / "ws.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["grant_id", "subject", "target", "resource", "decision", "comment"])
+        writer.writerow(["g-0000000000000000", subject, "group:payments-eng", "", "revoke", ""])
+    code = main(["decisions", str(sheet), "--dir", str(REPO / "examples" / "acme"), "--key", "pk-2026-0007",
+                 "--actor", "svc:access-review", "--out", str(tmp_path / "out.jsonl"),
+                 "--time", "2026-10-02T10:00:00Z"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "user:x\\x1b[2J\\n::error::pwned → group:payments-eng" in err
+    assert not raw_unsafe(err, "text")
+    assert not [line for line in err.splitlines() if line.lstrip().startswith("::")]
+
+
+def test_a_problem_is_one_inert_line() -> None:
+    from keytrail.errors import InputError, Problem
+
+    hostile = Problem("policies/p.yaml", 3, 5, "rules[0].description", 'bad "x\n::error::y\u202e"')
+    assert str(hostile) == 'policies/p.yaml:3:5: rules[0].description: bad "x\\n::error::y\\u202e"'
+    named = Problem("::error::x.yaml", 1, 0, "", "m")
+    assert str(InputError("invalid", [named, hostile])).splitlines() == [
+        "./::error::x.yaml:1: m", 'policies/p.yaml:3:5: rules[0].description: bad "x\\n::error::y\\u202e"']
+    assert str(InputError("cannot read x\x1b[2J")) == "cannot read x\\x1b[2J"
+    # near misses: a plain problem and a plain message are unchanged
+    assert str(Problem("a.yaml", 1, 0, "", "plain: message, 100% ## ok")) == "a.yaml:1: plain: message, 100% ## ok"
+    assert str(InputError("no keytrail.yaml in ./x")) == "no keytrail.yaml in ./x"

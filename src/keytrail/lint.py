@@ -65,7 +65,7 @@ from keytrail.project import (
     read_yaml,
 )
 from keytrail.selectors import glob_regex
-from keytrail.textsafe import inline, json_inert
+from keytrail.textsafe import json_inert, path_line
 from keytrail.timeutil import DAY, TimeFormatError, format_date, parse_time
 from keytrail.yamlload import Locator
 
@@ -396,15 +396,7 @@ def render(report: LintReport, fmt: str) -> str:
         return render_json(report)
     if fmt == "github":
         return render_github(report)
-    return "".join(text_line(str(p)) + "\n" for p in report.problems)
-
-
-def text_line(text: str) -> str:
-    """One line of text output, inert: :func:`~keytrail.textsafe.inline`, and a line
-    that would start with ``::`` (a file named like a GitHub workflow command) is
-    given the relative path's ``./``, which names the same file and starts no command."""
-    line = inline(text)
-    return "./" + line if line.lstrip().startswith("::") else line
+    return "".join(path_line(str(p)) + "\n" for p in report.problems)
 
 
 def summary(report: LintReport) -> str:

@@ -57,6 +57,14 @@ def inline(text: str) -> str:
     return _LOG_COMMAND.sub("#\\\\x23", text) if "##" in text else text
 
 
+def path_line(text: str) -> str:
+    """One line of output that starts with a file's relative path, inert: :func:`inline`,
+    and given the path's ``./`` when it would start with ``::`` (a file named like a
+    GitHub Actions workflow command): the same file, and no command."""
+    line = inline(text)
+    return "./" + line if line.lstrip().startswith("::") else line
+
+
 def is_inert(text: str) -> bool:
     """Whether ``text`` prints as itself: :func:`inline` leaves it unchanged."""
     return inline(text) == text
