@@ -360,3 +360,30 @@ def test_a_problem_is_one_inert_line() -> None:
     # near misses: a plain problem and a plain message are unchanged
     assert str(Problem("a.yaml", 1, 0, "", "plain: message, 100% ## ok")) == "a.yaml:1: plain: message, 100% ## ok"
     assert str(InputError("no keytrail.yaml in ./x")) == "no keytrail.yaml in ./x"
+
+
+def test_a_worksheet_row_with_a_hidden_character_is_refused_not_misapplied(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The worksheet shows the resource escaped; deciding that row must not revoke some other grant."""
+    from keytrail.cli import main
+
+    root = build(tmp_path / "project", PAYLOADS["esc"])
+    out = tmp_path / "pack"
+    assert main(["review", str(root), "--period", "2026-Q3", "--out", str(out)]) == 0
+    sheet = out / "worksheets" / "user_boss.csv"
+    rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8"), newline="")))
+    hostile = [r for r in rows if "\\x1b" in r["resource"]]
+    assert hostile and all("\x1b" not in v for r in rows for v in r.values())
+    for r in rows:
+        r["decision"] = "revoke" if r in hostile else ""
+    filled = tmp_path / "filled.csv"
+    with filled.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    capsys.readouterr()
+    code = main(["decisions", str(filled), "--dir", str(root), "--key", "pk-1", "--actor", "svc:bot",
+                 "--out", str(root / "history" / "review.jsonl"), "--time", "2026-10-02T10:00:00Z"])
+    assert code == 2
+    assert "does not match" in capsys.readouterr().err
+    assert not (root / "history" / "review.jsonl").exists()
