@@ -186,6 +186,41 @@ def test_junit_escapes_hostile_names(make_project: Any) -> None:
     assert out is not None and "=1+1 handover" in (out.text or "")
 
 
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("see [docs](https://evil.example)", "see \\[docs\\](https://evil.example)"),
+    ("a\\[b]", "a\\\\\\[b\\]"), ("x\ny\u202e", "x\\ny\\u202e"),
+    ("user:a (terminated 2026-05-01)", "user:a (terminated 2026-05-01)")])
+def test_sarif_message_text_is_inert_and_plants_no_link(raw: str, shown: str) -> None:
+    assert sarif.message_text(raw) == shown
+
+
+def test_sarif_keeps_exact_values_in_properties(make_project: Any) -> None:
+    name = "user:x\r::error::y\u202e"
+    # Input refuses such ids (tests/test_ids.py); the renderer must keep them exact all the same.
+    report = report_of(_hostile(make_project))
+    report = replace(report, findings=[replace(i, finding=replace(i.finding, subject=name, resource="r\u2028s"))
+                                       for i in report.findings])
+    text = sarif.render(report)
+    assert "\u202e" not in text and "\u2028" not in text  # written as \u escapes
+    results = json.loads(text)["runs"][0]["results"]
+    assert {r["properties"]["subject"] for r in results} == {name}
+    assert any(r["properties"].get("resource") == "r\u2028s" for r in results)
+
+
+def test_junit_stays_well_formed_with_any_control_character(make_project: Any) -> None:
+    report = report_of(_hostile(make_project))
+    hostile = "".join(chr(c) for c in range(32)) + "\x7f\x85\u2028\ufffe\uffff\ud800"
+    report = replace(report, findings=[replace(i, finding=replace(i.finding, message=hostile))
+                                       for i in report.findings])
+    text = junit.render(report)
+    root = ET.fromstring(text.encode("utf-8"))
+    failure = root.find("./testsuite/testcase/failure")
+    assert failure is not None and failure.text is not None
+    assert "\\x00\\x01" in failure.text and "\\n\\x0b" in failure.text and "\\ufffe" in failure.text
+    # every line is one of the failure's own (a finding, or an indented detail)
+    assert all(line.startswith(("[", "  ")) for line in failure.text.strip("\n").split("\n"))
+
+
 def test_junit_writes_control_characters_as_text() -> None:
     assert junit._clean("a\x01b\x1fc\td") == "a\\x01b\\x1fc\td"
 
@@ -194,10 +229,22 @@ def test_junit_writes_control_characters_as_text() -> None:
 
 @pytest.mark.parametrize(("value", "cell"), [
     ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
-    ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("user:a", "user:a"), ("a=b", "a=b"), ("", ""), (None, "")])
+    ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
+    # after leading whitespace (an import that trims spaces), and the full-width signs
+    (" =1+1", "' =1+1"), ("\u00a0\u3000@SUM(A1)", "'\u00a0\u3000@SUM(A1)"), ("\uff1d1+1", "'\uff1d1+1"),
+    ("\uff0b1", "'\uff0b1"), ("\uff0d1", "'\uff0d1"), ("\uff20x", "'\uff20x"),
+    # a leading tab or CR is shown as an escape, which starts with a backslash: no formula
+    ("\tx", "\\tx"), ("\rx", "\\rx"), ("\n=1+1", "\\n=1+1"),
+    # near misses: a sign inside a value, and plain ids, stay as they are
+    ("user:a", "user:a"), ("a=b", "a=b"), ("a -b", "a -b"), ("x@y.example", "x@y.example"),
+    ("", ""), (None, "")])
 def test_csv_neutralises_formulas(value: str | None, cell: str) -> None:
     assert csv_format.safe(value) == cell
+
+
+@pytest.mark.parametrize("value", ["=1+1", " =1+1", "\uff1dx", "@x", "user:a", "'=x", " x", "a-b"])
+def test_csv_unguard_reverses_the_guard(value: str) -> None:
+    assert csv_format.unguard(csv_format.safe(value)) == value
 
 
 def test_csv_rows_round_trip_with_the_guard(make_project: Any) -> None:
@@ -218,10 +265,17 @@ def test_csv_rows_round_trip_with_the_guard(make_project: Any) -> None:
         assert not any(v.startswith(csv_format.FORMULA_START) for v in row.values())
 
 
-def test_csv_keeps_newlines_inside_a_quoted_cell() -> None:
+def test_csv_shows_a_line_break_inside_a_cell_as_an_escape() -> None:
     out = io.StringIO(newline="")
-    csv.writer(out).writerow([csv_format.safe("line one,\n\"two\"")])
-    assert next(csv.reader(io.StringIO(out.getvalue(), newline=""))) == ["line one,\n\"two\""]
+    csv.writer(out).writerow([csv_format.safe("line one,\n\"two\"\u2028\x1b[31m\u202e")])
+    assert out.getvalue() == '"line one,\\n""two""\\u2028\\x1b[31m\\u202e"\r\n'
+    assert next(csv.reader(io.StringIO(out.getvalue(), newline=""))) == [
+        'line one,\\n"two"\\u2028\\x1b[31m\\u202e']
+
+
+def test_csv_keeps_printable_text_as_it_is() -> None:
+    value = 'Zoë Ångström, "ops" 日本 ✓'
+    assert csv_format.safe(value) == value
 
 
 def test_csv_of_the_example(acme: Report) -> None:
@@ -252,9 +306,27 @@ def test_markdown_lists_failing_findings_first_and_folds_the_rest(acme: Report) 
 
 @pytest.mark.parametrize(("raw", "escaped"), [
     ("a|b", "a\\|b"), ("<script>", "&lt;script&gt;"), ("`x`", "\\`x\\`"), ("*_~", "\\*\\_\\~"),
-    ("[x](y)", "\\[x\\](y)"), ("a&amp;", "a&amp;amp;"), ("a\\b", "a\\\\b"), ("a\nb\r\nc", "a b c"),
+    ("[x](y)", "\\[x\\](y)"), ("a&amp;", "a&amp;amp;"), ("a\\b", "a\\\\b"), ("a\nb\r\nc", "a\\\\nb\\\\r\\\\nc"),
     ("user:ann.lee", "user:ann.lee"), (None, "")])
 def test_markdown_escape(raw: str | None, escaped: str) -> None:
+    assert markdown.escape(raw) == escaped
+
+
+@pytest.mark.parametrize(("raw", "escaped"), [
+    # mentions notify people and teams: a code span is never a mention
+    ("@everyone", "`@everyone`"), ("ping @acme/admins now", "ping `@acme/admins` now"),
+    ("user:@bob", "user:`@bob`"), ("(@bob)", "(`@bob`)"),
+    # bare addresses become links: a code span is never a link
+    ("see https://evil.example/x?a=1", "see `https://evil.example/x?a=1`"),
+    ("www.evil.example", "`www.evil.example`"), ("JavaScript://x", "`JavaScript://x`"),
+    # the run stops where a code span or a table cell could not hold the text
+    ("https://e.example/a|b", "`https://e.example/a`\\|b"), ("@x`y", "`@x`\\`y"),
+    # control characters and logging commands inside a mention are escaped first
+    ("@a\x1b[2J", "`@a`\\\\x1b\\[2J"),
+    # near misses: an e-mail address is not a mention, a lone @ or a word with a colon is plain
+    ("ann@example.com", "ann@example.com"), ("a @ b", "a @ b"), ("role:ops", "role:ops"),
+    ("ticket:CHG-1", "ticket:CHG-1")])
+def test_markdown_neutralises_mentions_and_autolinks(raw: str, escaped: str) -> None:
     assert markdown.escape(raw) == escaped
 
 

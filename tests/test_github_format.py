@@ -53,3 +53,33 @@ def test_the_step_summary_gets_the_markdown_report(make_project, tmp_path: Path,
     main(["check", str(root), "--as-of", AS_OF, "-f", "github"])
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "leavers" in text and "|" in text
+
+
+def test_a_value_cannot_add_a_workflow_command(make_project) -> None:  # type: ignore[no-untyped-def]
+    """An id with CR (GitHub splits lines on CR too) or ESC is shown escaped: one annotation, one line.
+
+    Input refuses such ids (tests/test_ids.py); the format must stay safe all the same, so
+    the value is put into the evaluated findings directly."""
+    from dataclasses import replace
+
+    from keytrail.formats import github
+    from tests.conftest import report_of
+
+    hostile = "user:x\r::stop-commands::t0k3n\x1b[8m"
+    report = report_of(_org(make_project, 1, name="user:x"))
+    report = replace(report, findings=[
+        replace(i, finding=replace(i.finding, subject=hostile, message=i.finding.message.replace("user:x", hostile)))
+        for i in report.findings])
+    out = github.render(report)
+    assert out.count("\n") == 1 and "\r" not in out and "\x1b" not in out
+    assert out.startswith("::error ")
+    assert "user:x\\r::stop-commands::t0k3n\\x1b[8m (terminated" in out
+
+
+def test_a_colon_in_a_value_stays_in_the_message(make_project, capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    root = _org(make_project, 1, name="user:ops::on-call")
+    main(["check", str(root), "--as-of", AS_OF, "-f", "github"])
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "::user:ops::on-call (terminated" in out

@@ -318,3 +318,42 @@ def test_a_headless_browser_shows_hostile_names_as_text(tmp_path: Path, make_pro
     assert _page_errors(dom.stderr) == []
     assert "<script" not in dom.stdout
     assert "user:&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout
+
+
+def test_bidi_controls_and_line_breaks_are_shown_as_escapes(make_project: Any) -> None:
+    """Trojan Source: a bidi override would make a reviewer read another name than the one held.
+    Every printed value is inlined, joined lists (controls) included. Input refuses such
+    characters in ids (tests/test_ids.py), so the ids are put into the findings directly;
+    free text (controls, reasons) carries them from the input."""
+    from dataclasses import replace
+
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p", "controls": ["C\u202e1", "C2"]},
+              "rules": [{"id": "leavers", "use": "orphaned.inactive-principal"}]}
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "user:ann", "target": "group:g",
+               "key": "pk-1", "actor": "svc:bot", "reason": "a\nb\u202e"},
+              {"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "group:g",
+               "target": "role:r", "key": "pk-1", "actor": "svc:bot"}]
+    keys = [{"id": "pk-1", "holder": "svc:bot", "purpose": "p", "scope": ["role:*", "group:*"]}]
+    directory = {"principals": [{"id": "user:ann", "status": "terminated", "terminated_at": "2026-05-01T00:00:00Z"}],
+                 "groups": [{"id": "group:g"}], "roles": [{"id": "role:r"}]}
+    report = report_of(make_project(directory=directory, keys=keys, events=events, policies=[policy]))
+    report = replace(report, findings=[
+        replace(i, finding=replace(i.finding, subject="user:ann\u202enimda\u2066", target="group:g\u200b"))
+        for i in report.findings if i.finding.target == "group:g"])
+    text = html.render(report, "high")
+    assert not any(c in text for c in "\u202e\u2066\u200b")
+    assert "<td>user:ann\\u202enimda\\u2066</td><td>group:g\\u200b</td>" in text
+    assert "C\\u202e1, C2" in text
+    assert "a\\nb\\u202e" in text
+
+
+def test_printable_names_are_shown_as_they_are(make_project: Any) -> None:
+    name = "user:zoë.ångström"
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": name, "target": "role:r",
+               "key": "pk-1", "actor": "svc:bot", "reason": "日本語 — ✓"}]
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+              "rules": [{"id": "leavers", "use": "orphaned.inactive-principal"}]}
+    directory = {"principals": [{"id": name, "status": "terminated", "terminated_at": "2026-05-01T00:00:00Z"}],
+                 "roles": [{"id": "role:r"}]}
+    text = html.render(report_of(make_project(directory=directory, events=events, policies=[policy])), "high")
+    assert f"<td>{name}</td><td>role:r</td>" in text and "日本語 — ✓" in text

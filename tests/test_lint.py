@@ -324,7 +324,7 @@ def test_github_escaping() -> None:
         Problem("a,b:c%.yaml", 0, 0, "", "no position", "warning"),
     ), False)
     assert render_github(report) == (
-        "::error file=a%2Cb%3Ac%25.yaml,line=2,col=3,title=keytrail lint::x: 100%25 wrong%0D%0Asecond line, "
+        "::error file=a%2Cb%3Ac%25.yaml,line=2,col=3,title=keytrail lint::x: 100%25 wrong\\r\\nsecond line, "
         "with: colons\n"
         "::warning file=a%2Cb%3Ac%25.yaml,title=keytrail lint::no position\n")
 
@@ -353,3 +353,15 @@ def test_github_format_keeps_within_githubs_annotation_limit(tmp_path: Path,
     out = capsys.readouterr().out
     assert out.count("::error ") == 10
     assert out.splitlines()[-1].startswith("::notice title=keytrail lint::3 more problems are not annotated")
+
+
+def test_text_lines_are_inert_and_never_start_a_workflow_command() -> None:
+    from keytrail.lint import render
+
+    report = LintReport(("::error file=x::y.yaml",), (
+        Problem("::error file=x::y.yaml", 1, 1, "", "bad\nvalue \x1b[2J"),
+        Problem("policies/p.yaml", 2, 1, "rules[0].id", "unknown \"a\u202eb\""),
+    ), False)
+    assert render(report, "text").splitlines() == [
+        "./::error file=x::y.yaml:1:1: bad\\nvalue \\x1b[2J",
+        "policies/p.yaml:2:1: rules[0].id: unknown \"a\\u202eb\""]

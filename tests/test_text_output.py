@@ -91,3 +91,61 @@ def test_explain_holders_with_a_target_is_a_usage_error(make_project, capsys: py
     root = _nested(make_project)
     assert main(["explain", "role:admin", "group:ops", "--dir", str(root)]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+# -- input values are inert in the text report (CI logs and terminals) ------------------------
+
+def _reason_project(make_project, reason: str):  # type: ignore[no-untyped-def]
+    """A leaver holding a role, granted with ``reason``."""
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "user:gone",
+               "target": "role:r", "key": "pk-1", "actor": "svc:bot", "reason": reason}]
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+              "rules": [{"id": "leavers", "use": "orphaned.inactive-principal"}]}
+    directory = {"principals": [{"id": "user:gone", "status": "terminated",
+                                 "terminated_at": "2026-05-01T00:00:00Z"}], "roles": [{"id": "role:r"}]}
+    return make_project(directory=directory, events=events, policies=[policy])
+
+
+def test_a_reason_cannot_start_a_workflow_command_line(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """GitHub Actions runs any stdout line that is ``::command`` (after leading spaces)."""
+    root = _reason_project(make_project, "line1\n::error file=x.py,line=1::pwned")
+    assert main(["check", str(root), "--as-of", AS_OF]) == 1
+    out = capsys.readouterr().out
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("::")]
+    assert "“line1\\n::error file=x.py,line=1::pwned”" in out
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("\x1b[31mred", "\\x1b[31mred"), ("a\bb", "a\\x08b"), ("\x01x", "\\x01x"),
+    ("abc\u202edef", "abc\\u202edef"), ("a\rb", "a\\rb"), ("a\u2028b", "a\\u2028b"),
+    ("deploy ##[error]x", "deploy #\\x23[error]x"), ("x ##vso[task.complete]", "x #\\x23vso[task.complete]")])
+def test_control_characters_in_a_reason_reach_the_terminal_as_escapes(make_project, capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+                                                                       raw: str, shown: str) -> None:
+    root = _reason_project(make_project, raw)
+    main(["check", str(root), "--as-of", AS_OF])
+    out = capsys.readouterr().out
+    assert f"“{shown}”" in out
+    assert raw not in out
+
+
+@pytest.mark.parametrize("reason", ["see runbook::step 2", "Zoë Ångström 日本語 — ✓", "a # b ## c [d]",
+                                    "tab-free, 100% plain"])
+def test_a_printable_reason_is_printed_as_it_is(make_project, capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+                                                reason: str) -> None:
+    root = _reason_project(make_project, reason)
+    main(["check", str(root), "--as-of", AS_OF])
+    assert f"“{reason}”" in capsys.readouterr().out
+
+
+def test_explain_shows_a_hostile_reason_on_its_own_line(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _reason_project(make_project, "x\n::error::pwned\x1b[2J")
+    assert main(["explain", "user:gone", "role:r", "--dir", str(root), "--as-of", AS_OF]) == 0
+    out = capsys.readouterr().out
+    assert 'reason "x\\n::error::pwned\\x1b[2J"' in out
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("::")]
+
+
+def test_explain_keeps_a_plain_reason(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _reason_project(make_project, "on-call: rotation 2")
+    main(["explain", "user:gone", "role:r", "--dir", str(root), "--as-of", AS_OF])
+    assert 'reason "on-call: rotation 2"' in capsys.readouterr().out

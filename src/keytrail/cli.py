@@ -65,7 +65,7 @@ def _main(argv: list[str] | None) -> int:
             return EXIT_ERROR
         return int(COMMANDS[args.command].run(args))
     except KeytrailError as exc:
-        print(f"keytrail: {exc.message}" if not exc.problems else str(exc), file=sys.stderr)
+        print(f"keytrail: {exc}" if not exc.problems else str(exc), file=sys.stderr)  # str: inert
         if exc.problems:
             errors = sum(1 for p in exc.problems if p.level == "error")
             print(f"keytrail: {errors} error{'s' if errors != 1 else ''}; {exc.consequence}",

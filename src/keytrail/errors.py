@@ -38,6 +38,10 @@ class Problem:
         return [int(n) for n in self.path[1:-1].split("][")]
 
     def __str__(self) -> str:
+        """``file:line:column: path: message`` on one line, inert (:func:`keytrail.textsafe.inline`):
+        a value the message quotes cannot break the line or carry an escape sequence."""
+        from keytrail.textsafe import inline
+
         where = self.file
         path = self.path
         if self.line:
@@ -49,7 +53,7 @@ class Problem:
         text = f"{path}: {self.message}" if path else self.message
         if self.level != "error":
             text = f"{self.level}: {text}"
-        return f"{where}: {text}"
+        return inline(f"{where}: {text}")
 
 
 class KeytrailError(Exception):
@@ -64,9 +68,13 @@ class KeytrailError(Exception):
         self.problems = list(problems or [])
 
     def __str__(self) -> str:
+        """The message, or one line per problem: inert, since errors land in CI logs too
+        (a value a message quotes cannot start a line or carry an escape sequence)."""
+        from keytrail.textsafe import inline, path_line
+
         if not self.problems:
-            return self.message
-        return "\n".join(str(p) for p in self.problems)
+            return inline(self.message)
+        return "\n".join(path_line(str(p)) for p in self.problems)
 
 
 class InputError(KeytrailError):

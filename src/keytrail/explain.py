@@ -5,6 +5,11 @@ groups), each edge is shown with the who/what/when/why chain behind it: the
 event and where it was written, the actor, the key and its registered holder
 and validity, the approver, the ticket, the reason, the expiry and the last
 certification.
+
+Every line is inert (:func:`keytrail.textsafe.inline`): a value with a line
+break, an escape sequence or a bidi control in it stays on its own line and
+reads as what it is. Lines start with fixed words or with an id, whose kind
+prefix (``user:``, ``group:``…) no value can replace.
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ from keytrail.graph import AccessGraph, describe_path
 from keytrail.model import Grant, kind_of
 from keytrail.project import Project
 from keytrail.replay import State
+from keytrail.textsafe import inline
 from keytrail.timeutil import format_time
+
+
+def _text(lines: list[str]) -> str:
+    """The lines as output: each one inert, so no value breaks or starts a line."""
+    return "".join(inline(line) + "\n" for line in lines)
 
 
 def key_status(project: Project, grant: Grant) -> str:
@@ -76,7 +87,8 @@ def explain_holders(project: Project, state: State, graph: AccessGraph, target: 
     holders = sorted(graph.holders(target))
     if not holders:
         known = project.directory.target(target) is not None
-        return f"Nobody holds {target} as of {when}" + ("" if known else " (and the directory does not define it)") + ".\n"
+        return _text([f"Nobody holds {target} as of {when}"
+                      + ("" if known else " (and the directory does not define it)") + "."])
     lines: list[str] = []
     principals = [h for h in holders if kind_of(h) in ("user", "svc")]
     groups = [h for h in holders if kind_of(h) == "group"]
@@ -90,7 +102,7 @@ def explain_holders(project: Project, state: State, graph: AccessGraph, target: 
             lines.append(f"  {holder}{on}  via {describe_path(holder, min(paths, key=len))}")
     lines.append("")
     lines.append(f"`keytrail explain SUBJECT {target}` shows the chain behind each edge.")
-    return "\n".join(lines) + "\n"
+    return _text(lines)
 
 
 def explain(project: Project, state: State, graph: AccessGraph, subject: str, target: str | None) -> str:
@@ -105,7 +117,7 @@ def explain(project: Project, state: State, graph: AccessGraph, subject: str, ta
     effective = graph.effective(subject)
     if target is None:
         if not effective:
-            return f"{subject} holds nothing as of {when}.\n"
+            return _text([f"{subject} holds nothing as of {when}."])
         out.append(f"{subject} holds {len(effective)} entitlement{'s' if len(effective) != 1 else ''} as of {when}:")
         for (t, r), paths in sorted(effective.items()):
             on = f" on {r}" if r else ""
@@ -113,16 +125,16 @@ def explain(project: Project, state: State, graph: AccessGraph, subject: str, ta
             out.append(f"  {t}{on}  via {via}")
         out.append("")
         out.append(f"`keytrail explain {subject} TARGET` shows the chain behind each edge.")
-        return "\n".join(out) + "\n"
+        return _text(out)
     if kind_of(target) not in ("group", "role"):
         raise UsageError(f"TARGET must be a group: or role: id, not {target!r}")
     paths = graph.paths(subject, target)
     if not paths:
-        return f"{subject} does not hold {target} as of {when}.\n"
+        return _text([f"{subject} does not hold {target} as of {when}."])
     out.append(f"{subject} holds {target} as of {when} by {len(paths)} path{'s' if len(paths) != 1 else ''}:")
     for n, path in enumerate(paths, 1):
         out.append("")
         out.append(f"path {n}: {describe_path(subject, path)}")
         for grant in path:
             out.extend(edge_lines(project, grant))
-    return "\n".join(out) + "\n"
+    return _text(out)

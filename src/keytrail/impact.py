@@ -131,7 +131,9 @@ def render_impact(impact: Impact, fmt: str, fail_on: str) -> str:
     if fmt == "json":
         import orjson
 
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+        from keytrail.textsafe import json_inert
+
+        return json_inert(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")) + "\n"
     if fmt != "text":
         raise UsageError(f"--compare-policies prints text or json, not {fmt}")
     from keytrail.render import _template

@@ -64,6 +64,7 @@ from keytrail.project import (
     read_yaml,
     read_yaml_whole,
 )
+from keytrail.textsafe import json_inert, path_line
 from keytrail.yamlload import Locator
 
 #: Output formats of :func:`render`.
@@ -329,7 +330,7 @@ def render(report: LintReport, fmt: str) -> str:
         return render_json(report)
     if fmt == "github":
         return render_github(report)
-    return "".join(f"{p}\n" for p in report.problems)
+    return "".join(path_line(str(p)) + "\n" for p in report.problems)
 
 
 def summary(report: LintReport) -> str:
@@ -350,7 +351,7 @@ def render_json(report: LintReport) -> str:
         "warnings": report.warnings,
         "exit_code": report.exit_code,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_inert(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
 
 
 def render_github(report: LintReport) -> str:

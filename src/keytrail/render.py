@@ -14,6 +14,7 @@ from typing import Any
 from keytrail.engine import Report
 from keytrail.errors import UsageError
 from keytrail.formats import csv, github, html, junit, markdown, sarif
+from keytrail.textsafe import inline, json_inert
 
 
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
@@ -30,14 +31,15 @@ def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
     from keytrail.report import finding_data, to_data
 
     head = orjson.dumps(to_data(report, fail_on, findings=False), option=orjson.OPT_INDENT_2)
-    text = head.decode("utf-8")
+    text = json_inert(head.decode("utf-8"))
     if not report.findings:
         yield text + "\n"
         return
     yield text[: text.rindex("[]")] + "["
     dumps = orjson.dumps
     for n, item in enumerate(report.findings):
-        yield ("," if n else "") + "\n    " + dumps(finding_data(report, item)).decode("utf-8")
+        # The values stay exact; bidi and other invisible characters are written as \u escapes.
+        yield ("," if n else "") + "\n    " + json_inert(dumps(finding_data(report, item)).decode("utf-8"))
     yield "\n  ]\n}\n"
 
 
@@ -58,11 +60,31 @@ def render_text(report: Report, fail_on: str = "high", limit: int | None = TEXT_
 @cache
 def _environment(autoescape: bool) -> Any:
     import jinja2
+    from markupsafe import Markup
 
-    return jinja2.Environment(
+    def inert(value: Any) -> Any:
+        """Every printed value made inert (Jinja2's ``finalize``): a string is shown by
+        :func:`~keytrail.textsafe.inline`, so no value can break or start a line, or
+        carry an escape sequence or a bidi control, whichever field it comes from.
+        Markup (a macro's output in an autoescaping template) is the template's own
+        text and passes as it is."""
+        if isinstance(value, str) and not isinstance(value, Markup):
+            return inline(value)
+        return value
+
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("keytrail", "templates"),
-        autoescape=autoescape, undefined=jinja2.StrictUndefined,
+        autoescape=autoescape, undefined=jinja2.StrictUndefined, finalize=inert,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    join = env.filters["join"]
+
+    @jinja2.pass_eval_context
+    def inert_join(eval_ctx: Any, items: Any, d: str = "", attribute: Any = None) -> Any:
+        # join returns Markup when autoescaping, which finalize passes: inline the items first.
+        return join(eval_ctx, [inert(i) for i in items], d, attribute)
+
+    env.filters["join"] = inert_join
+    return env
 
 
 def _template(name: str, autoescape: bool) -> Any:

@@ -32,6 +32,7 @@ from keytrail.review import (
     grant_id,
     worksheet_name,
 )
+from keytrail.textsafe import json_inert
 from keytrail.timeutil import format_time
 from keytrail.worksheets import MANIFEST, has_work, manifest_text
 
@@ -224,9 +225,9 @@ def findings_json(review: Review) -> Iterator[str]:
     assert body.endswith("}")
     data = review_data(review)
     grants = data.pop("grants")
-    head = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
+    head = json_inert(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8"))
     inner = head[1:-1].rstrip().replace("\n", "\n  ")
-    lines = ",\n      ".join(orjson.dumps(g).decode("utf-8") for g in grants)
+    lines = ",\n      ".join(json_inert(orjson.dumps(g).decode("utf-8")) for g in grants)
     review_text = "{" + inner + ",\n    \"grants\": [" + (
         "\n      " + lines + "\n    ]" if grants else "]") + "\n  }"
     yield body[:-1].rstrip() + ",\n  \"review\": " + review_text + "\n}\n"

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from keytrail.engine import category_of, implementation
 from keytrail.model import Location, Reported, Rule
+from keytrail.textsafe import inline
 
 #: A rule defined in a packaged policy pack has a location such as ``keytrail:default``:
 #: not a file of the reviewed project.
@@ -89,10 +90,21 @@ def _section(paragraphs: tuple[str, ...], label: str) -> str:
 
 
 def gh_data(text: str) -> str:
-    """Escape the message of a GitHub Actions workflow command."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """The message of a GitHub Actions workflow command: inert, then escaped by GitHub's rules.
+
+    :func:`~keytrail.textsafe.inline` first, so a line break or an escape sequence in
+    a value is shown as ``\\n`` or ``\\x1b`` rather than carried (GitHub would
+    turn an escaped ``%0A`` back into a real line break in the annotation, and no
+    value may start a line of the log); then ``%``, CR and LF as GitHub escapes them.
+    """
+    return _gh(inline(text))
 
 
 def gh_property(text: str) -> str:
-    """Escape a property (``file=``, ``title=``) of a GitHub Actions workflow command."""
-    return gh_data(text).replace(":", "%3A").replace(",", "%2C")
+    """A property (``file=``, ``title=``) of a GitHub Actions workflow command, likewise,
+    with ``:`` and ``,`` escaped as well (they end a property)."""
+    return _gh(inline(text)).replace(":", "%3A").replace(",", "%2C")
+
+
+def _gh(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

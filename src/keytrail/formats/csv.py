@@ -5,11 +5,20 @@ key, message, location (``path:line``), fingerprint, and the waiver in force
 (waived_reason, waived_by, waived_until; empty when not waived). Rows follow
 the findings' order. RFC 4180 quoting with ``\\r\\n`` line endings, UTF-8.
 
-Formula-safe: a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
-carriage return is prefixed with a single quote (OWASP's guidance against CSV
+Inert: a control, format or separator character inside a value (a line
+break, ESC, a bidi override) is shown as an escape (``\\n``, ``\\x1b``,
+``\\u202e``; :func:`keytrail.textsafe.inline`), so a cell is one line and
+reads as what it is; the JSON keeps the exact values.
+
+Formula-safe: a cell whose first character other than whitespace is ``=``,
+``+``, ``-``, ``@`` (or their full-width forms ``＝``, ``＋``, ``－``, ``＠``,
+which some locales' spreadsheets also take for a formula), a tab or a carriage
+return is prefixed with a single quote (OWASP's guidance against CSV
 injection), so no spreadsheet evaluates a principal named
-``=HYPERLINK(...)``. The quote is visible in the cell; strip it before
-comparing a value with the JSON.
+``=HYPERLINK(...)``, even when its import trims leading spaces. The quote is
+visible in the cell; strip it before comparing a value with the JSON
+(:func:`unguard`; a value that itself starts with a quote and a formula sign
+is given a second quote, so stripping one always gives the value back).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import io
 
 from keytrail.engine import Report
 from keytrail.formats._common import fields, location_text
+from keytrail.textsafe import inline
 from keytrail.timeutil import format_time
 
 HEADER = ("severity", "category", "rule", "check", "subject", "target", "resource", "event",
@@ -26,13 +36,28 @@ HEADER = ("severity", "category", "rule", "check", "subject", "target", "resourc
           "waived_until")
 
 #: First characters a spreadsheet may treat as the start of a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def safe(value: object) -> str:
-    """``value`` as a cell, neutralised when a spreadsheet could run it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """``value`` as a cell: inert, and neutralised when a spreadsheet could run it as a formula."""
+    text = inline("" if value is None else str(value))
+    return "'" + text if _formula(text) else text
+
+
+def unguard(cell: str) -> str:
+    """A cell without the quote :func:`safe` put in front of it (what a reader of a
+    worksheet compares with the data)."""
+    return cell[1:] if cell.startswith("'") and _formula(cell[1:]) else cell
+
+
+def _formula(text: str) -> bool:
+    """Whether a spreadsheet could take ``text`` for a formula, or it looks guarded already
+    (a value that starts with a quote and a formula sign gets a second quote, so that
+    :func:`unguard` gives every value back)."""
+    while text.startswith("'"):
+        text = text[1:]
+    return text.lstrip().startswith(FORMULA_START)
 
 
 def render(report: Report, fail_on: str = "high") -> str:

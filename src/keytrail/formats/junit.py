@@ -14,9 +14,13 @@ below the threshold and waived findings do not fail the case; they are listed
 in its ``<system-out>`` (waived ones with the waiver's reason, approver and
 expiry). ``errors`` and ``skipped`` are always 0.
 
-The XML is built with ElementTree, so every name and message is escaped;
-characters XML 1.0 cannot carry at all (control characters) are written as
-``\\xNN``. Attribute order and content are deterministic.
+The XML is built with ElementTree, so every name and message is escaped.
+Every value is inert (:func:`keytrail.textsafe.inline`): a control, format or
+separator character in it is written as an escape (``\\n``, ``\\x1b``,
+``\\u202e``), so the document stays well-formed XML 1.0 whatever the input
+holds (XML cannot carry most C0 controls at all), and a value cannot add a
+line of its own to a failure's text. Attribute order and content are
+deterministic.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from keytrail import __version__
 from keytrail.engine import Report
 from keytrail.formats._common import fields, in_project, location_text, rule_doc
 from keytrail.model import SEVERITY_RANK, Reported
+from keytrail.textsafe import inline
 from keytrail.timeutil import format_time
 
 #: Characters XML 1.0 forbids even as references.
@@ -80,28 +85,31 @@ def render(report: Report, fail_on: str = "high") -> str:
 
 
 def _describe(item: Reported) -> str:
+    """A finding as lines of text, each value inert (its own line, never a new one)."""
     data = fields(item)
-    head = f"[{item.severity}] {data['message']}"
+    head = f"[{item.severity}] {inline(data['message'])}"
     if item.waived is not None:
         w = item.waived
-        head += (f" (waived until {format_time(w.expires)} by {w.approved_by}: {w.reason}"
-                 + (f" (ticket {w.ticket})" if w.ticket else "") + ")")
+        head += (f" (waived until {format_time(w.expires)} by {inline(w.approved_by)}: "
+                 f"{inline(w.reason)}" + (f" (ticket {inline(w.ticket)})" if w.ticket else "") + ")")
     lines = [head]
     where = location_text(item.finding.location)
     if where:
-        lines.append(f"  at {where}")
+        lines.append(f"  at {inline(where)}")
     for name in ("event", "key"):
         if data[name]:
-            lines.append(f"  {name} {data[name]}")
+            lines.append(f"  {name} {inline(data[name])}")
     lines.append(f"  fingerprint {item.fingerprint}")
     return "\n".join(lines)
 
 
 def _attrs(**values: Any) -> dict[str, str]:
-    """Attributes in the order given, None values left out, text made XML-safe."""
-    return {k: _clean(str(v)) for k, v in values.items() if v is not None}
+    """Attributes in the order given, None values left out, text inert and XML-safe."""
+    return {k: _clean(inline(str(v))) for k, v in values.items() if v is not None}
 
 
 def _clean(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids that :func:`inline` leaves
+    (the noncharacters U+FFFE and U+FFFF), written as escapes."""
     return _ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
                         else f"\\u{ord(m.group()):04x}", text)

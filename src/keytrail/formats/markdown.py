@@ -9,7 +9,12 @@ then every other finding — below the threshold, or waived — folded in a
 
 Every user-controlled string (principal and target names, messages, reasons,
 paths) goes through :func:`escape`, so a name containing ``|``, ``<``, ``*``
-or a backtick cannot break the table, inject HTML or change the formatting.
+or a backtick cannot break the table, inject HTML or change the formatting; a
+line break or any other control character is shown as an escape
+(:func:`keytrail.textsafe.inline`), so no value starts a line; and a
+mention (``@everyone``, ``@org/team``) or a bare address (``https://…``,
+``www.…``) is printed as a code span, where GitHub neither notifies anyone
+nor makes a link.
 
 GitHub refuses comments over 65,536 characters: the report stays under
 :data:`SIZE_LIMIT`, adding findings in order (failing first) until the next
@@ -27,18 +32,37 @@ from keytrail.engine import Report
 from keytrail.formats._common import location_text
 from keytrail.model import CATEGORIES, SEVERITIES, SEVERITY_RANK, Reported
 from keytrail.report import chain_line, finding_data
+from keytrail.textsafe import inline
 from keytrail.timeutil import format_time
 
 SIZE_LIMIT = 65_000
 
-_SPECIAL = re.compile(r"[\\`*_\[\]|~&<>]|\r\n|[\r\n]")
-_REPLACE = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r\n": " ", "\r": " ", "\n": " "}
+_SPECIAL = re.compile(r"[\\`*_\[\]|~&<>]")
+_REPLACE = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+#: What GitHub would turn into a notification or a link: a mention (``@`` not after a
+#: letter or digit, as in an e-mail address, and the user or ``org/team`` name), or a
+#: bare address up to a character a code span or a table cell cannot hold as it is.
+_LIVE = re.compile(r"(?<![A-Za-z0-9])@[A-Za-z0-9][A-Za-z0-9_./-]*"
+                   r"|(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s`|<>\\]*", re.IGNORECASE)
+
+
+def _literal(text: str) -> str:
+    return _SPECIAL.sub(lambda m: _REPLACE.get(m.group(), "\\" + m.group()), text)
 
 
 def escape(value: object) -> str:
-    """``value`` as literal Markdown text on one line: no HTML, emphasis, links, code or table cells."""
-    text = "" if value is None else str(value)
-    return _SPECIAL.sub(lambda m: _REPLACE.get(m.group(), "\\" + m.group()), text)
+    """``value`` as literal Markdown text on one line: no HTML, emphasis, links, code,
+    table cells, mentions or autolinks, and every control character shown as an escape."""
+    text = inline("" if value is None else str(value))
+    out = []
+    last = 0
+    for m in _LIVE.finditer(text):
+        out.append(_literal(text[last:m.start()]))
+        out.append(f"`{m.group()}`")  # a code span: no mention, no link, nothing to escape
+        last = m.end()
+    out.append(_literal(text[last:]))
+    return "".join(out)
 
 
 def render(report: Report, fail_on: str = "high", size_limit: int = SIZE_LIMIT) -> str:

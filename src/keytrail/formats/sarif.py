@@ -17,10 +17,23 @@ URI, so the file is the same on every machine). A finding whose only location
 is inside a packaged policy pack (``keytrail:default``) has no location.
 Waived findings are reported with an accepted external suppression giving the
 waiver's reason. ``informationUri`` is omitted: the project publishes none.
+
+The texts a viewer shows as they are (a result's ``message.text``, a rule's
+descriptions and help, a suppression's justification) are inert
+(:func:`keytrail.textsafe.inline`): a line break, an escape sequence or a
+bidi control in a value is written as ``\\n``, ``\\x1b``, ``\\u202e``, so a
+dashboard's one-line alert title cannot be split or reordered; and in a
+result's message, where SARIF lets ``[text](target)`` be an embedded link, a
+literal ``[`` or ``]`` is escaped with a backslash as SARIF prescribes, so a
+value cannot plant a link in a viewer. The
+``properties`` of a result keep the exact values, as the JSON report does:
+they are for machines to match on. Any control, format or separator character
+left in a string is written as a ``\\uXXXX`` escape (the same value once parsed).
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +42,7 @@ from keytrail import __version__
 from keytrail.engine import Report
 from keytrail.formats._common import fields, in_project, rule_doc
 from keytrail.model import Reported, Rule
+from keytrail.textsafe import inline, json_inert
 from keytrail.timeutil import format_time
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -42,7 +56,8 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 def render(report: Report, fail_on: str = "high") -> str:
     import orjson  # four times faster than json.dumps with indent: SARIF of a large org is big
 
-    return orjson.dumps(to_sarif(report, fail_on), option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    text = orjson.dumps(to_sarif(report, fail_on), option=orjson.OPT_INDENT_2).decode("utf-8")
+    return json_inert(text) + "\n"
 
 
 def to_sarif(report: Report, fail_on: str = "high") -> dict[str, Any]:
@@ -66,11 +81,11 @@ def _descriptor(rule: Rule) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": rule.id,
         "name": rule.check,
-        "shortDescription": {"text": doc.summary or doc.description or rule.id},
-        "fullDescription": {"text": full or doc.summary or rule.id},
+        "shortDescription": {"text": inline(doc.summary or doc.description or rule.id)},
+        "fullDescription": {"text": inline(full or doc.summary or rule.id)},
     }
     if doc.remediate:
-        out["help"] = {"text": doc.remediate}
+        out["help"] = {"text": inline(doc.remediate)}
     out["defaultConfiguration"] = {"level": LEVEL[doc.severity]}
     out["properties"] = {"tags": _unique([doc.category, rule.check, *rule.controls]),
                          "security-severity": SECURITY_SEVERITY[doc.severity],
@@ -84,7 +99,7 @@ def _result(item: Reported, index: dict[str, int]) -> dict[str, Any]:
     if item.rule in index:
         out["ruleIndex"] = index[item.rule]
     out["level"] = LEVEL[item.severity]
-    out["message"] = {"text": data.pop("message")}
+    out["message"] = {"text": message_text(data.pop("message"))}
     location = item.finding.location
     if location is not None and in_project(location):
         region: dict[str, Any] = {"startLine": max(location.line, 1)}
@@ -97,7 +112,7 @@ def _result(item: Reported, index: dict[str, int]) -> dict[str, Any]:
     waiver = item.waived
     if waiver is not None:
         out["suppressions"] = [{"kind": "external", "status": "accepted",
-                                "justification": waiver.reason}]
+                                "justification": inline(waiver.reason)}]
     properties = {k: v for k, v in data.items() if v is not None and v != ""}
     properties.update(category=item.category, check=item.check, severity=item.severity)
     if item.controls:
@@ -108,6 +123,14 @@ def _result(item: Reported, index: dict[str, int]) -> dict[str, Any]:
                                 **({"ticket": waiver.ticket} if waiver.ticket else {})}
     out["properties"] = properties
     return out
+
+
+_BRACKET = re.compile(r"(\\*)([\[\]])")
+
+
+def message_text(text: str) -> str:
+    """A result's ``message.text``: inert, with literal brackets escaped (no embedded link)."""
+    return _BRACKET.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), inline(text))
 
 
 @cache
