@@ -128,3 +128,23 @@ def test_a_template_that_runs_too_long_is_stopped(tmp_path: Path, capsys: pytest
     assert not out.exists()
     code, err, out = _run(tmp_path, {"main.txt": "{% for a in range(1000) %}{% endfor %}done"}, capsys)
     assert code in (0, 1) and out.read_text(encoding="utf-8") == "done"
+
+
+def test_input_values_reach_a_user_template_inert(make_project, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A reason that would start a workflow command line stays on its line in a user's template;
+    the template's own line breaks (its text, a loop) are the author's and are kept."""
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+              "rules": [{"id": "missing-key", "use": "unexplained.missing-key"}]}
+    root = make_project(events=[{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "user:a",
+                                 "target": "group:g", "reason": "x\n::error::pwned\x1b[2J"}],
+                        policies=[policy])
+    template = tmp_path / "mine.txt"
+    template.write_text("{% for f in data.findings %}- {{ f.chain_line }}\n{% endfor %}end\n", encoding="utf-8")
+    out = tmp_path / "out.txt"
+    assert main(["check", str(root), "--as-of", AS_OF, "--template", str(template), "-o", str(out),
+                 "--fail-on", "critical"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "x\\n::error::pwned\\x1b[2J" in text and "\x1b" not in text
+    assert not [line for line in text.splitlines() if line.lstrip().startswith("::")]
+    assert text.endswith("\nend\n") and text.startswith("- ")  # near miss: the author's own text

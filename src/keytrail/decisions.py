@@ -39,7 +39,7 @@ from pathlib import Path
 import orjson
 
 from keytrail.errors import InputError, Problem, UsageError
-from keytrail.formats.csv import FORMULA_START
+from keytrail.formats.csv import unguard
 from keytrail.history import line_hash
 from keytrail.project import Project
 from keytrail.replay import State
@@ -75,13 +75,6 @@ class Outcome:
 
     decisions: list[Decision]
     undecided: int
-
-
-def unguard(cell: str) -> str:
-    """A worksheet cell without the quote the formula guard put in front of it."""
-    if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
-        return cell[1:]
-    return cell
 
 
 def read_worksheets(paths: list[Path], assigned: dict[str, Assignment] | None = None) -> Outcome:

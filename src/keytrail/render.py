@@ -109,8 +109,11 @@ def render_template(report: Report, path: Path, fail_on: str = "high") -> str:
     capped, every error names the template file and line)."""
     from keytrail import usertemplate
     from keytrail.report import context
+    from keytrail.textsafe import inline_all
 
-    return usertemplate.render(path, context(report, fail_on, limit=None))
+    # The template's own text is its author's; every value from input is inert before the
+    # template sees it, as in every built-in format (docs/templates.md).
+    return usertemplate.render(path, inline_all(context(report, fail_on, limit=None)))
 
 
 STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 #: Unicode categories that never print as themselves: controls (C0, DEL, C1), format
 #: characters (bidi controls, zero-width characters), line and paragraph separators,
@@ -122,3 +123,18 @@ def json_inert(text: str) -> str:
         return text
     return "\n".join(line if line.isprintable() else SUSPECT.sub(_json_escape, line)
                      for line in text.split("\n"))
+
+
+def inline_all(value: Any) -> Any:
+    """``value`` (plain data: dicts, lists, tuples, strings, numbers) with every string, keys
+    included, passed through :func:`inline`: the context a user's template gets, so that no
+    value from input can start a line or hide a character, whatever the template does."""
+    if isinstance(value, str):
+        return inline(value)
+    if isinstance(value, dict):
+        return {inline_all(k): inline_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [inline_all(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(inline_all(v) for v in value)
+    return value

@@ -15,8 +15,9 @@ also needs:
   and nothing is written.
 
 What a template's author writes is theirs: only the values that come from the report
-are input, and the built-in formats' escaping rules apply to those (HTML, XML and SVG
-templates are autoescaped).
+are input. Those reach the template inert (:func:`keytrail.render.render_template` passes
+the context through :func:`keytrail.textsafe.inline_all`), and HTML, XML and SVG templates
+are autoescaped.
 """
 
 from __future__ import annotations
