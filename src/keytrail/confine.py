@@ -148,3 +148,11 @@ def _matches(parts: tuple[str, ...], segments: tuple[str, ...]) -> bool:
     if name.startswith(".") and not head.startswith("."):
         return False
     return fnmatch.fnmatchcase(name, head) and _matches(parts[1:], rest)
+
+
+def is_or_holds(out: Path, path: Path) -> bool:
+    """Whether writing ``out`` (a file, or a folder replaced whole) would replace ``path``:
+    ``out`` resolves to ``path`` or to a folder above it."""
+    target = out.resolve()
+    source = path.resolve()
+    return source == target or target in source.parents

@@ -72,13 +72,12 @@ def run(args: argparse.Namespace) -> int:
 def _refuse_inputs(out: Path, project: Any, previous: str | None) -> None:
     """The pack folder must not be, or hold, a file this run reads (nor the project itself)."""
     from keytrail.commands._output import same_file
+    from keytrail.confine import is_or_holds
 
     read = [*project.inputs, *([Path(previous)] if previous else [])]
     if same_file(out, project.root):
         raise UsageError(f"--out {out}: is the project folder; give a folder for the pack")
-    target = out.resolve()
     for path in read:
-        real = path.resolve()
-        if real == target or target in real.parents:
+        if is_or_holds(out, path):
             raise UsageError(f"--out {out}: holds {path}, which this run reads; keytrail never "
                              "replaces its own input (give another folder)")

@@ -100,10 +100,10 @@ def _check_target(out: Path, inputs: list[Path], fmt: str, kind: str) -> None:
         raise UsageError(f"{out} is a folder: {fmt} writes history, one JSONL file (give a file name)")
     if kind == "state" and out.exists() and not out.is_dir():
         raise UsageError(f"{out} is a file: {fmt} writes a project folder (give a folder name)")
-    target = out.resolve()
+    from keytrail.confine import is_or_holds
+
     for path in inputs:
-        source = path.resolve()
-        if source == target or target in source.parents:
+        if is_or_holds(out, path):
             raise UsageError(f"--out {out} is, or holds, the input {path}: keytrail import never overwrites "
                              "what it reads")
 
