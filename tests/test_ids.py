@@ -226,3 +226,12 @@ def test_a_waiver_glob_that_can_match_nothing_is_an_error(tmp_path: Path) -> Non
 def test_near_miss_visible_globs_load(tmp_path: Path, target: str) -> None:
     root = write_project(tmp_path, policies=[_policy(target)])
     assert len(pipeline.load(root).policies[0].rules) == 2
+
+
+def test_a_control_character_without_a_unicode_name_is_named_by_its_code_point() -> None:
+    from keytrail.ids import token_problem
+
+    assert token_problem("user:x\x08y") == ("contains U+0008 at character 7, a control character; "
+                                           "identifiers must be visible text, or they could look like another one")
+    # near miss: a named character keeps its name
+    assert "U+200B ZERO WIDTH SPACE" in (token_problem("user:x\u200by") or "")

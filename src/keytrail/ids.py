@@ -64,10 +64,11 @@ def bad_char(text: str) -> tuple[int, str] | None:
 
 def describe_char(char: str) -> str:
     """``U+200B ZERO WIDTH SPACE`` (the code point and its Unicode name, or its category)."""
+    # Control characters have no Unicode name: the three everyone knows are named, the
+    # others are the code point alone (what follows in a message says what kind it is).
     name = unicodedata.name(char, "") or {
-        "\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "CHARACTER TABULATION"}.get(
-        char, f"a {unicodedata.category(char)} character")
-    return f"U+{ord(char):04X} {name}"
+        "\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "CHARACTER TABULATION"}.get(char, "")
+    return f"U+{ord(char):04X} {name}".rstrip()
 
 
 def token_problem(text: str) -> str | None:
