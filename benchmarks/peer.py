@@ -30,7 +30,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (  # noqa: E402  (run.py is a script beside this one, not a package)
-    DEFAULT_AS_OF, REPO_ROOT, Runner, fmt_s, last_line, rss_mib, summary,
+    DEFAULT_AS_OF,
+    REPO_ROOT,
+    Runner,
+    fmt_s,
+    last_line,
+    rss_mib,
+    summary,
 )
 
 DEFAULT_PEER = REPO_ROOT.parent / "shared" / "peers" / "duckdb_peer.py"
