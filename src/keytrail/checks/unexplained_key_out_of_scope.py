@@ -24,12 +24,13 @@ a new approval.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from keytrail.checks._util import NO_PARAMS, chain, describe_change, key_facts
 from keytrail.model import Finding, Key
-from keytrail.selectors import glob_match
+from keytrail.selectors import globs_regex
 from keytrail.view import View
 
 ID = "unexplained.key-out-of-scope"
@@ -39,13 +40,16 @@ PARAMS = NO_PARAMS
 
 def in_scope(key: Key, target: str) -> bool:
     """Whether ``target`` matches one of the key's scope globs."""
-    return any(glob_match(pattern, target) for pattern in key.scope)
+    return globs_regex(key.scope).match(target) is not None
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     keys = view.keys
-    # Histories repeat the same (key, target) pairs many times over.
+    # Histories repeat the same (key, target) pairs many times over; and each key's scope
+    # is compiled once for the run (large registries hold more distinct globs than a
+    # bounded cache keeps).
     seen: dict[tuple[str, str], bool] = {}
+    scopes: dict[str, re.Pattern[str]] = {}
     for event in view.changes():
         key = keys.get(event.key) if event.key else None
         if key is None or not event.target:
@@ -53,7 +57,10 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         pair = (key.id, event.target)
         ok = seen.get(pair)
         if ok is None:
-            ok = seen[pair] = in_scope(key, event.target)
+            rx = scopes.get(key.id)
+            if rx is None:
+                rx = scopes[key.id] = globs_regex(key.scope)
+            ok = seen[pair] = rx.match(event.target) is not None
         if ok:
             continue
         yield Finding(
