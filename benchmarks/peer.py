@@ -140,6 +140,9 @@ def side_by_side(args: argparse.Namespace, runner: Runner, root: Path) -> dict[s
     result["peer"]["phases_last_run"] = peer_runs[-1]["phases"]
     result["events"] = peer_counts.get("events")
     result["ratio_wall"] = result["keytrail"]["wall_s"]["median"] / result["peer"]["wall_s"]["median"]
+    # CPU (user + sys of the process, all its threads): steadier than wall time on a busy
+    # machine, but it hides the peer's use of more than one core.
+    result["ratio_cpu"] = result["keytrail"]["cpu_s"]["median"] / result["peer"]["cpu_s"]["median"]
     result["ratio_rss"] = (result["keytrail"]["peak_rss_mib"]["median"]
                            / result["peer"]["peak_rss_mib"]["median"])
     last = args.runs - 1
@@ -155,13 +158,15 @@ def print_result(r: dict[str, Any], known: list[str]) -> None:
         return
     events = f"{r['events']:,} events; " if r.get("events") is not None else ""
     print(f"  {events}load average {r['load_before'][0]:.1f} before, {r['load_after'][0]:.1f} after")
-    head = f"  {'':<10}{'median':>10}{'min':>10}{'max':>10}{'peak RSS':>12}{'RSS min-max':>18}"
+    head = (f"  {'':<10}{'median':>10}{'min':>10}{'max':>10}{'CPU':>10}{'peak RSS':>12}"
+            f"{'RSS min-max':>18}")
     print(head)
     for name in ("keytrail", "peer"):
-        w, m = r[name]["wall_s"], r[name]["peak_rss_mib"]
+        w, c, m = r[name]["wall_s"], r[name]["cpu_s"], r[name]["peak_rss_mib"]
         print(f"  {name:<10}{fmt_s(w['median']):>10}{fmt_s(w['min']):>10}{fmt_s(w['max']):>10}"
-              f"{m['median']:>8,.0f} MiB{m['min']:>9,.0f}-{m['max']:,.0f} MiB")
-    print(f"  ratio keytrail / peer: {r['ratio_wall']:.2f}x wall, {r['ratio_rss']:.2f}x peak RSS")
+              f"{fmt_s(c['median']):>10}{m['median']:>8,.0f} MiB{m['min']:>9,.0f}-{m['max']:,.0f} MiB")
+    print(f"  ratio keytrail / peer: {r['ratio_wall']:.2f}x wall, {r['ratio_cpu']:.2f}x CPU, "
+          f"{r['ratio_rss']:.2f}x peak RSS")
     f = r["findings"]
     print(f"  findings: keytrail {f['keytrail_findings']:,}, peer {f['peer_findings']:,}; "
           f"compared one for one on the {len(f['checks'])} checks the peer runs")
