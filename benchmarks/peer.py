@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -179,6 +180,15 @@ def print_result(r: dict[str, Any], known: list[str]) -> None:
         print(f"  not run by the peer: {', '.join(f['not_covered'])}")
 
 
+def _env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment the runs get: the repository's src/ first unless --installed (as run.py)."""
+    env = dict(os.environ)
+    if not args.installed:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO_ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -206,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     for d in args.dirs:
         if not (d / "keytrail.yaml").is_file():
             ap.error(f"{d} holds no keytrail.yaml (generate one with benchmarks/generate.py)")
+    # Fail before the first timed run, not after it, when the interpreter cannot run both.
+    for module, needed_by in (("duckdb", "the peer"), ("keytrail", "keytrail check")):
+        probe = subprocess.run([args.python, "-c", f"import {module}"], capture_output=True,
+                               env=_env(args))
+        if probe.returncode != 0:
+            ap.error(f"{args.python} cannot import {module} (needed by {needed_by}): "
+                     f"{last_line(probe.stderr.decode('utf-8', 'replace'))}")
     # Runner needs the fields run.py's own options give it.
     args.dir, args.since = None, None
     runner = Runner(args, [])
