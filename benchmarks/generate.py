@@ -34,6 +34,10 @@ SIZES: dict[str, tuple[int, int]] = {
     "S": (1_000, 20_000),
     "M": (20_000, 500_000),
     "L": (100_000, 5_000_000),
+    # The sizes the low-fault profile stands in for (one principal per 50 events).
+    "50k": (1_000, 50_000),
+    "500k": (10_000, 500_000),
+    "5M": (100_000, 5_000_000),
 }
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +91,50 @@ RATE_KEY_NOT_VALID = 0.001
 RATE_OUT_OF_ORDER_GRANTS = 0.018
 RATE_DRIFT_MISSING = 0.005
 RATE_DRIFT_EXTRA = 0.005
+# Where a user's grants go: home department below the first bound, company-wide groups
+# and roles below the second, another department above it.
+USER_TARGET_HOME = 0.75
+USER_TARGET_GLOBAL = 0.9
+# The share of a user's grants that are group memberships (the rest are roles), and how
+# steeply the popular groups and roles of a pool are preferred (pool[len * x ** power]).
+USER_GROUP_SHARE = 0.45
+SKEW_POWER = 2
+# One key per this many principals; the share of them scoped to a few named targets.
+PRINCIPALS_PER_KEY = 100
+NARROW_KEY_SHARE = 0.0
+# Self-grants, grants to unknown principals and to undefined targets: each
+# max(HANDFUL_MIN, events // HANDFUL_PER).
+HANDFUL_MIN = 6
+HANDFUL_PER = 100_000
+# Whether the grants of a leaver or a retired target are revoked (the next revokes take
+# them first), and whether
+# the history is one file rather than one per quarter.
+OFFBOARD_LEAVERS = False
+ONE_HISTORY_FILE = False
+
+# A profile replaces some of the constants above for one run. "low-fault" stands in for a
+# well-run organisation: a clean background with few findings (leavers offboarded, keys
+# scoped to the few targets their holder looks after, faults a hundred times rarer), its
+# history in one file, as exports from a single provisioning system are.
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "low-fault": {
+        "RATE_MISSING_KEY": 0.0001, "RATE_UNKNOWN_KEY": 0.00003, "RATE_OUT_OF_SCOPE": 0.00003,
+        "RATE_KEY_MISUSE": 0.00002, "RATE_KEY_NOT_VALID": 0.00001,
+        "RATE_REVOKE_NOT_HELD": 0.0005, "RATE_DRIFT_MISSING": 0.0001, "RATE_DRIFT_EXTRA": 0.0001,
+        "RATE_TERMINATED": 0.02, "RATE_SUSPENDED": 0.002, "RATE_GRANT_EXPIRES": 0.01,
+        "RATE_MOVE": 0.002, "USER_TARGET_HOME": 0.85, "USER_TARGET_GLOBAL": 0.995,
+        "USER_GROUP_SHARE": 0.9, "SKEW_POWER": 4,
+        "PRINCIPALS_PER_KEY": 10, "NARROW_KEY_SHARE": 0.6,
+        "HANDFUL_MIN": 2, "HANDFUL_PER": 1_000_000,
+        "OFFBOARD_LEAVERS": True, "ONE_HISTORY_FILE": True,
+    },
+}
+
+
+def apply_profile(name: str) -> None:
+    """Replace the module's rates and switches with those of profile ``name``."""
+    globals().update(PROFILES[name])
 
 DEPARTMENTS = [
     "payments", "billing", "platform", "security", "data", "mobile", "web", "growth",
@@ -449,7 +497,30 @@ def build_keys(rng: Any, org: Org, n_keys: int) -> list[Key]:
         "Terraform pipeline for production and platform roles")
     d = 0
     other = [i for i in range(len(org.svc_id)) if i >= 6 + len(depts)]
+    dept_targets: list[list[str]] = [[] for _ in depts]
+    for g, gd in enumerate(org.group_dept):
+        if gd >= 0:
+            dept_targets[gd].append(org.group_id[g])
+    for r, rd in enumerate(org.role_dept):
+        if rd >= 0:
+            dept_targets[rd].append(org.role_id[r])
     while len(keys) < n_keys:
+        if NARROW_KEY_SHARE and rnd() < NARROW_KEY_SHARE:
+            # A key for the few targets one team looks after: named ids, now and then a glob
+            # over one kind of role, so that scopes are many and mostly distinct.
+            dd = int(rnd() * len(depts))
+            pool = dept_targets[dd] or org.group_id
+            scope = sorted({pool[int(rnd() * len(pool))] for _ in range(1 + int(rnd() * 3))})
+            if rnd() < 0.3:
+                scope.append(f"role:dept-{depts[dd]}-{ROLE_FUNCS[int(rnd() * len(ROLE_FUNCS))]}*")
+            if other and rnd() < 0.5:
+                i = other[int(rnd() * len(other))]
+                add(org.svc_id[i], scope, f"Team automation for {depts[dd]}", dept=dd)
+            else:
+                ms = org.dept_managers[dd]
+                u = ms[int(rnd() * len(ms))]
+                add(org.user_id[u], scope, f"Team key for {depts[dd]}", dept=dd, user=u)
+            continue
         x = rnd()
         if x < 0.55:
             dept = depts[d % len(depts)]
@@ -499,7 +570,7 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
     clock = Clock()
     iso = clock.iso
     org = Org(rng, n_principals)
-    keys = build_keys(rng, org, max(10, n_principals // 100))
+    keys = build_keys(rng, org, max(10, n_principals // PRINCIPALS_PER_KEY))
     depts = org.depts
 
     U = len(org.user_id)
@@ -508,7 +579,7 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
     R = len(org.role_id)
     # Subject index space: users, services, groups, then a few principals nobody knows.
     subj = org.user_id + org.svc_id + org.group_id
-    n_handful = max(6, n_events // 100_000)
+    n_handful = max(HANDFUL_MIN, n_events // HANDFUL_PER)
     for i in range(n_handful):
         subj.append(f"user:ext-{FIRST_NAMES[int(rnd() * len(FIRST_NAMES))].lower()}-{i + 1}")
     ghost0 = U + S + G
@@ -529,16 +600,24 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
     key_ends = [key_end(k) for k in keys]
     key_holder = [k.holder for k in keys]
     cand: list[list[int]] = [[] for _ in range(NT)]
-    by_scope: dict[str, list[int]] = {}
+    # Targets each scope glob matches, computed once per distinct glob (thousands of keys
+    # share a few dozen globs, or name targets outright).
+    tgt_index = {name: t for t, name in enumerate(tgt)}
+    glob_hits: dict[str, list[int]] = {}
     for ki, k in enumerate(keys):
         if ki in (0, 2):  # the HR feed and the access review have their own uses
             continue
-        by_scope.setdefault(k.regex.pattern, []).append(ki)
-    for pattern, kis in by_scope.items():
-        rx = re.compile(pattern)
-        for t in range(NT):
-            if rx.match(tgt[t]):
-                cand[t].extend(kis)
+        hits: set[int] = set()
+        for pattern in k.scope:
+            if pattern not in glob_hits:
+                if not any(c in pattern for c in "*?["):
+                    glob_hits[pattern] = [tgt_index[pattern]] if pattern in tgt_index else []
+                else:
+                    rx = re.compile(fnmatch.translate(pattern))
+                    glob_hits[pattern] = [t for t in range(NT) if rx.match(tgt[t])]
+            hits.update(glob_hits[pattern])
+        for t in hits:
+            cand[t].append(ki)
     for c in cand:
         c.sort()
     user_keys = [ki for ki, k in enumerate(keys) if k.holder_user >= 0]
@@ -604,7 +683,10 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
     if hist.exists():
         shutil.rmtree(hist)
     hist.mkdir()
-    files = [open(hist / f"{name}.jsonl", "wb", buffering=1 << 20) for name, _ in QUARTERS]
+    if ONE_HISTORY_FILE:
+        files = [open(hist / "events.jsonl", "wb", buffering=1 << 20)] * len(QUARTERS)
+    else:
+        files = [open(hist / f"{name}.jsonl", "wb", buffering=1 << 20) for name, _ in QUARTERS]
     q_starts = [s for _, s in QUARTERS] + [END + 1]
 
     stats: dict[str, int] = {}
@@ -628,10 +710,17 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
     def enc(s: int, t: int, r: int) -> int:
         return (s * NT + t) * NR + r
 
+    # With OFFBOARD_LEAVERS: the active grants of each subject, and the grants of leavers
+    # waiting to be revoked.
+    held: dict[int, set[int]] = {}
+    offboard: deque[int] = deque()
+
     def add_grant(e: int) -> None:
         if e not in act_pos:
             act_pos[e] = len(act)
             act.append(e)
+            if OFFBOARD_LEAVERS:
+                held.setdefault(e // (NT * NR), set()).add(e)
 
     def remove_grant(e: int) -> None:
         i = act_pos.pop(e)
@@ -639,6 +728,8 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
         if last != e:
             act[i] = last
             act_pos[last] = i
+        if OFFBOARD_LEAVERS:
+            held[e // (NT * NR)].discard(e)
 
     def activate(u: int) -> None:
         active_user_pos[u] = len(active_users)
@@ -744,18 +835,18 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
 
     def skewed(pool: list[int]) -> int:
         x = rnd()
-        return pool[int(len(pool) * x * x)]
+        return pool[int(len(pool) * (x * x if SKEW_POWER == 2 else x ** SKEW_POWER))]
 
     def user_target(u: int) -> int:
         d = org.user_dept[u]
         x = rnd()
-        if x < 0.75:
-            pool = dept_groups[d] if rnd() < 0.45 else dept_roles[d]
-        elif x < 0.9:
+        if x < USER_TARGET_HOME:
+            pool = dept_groups[d] if rnd() < USER_GROUP_SHARE else dept_roles[d]
+        elif x < USER_TARGET_GLOBAL:
             pool = global_groups if rnd() < 0.5 else global_roles
         else:
             d2 = int(rnd() * len(depts))
-            pool = dept_groups[d2] if rnd() < 0.45 else dept_roles[d2]
+            pool = dept_groups[d2] if rnd() < USER_GROUP_SHARE else dept_roles[d2]
         if not pool:
             pool = global_roles if global_roles else global_groups
         return skewed(pool)
@@ -862,9 +953,13 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
                     emit(ev)
                     if u in active_user_pos:
                         deactivate(u)
+                    if OFFBOARD_LEAVERS:
+                        offboard.extend(sorted(held.get(u, ())))
                 else:
                     t = x
                     retired.add(t)
+                    if OFFBOARD_LEAVERS:  # and the grants of retired targets
+                        offboard.extend(sorted(e for e in act if (e // NR) % NT == t))
                     for pool in dept_groups + dept_roles + [global_groups, global_roles]:
                         if t in pool and len(pool) > 1:
                             pool.remove(t)
@@ -879,7 +974,13 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
             x = 1.0
         if x < p_revoke and act:
             e = -1
-            if rnd() >= RATE_REVOKE_NOT_HELD:
+            while offboard and e < 0:
+                c_e = offboard.popleft()
+                if c_e in act_pos and c_e not in pinned:
+                    e = c_e
+            if e >= 0:
+                pass
+            elif rnd() >= RATE_REVOKE_NOT_HELD:
                 for _ in range(4):
                     c_e = act[int(rnd() * len(act))]
                     if c_e not in pinned:
@@ -1015,7 +1116,7 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
             ev["expires"] = iso((tm // DAY + 7 + int(rnd() * 174)) * DAY)
         emit(ev)
 
-    for f in files:
+    for f in set(files):
         f.close()
     assert state["n"] == n_events, (state["n"], n_events)
 
@@ -1170,8 +1271,12 @@ def human_bytes(n: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="S",
-                    help="S: 1k principals / 20k events; M: 20k / 500k; L: 100k / 5M")
+    ap.add_argument("--size", choices=list(SIZES), default="S",
+                    help="S: 1k principals / 20k events; M: 20k / 500k; L: 100k / 5M; "
+                         "50k: 1k / 50k; 500k: 10k / 500k; 5M: 100k / 5M")
+    ap.add_argument("--profile", choices=list(PROFILES), default="default",
+                    help="default: faults at realistic rates; low-fault: a clean organisation "
+                         "with few findings, its history in one file")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", type=Path, required=True, help="folder to write the project into")
     ap.add_argument("--principals", type=int, help="override the number of principals")
@@ -1193,6 +1298,7 @@ def main(argv: list[str] | None = None) -> int:
               "use a folder under /tmp", file=sys.stderr)
         return 2
 
+    apply_profile(args.profile)
     t0 = time.perf_counter()
     stats = generate(out, n_principals, n_events, args.seed, args.policies)
     elapsed = time.perf_counter() - t0
@@ -1200,7 +1306,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {p.relative_to(out).as_posix(): p.stat().st_size
              for p in sorted(out.rglob("*")) if p.is_file()}
     total = sum(sizes.values())
-    print(f"generated {out}: {n_principals:,} principals, {n_events:,} events, seed {args.seed}")
+    print(f"generated {out}: {n_principals:,} principals, {n_events:,} events, seed {args.seed}, "
+          f"profile {args.profile}")
     for name, size in sizes.items():
         print(f"  {name:<28} {human_bytes(size):>10}")
     print(f"  {'total':<28} {human_bytes(total):>10}")

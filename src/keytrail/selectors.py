@@ -9,7 +9,7 @@ values) and ``privileged`` (roles). Every key given must match.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fnmatch import translate
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,18 @@ Predicate = Callable[["View", str], bool]
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """The compiled regular expression for a glob."""
     return re.compile(translate(pattern))
+
+
+def globs_regex(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One compiled expression matching a value that any of the globs matches.
+
+    Not cached: a caller that tests many values against the same globs (a key's scope)
+    compiles them once and keeps the result for the run. Thousands of keys with
+    distinct scopes would otherwise cycle through ``glob_regex``'s bounded cache and
+    recompile on every lookup. No globs give an expression that matches nothing.
+    """
+    alternatives = [f"(?:{translate(p)})" for p in patterns]
+    return re.compile("|".join(alternatives) if alternatives else "(?!)")
 
 
 def glob_match(pattern: str, value: str) -> bool:

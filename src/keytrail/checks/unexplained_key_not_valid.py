@@ -65,11 +65,32 @@ def problems(key: Key, time: int) -> list[tuple[str, str, int]]:
     return out
 
 
+# Beyond any time an event can carry (microseconds since 1970; year 9999 is about 2.5e17).
+_NEVER = 1 << 62
+
+
+def valid_window(key: Key) -> tuple[int, int]:
+    """``[start, end)``: the times at which :func:`problems` finds nothing wrong with ``key``."""
+    end = _NEVER
+    if key.revoked_at is not None:
+        end = min(end, key.revoked_at)
+    if key.expires is not None:
+        end = min(end, key.expires)
+    return (-_NEVER if key.not_before is None else key.not_before), end
+
+
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     keys = view.keys
+    # Nearly every change is inside its key's window: one pair of comparisons decides it.
+    windows: dict[str, tuple[int, int]] = {}
     for event in view.changes():
         key = keys.get(event.key) if event.key else None
         if key is None:
+            continue
+        window = windows.get(key.id)
+        if window is None:
+            window = windows[key.id] = valid_window(key)
+        if window[0] <= event.time < window[1]:
             continue
         found = problems(key, event.time)
         if not found:

@@ -24,12 +24,13 @@ a new approval.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from keytrail.checks._util import NO_PARAMS, chain, describe_change, key_facts
 from keytrail.model import Finding, Key
-from keytrail.selectors import glob_match
+from keytrail.selectors import globs_regex
 from keytrail.view import View
 
 ID = "unexplained.key-out-of-scope"
@@ -39,23 +40,34 @@ PARAMS = NO_PARAMS
 
 def in_scope(key: Key, target: str) -> bool:
     """Whether ``target`` matches one of the key's scope globs."""
-    return any(glob_match(pattern, target) for pattern in key.scope)
+    return globs_regex(key.scope).match(target) is not None
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     keys = view.keys
-    # Histories repeat the same (key, target) pairs many times over.
-    seen: dict[tuple[str, str], bool] = {}
+    # Histories repeat the same (key, target) pairs many times over: each pair is decided
+    # once (whether it fires), and each key's scope compiled once for the run (large
+    # registries hold more distinct globs than a bounded cache keeps).
+    fires: dict[tuple[str, str], bool] = {}
+    scopes: dict[str, re.Pattern[str]] = {}
     for event in view.changes():
-        key = keys.get(event.key) if event.key else None
-        if key is None or not event.target:
+        if not event.key or not event.target:
             continue
-        pair = (key.id, event.target)
-        ok = seen.get(pair)
-        if ok is None:
-            ok = seen[pair] = in_scope(key, event.target)
-        if ok:
+        pair = (event.key, event.target)
+        fire = fires.get(pair)
+        if fire is None:
+            key = keys.get(event.key)
+            if key is None:
+                fire = False  # an unknown key is unexplained.unknown-key's finding
+            else:
+                rx = scopes.get(key.id)
+                if rx is None:
+                    rx = scopes[key.id] = globs_regex(key.scope)
+                fire = rx.match(event.target) is None
+            fires[pair] = fire
+        if not fire:
             continue
+        key = keys[event.key]
         yield Finding(
             message=f"{describe_change(event)} is outside the scope of key {key.id} "
                     f"({', '.join(key.scope) or 'empty scope'})",
