@@ -24,34 +24,34 @@ from keytrail.model import SEVERITIES
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("check", help="evaluate the policies and print findings",
-                           description="Replay the history, check every policy rule, print findings.")
+                            description="Replay the history, check every policy rule, print findings.")
     parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
     parser.add_argument("--format", "-f", action=Renderer, dest="renderers", metavar="FORMAT",
-                       help="text (default), json, markdown, html, sarif, junit, csv or github "
-                            "(workflow annotations, and the Markdown report in $GITHUB_STEP_SUMMARY); "
-                            "repeatable: the n-th --format goes to the n-th --output")
+                        help="text (default), json, markdown, html, sarif, junit, csv or github "
+                             "(workflow annotations, and the Markdown report in $GITHUB_STEP_SUMMARY); "
+                             "repeatable: the n-th --format goes to the n-th --output")
     parser.add_argument("--template", action=Renderer, dest="renderers", metavar="FILE",
-                       help="render your own Jinja2 template (sandboxed; the context is documented in "
-                            "docs/formats.md); counts as a --format")
+                        help="render your own Jinja2 template (sandboxed; the context is documented in "
+                             "docs/formats.md); counts as a --format")
     parser.add_argument("--output", "-o", action="append", default=[], metavar="FILE",
-                       help="write the matching --format to this file instead of standard output (repeatable)")
+                        help="write the matching --format to this file instead of standard output (repeatable)")
     time_options(parser)
     parser.add_argument("--fail-on", default="high", choices=SEVERITIES,
-                       help="exit 1 when an unwaived finding has this severity or higher (default: high)")
+                        help="exit 1 when an unwaived finding has this severity or higher (default: high)")
     parser.add_argument("--policy", action="append", default=[], metavar="PATH",
-                       help="an extra policy file to load (repeatable)")
+                        help="an extra policy file to load (repeatable)")
     parser.add_argument("--baseline", metavar="FILE",
-                       help="a findings JSON file (a report, or --write-baseline's): findings whose "
-                            "fingerprint it has are reported as known and do not fail the run")
+                        help="a findings JSON file (a report, or --write-baseline's): findings whose "
+                             "fingerprint it has are reported as known and do not fail the run")
     parser.add_argument("--compare-policies", metavar="REF",
-                       help="report what the policy change since REF (a git commit, branch or tag, "
-                            "or a folder of the old policy files) adds and clears, instead of the "
-                            "findings; exit 1 when it newly flags findings at or above --fail-on")
+                        help="report what the policy change since REF (a git commit, branch or tag, "
+                             "or a folder of the old policy files) adds and clears, instead of the "
+                             "findings; exit 1 when it newly flags findings at or above --fail-on")
     parser.add_argument("--write-baseline", metavar="FILE",
-                       help="also write this run's findings as a baseline file")
+                        help="also write this run's findings as a baseline file")
     parser.add_argument("--limit", type=limit_arg, default=50, metavar="N",
-                       help="text format: list at most N findings of each category and severity "
-                            "(counts stay complete; 0 lists all; default 50)")
+                        help="text format: list at most N findings of each category and severity "
+                             "(counts stay complete; 0 lists all; default 50)")
     confine_options(parser)
 
 

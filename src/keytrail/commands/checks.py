@@ -15,7 +15,7 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("checks", help="list the built-in checks with their documentation")
     parser.add_argument("id", nargs="?", help="show one check in full")
     parser.add_argument("--format", "-f", choices=("text", "markdown"), default="text",
-                            help="markdown prints the whole catalogue (docs/checks.md)")
+                        help="markdown prints the whole catalogue (docs/checks.md)")
 
 
 def run(args: argparse.Namespace) -> int:

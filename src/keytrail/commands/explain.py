@@ -17,13 +17,13 @@ from keytrail.errors import UsageError
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("explain", help="why SUBJECT holds TARGET: paths and the chain behind each edge; "
-                             "or who holds a role or group")
+                            "or who holds a role or group")
     parser.add_argument("subject", help="a principal or group id, e.g. user:alice")
     parser.add_argument("target", nargs="?", help="a role or group id; omit to list everything SUBJECT holds")
     parser.add_argument("--dir", default=".", help="the project folder (default: .)")
     parser.add_argument("--holders", action="store_true",
-                         help="list who reaches SUBJECT (a role or group) instead; "
-                              "the default when SUBJECT is a role")
+                        help="list who reaches SUBJECT (a role or group) instead; "
+                             "the default when SUBJECT is a role")
     time_options(parser, since=False)
     confine_options(parser)
 

@@ -15,11 +15,11 @@ from keytrail.commands._output import write
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("test", help="run policy unit tests (kind: PolicyTest files)",
-                          description="Run the PolicyTest files among PATHs (files, or folders searched "
-                                      "recursively): each test's findings must be exactly those expected.")
+                            description="Run the PolicyTest files among PATHs (files, or folders searched "
+                                        "recursively): each test's findings must be exactly those expected.")
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
     parser.add_argument("--require-coverage", action="store_true",
-                      help="fail when a rule under test has no test expecting one of its findings")
+                        help="fail when a rule under test has no test expecting one of its findings")
 
 
 def run(args: argparse.Namespace) -> int:
