@@ -15,17 +15,17 @@ from keytrail.commands._output import write
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-                            "lint", help="validate policies, the directory, keys and keytrail.yaml: schema and semantic problems",
-                            description="Validate policies (waivers included), policy tests, the directory, the key registry and "
-                                        "keytrail.yaml, all problems of every file at once, sorted, as file:line:col: path: "
-                                        "message. Errors: what `keytrail check` refuses (schema, duplicate keys, selectors that "
-                                        "name no kind, unknown checks and parameters, duplicate rule ids, waivers for unknown "
-                                        "rules, a project that enables no rule), policy tests naming what does not exist, "
-                                        "expired waivers. Warnings: names the directory and the history do not know, waivers "
-                                        "expiring within 30 days or waiving a whole rule. A folder holding keytrail.yaml is "
-                                        "linted as a project; any other folder: every *.yaml/*.yml under it, each identified by "
-                                        "its parsed `kind` or keys. Exit codes: 0 no errors (warnings are printed); 1 errors, or "
-                                        "warnings with --strict; 2 unreadable input (a missing PATH, a file that is not YAML).")
+        "lint", help="validate policies, the directory, keys and keytrail.yaml: schema and semantic problems",
+        description="Validate policies (waivers included), policy tests, the directory, the key registry and "
+                    "keytrail.yaml, all problems of every file at once, sorted, as file:line:col: path: "
+                    "message. Errors: what `keytrail check` refuses (schema, duplicate keys, selectors that "
+                    "name no kind, unknown checks and parameters, duplicate rule ids, waivers for unknown "
+                    "rules, a project that enables no rule), policy tests naming what does not exist, "
+                    "expired waivers. Warnings: names the directory and the history do not know, waivers "
+                    "expiring within 30 days or waiving a whole rule. A folder holding keytrail.yaml is "
+                    "linted as a project; any other folder: every *.yaml/*.yml under it, each identified by "
+                    "its parsed `kind` or keys. Exit codes: 0 no errors (warnings are printed); 1 errors, or "
+                    "warnings with --strict; 2 unreadable input (a missing PATH, a file that is not YAML).")
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or folders to lint (default: the current folder)")
     parser.add_argument("--format", "-f", choices=("text", "json", "github"), default="text",
