@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(Path(args.dir))
     require_anchor(cfg)
     key = Path(args.signing_key)
-    _warn_about_key(key, cfg.root)
+    warn_about_key(key, cfg.root)
     sealed = seal_config(cfg, key, now_us())
     verification = sealed.verification
     for note in sealed.notes:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _warn_about_key(key: Path, root: Path) -> None:
+def warn_about_key(key: Path, root: Path) -> None:
     """Say so when the private key sits in the project or can be read by others (it is not refused)."""
     try:
         inside = key.resolve().is_relative_to(root.resolve())
