@@ -176,3 +176,20 @@ def test_import_never_replaces_a_sealed_file(sealed: Sealed, capsys: pytest.Capt
     assert code == 2
     assert "checkpoint 1 covers this file; replacing it would break the seal" in err
     assert out.read_bytes() == before
+
+
+def test_a_state_import_cannot_seal(sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = REPO / "tests" / "importers" / "fixtures" / "aws-authz"
+    inputs = sorted(p for p in source.iterdir() if p.is_file())
+    out = tmp_path / "acct"
+    code, _, err = run(capsys, "import", "aws-authz", str(inputs[0]), "--out", str(out), "--seal",
+                       "--signing-key", str(sealed.key))
+    assert code == 2
+    assert "--seal: aws-authz writes a project folder, not history" in err and not out.exists()
+
+
+def test_an_unknown_format_is_named_before_the_seal_is_checked(sealed: Sealed,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "import", "okat", str(OKTA), "--out", str(sealed.history("x.jsonl")), "--seal",
+                       "--signing-key", str(sealed.key))
+    assert code == 2 and "unknown import format 'okat'" in err

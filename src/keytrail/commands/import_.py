@@ -43,7 +43,7 @@ INCOMPLETE_SHOWN = 20
 
 
 def run(args: argparse.Namespace) -> int:
-    from keytrail.importers.runner import mapping_from, run_import
+    from keytrail.importers.runner import mapping_from
 
     options = {f"{n}_{part}": getattr(args, f"{n}_{part}") for n in ("key", "ticket", "reason")
                for part in ("from", "pattern")}
@@ -58,12 +58,20 @@ def run(args: argparse.Namespace) -> int:
         from keytrail.errors import UsageError
         from keytrail.importers import REGISTRY, get
 
-        if args.format in REGISTRY and get(args.format).KIND != "history":
+        if args.format not in REGISTRY:  # run_import names the formats
+            return _import(args, mapping, assume, None)
+        if get(args.format).KIND != "history":
             raise UsageError(f"--seal: {args.format} writes a project folder, not history; seal the "
                              "project after adding `checkpoints:` to it (`keytrail seal`)")
         if args.out.exists() and not args.force:
             raise UsageError(f"{args.out} exists: keytrail import never overwrites (remove it, or give --force)")
         plan = prepare(args, args.out, None)  # everything a seal needs, checked before writing
+    return _import(args, mapping, assume, plan)
+
+
+def _import(args: argparse.Namespace, mapping: Any, assume: str | None, plan: Any) -> int:
+    from keytrail.importers.runner import run_import
+
     ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force, assume)
     print(f"keytrail import {args.format}: wrote {args.out}", file=sys.stderr)
     print(ctx.summary(), file=sys.stderr)
