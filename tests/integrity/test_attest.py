@@ -260,3 +260,16 @@ def test_a_wrong_key_type_for_trusted_keys_is_a_located_error(sealed: Sealed, tm
     assert "keys/auditor.pub" in err
     body = b"".join(secret.read_bytes().splitlines()[1:-1]).decode()
     assert body[:20] not in err
+
+
+def test_the_packs_checkpoint_line_works_with_verify_against(sealed: Sealed, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert review(capsys, sealed.root, tmp_path / "q3")[0] == 0
+    saved = tmp_path / "q3-checkpoint.jsonl"
+    saved.write_text(attestation(tmp_path / "q3")["history"]["checkpoint"]["line"] + "\n", encoding="utf-8")
+    argv = ["verify", str(sealed.root), "--against", str(saved), "--trusted-key", str(sealed.public),
+            "--max-unsealed", "off"]
+    assert main(argv) == 0  # near miss: the same history
+    rewrite_and_reseal(sealed, capsys)
+    assert main(argv) == 1
+    assert "no longer begins with the 109 lines" in capsys.readouterr().out
