@@ -273,3 +273,28 @@ def test_the_packs_checkpoint_line_works_with_verify_against(sealed: Sealed, tmp
     rewrite_and_reseal(sealed, capsys)
     assert main(argv) == 1
     assert "no longer begins with the 109 lines" in capsys.readouterr().out
+
+
+def test_file_names_from_keytrail_yaml_are_inert_in_seal_verify_and_review(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from tests.integrity.conftest import NOW, anchor, public_pem
+
+    monkeypatch.setenv("KEYTRAIL_NOW", NOW)
+    hidden = "\u202e"
+    root = tmp_path / "acme"
+    shutil.copytree(ACME, root)
+    key = write_key(tmp_path / "signing.pem")
+    public_pem(key, root / "keys" / f"a{hidden}b.pub")
+    anchor(root, f"keys/a{hidden}b.pub")
+    for argv in (["seal", str(root), "--signing-key", str(key)], ["verify", str(root)],
+                 ["verify", str(root), "--format", "json"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+        assert hidden not in out + err, argv
+        assert "a\\u202eb.pub" in out, argv
+    assert review(capsys, root, tmp_path / "q3")[0] == 0
+    for name in ("index.html", "summary.md", "pack.json"):
+        text = (tmp_path / "q3" / name).read_text(encoding="utf-8")
+        assert hidden not in text and "u202eb.pub" in text, name

@@ -85,7 +85,7 @@ def prepare(args: argparse.Namespace, out: Path, project: Path | None) -> Plan |
         from keytrail.commands.verify import violation_lines
 
         sys.stdout.write(violation_lines(type(result)(result.log, [], problems)))
-        raise UsageError(f"--seal: the history already fails verification against {result.log} "
+        raise UsageError(f"--seal: the history already fails verification against {inline(result.log)} "
                          f"({len(problems)} violation{'s' if len(problems) != 1 else ''}, above); "
                          "nothing was written")
     return Plan(cfg, key, out)
@@ -111,11 +111,11 @@ def seal_after(plan: Plan, wrote: str) -> int:
         from keytrail.commands.verify import violation_lines
 
         sys.stdout.write(violation_lines(sealed.verification))
-        print(f"{unsealed}: the history does not verify against {sealed.verification.log} (above)",
+        print(f"{unsealed}: the history does not verify against {inline(sealed.verification.log)} (above)",
               file=sys.stderr)
         return EXIT_ERROR
     cp = sealed.checkpoint
-    print(f"keytrail: sealed checkpoint {cp['seq']} in {sealed.verification.log}: {cp['size']} events "
+    print(f"keytrail: sealed checkpoint {cp['seq']} in {inline(sealed.verification.log)}: {cp['size']} events "
           f"({sealed.new_events} new), root {cp['root']}, signed by key {cp['key_id']}", file=sys.stderr)
     return EXIT_OK
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from keytrail.commands._args import EXIT_FINDINGS, EXIT_OK, now_us
 from keytrail.commands._output import write
+from keytrail.textsafe import inline
 
 
 def add_parser(sub: Any) -> None:
@@ -37,18 +38,18 @@ def run(args: argparse.Namespace) -> int:
     sealed = seal_config(cfg, key, now_us())
     verification = sealed.verification
     for note in sealed.notes:
-        print(f"keytrail: note: {note}", file=sys.stderr)
+        print(f"keytrail: note: {inline(note)}", file=sys.stderr)
     if sealed.checkpoint is None:
         from keytrail.commands.verify import violation_lines
 
         write(violation_lines(verification), None)
         count = len(verification.violations)
         print(f"keytrail: {count} violation{'s' if count != 1 else ''}: the history does not verify "
-              f"against {verification.log}; nothing was sealed", file=sys.stderr)
+              f"against {inline(verification.log)}; nothing was sealed", file=sys.stderr)
         return EXIT_FINDINGS
     cp = sealed.checkpoint
-    signer = verification.signers.get(cp["key_id"], "?")
-    write(f"sealed checkpoint {cp['seq']} in {verification.log}: {cp['size']} events "
+    signer = inline(verification.signers.get(cp["key_id"], "?"))  # a file name from keytrail.yaml: inert
+    write(f"sealed checkpoint {cp['seq']} in {inline(verification.log)}: {cp['size']} events "
           f"({sealed.new_events} new) in {len(cp['files'])} files, root {cp['root']}, "
           f"signed by key {cp['key_id']} ({signer})\n", None)
     return EXIT_OK
