@@ -234,3 +234,21 @@ def words(att: Attestation) -> dict[str, Any]:
     return {"failed": att.failed, "history": inline(history), "previous": previous and inline(previous),
             "problems": att.problems(),
             "inputs": len(att.inputs)}
+
+
+def refuse_unverified(pack: Path) -> None:
+    """Refuse a review pack whose own attestation says its evidence did not verify: decisions
+    made on it would certify access from a history nobody can vouch for."""
+    path = pack / "pack.json" if pack.is_dir() else pack
+    try:
+        data: Any = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return  # read_manifest reports an unreadable manifest, located
+    att = data.get("attestation") if isinstance(data, dict) else None
+    if isinstance(att, dict) and att.get("verified") is False:
+        shown = str(path)
+        raise InputError(f"{shown}: evidence not verified", [Problem(
+            shown, 0, 0, "attestation.verified", "this pack was written from a history that fails verification "
+            "or was rewritten since the previous review (see the top of its index.html): decisions made on it "
+            "would certify access nobody can trace; resolve the violations, review again, and record the "
+            "decisions from the new pack")])

@@ -193,3 +193,22 @@ def test_an_unknown_format_is_named_before_the_seal_is_checked(sealed: Sealed,
     code, _, err = run(capsys, "import", "okat", str(OKTA), "--out", str(sealed.history("x.jsonl")), "--seal",
                        "--signing-key", str(sealed.key))
     assert code == 2 and "unknown import format 'okat'" in err
+
+
+def test_decisions_from_a_pack_whose_evidence_did_not_verify_are_refused(
+        sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = sealed.lines("2026-H1.jsonl")
+    lines[2] = lines[2].replace(b'"ticket":"', b'"ticket":"X', 1)
+    sealed.write_lines("2026-H1.jsonl", lines)
+    code, _, _ = run(capsys, "review", str(sealed.root), "--period", "2026-Q3", "--out", str(tmp_path / "pack"))
+    assert code == 1
+    path = tmp_path / "pack" / "worksheets" / "user_tomas.kral.csv"
+    rows = rows_of(path)
+    rows[0]["decision"] = "keep"
+    write_rows(path, rows)
+    out = tmp_path / "decided.jsonl"
+    code, _, err = decide(capsys, sealed, path, out)
+    assert code == 2
+    assert f"{tmp_path / 'pack' / 'pack.json'}: attestation.verified: this pack was written from a history " \
+           "that fails verification" in err
+    assert "nothing was written" in err and not out.exists()

@@ -47,6 +47,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from keytrail import decisions, pipeline
+    from keytrail.attest import refuse_unverified
     from keytrail.worksheets import read_manifest
 
     time = time_arg(args.time, "--time")
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     plan = prepare(args, out, Path(args.dir))  # everything a seal needs, checked before writing
     try:
         assigned = read_manifest(pack)
+        refuse_unverified(pack)
         outcome = decisions.read_worksheets(sheets, assigned)
         decisions.check_active(outcome, pipeline.replay(project, time))
         decisions.check_key(outcome, project, time, args.actor, args.key)
