@@ -230,9 +230,13 @@ def words(att: Attestation) -> dict[str, Any]:
     if att.previous is not None:
         previous = "Previous review" + (f" ({att.previous['period']})" if att.previous["period"] else "") + \
             ": " + att.previous["status"] + "."
-    # Paths from keytrail.yaml and the previous pack reach these sentences: inert on one line.
-    return {"failed": att.failed, "history": inline(history), "previous": previous and inline(previous),
-            "problems": att.problems(),
+    # The reason the evidence fails comes first; paths from keytrail.yaml and the previous pack
+    # reach these sentences: inert, on one line.
+    sentences = [history, *([previous] if previous else [])]
+    if att.previous is not None and att.previous["violations"] and not att.violations:
+        # A log started again after a rewrite verifies on its own: say why that is no comfort.
+        sentences = [sentences[1], "Its own checkpoint log alone cannot show that: " + history[0].lower() + history[1:]]
+    return {"failed": att.failed, "sentences": [inline(t) for t in sentences], "problems": att.problems(),
             "inputs": len(att.inputs)}
 
 

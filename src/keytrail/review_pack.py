@@ -251,7 +251,7 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
     att = ctx["attestation"]
     md = {**ctx, "project": escape(ctx["project"]), "period": escape(ctx["period"]),
           "attestation": None if att is None else {
-              **att, "history": escape(att["history"]), "previous": att["previous"] and escape(att["previous"]),
+              **att, "sentences": [escape(t) for t in att["sentences"]],
               "problems": [escape(p) for p in att["problems"]]},
           "sections": [{"reviewer": escape(s["reviewer"] or "no reviewer"), "count": s["count"],
                         "flagged": s["flagged"], "worksheet": escape(s["worksheet"])}

@@ -154,6 +154,8 @@ def test_a_history_rewritten_between_two_reviews_is_caught(sealed: Sealed, tmp_p
     assert "Evidence NOT verified" in top and "no longer begins with the 109 lines" in top
     summary = (tmp_path / "q4" / "summary.md").read_text(encoding="utf-8")
     assert "Previous review (2026-Q3): the history was rewritten since the previous review." in summary
+    # The reason comes first; the new log verifying on its own is said to be no comfort.
+    assert summary.index("the history was rewritten") < summary.index("Its own checkpoint log alone cannot show that")
 
 
 def test_a_history_that_grew_between_two_reviews_passes(sealed: Sealed, tmp_path: Path,
