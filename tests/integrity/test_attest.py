@@ -300,3 +300,38 @@ def test_file_names_from_keytrail_yaml_are_inert_in_seal_verify_and_review(
     for name in ("index.html", "summary.md", "pack.json"):
         text = (tmp_path / "q3" / name).read_text(encoding="utf-8")
         assert hidden not in text and "u202eb.pub" in text, name
+
+
+def _malformed_log(sealed: Sealed, tmp_path: Path) -> None:
+    (sealed.root / "checkpoints.jsonl").write_text('{"format": "keytrail.checkpoint/1"\n')
+
+
+def _missing_trusted_key(sealed: Sealed, tmp_path: Path) -> None:
+    sealed.public.unlink()
+
+
+def _unknown_signer(sealed: Sealed, tmp_path: Path) -> None:
+    from tests.integrity.conftest import public_pem
+
+    public_pem(write_key(tmp_path / "other.pem"), sealed.public)
+
+
+def _bad_signature(sealed: Sealed, tmp_path: Path) -> None:
+    log = sealed.root / "checkpoints.jsonl"
+    log.write_text(log.read_text().replace('"time":"2026-12-01T00:00:00Z"', '"time":"2026-12-01T00:00:01Z"'))
+
+
+@pytest.mark.parametrize(("spoil", "code", "says"), [
+    (_malformed_log, 2, "checkpoints.jsonl:1"),
+    (_missing_trusted_key, 2, "key file not found"),
+    (_unknown_signer, 1, "which is not among the trusted keys"),
+    (_bad_signature, 1, "bad signature: the checkpoint is not what key"),
+])
+def test_a_broken_anchor_is_a_located_error_or_a_failed_review(
+        sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str], spoil: object, code: int,
+        says: str) -> None:
+    spoil(sealed, tmp_path)  # type: ignore[operator]
+    got, err = review(capsys, sealed.root, tmp_path / "q3")
+    assert got == code
+    assert says in err
+    assert (tmp_path / "q3").exists() == (code == 1)  # 1: the pack is written, marked NOT verified
