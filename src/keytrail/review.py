@@ -181,6 +181,8 @@ class Review:
     rows: list[Row]
     reviewers: dict[str | None, list[Row]]          # sorted; None (no reviewer) last
     previous: dict[str, Any] | None = None
+    #: What the review read and whether the history verifies (a keytrail.attest.Attestation).
+    attestation: Any = None
 
 
 def build(project: Project, state: State, graph: AccessGraph, report: Report, period: Period,

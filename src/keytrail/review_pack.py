@@ -192,7 +192,14 @@ def context(review: Review) -> dict[str, Any]:
         "changes": change,
         "sections": sections,
         "rows_cap": cap,
+        "attestation": None if review.attestation is None else _attest_words(review.attestation),
     }
+
+
+def _attest_words(att: Any) -> dict[str, Any]:
+    from keytrail.attest import words
+
+    return words(att)
 
 
 def review_data(review: Review) -> dict[str, Any]:
@@ -241,7 +248,11 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
     ctx = context(review)
     files: dict[str, str | Iterable[str]] = {
         "index.html": _template("review.html.j2", autoescape=True).render(**ctx)}
+    att = ctx["attestation"]
     md = {**ctx, "project": escape(ctx["project"]), "period": escape(ctx["period"]),
+          "attestation": None if att is None else {
+              **att, "sentences": [escape(t) for t in att["sentences"]],
+              "problems": [escape(p) for p in att["problems"]]},
           "sections": [{"reviewer": escape(s["reviewer"] or "no reviewer"), "count": s["count"],
                         "flagged": s["flagged"], "worksheet": escape(s["worksheet"])}
                        for s in ctx["sections"]]}
@@ -254,8 +265,13 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
         sheets.append((name, reviewer, [grant_id(r.grant.subject, r.grant.target, r.grant.resource)
                                         for r in rows], text))
     # What was issued to whom: `keytrail decisions` takes each decision's approver from here.
+    attestation = None
+    if review.attestation is not None:
+        from keytrail.attest import as_json
+
+        attestation = as_json(review.attestation)
     files[MANIFEST] = manifest_text(review.period.label, format_time(review.report.as_of) or "",
-                                    review.mode, sheets)
+                                    review.mode, sheets, attestation)
     return files
 
 

@@ -88,9 +88,11 @@ def has_work(path: Path) -> bool:
 
 
 def manifest_text(period: str, as_of: str, mode: str,
-                  sheets: list[tuple[str, str | None, list[str], str]]) -> str:
+                  sheets: list[tuple[str, str | None, list[str], str]],
+                  attestation: dict[str, Any] | None = None) -> str:
     """``pack.json``: for each worksheet (file, reviewer, grant ids, text as issued) its
-    file, reviewer, grants and the SHA-256 of its bytes as issued."""
+    file, reviewer, grants and the SHA-256 of its bytes as issued; then ``attestation``
+    (what the review read: see :mod:`keytrail.attest`), when given."""
     from keytrail import __version__
 
     head = orjson.dumps({"tool": {"name": "keytrail", "version": __version__}, "period": period,
@@ -99,7 +101,13 @@ def manifest_text(period: str, as_of: str, mode: str,
                              "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}).decode("utf-8")
                for name, reviewer, grants, text in sheets]
     body = ",\n    ".join(entries)
-    return head[:-2] + ',\n  "worksheets": [' + ("\n    " + body + "\n  ]" if entries else "]") + "\n}\n"
+    tail = ""
+    if attestation is not None:
+        from keytrail.textsafe import json_inert
+
+        text = json_inert(orjson.dumps(attestation, option=orjson.OPT_INDENT_2).decode("utf-8"))
+        tail = ',\n  "attestation": ' + text.replace("\n", "\n  ")
+    return head[:-2] + ',\n  "worksheets": [' + ("\n    " + body + "\n  ]" if entries else "]") + tail + "\n}\n"
 
 
 @dataclass(frozen=True)

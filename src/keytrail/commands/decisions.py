@@ -14,6 +14,7 @@ from keytrail.commands._args import (
     time_arg,
 )
 from keytrail.commands._output import refuse_inputs
+from keytrail.commands._seal import prepare, seal_after, seal_options
 from keytrail.errors import KeytrailError, UsageError
 
 
@@ -26,7 +27,8 @@ def add_parser(sub: Any) -> None:
                     "worksheet's reviewer cell. Every row must match an active grant as of --time "
                     "and a grant the pack issued; any problem is reported as file:line, nothing "
                     "is written and the exit code is 2. Comma, semicolon and tab separated "
-                    "worksheets (UTF-8, or UTF-16 with a BOM) are read.")
+                    "worksheets (UTF-8, or UTF-16 with a BOM) are read. With --seal, the project is "
+                    "sealed after writing (exit 2, saying so, if the seal fails after the write).")
     parser.add_argument("worksheets", nargs="+", metavar="WORKSHEET", help="filled worksheet CSV files")
     parser.add_argument("--key", required=True, help="the provisioning key the decisions are recorded under")
     parser.add_argument("--actor", required=True, help="who records them (the key's holder)")
@@ -40,10 +42,12 @@ def add_parser(sub: Any) -> None:
                         help="the review pack the worksheets were issued from (its pack.json says "
                              "who reviews each grant); default: the pack the worksheets are in")
     confine_options(parser)
+    seal_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from keytrail import decisions, pipeline
+    from keytrail.attest import refuse_unverified
     from keytrail.worksheets import read_manifest
 
     time = time_arg(args.time, "--time")
@@ -54,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     sheets = [Path(p) for p in args.worksheets]
     refuse_inputs([("--out", args.out)], [*project.inputs, *sheets])
     pack = _pack(args.pack, sheets)
+    plan = prepare(args, out, Path(args.dir))  # everything a seal needs, checked before writing
     try:
         assigned = read_manifest(pack)
+        refuse_unverified(pack)
         outcome = decisions.read_worksheets(sheets, assigned)
         decisions.check_active(outcome, pipeline.replay(project, time))
         decisions.check_key(outcome, project, time, args.actor, args.key)
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     revoke = sum(1 for d in outcome.decisions if d.action == "revoke")
     print(f"keytrail: wrote {out}: {revoke} revoke, {len(outcome.decisions) - revoke} certify, "
           f"{outcome.undecided} undecided (skipped)", file=sys.stderr)
-    return EXIT_OK
+    return seal_after(plan, str(out)) if plan is not None else EXIT_OK
 
 
 def _pack(given: str | None, sheets: list[Path]) -> Path:

@@ -11,6 +11,7 @@ from keytrail.commands._args import (
     EXIT_OK,
     time_arg,
 )
+from keytrail.commands._seal import prepare, seal_after, seal_options
 
 
 def add_parser(sub: Any) -> None:
@@ -34,6 +35,7 @@ def add_parser(sub: Any) -> None:
                          help=f"a regular expression applied to --{name}-from; its first group is the {name}")
     parser.add_argument("--mapping", type=Path, metavar="FILE",
                      help="a YAML file: {key: {from: FIELD, pattern: REGEX}, ticket: ..., reason: ...}")
+    seal_options(parser)
 
 
 #: How many unconvertible records ``keytrail import`` lists by place (all are counted).
@@ -41,7 +43,7 @@ INCOMPLETE_SHOWN = 20
 
 
 def run(args: argparse.Namespace) -> int:
-    from keytrail.importers.runner import mapping_from, run_import
+    from keytrail.importers.runner import mapping_from
 
     options = {f"{n}_{part}": getattr(args, f"{n}_{part}") for n in ("key", "ticket", "reason")
                for part in ("from", "pattern")}
@@ -51,6 +53,25 @@ def run(args: argparse.Namespace) -> int:
         from keytrail.timeutil import format_time
 
         assume = format_time(time_arg(args.assume_time, "--assume-time", now=False))
+    plan = None
+    if args.seal or args.signing_key:
+        from keytrail.errors import UsageError
+        from keytrail.importers import REGISTRY, get
+
+        if args.format not in REGISTRY:  # run_import names the formats
+            return _import(args, mapping, assume, None)
+        if get(args.format).KIND != "history":
+            raise UsageError(f"--seal: {args.format} writes a project folder, not history; seal the "
+                             "project after adding `checkpoints:` to it (`keytrail seal`)")
+        if args.out.exists() and not args.force:
+            raise UsageError(f"{args.out} exists: keytrail import never overwrites (remove it, or give --force)")
+        plan = prepare(args, args.out, None)  # everything a seal needs, checked before writing
+    return _import(args, mapping, assume, plan)
+
+
+def _import(args: argparse.Namespace, mapping: Any, assume: str | None, plan: Any) -> int:
+    from keytrail.importers.runner import run_import
+
     ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force, assume)
     print(f"keytrail import {args.format}: wrote {args.out}", file=sys.stderr)
     print(ctx.summary(), file=sys.stderr)
@@ -69,4 +90,4 @@ def run(args: argparse.Namespace) -> int:
     if get(args.format).KIND == "history" and not mapping.key.path:
         print("no key mapping given (--key-from): every converted change has no provisioning key, so "
               "keytrail reports each one as unexplained.missing-key until keys are mapped", file=sys.stderr)
-    return EXIT_OK
+    return seal_after(plan, str(args.out)) if plan is not None else EXIT_OK

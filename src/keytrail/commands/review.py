@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from keytrail.commands._args import (
+    EXIT_FINDINGS,
     EXIT_OK,
     confine_options,
     now_us,
@@ -22,7 +23,9 @@ def add_parser(sub: Any) -> None:
         description="Write the access review pack into OUT: index.html (every active grant by "
                     "reviewer, with its chain, last certification and findings), one CSV worksheet "
                     "per reviewer, findings.json, summary.md and pack.json (who reviews which "
-                    "grant). Exit 0, or 2 on bad input.")
+                    "grant, and what the review read: the checkpoint it verified and the SHA-256 "
+                    "of every input). Exit 0; 1 the pack is written but its history fails "
+                    "verification or was rewritten since --previous; 2 bad input.")
     parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
     parser.add_argument("--period", required=True,
                         help="the period reviewed: 2026, 2026-H2, 2026-Q3 or 2026-09")
@@ -35,7 +38,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--as-of", metavar="TIME",
                         help="review the access as of this time within the period (default: its end)")
     parser.add_argument("--previous", metavar="FINDINGS",
-                        help="the previous review's findings.json: show what changed since")
+                        help="the previous review's findings.json: show what changed since, and "
+                             "check that today's history extends the checkpoint its pack.json "
+                             "(beside it) attests")
     parser.add_argument("--reviewer", choices=("owner", "manager"), default="owner",
                         help="who certifies a grant: the owner of its role or group (default), "
                              "or the subject's manager")
@@ -44,11 +49,15 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from keytrail import pipeline, review, review_pack
+    from keytrail.attest import attest, check_unchanged, compare_previous, stat_inputs
+    from keytrail.project import load_config
     from keytrail.timeutil import format_time
 
     period = review.parse_period(args.period)
     as_of = review.review_time(period, time_arg(args.as_of) if args.as_of else None)
     previous = review.read_previous(Path(args.previous)) if args.previous else None
+    cfg = load_config(Path(args.dir), args.allow_outside)
+    before = stat_inputs(cfg.files())  # what the attestation's hashes must be the hashes of
     project = pipeline.load(args.dir, allow_outside=args.allow_outside)
     out = Path(args.out)
     _refuse_inputs(out, project, args.previous)
@@ -57,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     graph = pipeline.build_graph(project, state)
     report = pipeline.evaluate(project, state, graph)
     pack = review.build(project, state, graph, report, period, args.reviewer, previous)
+    pack.attestation = att = attest(project, cfg)
+    if args.previous:
+        compare_previous(att, Path(args.previous), cfg, project.anchor)
+    check_unchanged(before, list(project.inputs), project.root)
     files = review_pack.render_pack(pack)
     stamp = format_time(now_us()) or ""
     aside = review_pack.write_pack(out, files, args.force, stamp[:19].replace("-", "").replace(":", "") + "Z")
@@ -66,6 +79,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"keytrail: wrote {args.out}: {len(pack.rows)} grants for "
           f"{len(pack.reviewers) - (1 if unassigned else 0)} reviewers ({unassigned} with no reviewer), "
           f"{len(report.findings)} findings", file=sys.stderr)
+    if att.failed:
+        # The pack is written (it is the evidence of what was found), but a review of a history
+        # that fails verification, or was rewritten since the previous review, must fail the job.
+        for line in att.problems():
+            print(f"keytrail: {line}", file=sys.stderr)
+        print(f"keytrail: the evidence is NOT verified: {len(att.problems())} violation"
+              f"{'s' if len(att.problems()) != 1 else ''} (shown at the top of {args.out}/index.html)",
+              file=sys.stderr)
+        return EXIT_FINDINGS
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from keytrail.commands._args import EXIT_FINDINGS, EXIT_OK, now_us
 from keytrail.commands._output import write
+from keytrail.textsafe import inline
 
 
 def add_parser(sub: Any) -> None:
@@ -33,28 +34,28 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(Path(args.dir))
     require_anchor(cfg)
     key = Path(args.signing_key)
-    _warn_about_key(key, cfg.root)
+    warn_about_key(key, cfg.root)
     sealed = seal_config(cfg, key, now_us())
     verification = sealed.verification
     for note in sealed.notes:
-        print(f"keytrail: note: {note}", file=sys.stderr)
+        print(f"keytrail: note: {inline(note)}", file=sys.stderr)
     if sealed.checkpoint is None:
         from keytrail.commands.verify import violation_lines
 
         write(violation_lines(verification), None)
         count = len(verification.violations)
         print(f"keytrail: {count} violation{'s' if count != 1 else ''}: the history does not verify "
-              f"against {verification.log}; nothing was sealed", file=sys.stderr)
+              f"against {inline(verification.log)}; nothing was sealed", file=sys.stderr)
         return EXIT_FINDINGS
     cp = sealed.checkpoint
-    signer = verification.signers.get(cp["key_id"], "?")
-    write(f"sealed checkpoint {cp['seq']} in {verification.log}: {cp['size']} events "
+    signer = inline(verification.signers.get(cp["key_id"], "?"))  # a file name from keytrail.yaml: inert
+    write(f"sealed checkpoint {cp['seq']} in {inline(verification.log)}: {cp['size']} events "
           f"({sealed.new_events} new) in {len(cp['files'])} files, root {cp['root']}, "
           f"signed by key {cp['key_id']} ({signer})\n", None)
     return EXIT_OK
 
 
-def _warn_about_key(key: Path, root: Path) -> None:
+def warn_about_key(key: Path, root: Path) -> None:
     """Say so when the private key sits in the project or can be read by others (it is not refused)."""
     try:
         inside = key.resolve().is_relative_to(root.resolve())

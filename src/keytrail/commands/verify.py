@@ -11,7 +11,7 @@ from typing import Any
 from keytrail.commands._args import EXIT_FINDINGS, EXIT_OK, now_us
 from keytrail.commands._output import write
 from keytrail.errors import UsageError
-from keytrail.textsafe import inline
+from keytrail.textsafe import inline, json_inert
 
 #: Unsealed events listed one by one before the rest are counted.
 LIST_LIMIT = 50
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     stale = [u for u in (result.unsealed or []) if max_age is not None and (u.time is None or u.time < now - max_age)]
     failed = bool(result.violations or stale)
     if args.format == "json":
-        write(json.dumps(_json(result, stale, failed), indent=2, ensure_ascii=False) + "\n", None)
+        write(json_inert(json.dumps(_json(result, stale, failed), indent=2, ensure_ascii=False)) + "\n", None)
     else:
         write(_text(result, stale, args.max_unsealed), None)
     if failed:
@@ -119,8 +119,8 @@ def _text(result: Any, stale: list[Any], max_unsealed: str) -> str:
     cp = result.latest
     count = len(result.checkpoints)
     if cp is not None:
-        signer = result.signers.get(cp.data["key_id"], "an untrusted key")
-        out.append(f"{result.log}: {count} checkpoint{'s' if count != 1 else ''}; the latest (number "
+        signer = inline(result.signers.get(cp.data["key_id"], "an untrusted key"))  # names from keytrail.yaml
+        out.append(f"{inline(result.log)}: {count} checkpoint{'s' if count != 1 else ''}; the latest (number "
                    f"{cp.seq}, {cp.data['time']}, key {cp.data['key_id']}, {signer}) covers "
                    f"{cp.data['size']} events in {len(cp.files)} files, root {cp.data['root']}\n")
     unsealed = result.unsealed or []
