@@ -240,9 +240,12 @@ def words(att: Attestation) -> dict[str, Any]:
             "inputs": len(att.inputs)}
 
 
-def refuse_unverified(pack: Path) -> None:
-    """Refuse a review pack whose own attestation says its evidence did not verify: decisions
-    made on it would certify access from a history nobody can vouch for."""
+def refuse_unverified(pack: Path, certifies: bool) -> None:
+    """Refuse keep decisions from a review pack whose own attestation says its evidence did not
+    verify: they would certify access from a history nobody can vouch for. Revocations only
+    take access away, so they may still be recorded."""
+    if not certifies:
+        return
     path = pack / "pack.json" if pack.is_dir() else pack
     try:
         data: Any = orjson.loads(path.read_bytes())
@@ -253,6 +256,6 @@ def refuse_unverified(pack: Path) -> None:
         shown = str(path)
         raise InputError(f"{shown}: evidence not verified", [Problem(
             shown, 0, 0, "attestation.verified", "this pack was written from a history that fails verification "
-            "or was rewritten since the previous review (see the top of its index.html): decisions made on it "
-            "would certify access nobody can trace; resolve the violations, review again, and record the "
-            "decisions from the new pack")])
+            "or was rewritten since the previous review (see the top of its index.html): its keep decisions "
+            "would certify access nobody can trace; record only the revoke decisions, or resolve the "
+            "violations, review again, and record the decisions from the new pack")])

@@ -212,3 +212,8 @@ def test_decisions_from_a_pack_whose_evidence_did_not_verify_are_refused(
     assert f"{tmp_path / 'pack' / 'pack.json'}: attestation.verified: this pack was written from a history " \
            "that fails verification" in err
     assert "nothing was written" in err and not out.exists()
+    # near miss: revocations only take access away, and are recorded from the same pack
+    rows[0]["decision"] = "revoke"
+    write_rows(path, rows)
+    code, _, err = decide(capsys, sealed, path, out)
+    assert code == 0 and b'"action":"revoke"' in out.read_bytes()

@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     plan = prepare(args, out, Path(args.dir))  # everything a seal needs, checked before writing
     try:
         assigned = read_manifest(pack)
-        refuse_unverified(pack)
         outcome = decisions.read_worksheets(sheets, assigned)
+        refuse_unverified(pack, certifies=any(d.action != "revoke" for d in outcome.decisions))
         decisions.check_active(outcome, pipeline.replay(project, time))
         decisions.check_key(outcome, project, time, args.actor, args.key)
         text = decisions.events_text(outcome, project, time, args.actor, args.key, args.ticket)
