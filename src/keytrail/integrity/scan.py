@@ -12,7 +12,6 @@ lines are covered by the file hash but are not events.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,14 +165,18 @@ class Cursor:
             leaves = [p[:-1] if p[-1:] == b"\r" else p for p in parts]
         else:
             leaves = parts
-        if watch is not None:
+        # The watched bytes are looked for in the whole batch first, in C: a line-by-line
+        # loop only runs over the rare batch that holds them.
+        if watch is not None and watch in body:
             index = leaf_base + seg.events
             for offset, leaf in enumerate(leaves):
                 if leaf and not leaf.isspace():
                     if watch in leaf:
                         seg.found.append((first_line + offset, index, leaf))
                     index += 1
-        if _may_be_blank(body):
+        # Blank lines are rare: found in C (all() stops at an empty line, isspace at the
+        # first non-space byte of each line) before a Python loop filters them out.
+        if not all(leaves) or any(map(bytes.isspace, leaves)):
             leaves = [leaf for leaf in leaves if leaf and not leaf.isspace()]
         if sink is not None and leaves:
             sink(leaf_hashes(leaves))
@@ -186,17 +189,6 @@ class Cursor:
     def prefix_hash(self) -> str:
         """Hex SHA-256 of the bytes read so far."""
         return self.hasher.copy().hexdigest()
-
-
-#: A line that is empty or whitespace only, searched for from each line feed (a literal
-#: prefix, so the regular-expression engine skips to line feeds in C).
-_BLANK = re.compile(rb"\n[ \t\r\f\v]*(?=\n|\Z)")
-
-
-def _may_be_blank(body: bytes) -> bool:
-    """Whether a batch of lines (their bytes) holds an empty or whitespace-only line."""
-    text = body[:-1] if body.endswith(b"\n") else body
-    return _BLANK.search(b"\n" + text) is not None
 
 
 class _Blocks:
