@@ -32,7 +32,7 @@ _LEAF_STATE, _NODE_STATE = sha256(LEAF), sha256(NODE)
 def leaf_hashes(leaves: list[bytes]) -> list[bytes]:
     """The leaf hash of each leaf."""
     start = _LEAF_STATE.copy
-    out = []
+    out: list[bytes] = []
     append = out.append
     for leaf in leaves:
         h = start()
@@ -44,7 +44,7 @@ def leaf_hashes(leaves: list[bytes]) -> list[bytes]:
 def _pairs(nodes: list[bytes]) -> list[bytes]:
     """The parents of a level's nodes paired from the left (an unpaired last node is left out)."""
     start = _NODE_STATE.copy
-    out = []
+    out: list[bytes] = []
     append = out.append
     it = iter(nodes)
     for a, b in zip(it, it, strict=False):  # an unpaired last node ends the zip
