@@ -82,9 +82,44 @@ class Accumulator:
         #: Every leaf hash, 32 bytes each end to end, when asked to keep them (for inclusion
         #: proofs): a third of the memory a list of bytes objects would take.
         self.leaves: bytearray | None = bytearray() if keep else None
+        #: The size of the tree whose audit paths :meth:`watch` records (None: records nothing).
+        self.prove_size: int | None = None
+        self._recorders: dict[int, _Recorder] = {}
+
+    def watch(self, index: int) -> None:
+        """Record the audit path of leaf ``index`` in the tree of ``prove_size`` leaves as the leaves go by.
+
+        Call it before the batch holding that leaf is added; :meth:`path` gives
+        the path once the tree reached ``prove_size``. Memory stays O(log n):
+        no leaf hash is kept.
+        """
+        if self.prove_size is not None and self.size <= index < self.prove_size and index not in self._recorders:
+            self._recorders[index] = _Recorder(index, self.prove_size)
+
+    def path(self, index: int) -> list[bytes] | None:
+        """The audit path recorded for leaf ``index`` (None when not watched or not complete yet)."""
+        recorder = self._recorders.get(index)
+        return recorder.path() if recorder is not None else None
 
     def extend(self, hashes: list[bytes]) -> None:
         """Append leaves given by their leaf hashes."""
+        if not hashes:
+            return
+        if self._recorders:
+            base = self.size
+            for recorder in self._recorders.values():
+                recorder.feed(base, hashes)
+            # The left siblings of a watched leaf are the frontier just before it: stop there.
+            pos = 0
+            for index in sorted(i for i, r in self._recorders.items() if r.left is None and i < base + len(hashes)):
+                self._extend(hashes[pos:index - base])
+                pos = index - base
+                self._recorders[index].left = {h: node for h, node in enumerate(self.pending) if node is not None}
+            if pos:
+                hashes = hashes[pos:]
+        self._extend(hashes)
+
+    def _extend(self, hashes: list[bytes]) -> None:
         if not hashes:
             return
         if self.leaves is not None:
@@ -128,6 +163,53 @@ class Accumulator:
             if node is not None:
                 acc = node if acc is None else sha256(NODE + node + acc).digest()
         return acc if acc is not None else EMPTY_ROOT
+
+
+class _Recorder:
+    """The audit path of one leaf, gathered while the tree is built (RFC 6962 section 2.1.1).
+
+    In the tree of ``size`` leaves, the sibling at height ``h`` of leaf ``i`` is
+    the complete subtree left of it when bit ``h`` of ``i`` is set (the tree's
+    frontier just before leaf ``i`` holds exactly these), and otherwise the
+    subtree of the next ``2**h`` leaves, cut at ``size`` (none when it would start
+    at or past ``size``). Those right subtrees follow each other from leaf
+    ``i + 1`` on; each is hashed by a small accumulator of its own as its leaves
+    go by.
+    """
+
+    def __init__(self, index: int, size: int) -> None:
+        self.index, self.size = index, size
+        self.left: dict[int, bytes] | None = None
+        self.ranges = [(h, start, min(start + (1 << h), size)) for h in range(size.bit_length())
+                       if not index >> h & 1 and (start := ((index >> h) + 1) << h) < size]
+        self.right: dict[int, bytes] = {}
+        self._next = 0
+        self._acc = Accumulator()
+        self.broken = False
+
+    def feed(self, base: int, hashes: list[bytes]) -> None:
+        """Take what the right subtrees need from leaves ``base`` to ``base + len(hashes)``."""
+        stop = base + len(hashes)
+        while self._next < len(self.ranges):
+            h, lo, hi = self.ranges[self._next]
+            pos = lo + self._acc.size
+            if pos >= stop:
+                return
+            if pos < base:  # leaves it needed went by before it was watched
+                self.broken = True
+                return
+            self._acc.extend(hashes[pos - base:min(hi, stop) - base])
+            if self._acc.size < hi - lo:
+                return
+            self.right[h] = self._acc.root()
+            self._acc = Accumulator()
+            self._next += 1
+
+    def path(self) -> list[bytes] | None:
+        if self.left is None or self.broken or self._next < len(self.ranges):
+            return None
+        return [self.left[h] if self.index >> h & 1 else self.right[h] for h in range(self.size.bit_length())
+                if self.index >> h & 1 or h in self.right]
 
 
 def inclusion_path(hashes: list[bytes], index: int) -> list[bytes]:

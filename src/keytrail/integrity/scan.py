@@ -117,12 +117,14 @@ class Cursor:
         return count
 
     def advance(self, end: int, block: int, sink: Callable[[list[bytes]], Any] | None,
-                leaf_base: int = 0, watch: bytes | None = None) -> Segment:
+                leaf_base: int = 0, watch: bytes | None = None,
+                mark: Callable[[int], Any] | None = None) -> Segment:
         """Read up to byte ``end`` (or the end of the file), updating every count and hash.
 
         ``sink`` receives the leaf hashes of the events read, in order; ``watch``
         (bytes to look for) collects the lines holding it, with their leaf index
-        (``leaf_base`` for the segment's first event).
+        (``leaf_base`` for the segment's first event); ``mark`` is told each such
+        index before ``sink`` receives its leaf.
         """
         handle = self._open()
         handle.seek(self.offset)
@@ -147,14 +149,15 @@ class Cursor:
                 if terminated:
                     parts.pop()  # the empty piece after the last line feed
                 blocks.add(parts, terminated)
-                self._account(parts, body, terminated, seg, sink, leaf_base, watch)
+                self._account(parts, body, terminated, seg, sink, leaf_base, watch, mark)
             if final:
                 break
         blocks.finish()
         return seg
 
     def _account(self, parts: list[bytes], body: bytes, terminated: bool, seg: Segment,
-                 sink: Callable[[list[bytes]], Any] | None, leaf_base: int, watch: bytes | None) -> None:
+                 sink: Callable[[list[bytes]], Any] | None, leaf_base: int, watch: bytes | None,
+                 mark: Callable[[int], Any] | None) -> None:
         """Count a batch of lines and hash its events into leaves."""
         count = len(parts)
         first_line = self.lines + 1
@@ -173,6 +176,8 @@ class Cursor:
                 if leaf and not leaf.isspace():
                     if watch in leaf:
                         seg.found.append((first_line + offset, index, leaf))
+                        if mark is not None:
+                            mark(index)
                     index += 1
         # Blank lines are rare: found in C (all() stops at an empty line, isspace at the
         # first non-space byte of each line) before a Python loop filters them out.
