@@ -145,3 +145,56 @@ def test_blank_lines_are_found_and_left_out_as_the_simple_rule_says(tmp_path, te
         cursor.close()
     assert seg.events == len(events)
     assert got == [_leaf(x) for x in events]
+
+
+def _random_history(rng: random.Random) -> bytes:
+    """Event-like lines with the awkward cases mixed in: CRLF, blank and whitespace lines, a BOM, long lines."""
+    lines = []
+    for i in range(rng.randrange(0, 60)):
+        kind = rng.random()
+        if kind < 0.1:
+            lines.append(rng.choice([b"", b" ", b"\t \r", b"\r", b"\x0b"]))
+        else:
+            body = b'{"id":"ev-%d","pad":"%s"}' % (i, b"x" * rng.choice([0, 3, 40, 200]))
+            lines.append(body + (b"\r" if kind < 0.3 else b""))
+    text = b"\n".join(lines) + rng.choice([b"\n", b"", b"\n{\"cut\":"])
+    return (b"\xef\xbb\xbf" if rng.random() < 0.3 else b"") + text
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_reads_cut_anywhere_give_the_same_lines_events_leaves_and_hashes(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    import keytrail.integrity.scan as scan
+
+    rng = random.Random(seed)
+    text = _random_history(rng)
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(text)
+    # The simple rule, on the whole text at once.
+    pieces = text.split(b"\n")
+    terminated = text.endswith(b"\n")
+    if terminated or not text:
+        pieces.pop()
+    body = [p[3:] if i == 0 and p.startswith(b"\xef\xbb\xbf") else p for i, p in enumerate(pieces)]
+    body = [p[:-1] if p.endswith(b"\r") else p for p in body]
+    events = [p for p in body if p and not p.isspace()]
+    watch = b'"ev-7"'
+    expected_found = [(n + 1, events.index(p), p) for n, p in enumerate(body) if watch in p and p in events]
+    # The cursor, with reads of a few bytes so that lines, CRs and the watched id straddle them.
+    monkeypatch.setattr(scan, "CHUNK", rng.choice([1, 2, 3, 7, 64]))
+    got: list[bytes] = []
+    marked: list[int] = []
+    cursor = Cursor(path, "h.jsonl")
+    try:
+        seg = cursor.advance(len(text), 2, got.extend, watch=watch, mark=marked.append)
+    finally:
+        cursor.close()
+    assert got == [_leaf(p) for p in events]
+    assert (seg.lines, seg.events) == (len(pieces), len(events))
+    assert seg.complete == (len(pieces) if terminated else max(len(pieces) - 1, 0))
+    assert cursor.prefix_hash() == hashlib.sha256(text).hexdigest()
+    groups = [pieces[i:i + 2] for i in range(0, len(pieces), 2)]
+    raw = [b"\n".join(g) + (b"\n" if terminated or i + 1 < len(groups) else b"") for i, g in enumerate(groups)]
+    assert seg.blocks == [hashlib.sha256(r).hexdigest()[:16] for r in raw]
+    assert seg.found == expected_found
+    assert marked == [index for _, index, _ in expected_found]

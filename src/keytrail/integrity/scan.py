@@ -138,39 +138,42 @@ class Cursor:
             self.hasher.update(data)
             self.offset += len(data)
             final = left <= 0 or not data
-            data = carry + data
-            if final:
-                body, carry, terminated = data, b"", data.endswith(b"\n")
+            # Split the read as it is and join the line it cut (``carry``) to its first piece:
+            # no copy of the whole read.
+            parts = data.split(b"\n")
+            if carry:
+                parts[0] = carry + parts[0]
+            if not final:
+                carry, terminated = parts.pop(), True  # the line the next read goes on with
             else:
-                cut = data.rfind(b"\n") + 1
-                body, carry, terminated = data[:cut], data[cut:], True
-            if body:
-                parts = body.split(b"\n")
+                carry, terminated = b"", parts[-1] == b""
                 if terminated:
                     parts.pop()  # the empty piece after the last line feed
+            if parts:
+                # Every line lies in this read except the first, which may have begun in the last one.
                 blocks.add(parts, terminated)
-                self._account(parts, body, terminated, seg, sink, leaf_base, watch, mark)
+                self._account(parts, (data, parts[0]), terminated, seg, sink, leaf_base, watch, mark)
             if final:
                 break
         blocks.finish()
         return seg
 
-    def _account(self, parts: list[bytes], body: bytes, terminated: bool, seg: Segment,
+    def _account(self, parts: list[bytes], hay: tuple[bytes, bytes], terminated: bool, seg: Segment,
                  sink: Callable[[list[bytes]], Any] | None, leaf_base: int, watch: bytes | None,
                  mark: Callable[[int], Any] | None) -> None:
-        """Count a batch of lines and hash its events into leaves."""
+        """Count a batch of lines and hash its events into leaves (``hay``: bytes holding every line)."""
         count = len(parts)
         first_line = self.lines + 1
         if self.lines == 0 and parts and parts[0].startswith(_BOM):
             parts = [parts[0][3:], *parts[1:]]
         # The common case is checked once per batch, in C: no carriage return, no blank line.
-        if b"\r" in body:
+        if any(b"\r" in h for h in hay):
             leaves = [p[:-1] if p[-1:] == b"\r" else p for p in parts]
         else:
             leaves = parts
         # The watched bytes are looked for in the whole batch first, in C: a line-by-line
         # loop only runs over the rare batch that holds them.
-        if watch is not None and watch in body:
+        if watch is not None and any(watch in h for h in hay):
             index = leaf_base + seg.events
             for offset, leaf in enumerate(leaves):
                 if leaf and not leaf.isspace():
@@ -210,7 +213,8 @@ class _Blocks:
         while pos < count:
             take = min(self.size - self.fill, count - pos)
             tail = b"\n" if terminated or pos + take < count else b""
-            self.hasher.update(b"\n".join(parts[pos:pos + take]) + tail)
+            self.hasher.update(b"\n".join(parts[pos:pos + take]))
+            self.hasher.update(tail)
             self.fill += take
             pos += take
             if self.fill == self.size:
