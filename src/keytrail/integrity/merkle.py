@@ -106,15 +106,18 @@ class Accumulator:
         if not hashes:
             return
         if self._recorders:
-            base = self.size
-            for recorder in self._recorders.values():
-                recorder.feed(base, hashes)
-            # The left siblings of a watched leaf are the frontier just before it: stop there.
-            pos = 0
-            for index in sorted(i for i, r in self._recorders.items() if r.left is None and i < base + len(hashes)):
-                self._extend(hashes[pos:index - base])
-                pos = index - base
-                self._recorders[index].left = {h: node for h, node in enumerate(self.pending) if node is not None}
+            # Stop at each size where a recorder reads the frontier (and the leaf that comes next).
+            base, stop, pos = self.size, self.size + len(hashes), 0
+            while True:
+                at = min((s for r in self._recorders.values()
+                          if (s := r.next_stop()) is not None and self.size <= s < stop), default=None)
+                if at is None:
+                    break
+                self._extend(hashes[pos:at - base])
+                pos = at - base
+                for recorder in self._recorders.values():
+                    if recorder.next_stop() == at:
+                        recorder.take(self.pending, hashes[pos])
             if pos:
                 hashes = hashes[pos:]
         self._extend(hashes)
@@ -166,15 +169,16 @@ class Accumulator:
 
 
 class _Recorder:
-    """The audit path of one leaf, gathered while the tree is built (RFC 6962 section 2.1.1).
+    """The audit path of one leaf, read off the tree as it is built (RFC 6962 section 2.1.1).
 
     In the tree of ``size`` leaves, the sibling at height ``h`` of leaf ``i`` is
-    the complete subtree left of it when bit ``h`` of ``i`` is set (the tree's
-    frontier just before leaf ``i`` holds exactly these), and otherwise the
-    subtree of the next ``2**h`` leaves, cut at ``size`` (none when it would start
-    at or past ``size``). Those right subtrees follow each other from leaf
-    ``i + 1`` on; each is hashed by a small accumulator of its own as its leaves
-    go by.
+    the complete subtree left of it when bit ``h`` of ``i`` is set, and otherwise
+    the subtree of the ``2**h`` leaves that follow the node holding ``i``, cut at
+    ``size`` (none when it would start at or past ``size``). The left ones are the
+    tree's frontier just before leaf ``i``. A right one over leaves ``lo`` to
+    ``hi`` is the frontier's levels below ``h`` just before leaf ``hi - 1`` (the
+    compact range of ``lo`` to ``hi - 1``, as ``lo`` is a multiple of ``2**h``),
+    folded with that last leaf: a few hashes each, nothing hashed twice.
     """
 
     def __init__(self, index: int, size: int) -> None:
@@ -184,29 +188,30 @@ class _Recorder:
                        if not index >> h & 1 and (start := ((index >> h) + 1) << h) < size]
         self.right: dict[int, bytes] = {}
         self._next = 0
-        self._acc = Accumulator()
-        self.broken = False
 
-    def feed(self, base: int, hashes: list[bytes]) -> None:
-        """Take what the right subtrees need from leaves ``base`` to ``base + len(hashes)``."""
-        stop = base + len(hashes)
-        while self._next < len(self.ranges):
-            h, lo, hi = self.ranges[self._next]
-            pos = lo + self._acc.size
-            if pos >= stop:
-                return
-            if pos < base:  # leaves it needed went by before it was watched
-                self.broken = True
-                return
-            self._acc.extend(hashes[pos - base:min(hi, stop) - base])
-            if self._acc.size < hi - lo:
-                return
-            self.right[h] = self._acc.root()
-            self._acc = Accumulator()
-            self._next += 1
+    def next_stop(self) -> int | None:
+        """The tree size at which :meth:`take` must see the frontier next (None: done)."""
+        if self.left is None:
+            return self.index
+        if self._next < len(self.ranges):
+            return self.ranges[self._next][2] - 1
+        return None
+
+    def take(self, pending: list[bytes | None], leaf: bytes) -> None:
+        """Read what the path needs from the frontier ``pending``, with ``leaf`` the next leaf."""
+        if self.left is None:
+            self.left = {h: node for h, node in enumerate(pending) if node is not None}
+            return
+        h = self.ranges[self._next][0]
+        acc = leaf
+        for node in pending[:h]:  # lowest level first: right to left
+            if node is not None:
+                acc = sha256(NODE + node + acc).digest()
+        self.right[h] = acc
+        self._next += 1
 
     def path(self) -> list[bytes] | None:
-        if self.left is None or self.broken or self._next < len(self.ranges):
+        if self.left is None or self._next < len(self.ranges):
             return None
         return [self.left[h] if self.index >> h & 1 else self.right[h] for h in range(self.size.bit_length())
                 if self.index >> h & 1 or h in self.right]
