@@ -11,8 +11,7 @@ per-call overhead decides. Copying a hash object already fed the one-byte
 prefix (``0x00`` or ``0x01``) and updating it with the leaf, or with the two
 children, is measurably cheaper than ``sha256(prefix + data)``: creating a
 hash object from nothing costs OpenSSL more than copying one, and it saves
-concatenating bytes (measured in ``benchmarks/integrity.py`` and the module
-history).
+concatenating bytes (docs/integrity.md, "Speed"; ``benchmarks/integrity.py``).
 """
 
 from __future__ import annotations
