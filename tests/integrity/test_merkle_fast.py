@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from pathlib import Path
 
 import pytest
 
@@ -127,7 +128,7 @@ def test_a_leaf_watched_after_it_went_by_gets_no_path() -> None:
     b"a\n b \nc\n",               # near miss: spaces around text make an event
     b"a\nb\nc\n",                 # near miss: no blank line at all
 ])
-def test_blank_lines_are_found_and_left_out_as_the_simple_rule_says(tmp_path, text: bytes) -> None:
+def test_blank_lines_are_found_and_left_out_as_the_simple_rule_says(tmp_path: Path, text: bytes) -> None:
     path = tmp_path / "h.jsonl"
     path.write_bytes(text)
     lines = text.split(b"\n")
@@ -163,7 +164,7 @@ def _random_history(rng: random.Random) -> bytes:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_reads_cut_anywhere_give_the_same_lines_events_leaves_and_hashes(
-        tmp_path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     import keytrail.integrity.scan as scan
 
     rng = random.Random(seed)
