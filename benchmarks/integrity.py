@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -101,11 +102,14 @@ def main() -> int:
             (f"prove {args.event}", CHILD.format(argv=["prove", args.event, "--dir", str(root), "-o",
                                                        str(Path(keys) / "proof.json")])),
         ]
-        print(f"{root}: {len(files)} history files, {size / 1e6:,.0f} MB")
+        print(f"{root}: {len(files)} history files, {size / 1e6:,.0f} MB, {os.cpu_count()} CPUs")
+        # Shared machines make every figure slower, the floor included: say how busy it was.
+        print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         print(f"{'step':40} {'seconds':>8} {'MB/s':>7} {'peak MB':>8} exit")
         for name, code in steps:
             r = _child(code)
             print(f"{name:40} {r['seconds']:8.1f} {size / 1e6 / r['seconds']:7.0f} {r['peak_mb']:8.0f} {r['code']}")
+    print("load average (1, 5, 15 min) after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(hashlib.sha256((root / LOG).read_bytes()).hexdigest()[:16], "(log digest)")
     return 0
 

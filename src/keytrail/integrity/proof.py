@@ -16,7 +16,7 @@ import orjson
 
 from keytrail.errors import InputError, Problem, UsageError
 from keytrail.integrity.checkpoint import check_record, signed_bytes
-from keytrail.integrity.merkle import leaf_hashes, packed_inclusion_path, root_from_path
+from keytrail.integrity.merkle import leaf_hashes, root_from_path
 from keytrail.integrity.verify import verify_config
 from keytrail.project import ProjectConfig
 from keytrail.textsafe import inline
@@ -27,7 +27,8 @@ PROOF_FORMAT = "keytrail.inclusion-proof/1"
 def prove(cfg: ProjectConfig, event_id: str, seq: int | None = None) -> dict[str, Any]:
     """An inclusion proof of event ``event_id`` against checkpoint ``seq`` (default: the latest)."""
     needle = json.dumps(event_id, ensure_ascii=False).encode("utf-8")
-    verification = verify_config(cfg, unsealed=False, keep_leaves=True, upto=seq, watch=needle)
+    # The walk records the audit path of every line holding the id as it goes (no leaf kept).
+    verification = verify_config(cfg, unsealed=False, upto=seq, watch=needle)
     checkpoints = verification.checkpoints
     if not checkpoints:
         raise UsageError(f"{verification.log}: no checkpoint to prove against; run `keytrail seal` first")
@@ -55,7 +56,10 @@ def prove(cfg: ProjectConfig, event_id: str, seq: int | None = None) -> dict[str
         raise UsageError(f"event id {inline(event_id)!r} is used by {len(matches)} events ({where}): "
                          "a proof must name one event")
     path, line, index, raw = matches[0]
-    hashes = packed_inclusion_path(walk.tree.leaves, chosen.data["size"], index)
+    hashes = walk.tree.path(index)
+    if hashes is None or walk.tree.size != chosen.data["size"]:
+        raise UsageError(f"the audit path of {inline(event_id)!r} could not be built against checkpoint "
+                         f"{chosen.seq}: the history does not verify against {verification.log}")
     return {"format": PROOF_FORMAT, "event": {"id": event_id, "path": path, "line": line},
             "leaf": raw.decode("utf-8"), "index": index,
             "hashes": [h.hex() for h in hashes], "checkpoint": chosen.data}

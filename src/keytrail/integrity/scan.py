@@ -12,7 +12,6 @@ lines are covered by the file hash but are not events.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,12 +117,14 @@ class Cursor:
         return count
 
     def advance(self, end: int, block: int, sink: Callable[[list[bytes]], Any] | None,
-                leaf_base: int = 0, watch: bytes | None = None) -> Segment:
+                leaf_base: int = 0, watch: bytes | None = None,
+                mark: Callable[[int], Any] | None = None) -> Segment:
         """Read up to byte ``end`` (or the end of the file), updating every count and hash.
 
         ``sink`` receives the leaf hashes of the events read, in order; ``watch``
         (bytes to look for) collects the lines holding it, with their leaf index
-        (``leaf_base`` for the segment's first event).
+        (``leaf_base`` for the segment's first event); ``mark`` is told each such
+        index before ``sink`` receives its leaf.
         """
         handle = self._open()
         handle.seek(self.offset)
@@ -137,43 +138,53 @@ class Cursor:
             self.hasher.update(data)
             self.offset += len(data)
             final = left <= 0 or not data
-            data = carry + data
-            if final:
-                body, carry, terminated = data, b"", data.endswith(b"\n")
+            # Split the read as it is and join the line it cut (``carry``) to its first piece:
+            # no copy of the whole read.
+            parts = data.split(b"\n")
+            if carry:
+                parts[0] = carry + parts[0]
+            if not final:
+                carry, terminated = parts.pop(), True  # the line the next read goes on with
             else:
-                cut = data.rfind(b"\n") + 1
-                body, carry, terminated = data[:cut], data[cut:], True
-            if body:
-                parts = body.split(b"\n")
+                carry, terminated = b"", parts[-1] == b""
                 if terminated:
                     parts.pop()  # the empty piece after the last line feed
+            if parts:
+                # Every line lies in this read except the first, which may have begun in the last one.
                 blocks.add(parts, terminated)
-                self._account(parts, body, terminated, seg, sink, leaf_base, watch)
+                self._account(parts, (data, parts[0]), terminated, seg, sink, leaf_base, watch, mark)
             if final:
                 break
         blocks.finish()
         return seg
 
-    def _account(self, parts: list[bytes], body: bytes, terminated: bool, seg: Segment,
-                 sink: Callable[[list[bytes]], Any] | None, leaf_base: int, watch: bytes | None) -> None:
-        """Count a batch of lines and hash its events into leaves."""
+    def _account(self, parts: list[bytes], hay: tuple[bytes, bytes], terminated: bool, seg: Segment,
+                 sink: Callable[[list[bytes]], Any] | None, leaf_base: int, watch: bytes | None,
+                 mark: Callable[[int], Any] | None) -> None:
+        """Count a batch of lines and hash its events into leaves (``hay``: bytes holding every line)."""
         count = len(parts)
         first_line = self.lines + 1
         if self.lines == 0 and parts and parts[0].startswith(_BOM):
             parts = [parts[0][3:], *parts[1:]]
         # The common case is checked once per batch, in C: no carriage return, no blank line.
-        if b"\r" in body:
+        if any(b"\r" in h for h in hay):
             leaves = [p[:-1] if p[-1:] == b"\r" else p for p in parts]
         else:
             leaves = parts
-        if watch is not None:
+        # The watched bytes are looked for in the whole batch first, in C: a line-by-line
+        # loop only runs over the rare batch that holds them.
+        if watch is not None and any(watch in h for h in hay):
             index = leaf_base + seg.events
             for offset, leaf in enumerate(leaves):
                 if leaf and not leaf.isspace():
                     if watch in leaf:
                         seg.found.append((first_line + offset, index, leaf))
+                        if mark is not None:
+                            mark(index)
                     index += 1
-        if _may_be_blank(body):
+        # Blank lines are rare: found in C (all() stops at an empty line, isspace at the
+        # first non-space byte of each line) before a Python loop filters them out.
+        if not all(leaves) or any(map(bytes.isspace, leaves)):
             leaves = [leaf for leaf in leaves if leaf and not leaf.isspace()]
         if sink is not None and leaves:
             sink(leaf_hashes(leaves))
@@ -186,17 +197,6 @@ class Cursor:
     def prefix_hash(self) -> str:
         """Hex SHA-256 of the bytes read so far."""
         return self.hasher.copy().hexdigest()
-
-
-#: A line that is empty or whitespace only, searched for from each line feed (a literal
-#: prefix, so the regular-expression engine skips to line feeds in C).
-_BLANK = re.compile(rb"\n[ \t\r\f\v]*(?=\n|\Z)")
-
-
-def _may_be_blank(body: bytes) -> bool:
-    """Whether a batch of lines (their bytes) holds an empty or whitespace-only line."""
-    text = body[:-1] if body.endswith(b"\n") else body
-    return _BLANK.search(b"\n" + text) is not None
 
 
 class _Blocks:
@@ -213,7 +213,8 @@ class _Blocks:
         while pos < count:
             take = min(self.size - self.fill, count - pos)
             tail = b"\n" if terminated or pos + take < count else b""
-            self.hasher.update(b"\n".join(parts[pos:pos + take]) + tail)
+            self.hasher.update(b"\n".join(parts[pos:pos + take]))
+            self.hasher.update(tail)
             self.fill += take
             pos += take
             if self.fill == self.size:

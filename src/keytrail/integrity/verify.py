@@ -221,7 +221,8 @@ class _Walk:
             return
         start_line = cursor.lines + 1
         seg = cursor.advance(min(entry["bytes"], size), entry["block"],
-                             self.tree.extend if self.tree_ok else None, self.tree.size, self.watch)
+                             self.tree.extend if self.tree_ok else None, self.tree.size, self.watch,
+                             self.tree.watch if self.tree_ok else None)
         self.found.extend((path, line, index, raw) for line, index, raw in seg.found)
         whole = size >= entry["bytes"]
         if whole and cursor.prefix_hash() == entry["sha256"]:
@@ -305,6 +306,9 @@ def verify_config(cfg: ProjectConfig, unsealed: bool = True, keep_leaves: bool =
                      "sealed (or was meant to be); run `keytrail seal` if this is a new project", "log")
         if upto is not None:
             checkpoints = [cp for cp in checkpoints if cp.seq <= upto]
+        if watch is not None and checkpoints:
+            # The audit paths of watched lines are recorded against the last checkpoint walked.
+            walk.tree.prove_size = checkpoints[-1].data["size"]
         before: Checkpoint | None = None
         if not (full or keep_leaves or watch is not None) and checkpoints:
             for cp in checkpoints:
