@@ -125,6 +125,7 @@ def context(review: Review) -> dict[str, Any]:
         "as_of": format_time(report.as_of),
         "since": format_time(report.since),
         "mode": review.mode,
+        "snapshot": report.view.snapshot_use.message,
         "grants": len(review.rows),
         "flagged": sum(1 for r in review.rows if r.findings),
         "reviewer_count": len(assigned),
@@ -198,6 +199,7 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
         "index.html": _template("review.html.j2", autoescape=True).render(**ctx)}
     att = ctx["attestation"]
     md = {**ctx, "project": escape(ctx["project"]), "period": escape(ctx["period"]),
+          "snapshot": escape(ctx["snapshot"]),
           "attestation": None if att is None else {
               **att, "sentences": [escape(t) for t in att["sentences"]],
               "problems": [escape(p) for p in att["problems"]]},
