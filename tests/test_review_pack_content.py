@@ -184,3 +184,18 @@ def test_unassigned_rows_say_why(pack: Path) -> None:
     assigned = rows_of(pack / "worksheets" / "user_tomas.kral.csv")
     assert all(r["unassigned_reason"] == "" for r in assigned)
     assert any(r["reviewer_note"].startswith("self-review escalated") for r in assigned)
+
+
+def test_every_finding_of_a_generated_organisation_is_in_its_page(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    org = tmp_path / "org"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "generate.py"), "--principals", "150",
+                           "--events", "2000", "--seed", "7", "--out", str(org)], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    out = review(org, tmp_path / "pack", capsys)
+    expected, html = fingerprints(out)
+    assert len(expected) > 50
+    assert sorted(FINGERPRINT.findall(html)) == sorted(expected)
