@@ -70,6 +70,8 @@ def test_findings_on_no_grant_row_are_listed_with_their_chain(pack: Path) -> Non
         assert check in section
     tampered = section[section.index("ev-000353"):]
     assert "key pk-" in tampered[:tampered.index("</tr>")]
+    drifted = section[section.index("drift-extra"):]
+    assert "revoked: key pk-2025-0003 (holder svc:access-bot)" in drifted[:drifted.index("</tr>")]
     # A finding on an active grant stays in its row, not here (the near miss).
     assert "inactive-principal" not in section
     grants = html[html.index("<h2>Grants to certify"):]

@@ -42,6 +42,10 @@ def unlisted(review: Any, shown: set[str], where: dict[str, str], people: Any) -
         f = item.finding
         event = f.event
         chain = chain_line(data) or (_event_chain(project, event) if event is not None else "")
+        revoked = (data.get("evidence") or {}).get("revoked")
+        if not chain and isinstance(revoked, dict):
+            # Drift on a grant the history revoked: the revoke's chain is the one to follow.
+            chain = "revoked: " + chain_line({"evidence": {"chain": [revoked]}})
         located = ""
         if event is not None:
             located = str(project.event_location(event))
