@@ -1215,6 +1215,8 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
         "keys": "keys.yaml",
         "history": ["history/*.jsonl"],
         "snapshot": "snapshot.jsonl",
+        # The snapshot shows access as of END, the benchmark's default --as-of.
+        "snapshot_time": "2026-09-30T23:59:59Z",
         "policies": ["policies/"],
     })
     stats["policy-files"] = write_policies(out / "policies", policies_src)

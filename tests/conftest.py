@@ -18,8 +18,8 @@ def write_project(root: Path, *, directory: dict[str, Any] | None = None,
                   keys: list[dict[str, Any]] | None = None,
                   events: list[dict[str, Any]] | None = None, history_text: str | None = None,
                   snapshot: list[dict[str, Any]] | None = None,
-                  policies: list[dict[str, Any]] | None = None) -> Path:
-    """Write a complete project folder and return it."""
+                  policies: list[dict[str, Any]] | None = None, snapshot_time: str | None = AS_OF) -> Path:
+    """Write a complete project folder and return it (a snapshot captured at ``snapshot_time``)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "history").mkdir(exist_ok=True)
     config: dict[str, Any] = {"directory": "directory.yaml", "keys": "keys.yaml",
@@ -35,6 +35,8 @@ def write_project(root: Path, *, directory: dict[str, Any] | None = None,
     (root / "history" / "h.jsonl").write_text(history_text)
     if snapshot is not None:
         config["snapshot"] = "snapshot.jsonl"
+        if snapshot_time is not None:
+            config["snapshot_time"] = snapshot_time
         (root / "snapshot.jsonl").write_text("".join(json.dumps(s) + "\n" for s in snapshot))
     (root / "policies").mkdir(exist_ok=True)
     for n, policy in enumerate(policies or []):

@@ -89,7 +89,7 @@ def test_check_reports_a_lookalike_of_a_directory_principal_as_a_located_note(
     code = main(["check", str(root), "--as-of", AS_OF, "--format", "json", "--fail-on", "critical"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0  # notes never fail a run
-    assert [n["kind"] for n in data["notes"]] == ["identifier"]
+    assert [n["kind"] for n in data["notes"]] == ["identifier", "snapshot"]
     main(["check", str(root), "--as-of", AS_OF, "--fail-on", "critical"])
     out = capsys.readouterr().out
     assert "IDENTIFIER NOTES (1)\n    " in out and "(event ev-0002)\n\nNothing at or above" in out

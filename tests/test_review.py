@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -143,12 +144,12 @@ def test_reviewers_are_target_owners_with_exceptions_explained(acme_pack: Path) 
     assert by_key[("user:mei.lin", "group:data-analysts", "")]["reviewer"] == ""
     # ... and the worksheets say why, row by row, as the page does.
     assert by_key[("user:mei.lin", "group:data-analysts", "")]["reviewer_note"] == \
-        "reviewer user:hannah.schmidt is terminated 2026-04-30"
+        "reviewer user:hannah.schmidt (owner of group:data-analysts) is terminated 2026-04-30"
     assert by_key[("user:fatima.haddad", "group:payments-ops", "")]["reviewer_note"] == \
         "self-review escalated: user:fatima.haddad owns group:payments-ops"
     assert all(row["reviewer_note"] for row in rows_of(acme_pack / "worksheets" / "unassigned.csv"))
     html = (acme_pack / "index.html").read_text(encoding="utf-8")
-    assert "reviewer user:hannah.schmidt is terminated 2026-04-30" in html
+    assert "reviewer user:hannah.schmidt (owner of group:data-analysts) is terminated 2026-04-30" in html
     assert "self-review escalated: user:fatima.haddad owns group:payments-ops" in html
 
 
@@ -156,7 +157,9 @@ def test_index_html_shows_chain_certification_and_findings(acme_pack: Path) -> N
     html = (acme_pack / "index.html").read_text(encoding="utf-8")
     assert html.count("<details") >= 12 and "<h2>Summary</h2>" in html
     # A flagged grant: the terminated user's membership, with its finding and last certification.
-    row = html[html.index("<td>user:dmitri.volkov</td><td>group:payments-eng</td>"):]
+    start = re.search(r"<td>user:dmitri\.volkov<br><span[^<]*</span></td><td>group:payments-eng<br>", html)
+    assert start is not None
+    row = html[start.start():]
     row = row[:row.index("</tr>")]
     assert "inactive-principal" in row and "2026-07-13T09:42:00Z" in row
     assert "key pk-2025-0100" in row and "ticket CHG-0998" in row

@@ -53,7 +53,7 @@ def _notes(root: Path) -> list[tuple[str, str]]:
     report = report_of(root)
     from keytrail.report import notes_data
 
-    return [(n["kind"], n["event"]) for n in notes_data(report)]
+    return [(n["kind"], n["event"]) for n in notes_data(report) if n["kind"] != "snapshot"]
 
 
 def test_a_grant_and_a_revoke_at_the_same_time_in_different_files_is_an_order_note(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_the_order_note_is_in_the_json_and_the_text_output(tmp_path: Path, capsy
     assert main(["check", str(root), "--as-of", AS_OF, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [(n["kind"], n["event"], n["location"]) for n in data["notes"]] == [
-        ("order", "r", {"path": "history/2.jsonl", "line": 1})]
+        ("order", "r", {"path": "history/2.jsonl", "line": 1}), ("snapshot", None, None)]
     assert main(["check", str(root), "--as-of", AS_OF]) == 0  # a note never fails the run
     out = capsys.readouterr().out
     assert "REPLAY NOTES (1)" in out and "history/2.jsonl:1: order-dependent: grant g" in out

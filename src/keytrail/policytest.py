@@ -164,6 +164,9 @@ def _run_case(case: dict[str, Any], index: int, suite: dict[str, Any], policies:
     project = _case_project(case, where, base, display, loc, policies + _case_waivers(case, where, display, loc))
     as_of = parse_time(case.get("as_of") or suite.get("as_of") or DEFAULT_AS_OF)
     since = parse_time(case["since"]) if case.get("since") else None
+    if project.snapshot is not None:
+        # A test case's snapshot shows the access of the case's own moment: captured at as_of.
+        project.snapshot_time = as_of
     state = replay(project.events, as_of, since)
     report = evaluate(View(project, state, AccessGraph(state)), rules)
     found = [_as_dict(r) for r in report.findings]

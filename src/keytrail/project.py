@@ -44,6 +44,9 @@ class Project:
     chain_breaks: list[ChainBreak] = field(default_factory=list)
     snapshot: list[SnapshotEntry] | None = None
     snapshot_file: str | None = None
+    #: When the snapshot was captured and how long before as_of it may be (see keytrail.snapshot_fit).
+    snapshot_time: int | None = None
+    max_snapshot_age: int = 7 * 86_400_000_000
     policies: list[Policy] = field(default_factory=list)
     name: str = ""
     #: Every file read: keytrail.yaml, directory, keys, history, snapshot, policies.
@@ -273,6 +276,9 @@ class ProjectConfig:
     #: The checkpoint log (``checkpoints:``; it need not exist yet) and the keys that sign it.
     checkpoints: Path | None = None
     trusted_keys: list[Path] = field(default_factory=list)
+    #: When the snapshot was captured (``snapshot_time:``) and how old it may be (``max_snapshot_age:``).
+    snapshot_time: int | None = None
+    max_snapshot_age: int = 7 * 86_400_000_000
 
 
 def find_config(target: Path) -> Path:
@@ -381,9 +387,33 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
     result = ProjectConfig(root, display, data.get("name", ""), single("directory") or root,
                            single("keys") or root, history, single("snapshot"), policies, from_folders)
     _anchor_config(result, data, loc, problems, confined)
+    _snapshot_config(result, data, loc, problems)
     if problems:
         raise InputError(f"{display}: invalid", problems)
     return result
+
+
+def _snapshot_config(cfg: ProjectConfig, data: dict[str, Any], loc: Locator, problems: list[Problem]) -> None:
+    """``snapshot_time:`` (when the snapshot was captured) and ``max_snapshot_age:``."""
+    from keytrail.timeutil import parse_duration
+
+    when = data.get("snapshot_time")
+    if when is not None:
+        if cfg.snapshot is None:
+            problems.append(loc.problem(("snapshot_time",), "snapshot_time is set but no snapshot is"))
+        try:
+            cfg.snapshot_time = parse_time(str(when))
+        except TimeFormatError as exc:
+            problems.append(loc.problem(("snapshot_time",), f"'{excerpt(str(when))}': {exc}"))
+    age = data.get("max_snapshot_age")
+    if age is not None:
+        try:
+            cfg.max_snapshot_age = parse_duration(str(age))
+        except TimeFormatError as exc:
+            problems.append(loc.problem(("max_snapshot_age",), str(exc)))
+        else:
+            if cfg.max_snapshot_age <= 0:
+                problems.append(loc.problem(("max_snapshot_age",), "must be longer than zero"))
 
 
 def _anchor_config(cfg: ProjectConfig, data: dict[str, Any], loc: Locator, problems: list[Problem],
@@ -452,6 +482,7 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
         history_files=history.files, events=history.events, chain_breaks=history.chain_breaks,
         snapshot=results.get("snapshot"),
         snapshot_file=display_path(cfg.snapshot, root) if cfg.snapshot else None,
+        snapshot_time=cfg.snapshot_time, max_snapshot_age=cfg.max_snapshot_age,
         policies=results["policies"], name=cfg.name or root.resolve().name,
         inputs=(*cfg.files(), *policy_files[len(cfg.policies):]),
         history_ids=history.identifiers,

@@ -97,7 +97,8 @@ def to_data(report: Report, fail_on: str = "high", findings: bool = True) -> dic
 def notes_data(report: Report) -> list[dict[str, Any]]:
     """What a reviewer should know beside the findings: replay notes (``replay``: a revoke
     of something never granted; ``order``: same-time events from different files whose
-    outcome rests on file order) and identifier notes (``identifier``: lookalike ids).
+    outcome rests on file order), identifier notes (``identifier``: lookalike ids) and,
+    last, the ``snapshot`` note: which snapshot the drift checks compared, or why none.
     Notes never change the exit code."""
     project = report.view.project
     state = report.view.state
@@ -108,6 +109,9 @@ def notes_data(report: Report) -> list[dict[str, Any]]:
         for note in state.anomalies]
     out.extend({"kind": "identifier", "message": n.message, "event": n.event,
                 "location": n.location.as_dict() if n.location else None} for n in report.id_notes)
+    # Which snapshot the drift checks compared, or why none: never a silent skip.
+    out.append({"kind": "snapshot", "message": report.view.snapshot_use.message, "event": None,
+                "location": None})
     return out
 
 
@@ -146,6 +150,7 @@ def context(report: Report, fail_on: str = "high", limit: int | None = None) -> 
     return {
         "data": data,
         "project": {"name": project.name, "root": str(project.root)},
+        "snapshot": report.view.snapshot_use.message,
         "groups": groups,
         "fail_on": fail_on,
         "limit": limit,

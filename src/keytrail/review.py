@@ -72,9 +72,24 @@ CHANGES_SHOWN = 300
 #: The most entitlements or members shown in the "how held" cell of one grant.
 VIA_SHOWN = 5
 #: Worksheet columns, in order (``keytrail decisions`` requires the starred ones).
-WORKSHEET_COLUMNS = ("grant_id", "reviewer", "reviewer_note", "subject", "target", "resource", "held_since",
-                     "granted_by", "key", "approver", "ticket", "reason", "expires",
-                     "last_certified", "findings", "decision", "comment")
+#: The columns after ``resource`` and before ``decision`` are for people: ``keytrail decisions``
+#: ignores them on read (and every cell passes the formula guard on write).
+WORKSHEET_COLUMNS = ("grant_id", "reviewer", "reviewer_name", "reviewer_title", "reviewer_note",
+                     "unassigned_reason", "subject", "target", "resource",
+                     "subject_name", "subject_title", "subject_department", "subject_manager",
+                     "subject_manager_name", "subject_status", "target_name", "held_since", "last_change",
+                     "granted_by", "granted_by_name", "key", "approver", "approver_name", "ticket",
+                     "reason", "expires", "last_certified", "findings", "decision", "comment")
+#: Why a grant has no reviewer (the ``unassigned_reason`` column; ``reviewer_note`` says it in words).
+UNASSIGNED_REASONS = {
+    "target-not-in-directory": "the role or group is not in the directory, so it has no owner",
+    "target-has-no-owner": "the role or group has no owner",
+    "subject-not-in-directory": "the subject is not in the directory, so it has no manager",
+    "subject-has-no-manager": "the subject has no manager (a service or group: no owner)",
+    "self-review-no-manager": "the reviewer would be the subject, and the subject has no other manager",
+    "reviewer-not-in-directory": "the reviewer is not a principal of the directory",
+    "reviewer-inactive": "the reviewer is terminated, suspended or has left",
+}
 #: The files a review pack folder may hold; a folder holding anything else is never replaced.
 PACK_ENTRIES = frozenset({"index.html", "findings.json", "summary.md", "worksheets", "pack.json"})
 UNASSIGNED = "unassigned"
@@ -161,6 +176,7 @@ class Row:
     reviewer: str | None
     note: str                     # why it has this reviewer (escalated) or none (the reason)
     findings: list[Reported]
+    unassigned: str = ""          # a key of UNASSIGNED_REASONS when reviewer is None
     via: list[str] = field(default_factory=list)
     via_more: int = 0
 
@@ -183,6 +199,8 @@ class Review:
     previous: dict[str, Any] | None = None
     #: What the review read and whether the history verifies (a keytrail.attest.Attestation).
     attestation: Any = None
+    #: Who each id is (a keytrail.people.People over the directory and the replayed view).
+    people: Any = None
 
 
 def build(project: Project, state: State, graph: AccessGraph, report: Report, period: Period,
@@ -206,8 +224,8 @@ def build(project: Project, state: State, graph: AccessGraph, report: Report, pe
     rows: list[Row] = []
     for key in sorted(state.grants):
         grant = state.grants[key]
-        reviewer, note = _reviewer(view, directory, grant, mode)
-        row = Row(grant, reviewer, note, by_grant.get(key, []))
+        reviewer, note, why = _reviewer(view, directory, grant, mode)
+        row = Row(grant, reviewer, note, by_grant.get(key, []), why)
         _held(row, graph, members)
         rows.append(row)
     grouped: dict[str | None, list[Row]] = {}
@@ -219,37 +237,50 @@ def build(project: Project, state: State, graph: AccessGraph, report: Report, pe
     reviewers: dict[str | None, list[Row]] = {r: grouped[r] for r in order}
     if None in grouped:
         reviewers[None] = grouped[None]
-    return Review(project, report, period, mode, rows, reviewers, previous)
+    from keytrail.people import People
+
+    return Review(project, report, period, mode, rows, reviewers, previous,
+                  people=People(directory, view))
 
 
-def _reviewer(view: Any, directory: Any, grant: Grant, mode: str) -> tuple[str | None, str]:
-    """(reviewer, note): who certifies ``grant``, or None with the reason nobody can."""
+def _reviewer(view: Any, directory: Any, grant: Grant, mode: str) -> tuple[str | None, str, str]:
+    """(reviewer, note, reason): who certifies ``grant``; or None, the note in words and the
+    reason's key (:data:`UNASSIGNED_REASONS`) when nobody can."""
     subject = grant.subject
     if mode == "owner":
         target = directory.target(grant.target)
         if target is None:
-            return None, f"{grant.target} is not in the directory"
+            return None, f"{grant.target} is not in the directory, so it has no owner to review it", \
+                "target-not-in-directory"
         candidate = target.owner
         if candidate is None:
-            return None, f"{grant.target} has no owner"
+            return None, f"{grant.target} has no owner", "target-has-no-owner"
+        role = f"owner of {grant.target}"
     else:
         candidate = _manager(directory, subject)
         if candidate is None:
             known = directory.principals.get(subject) or directory.groups.get(subject)
             if known is None:
-                return None, f"{subject} is not in the directory"
-            return None, f"{subject} has no {'owner' if kind_of(subject) != 'user' else 'manager'}"
+                return None, f"{subject} is not in the directory, so it has no manager to review it", \
+                    "subject-not-in-directory"
+            boss = "owner" if kind_of(subject) != "user" else "manager"
+            return None, f"{subject} has no {boss}", "subject-has-no-manager"
+        role = f"{'owner' if kind_of(subject) != 'user' else 'manager'} of {subject}"
     note = ""
     if candidate == subject:
         # Nobody certifies their own access: escalate to the subject's manager.
         escalated = _manager(directory, subject)
         if escalated is None or escalated == subject:
-            return None, f"{subject} would review their own access and has no manager to escalate to"
+            return None, (f"{subject} would review their own access ({role}) and has no manager "
+                          "to escalate to"), "self-review-no-manager"
         candidate, note = escalated, f"self-review escalated: {subject} owns {grant.target}"
-    problem = _cannot_review(view, directory, candidate)
-    if problem:
-        return None, problem
-    return candidate, note
+        role = f"manager of {subject}, escalated from self-review"
+    if candidate not in directory.principals:
+        return None, f"reviewer {candidate} ({role}) is not in the directory", "reviewer-not-in-directory"
+    inactive = view.inactive(candidate)
+    if inactive:
+        return None, f"reviewer {candidate} ({role}) is {inactive}", "reviewer-inactive"
+    return candidate, note, ""
 
 
 def _manager(directory: Any, subject: str) -> str | None:
@@ -259,16 +290,6 @@ def _manager(directory: Any, subject: str) -> str | None:
         return principal.manager if principal.kind == "user" else principal.owner
     group = directory.groups.get(subject)
     return group.owner if group is not None else None
-
-
-def _cannot_review(view: Any, directory: Any, reviewer: str) -> str:
-    """Why ``reviewer`` cannot review (not in the directory, inactive), or empty."""
-    if reviewer not in directory.principals:
-        return f"reviewer {reviewer} is not in the directory"
-    inactive = view.inactive(reviewer)
-    if inactive:
-        return f"reviewer {reviewer} is {inactive}"
-    return ""
 
 
 def _held(row: Row, graph: AccessGraph, members: dict[str, list[str]]) -> None:

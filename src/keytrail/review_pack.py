@@ -8,7 +8,6 @@ anything but a previous review pack is never replaced.
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,86 +18,21 @@ import orjson
 from keytrail.engine import Report
 from keytrail.errors import UsageError
 from keytrail.model import CATEGORIES, SEVERITIES
-from keytrail.project import Project
+from keytrail.people import People
 from keytrail.review import (
     CHANGES_SHOWN,
     MIN_ROWS_PER_REVIEWER,
     PACK_ENTRIES,
     PAGE_ROWS,
     ROWS_PER_REVIEWER,
-    WORKSHEET_COLUMNS,
     Review,
-    Row,
     grant_id,
     worksheet_name,
 )
+from keytrail.review_rows import row_context, worksheet
 from keytrail.textsafe import json_inert
 from keytrail.timeutil import format_time
 from keytrail.worksheets import MANIFEST, has_work, manifest_text
-
-
-def row_cells(row: Row) -> dict[str, str]:
-    """A row's worksheet cells (plain text; the CSV writer neutralises formulas)."""
-    g = row.grant
-    e = g.event
-    c = g.certified
-    return {
-        "grant_id": grant_id(g.subject, g.target, g.resource),
-        "reviewer": row.reviewer or "",
-        "reviewer_note": row.note,
-        "subject": g.subject,
-        "target": g.target,
-        "resource": g.resource,
-        "held_since": format_time(g.since) or "",
-        "granted_by": e.actor or "",
-        "key": e.key or "",
-        "approver": e.approver or "",
-        "ticket": e.ticket or "",
-        "reason": e.reason or "",
-        "expires": format_time(e.expires) or "",
-        "last_certified": (format_time(c.time) or "") if c is not None else "",
-        "findings": ";".join(sorted({f.check for f in row.findings})),
-        "decision": "",
-        "comment": "",
-    }
-
-
-def worksheet(rows: list[Row]) -> str:
-    """One reviewer's worksheet: RFC 4180, ``\\r\\n`` line endings, formula-safe cells."""
-    import csv
-
-    from keytrail.formats.csv import safe
-
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(WORKSHEET_COLUMNS)
-    for row in rows:
-        cells = row_cells(row)
-        writer.writerow([safe(cells[c]) for c in WORKSHEET_COLUMNS])
-    return out.getvalue()
-
-
-def _row_context(row: Row, project: Project) -> dict[str, Any]:
-    g = row.grant
-    e = g.event
-    c = g.certified
-    cells = row_cells(row)
-    return {
-        **cells,
-        "granted": format_time(e.time),
-        "event": e.id,
-        "where": str(project.event_location(e)),
-        "reason": e.reason or "",
-        "via": row.via,
-        "via_more": row.via_more,
-        "note": row.note,
-        "certified": None if c is None else {
-            "time": format_time(c.time), "actor": c.actor or "", "approver": c.approver or "",
-            "event": c.id},
-        "findings": [{"severity": f.severity, "rule": f.rule, "check": f.check,
-                      "message": f.finding.message, "waived": f.waived is not None,
-                      "fingerprint": f.fingerprint} for f in row.findings],
-    }
 
 
 def _counts(report: Report) -> dict[str, Any]:
@@ -160,16 +94,23 @@ def context(review: Review) -> dict[str, Any]:
     """What ``review.html.j2`` and ``review-summary.md.j2`` print."""
     report = review.report
     project = review.project
-    sections = []
+    sections: list[dict[str, Any]] = []
+    on_rows: set[str] = set()  # the fingerprints the page's grant rows print
     cap = rows_per_reviewer(len(review.reviewers))
+    people = _people(review)
     for reviewer, rows in review.reviewers.items():
         shown, more = _cap(rows, cap)
-        principal = project.directory.principals.get(reviewer) if reviewer else None
+        on_rows.update(f.fingerprint for r in shown for f in r.findings)
         sections.append({
-            "reviewer": reviewer, "name": principal.name if principal else "",
+            "reviewer": reviewer, "name": people(reviewer).text() if reviewer else "",
             "worksheet": "worksheets/" + worksheet_name(reviewer), "count": len(rows),
             "flagged": sum(1 for r in rows if r.findings),
-            "rows": [_row_context(r, project) for r in shown], "more": more})
+            "rows": [row_context(r, project, people) for r in shown], "more": more})
+    cut = {f.fingerprint: "worksheets/" + worksheet_name(reviewer)
+           for reviewer, rows in review.reviewers.items() for r in rows for f in r.findings}
+    from keytrail.review_findings import unlisted
+
+    others = unlisted(review, on_rows, cut, people)
     change = changes(review)
     if change is not None:
         for name in ("new", "resolved", "added", "removed"):
@@ -184,6 +125,7 @@ def context(review: Review) -> dict[str, Any]:
         "as_of": format_time(report.as_of),
         "since": format_time(report.since),
         "mode": review.mode,
+        "snapshot": report.view.snapshot_use.message,
         "grants": len(review.rows),
         "flagged": sum(1 for r in review.rows if r.findings),
         "reviewer_count": len(assigned),
@@ -191,9 +133,16 @@ def context(review: Review) -> dict[str, Any]:
         "counts": _counts(report),
         "changes": change,
         "sections": sections,
+        "others": others,
         "rows_cap": cap,
         "attestation": None if review.attestation is None else _attest_words(review.attestation),
     }
+
+
+def _people(review: Review) -> People:
+    if review.people is None:
+        review.people = People(review.project.directory, review.report.view)
+    return review.people  # type: ignore[no-any-return]
 
 
 def _attest_words(att: Any) -> dict[str, Any]:
@@ -250,6 +199,7 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
         "index.html": _template("review.html.j2", autoescape=True).render(**ctx)}
     att = ctx["attestation"]
     md = {**ctx, "project": escape(ctx["project"]), "period": escape(ctx["period"]),
+          "snapshot": escape(ctx["snapshot"]),
           "attestation": None if att is None else {
               **att, "sentences": [escape(t) for t in att["sentences"]],
               "problems": [escape(p) for p in att["problems"]]},
@@ -261,7 +211,7 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
     sheets = []
     for reviewer, rows in review.reviewers.items():
         name = "worksheets/" + worksheet_name(reviewer)
-        files[name] = text = worksheet(rows)
+        files[name] = text = worksheet(rows, _people(review))
         sheets.append((name, reviewer, [grant_id(r.grant.subject, r.grant.target, r.grant.resource)
                                         for r in rows], text))
     # What was issued to whom: `keytrail decisions` takes each decision's approver from here.

@@ -56,7 +56,17 @@ class View:
 
     @property
     def snapshot(self) -> list[SnapshotEntry] | None:
-        return self.project.snapshot
+        """The snapshot, when it fits ``as_of`` (see :mod:`keytrail.snapshot_fit`); else None."""
+        return self.project.snapshot if self.snapshot_use.used else None
+
+    @cached_property
+    def snapshot_use(self) -> Any:
+        """Whether the drift checks compare the snapshot, and why (a snapshot_fit.SnapshotUse)."""
+        from keytrail.snapshot_fit import fit
+
+        p = self.project
+        return fit(p.snapshot_file if p.snapshot is not None else None, p.snapshot_time,
+                   p.max_snapshot_age, self.as_of)
 
     @property
     def policies(self) -> list[Policy]:

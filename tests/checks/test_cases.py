@@ -56,7 +56,8 @@ def test_case(check_id: str, case: dict[str, Any], tmp_path: Path) -> None:
     history_text = case.get("history")
     root = write_project(tmp_path / "org", directory=case.get("directory"), keys=case.get("keys"),
                          events=case.get("events"), history_text=history_text,
-                         snapshot=case.get("snapshot"), policies=case.get("policies"))
+                         snapshot=case.get("snapshot"), policies=case.get("policies"),
+                         snapshot_time=str(case.get("snapshot_time", case.get("as_of", AS_OF))))
     found = run_check(root, check_id, case.get("params") or {}, str(case.get("as_of", AS_OF)),
                       case.get("since"))
     expected = case["expect"]

@@ -83,7 +83,8 @@ def test_the_cloudsplaining_dumps_counts_match_the_raw_document(dump: Path) -> N
 def test_check_on_the_dump_reports_drift_ownerless_and_duplicates(tmp_path: Path) -> None:
     need(EXAMPLE)
     out = tmp_path / "aws"
-    assert main(["import", "aws-authz", str(EXAMPLE), "--out", str(out)]) == 0
+    assert main(["import", "aws-authz", str(EXAMPLE), "--out", str(out),
+                 "--assume-time", "2026-01-01T00:00:00Z"]) == 0
     snapshot = [json.loads(x) for x in (out / "snapshot.jsonl").read_text().splitlines()]
     directory = yaml.safe_load((out / "directory.yaml").read_text())
     project = pipeline.load(out)
@@ -132,7 +133,8 @@ def test_the_cli_writes_a_project_that_checks(tmp_path: Path, capsys: pytest.Cap
     packed = tmp_path / "authz.json.gz"
     packed.write_bytes(gzip.compress((FIXTURES / "small.json").read_bytes()))
     out = tmp_path / "aws"
-    assert main(["import", "aws-authz", str(packed), "--out", str(out)]) == 0
+    assert main(["import", "aws-authz", str(packed), "--out", str(out),
+                 "--assume-time", "2026-04-01T00:00:00Z"]) == 0
     assert "converted 7: policy 3, role 2, group 1, user 1" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["directory.yaml", "history", "keys.yaml", "keytrail.yaml",
                                                     "snapshot.jsonl"]
@@ -144,10 +146,24 @@ def test_the_cli_writes_a_project_that_checks(tmp_path: Path, capsys: pytest.Cap
     assert main(["import", "aws-authz", str(packed), "--out", str(out)]) == 2  # never overwrites
 
 
+def test_without_a_capture_time_the_imported_snapshot_is_not_compared(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # The dump carries no time: the project asks for one, and check says drift was not checked.
+    out = tmp_path / "aws"
+    assert main(["import", "aws-authz", str(FIXTURES / "small.json"), "--out", str(out)]) == 0
+    assert "# snapshot_time:" in (out / "keytrail.yaml").read_text(encoding="utf-8")
+    capsys.readouterr()
+    main(["check", str(out), "--format", "json", "--as-of", "2026-04-01T00:00:00Z"])
+    report = json.loads(capsys.readouterr().out)
+    assert not [f for f in report["findings"] if f["check"].startswith("unexplained.drift")]
+    assert report["notes"][-1]["message"].startswith("snapshot snapshot.jsonl not used: it has no capture time")
+
+
 def test_a_history_from_cloudtrail_lines_up_with_the_snapshot(tmp_path: Path) -> None:
     """The same names on both sides: a CloudTrail grant explains the snapshot line (no drift)."""
     out = tmp_path / "aws"
-    assert main(["import", "aws-authz", str(FIXTURES / "small.json"), "--out", str(out)]) == 0
+    assert main(["import", "aws-authz", str(FIXTURES / "small.json"), "--out", str(out),
+                 "--assume-time", "2026-04-01T00:00:00Z"]) == 0
     record = {"eventVersion": "1.08", "eventTime": "2026-03-01T10:00:00Z", "eventSource": "iam.amazonaws.com",
               "eventName": "AddUserToGroup", "eventID": "e-1", "readOnly": False,
               "recipientAccountId": "444455556666",

@@ -91,7 +91,7 @@ def test_bootstrap_end_to_end_reports_bindings_to_undefined_roles(tmp_path: Path
                 for s in b.get("subjects") or [] if b["roleRef"]["name"] not in defined]
     assert dangling  # the sample is known to reference roles it lacks
     out = tmp_path / "k8s"
-    assert main(["import", "k8s-rbac", str(BOOTSTRAP), "--out", str(out)]) == 0
+    assert main(["import", "k8s-rbac", str(BOOTSTRAP), "--out", str(out), "--assume-time", AS_OF]) == 0
     snapshot = [json.loads(line) for line in (out / "snapshot.jsonl").read_text().splitlines()]
     report = _check_json(out, tmp_path)
     checks = Counter(f["check"] for f in report["findings"])
@@ -206,7 +206,7 @@ def test_role_defined_twice_differently_is_a_problem(tmp_path: Path) -> None:
 def test_cli_writes_a_checkable_project(tmp_path: Path) -> None:
     out = tmp_path / "state"
     assert main(["import", "k8s-rbac", str(FIXTURES / "multi.yaml"), str(FIXTURES / "list.json"),
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--assume-time", AS_OF]) == 0
     project = pipeline.load(out)
     assert len(project.snapshot) == 5
     report = _check_json(out, tmp_path)

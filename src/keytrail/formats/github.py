@@ -45,6 +45,10 @@ def render(report: Report, fail_on: str = "high") -> str:
                 props.append(f"col={location.column}")
         props.append(f"title={gh_property(f'keytrail {item.severity}: {item.rule}')}")
         lines.append(f"::{level} {','.join(props)}::{gh_data(item.finding.message)}\n")
+    use = report.view.snapshot_use
+    if use.file is not None and not use.used:
+        # A skipped drift check is said where the run is read, never left silent.
+        lines.append(f"::notice title=keytrail snapshot::{gh_data(use.message)}\n")
     if left_out:
         lines.append(f"::notice title=keytrail::{left_out} more findings are not annotated "
                      f"(GitHub shows {PER_LEVEL} per level); the step summary and --format json "

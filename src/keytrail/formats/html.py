@@ -115,7 +115,8 @@ def context(report: Report, fail_on: str = "high", full_limit: int = FULL_LIMIT,
         "left_out": len(ordered) - listed,
         "policies": _policies(report),
         "keys": [_key(k, report.as_of) for _, k in sorted(report.view.keys.items())],
-        "notes": list(report.notes) + [n.message for n in report.id_notes],
+        "notes": list(report.notes) + [n.message for n in report.id_notes]
+        + [report.view.snapshot_use.message],
     }
 
 

@@ -50,7 +50,7 @@ def render(report: Report, fail_on: str = "high") -> str:
     props = ET.SubElement(suite, "properties")
     for name, value in (("project", report.view.project.name), ("version", __version__),
                         ("as_of", format_time(report.as_of)), ("since", format_time(report.since)),
-                        ("fail_on", fail_on)):
+                        ("fail_on", fail_on), ("snapshot", report.view.snapshot_use.message)):
         if value is not None:
             ET.SubElement(props, "property", _attrs(name=name, value=value))
     failures = 0

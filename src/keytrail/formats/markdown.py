@@ -138,6 +138,7 @@ def _summary(report: Report, fail_on: str, failing: int, others: int,
         "order_notes": len(report.view.state.ties),
         "replay_notes": len(report.view.state.anomalies) - len(report.view.state.ties),
         "id_notes": len(report.id_notes),
+        "snapshot": report.view.snapshot_use.message,
     }
 
 

@@ -70,7 +70,8 @@ def to_sarif(report: Report, fail_on: str = "high") -> dict[str, Any]:
         "originalUriBaseIds": {ROOT: {"description": {"text": "The reviewed project folder"}}},
         "results": [_result(item, index) for item in report.findings],
         "properties": {"project": report.view.project.name, "as_of": format_time(report.as_of),
-                       "since": format_time(report.since), "fail_on": fail_on},
+                       "since": format_time(report.since), "fail_on": fail_on,
+                       "snapshot": report.view.snapshot_use.message},
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
 

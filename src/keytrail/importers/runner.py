@@ -117,7 +117,16 @@ def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, 
         _validate_state(state, ctx)
         if ctx.problems:
             raise _failed(ctx, place)
-        _write_state(state, out, fmt, force)
+        _write_state(state, out, fmt, force, ctx.assume_time)
+
+
+def _snapshot_time_line(captured: str | None) -> str:
+    """``snapshot_time:`` when the dump's capture time is known (``--assume-time``); otherwise a
+    comment asking for it: the drift checks compare a snapshot only with a capture time."""
+    if captured is not None:
+        return f"snapshot_time: {captured}   # --assume-time: when the dump was taken\n"
+    return ("# snapshot_time: 2026-09-30T18:00:00Z   # set to when the dump was taken (or import with\n"
+            "# --assume-time): until it is set, drift against the snapshot is not checked\n")
 
 
 Place = Callable[[Problem], tuple[int, int, list[int]]]
@@ -303,7 +312,7 @@ def _directory(state: State) -> dict[str, Any]:
     return out
 
 
-def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
+def _write_state(state: State, out: Path, fmt: str, force: bool, captured: str | None = None) -> None:
     import orjson
     import yaml
 
@@ -324,7 +333,8 @@ def _write_state(state: State, out: Path, fmt: str, force: bool) -> None:
             f"# A project made by `keytrail import {fmt}`: the state of the real system as the\n"
             "# snapshot, no history yet (every grant is unexplained until history is imported).\n"
             "directory: directory.yaml\nkeys: keys.yaml\nhistory: [history/*.jsonl]\n"
-            "snapshot: snapshot.jsonl\npolicies: [keytrail:default]\n", encoding="utf-8", newline="")
+            "snapshot: snapshot.jsonl\n" + _snapshot_time_line(captured)
+            + "policies: [keytrail:default]\n", encoding="utf-8", newline="")
         old = None
         if out.exists() and force:  # set the old folder aside until the new one is in place
             old = out.parent / f".{out.name}{TMP_MARK}{os.getpid()}-replaced"
