@@ -63,3 +63,13 @@ def report_of(root: Path, as_of: str = AS_OF) -> Any:
     project = pipeline.load(root)
     state = pipeline.replay(project, as_of)
     return pipeline.evaluate(project, state, pipeline.build_graph(project, state))
+
+
+@pytest.fixture(scope="module")
+def acme_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The review pack of examples/acme for 2026-Q3, written once per test module (read-only)."""
+    from keytrail.cli import main
+
+    out = tmp_path_factory.mktemp("pack") / "2026-Q3"
+    assert main(["review", str(REPO / "examples" / "acme"), "--period", "2026-Q3", "--out", str(out)]) == 0
+    return out

@@ -65,13 +65,6 @@ def write_rows(path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] 
     return path
 
 
-@pytest.fixture(scope="module")
-def acme_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pack") / "2026-Q3"
-    assert main(["review", str(ACME), "--period", "2026-Q3", "--out", str(out)]) == 0
-    return out
-
-
 # -- periods ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "start", "end"), [

@@ -41,10 +41,8 @@ def review(project: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> Path
 
 
 @pytest.fixture(scope="module")
-def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pack") / "2026-Q3"
-    assert main(["review", str(ACME), "--period", "2026-Q3", "--out", str(out)]) == 0
-    return out
+def pack(acme_pack: Path) -> Path:
+    return acme_pack
 
 
 def fingerprints(pack: Path) -> tuple[list[str], str]:
