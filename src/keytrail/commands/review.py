@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     report = pipeline.evaluate(project, state, graph)
     pack = review.build(project, state, graph, report, period, args.reviewer, previous)
     pack.attestation = att = attest(project, cfg)
+    pack.command = _command(args)
     if args.previous:
         compare_previous(att, Path(args.previous), cfg, project.anchor)
     check_unchanged(before, list(project.inputs), project.root)
@@ -89,6 +90,23 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    """The command line that writes this pack, as pack.json records it: every option that
+    decides its content as given; the folders as DIR, OUT and OUTSIDE and --previous as FINDINGS
+    (their contents are hashed in the attestation: a pack never depends on where it was
+    written or read from, so the same inputs give the same bytes)."""
+    line = ["keytrail", "review", "DIR", "--period", args.period, "--out", "OUT"]
+    if args.as_of:
+        line += ["--as-of", args.as_of]
+    if args.previous:
+        line += ["--previous", "FINDINGS"]
+    if args.reviewer != "owner":
+        line += ["--reviewer", args.reviewer]
+    for _ in args.allow_outside:
+        line += ["--allow-outside", "OUTSIDE"]
+    return line
 
 
 def _refuse_inputs(out: Path, project: Any, previous: str | None) -> None:
