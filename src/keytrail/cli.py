@@ -52,9 +52,13 @@ def _review_subcommand(argv: list[str]) -> Any:
 
     if (Path(argv[1]) / "keytrail.yaml").is_file():
         return None
-    from keytrail.commands import review_status, review_verify
+    if argv[1] == "status":
+        from keytrail.commands import review_status
 
-    return review_status if argv[1] == "status" else review_verify
+        return review_status
+    from keytrail.commands import review_verify
+
+    return review_verify
 
 
 def main(argv: list[str] | None = None) -> int:
