@@ -128,7 +128,7 @@ def read_manifest(pack: Path) -> dict[str, Assignment]:
         data: Any = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         raise InputError(f"{display}: not found", [Problem(display, 0, 0, "", (
-            "no review pack manifest here: give --pack, the folder `keytrail review` wrote "
+            "no review pack manifest here: give the folder `keytrail review --out` wrote "
             "the worksheets into (packs written before pack.json existed: re-run `keytrail review`)"))]) from None
     except OSError as exc:
         raise InputError(f"{display}: cannot read", [Problem(display, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
