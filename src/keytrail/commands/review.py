@@ -25,7 +25,10 @@ def add_parser(sub: Any) -> None:
                     "per reviewer, findings.json, summary.md and pack.json (who reviews which "
                     "grant, and what the review read: the checkpoint it verified and the SHA-256 "
                     "of every input). Exit 0; 1 the pack is written but its history fails "
-                    "verification or was rewritten since --previous; 2 bad input.")
+                    "verification or was rewritten since --previous; 2 bad input. "
+                    "`keytrail review status PACK` shows the reviewers' progress and "
+                    "`keytrail review verify PACK [DIR]` whether a pack still matches its inputs "
+                    "(a folder named status or verify holding keytrail.yaml is still reviewed).")
     parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
     parser.add_argument("--period", required=True,
                         help="the period reviewed: 2026, 2026-H2, 2026-Q3 or 2026-09")
