@@ -225,3 +225,23 @@ def test_verify_without_a_pack_is_bad_input(tmp_path: Path, capsys: pytest.Captu
     code, _, err = run(capsys, "review", "verify", str(tmp_path), str(ACME))
     assert code == 2
     assert "pack.json: no review pack manifest here" in err
+
+
+def test_status_output_keeps_worksheet_text_inert(pack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fill(pack, "\x1b[2Jkeep\u202e")
+    code, out, _ = run(capsys, "review", "status", str(pack))
+    assert code == 0
+    assert "\x1b" not in out and "\u202e" not in out
+    assert ":2: decision: unknown decision '\\x1b[2Jkeep\\u202e'" in out
+    code, out, _ = run(capsys, "review", "status", str(pack), "--format", "json")
+    assert "\u202e" not in out and json.loads(out)["problems"] == 1
+
+
+def test_status_counts_a_grant_decided_twice_once(pack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = fill(pack, "revoke")
+    rows = rows_of(path)
+    write_rows(path, [*rows, {**rows[0], "decision": "keep"}])
+    data = status_json(capsys, str(pack))
+    assert (tomas(data)["decided"], tomas(data)["revoke"], tomas(data)["keep"]) == (1, 1, 0)
+    assert [p["line"] for p in tomas(data)["problems"]] == [8]
+    assert "is decided twice (first at" in tomas(data)["problems"][0]["message"]
