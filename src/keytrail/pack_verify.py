@@ -56,7 +56,7 @@ def verify(pack: Path, root: Path, allow_outside: list[str] | None = None) -> li
         else:
             items.append(Item("input", path, "match" if sha256_file(file) == digest else "differs"))
     items += [Item("input", path, "new") for path in now if path not in recorded]
-    from keytrail.review_pack import PACK_FILES
+    from keytrail.review_evidence import PACK_FILES
 
     evidence = data.get("evidence")
     files = evidence.get("files") if isinstance(evidence, dict) else None
