@@ -40,6 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _review_subcommand(argv: list[str]) -> Any:
+    """The module of ``keytrail review status|verify PACK``, or None for ``keytrail review [DIR] ...``.
+
+    ``review`` was a single command whose first positional is the project folder: the word
+    ``status`` or ``verify`` there is a subcommand unless it names a project folder (one
+    holding keytrail.yaml), which ``./status`` always does."""
+    if len(argv) < 2 or argv[0] != "review" or argv[1] not in ("status", "verify"):
+        return None
+    from pathlib import Path
+
+    if (Path(argv[1]) / "keytrail.yaml").is_file():
+        return None
+    if argv[1] == "status":
+        from keytrail.commands import review_status
+
+        return review_status
+    from keytrail.commands import review_verify
+
+    return review_verify
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run keytrail; return the exit code."""
     # keytrail builds millions of long-lived, acyclic objects (events, grants,
@@ -58,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     from keytrail.commands import COMMANDS
 
+    given = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        sub = _review_subcommand(given)
+        if sub is not None:
+            return int(sub.run(sub.parse(given[2:])))
+        args = build_parser().parse_args(given)
         if args.command is None:
             build_parser().print_help(sys.stderr)
             return EXIT_ERROR

@@ -88,19 +88,34 @@ def read_worksheets(paths: list[Path], assigned: dict[str, Assignment] | None = 
     decisions: list[Decision] = []
     undecided = 0
     for path in paths:
-        display = str(path)
-        try:
-            text = decode(path.read_bytes())
-        except OSError as exc:
-            problems.append(Problem(display, 0, 0, "", f"cannot read: {exc.strerror}"))
-            continue
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(display, 0, 0, "", f"not valid UTF-8 or UTF-16 ({exc.reason}); "
-                                    "save the worksheet as CSV UTF-8"))
-            continue
-        found, skipped = _read_one(display, text, problems, assigned)
+        found, skipped = read_worksheet(path, problems, assigned)
         decisions.extend(found)
         undecided += skipped
+    problems.extend(twice(decisions))
+    if problems:
+        raise InputError("invalid worksheets", problems)
+    return Outcome(decisions, undecided)
+
+
+def read_worksheet(path: Path, problems: list[Problem],
+                   assigned: dict[str, Assignment] | None = None) -> tuple[list[Decision], int]:
+    """The decided rows of one worksheet and how many are undecided; its problems go to ``problems``."""
+    display = str(path)
+    try:
+        text = decode(path.read_bytes())
+    except OSError as exc:
+        problems.append(Problem(display, 0, 0, "", f"cannot read: {exc.strerror}"))
+        return [], 0
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(display, 0, 0, "", f"not valid UTF-8 or UTF-16 ({exc.reason}); "
+                                "save the worksheet as CSV UTF-8"))
+        return [], 0
+    return _read_one(display, text, problems, assigned)
+
+
+def twice(decisions: list[Decision]) -> list[Problem]:
+    """A problem for every decision of a grant decided before (in these worksheets)."""
+    problems = []
     seen: dict[tuple[str, str, str], Decision] = {}
     for d in decisions:
         key = (d.subject, d.target, d.resource)
@@ -110,9 +125,7 @@ def read_worksheets(paths: list[Path], assigned: dict[str, Assignment] | None = 
                                     f"(first at {first.file}:{first.line})"))
         else:
             seen[key] = d
-    if problems:
-        raise InputError("invalid worksheets", problems)
-    return Outcome(decisions, undecided)
+    return problems
 
 
 def _read_one(display: str, text: str, problems: list[Problem],

@@ -201,6 +201,8 @@ class Review:
     attestation: Any = None
     #: Who each id is (a keytrail.people.People over the directory and the replayed view).
     people: Any = None
+    #: The command line that wrote the pack, as given (recorded in pack.json's ``evidence``).
+    command: list[str] | None = None
 
 
 def build(project: Project, state: State, graph: AccessGraph, report: Report, period: Period,

@@ -29,6 +29,7 @@ from keytrail.review import (
     grant_id,
     worksheet_name,
 )
+from keytrail.review_evidence import PACK_FILES, evidence, evidence_words, sha256_text
 from keytrail.review_rows import row_context, worksheet
 from keytrail.textsafe import json_inert
 from keytrail.timeutil import format_time
@@ -136,6 +137,7 @@ def context(review: Review) -> dict[str, Any]:
         "others": others,
         "rows_cap": cap,
         "attestation": None if review.attestation is None else _attest_words(review.attestation),
+        "evidence": evidence_words(evidence(review)),
     }
 
 
@@ -199,6 +201,7 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
         "index.html": _template("review.html.j2", autoescape=True).render(**ctx)}
     att = ctx["attestation"]
     md = {**ctx, "project": escape(ctx["project"]), "period": escape(ctx["period"]),
+          "evidence": escape(ctx["evidence"]),
           "snapshot": escape(ctx["snapshot"]),
           "attestation": None if att is None else {
               **att, "sentences": [escape(t) for t in att["sentences"]],
@@ -207,7 +210,7 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
                         "flagged": s["flagged"], "worksheet": escape(s["worksheet"])}
                        for s in ctx["sections"]]}
     files["summary.md"] = _template("review-summary.md.j2", autoescape=False).render(**md)
-    files["findings.json"] = findings_json(review)
+    files["findings.json"] = "".join(findings_json(review))  # hashed into pack.json below
     sheets = []
     for reviewer, rows in review.reviewers.items():
         name = "worksheets/" + worksheet_name(reviewer)
@@ -220,8 +223,9 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
         from keytrail.attest import as_json
 
         attestation = as_json(review.attestation)
+    issued = {name: sha256_text(files[name]) for name in PACK_FILES}
     files[MANIFEST] = manifest_text(review.period.label, format_time(review.report.as_of) or "",
-                                    review.mode, sheets, attestation)
+                                    review.mode, sheets, attestation, {**evidence(review), "files": issued})
     return files
 
 

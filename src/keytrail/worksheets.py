@@ -89,10 +89,11 @@ def has_work(path: Path) -> bool:
 
 def manifest_text(period: str, as_of: str, mode: str,
                   sheets: list[tuple[str, str | None, list[str], str]],
-                  attestation: dict[str, Any] | None = None) -> str:
+                  attestation: dict[str, Any] | None = None, evidence: dict[str, Any] | None = None) -> str:
     """``pack.json``: for each worksheet (file, reviewer, grant ids, text as issued) its
     file, reviewer, grants and the SHA-256 of its bytes as issued; then ``attestation``
-    (what the review read: see :mod:`keytrail.attest`), when given."""
+    (what the review read: see :mod:`keytrail.attest`) and ``evidence`` (what wrote the pack,
+    its counts and the hashes of its other files), when given."""
     from keytrail import __version__
 
     head = orjson.dumps({"tool": {"name": "keytrail", "version": __version__}, "period": period,
@@ -102,11 +103,12 @@ def manifest_text(period: str, as_of: str, mode: str,
                for name, reviewer, grants, text in sheets]
     body = ",\n    ".join(entries)
     tail = ""
-    if attestation is not None:
-        from keytrail.textsafe import json_inert
+    from keytrail.textsafe import json_inert
 
-        text = json_inert(orjson.dumps(attestation, option=orjson.OPT_INDENT_2).decode("utf-8"))
-        tail = ',\n  "attestation": ' + text.replace("\n", "\n  ")
+    for key, section in (("attestation", attestation), ("evidence", evidence)):
+        if section is not None:
+            text = json_inert(orjson.dumps(section, option=orjson.OPT_INDENT_2).decode("utf-8"))
+            tail += f',\n  "{key}": ' + text.replace("\n", "\n  ")
     return head[:-2] + ',\n  "worksheets": [' + ("\n    " + body + "\n  ]" if entries else "]") + tail + "\n}\n"
 
 
@@ -126,7 +128,7 @@ def read_manifest(pack: Path) -> dict[str, Assignment]:
         data: Any = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         raise InputError(f"{display}: not found", [Problem(display, 0, 0, "", (
-            "no review pack manifest here: give --pack, the folder `keytrail review` wrote "
+            "no review pack manifest here: give the folder `keytrail review --out` wrote "
             "the worksheets into (packs written before pack.json existed: re-run `keytrail review`)"))]) from None
     except OSError as exc:
         raise InputError(f"{display}: cannot read", [Problem(display, 0, 0, "", f"cannot read: {exc.strerror}")]) from None

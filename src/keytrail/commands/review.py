@@ -25,7 +25,10 @@ def add_parser(sub: Any) -> None:
                     "per reviewer, findings.json, summary.md and pack.json (who reviews which "
                     "grant, and what the review read: the checkpoint it verified and the SHA-256 "
                     "of every input). Exit 0; 1 the pack is written but its history fails "
-                    "verification or was rewritten since --previous; 2 bad input.")
+                    "verification or was rewritten since --previous; 2 bad input. "
+                    "`keytrail review status PACK` shows the reviewers' progress and "
+                    "`keytrail review verify PACK [DIR]` whether a pack still matches its inputs "
+                    "(a folder named status or verify holding keytrail.yaml is still reviewed).")
     parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
     parser.add_argument("--period", required=True,
                         help="the period reviewed: 2026, 2026-H2, 2026-Q3 or 2026-09")
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     report = pipeline.evaluate(project, state, graph)
     pack = review.build(project, state, graph, report, period, args.reviewer, previous)
     pack.attestation = att = attest(project, cfg)
+    pack.command = _command(args)
     if args.previous:
         compare_previous(att, Path(args.previous), cfg, project.anchor)
     check_unchanged(before, list(project.inputs), project.root)
@@ -89,6 +93,23 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    """The command line that writes this pack, as pack.json records it: every option that
+    decides its content as given; the folders as DIR, OUT and OUTSIDE and --previous as FINDINGS
+    (their contents are hashed in the attestation: a pack never depends on where it was
+    written or read from, so the same inputs give the same bytes)."""
+    line = ["keytrail", "review", "DIR", "--period", args.period, "--out", "OUT"]
+    if args.as_of:
+        line += ["--as-of", args.as_of]
+    if args.previous:
+        line += ["--previous", "FINDINGS"]
+    if args.reviewer != "owner":
+        line += ["--reviewer", args.reviewer]
+    for _ in args.allow_outside:
+        line += ["--allow-outside", "OUTSIDE"]
+    return line
 
 
 def _refuse_inputs(out: Path, project: Any, previous: str | None) -> None:

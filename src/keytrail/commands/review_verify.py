@@ -1,0 +1,39 @@
+"""``keytrail review verify PACK [DIR]``: whether a review pack still matches its inputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from keytrail.commands._args import EXIT_FINDINGS, EXIT_OK
+
+DESCRIPTION = ("Re-derive the SHA-256 of every file the review read (the files the project at DIR "
+               "reads now, compared by the path pack.json recorded) and of the pack's index.html, "
+               "summary.md and findings.json, and say what matches and what differs. Worksheets are "
+               "expected to change once filled in: they are reported as issued, filled or edited, "
+               "never as a failure. Exit 0 the pack matches; 1 a file differs, is missing, new or "
+               "unrecorded; 2 bad input.")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The arguments of ``keytrail review verify``."""
+    from keytrail.cli import _Parser
+    from keytrail.commands._args import confine_options
+
+    parser = _Parser(prog="keytrail review verify", description=DESCRIPTION)
+    parser.add_argument("pack", metavar="PACK", help="the folder `keytrail review --out` wrote (holding pack.json)")
+    parser.add_argument("dir", metavar="DIR", nargs="?", default=".",
+                        help="the project folder the pack was written from (default: .; pack.json "
+                             "does not record where it was, so that its bytes do not depend on it)")
+    confine_options(parser)
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from keytrail import pack_verify
+
+    items = pack_verify.verify(Path(args.pack), Path(args.dir), args.allow_outside)
+    sys.stdout.write(pack_verify.text(items, args.pack, args.dir))
+    return EXIT_OK if pack_verify.matches(items) else EXIT_FINDINGS
