@@ -113,7 +113,13 @@ def status(pack: Path, project: Any = None) -> Status:
             sheet.revoke += 1
         else:
             sheet.keep += 1
-        if events.get((d.subject, d.target, d.resource)) == d.action:
+        if d.key_id:
+            # A key has no event: a revoke is applied once the registry has its revoked_at;
+            # a keep records nothing, so it never waits on anything.
+            key = project.keys.get(d.key_id) if project is not None else None
+            if project is not None and (d.action != "revoke" or (key is not None and key.revoked_at is not None)):
+                sheet.applied += 1
+        elif events.get((d.subject, d.target, d.resource)) == d.action:
             sheet.applied += 1
     return out
 
