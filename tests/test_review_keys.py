@@ -155,3 +155,22 @@ def test_review_status_counts_key_rows(tmp_path: Path, capsys: pytest.CaptureFix
     sheet = next(s for s in data["reviewers"] if s["worksheet"] == MARTA)
     assert (sheet["total"], sheet["decided"], sheet["revoke"]) == (4, 1, 1)
     assert data["decided"] == before["decided"] + 1 and data["total"] == before["total"]
+
+
+def test_an_unowned_key_is_listed_with_its_reason_and_its_text_stays_inert(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = Path(shutil.copytree(ACME, tmp_path / "acme"))
+    with (project / "keys.yaml").open("a", encoding="utf-8") as handle:
+        handle.write('\n  - id: pk-hostile\n    holder: svc:okta-sync\n'
+                     '    purpose: "=HYPERLINK(\\"http://x\\")\\u202e<b>x</b>"\n'
+                     '    scope: [group:*]\n    not_before: 2026-01-01T00:00:00Z\n')
+    pack = review(capsys, project, tmp_path / "pack")
+    rows = rows_of(pack / "worksheets/keys-unowned.csv")
+    assert [(r["key_id"], r["owner"], r["unowned_reason"]) for r in rows] == [("pk-hostile", "", "no-owner")]
+    assert rows[0]["purpose"].startswith("'=HYPERLINK") and "\u202e" not in rows[0]["purpose"]
+    page = (pack / "index.html").read_text(encoding="utf-8")
+    assert "<b>x</b>" not in page and "\u202e" not in page and "Unowned keys" in page
+    # A key with an owner (near miss) is not in the unowned list.
+    assert "pk-2026-0012" not in {r["key_id"] for r in rows}
+    code, out, _ = run(capsys, "review", "status", str(pack))
+    assert code == 0 and "unowned keys: 1 key nobody can decide until they have an active owner" in out

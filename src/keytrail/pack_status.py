@@ -177,6 +177,10 @@ def text(st: Status) -> str:
     for s in st.sheets:
         who = inline(s.reviewer) if s.reviewer else "no reviewer"
         if s.reviewer is None:
+            if s.file.startswith("worksheets/keys-"):
+                lines.append(f"  unowned keys: {s.total} key{'s' if s.total != 1 else ''} nobody can decide "
+                             f"until they have an active owner ({inline(s.file)})")
+                continue
             lines.append(f"  {who}: {s.total} grants nobody can decide until they have a reviewer ({inline(s.file)})")
             continue
         applied = f", {s.applied} applied" if st.applied_known else ""
