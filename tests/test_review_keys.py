@@ -76,6 +76,12 @@ def test_each_owner_gets_their_keys_and_not_someone_elses(tmp_path: Path,
     assert entry["reviewer"] == "user:marta.nowak" and "key:pk-2026-0012" in entry["grants"]
     page = (pack / "index.html").read_text(encoding="utf-8")
     assert "Keys to review, by key owner" in page and 'id="worksheets/keys-user_marta.nowak.csv"' in page
+    # The key's findings are counted by rule, most severe first, never repeated with their
+    # fingerprints (each finding is detailed once in the page).
+    assert ('<span class="sev critical">critical</span> broken-chain</div>'
+            '<div><span class="sev high">high</span> key-out-of-scope</div>') in page
+    assert marta["pk-2025-0003"]["findings"] == \
+        "sprawl.expired-grant;sprawl.redundant-grant;unexplained.broken-chain;unexplained.key-out-of-scope"
 
 
 # -- decisions on keys --------------------------------------------------------------------

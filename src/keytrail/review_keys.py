@@ -176,7 +176,19 @@ def context(groups: dict[str | None, list[KeyRow]], people: Any) -> list[dict[st
             "worksheet": "worksheets/" + worksheet_name(owner), "count": len(rows),
             "rows": [{**cells(r, people), "holder_text": people(r.key.holder).text(),
                       "reason_text": UNOWNED_REASONS.get(r.unowned, ""),
-                      "row_findings": [{"severity": f.severity, "rule": f.rule, "message": f.finding.message,
-                                        "fingerprint": f.fingerprint} for f in r.findings]}
+                      "row_findings": _finding_counts(r.findings)}
                      for r in rows]})
     return sections
+
+
+def _finding_counts(findings: list[Reported]) -> list[dict[str, Any]]:
+    """A key's findings as counts by severity and rule: each finding is detailed once in the page
+    (on its grant row or in the findings list), and a busy key may have thousands."""
+    from keytrail.model import SEVERITIES
+
+    counts: dict[tuple[str, str], int] = {}
+    for f in findings:
+        counts[(f.severity, f.rule)] = counts.get((f.severity, f.rule), 0) + 1
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return [{"severity": sev, "rule": rule, "count": n}
+            for (sev, rule), n in sorted(counts.items(), key=lambda kv: (-rank.get(kv[0][0], -1), kv[0][1]))]
