@@ -180,3 +180,29 @@ def test_an_unowned_key_is_listed_with_its_reason_and_its_text_stays_inert(
     assert "pk-2026-0012" not in {r["key_id"] for r in rows}
     code, out, _ = run(capsys, "review", "status", str(pack))
     assert code == 0 and "unowned keys: 1 key nobody can decide until they have an active owner" in out
+
+
+def test_grant_and_key_worksheets_are_decided_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = Path(shutil.copytree(ACME, tmp_path / "acme"))
+    pack = review(capsys, project, tmp_path / "pack")
+    grants = rows_of(pack / "worksheets/user_tomas.kral.csv")
+    grants[0]["decision"] = "keep"
+    write_rows(pack / "worksheets/user_tomas.kral.csv", grants)
+    _decide_key(pack, NINA, "pk-2025-0010", "revoke")
+    out = project / "history" / "review.jsonl"
+    code, _, err = decide(capsys, project, out, pack / "worksheets/user_tomas.kral.csv", pack / NINA)
+    assert code == 0, err
+    events = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(e["action"], e["subject"]) for e in events] == [("certify", grants[0]["subject"])]
+    proposal = (out.parent / "review.jsonl.keys-proposal.yaml").read_text(encoding="utf-8")
+    assert '- id: "pk-2025-0010"' in proposal and "pk-2026-0014" not in proposal
+
+
+def test_a_key_decided_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = Path(shutil.copytree(ACME, tmp_path / "acme"))
+    pack = review(capsys, project, tmp_path / "pack")
+    rows = rows_of(pack / NINA)
+    rows[0]["decision"] = "keep"
+    write_rows(pack / NINA, rows + [dict(rows[0], decision="revoke")], KEY_COLUMNS)
+    code, _, err = decide(capsys, project, project / "history" / "r.jsonl", pack / NINA)
+    assert code == 2 and f"{pack / NINA}:3: key {rows[0]['key_id']} is decided twice" in err

@@ -231,6 +231,8 @@ def _assigned_reviewer(display: str, line: int, row: dict[str, str],
 
 def _what(d: Decision) -> str:
     # Cells of a worksheet: printed inert (a row need not match any grant yet).
+    if d.key_id:
+        return f"key {inline(d.key_id)}"
     return f"{inline(d.subject)} → {inline(d.target)}" + (f" on {inline(d.resource)}" if d.resource else "")
 
 
