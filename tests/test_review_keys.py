@@ -205,4 +205,4 @@ def test_a_key_decided_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     rows[0]["decision"] = "keep"
     write_rows(pack / NINA, rows + [dict(rows[0], decision="revoke")], KEY_COLUMNS)
     code, _, err = decide(capsys, project, project / "history" / "r.jsonl", pack / NINA)
-    assert code == 2 and f"{pack / NINA}:3: key {rows[0]['key_id']} is decided twice" in err
+    assert code == 2 and f"{pack / NINA}:4: key {rows[0]['key_id']} is decided twice" in err
