@@ -53,7 +53,7 @@ def tomas(data: dict) -> dict:
 
 def test_status_of_a_fresh_pack_is_nothing_decided(pack: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = status_json(capsys, str(pack))
-    assert (data["decided"], data["total"], data["percent"], data["complete"]) == (0, 104, 0, False)
+    assert (data["decided"], data["total"], data["percent"], data["complete"]) == (0, 112, 0, False)  # 104 grants and 8 keys
     assert data["applied"] is None  # no --dir: nobody looked at the history
     unassigned = next(r for r in data["reviewers"] if r["reviewer"] is None)
     assert unassigned["total"] == 3
@@ -67,7 +67,7 @@ def test_status_counts_revokes_and_keeps_per_reviewer(pack: Path, capsys: pytest
     code, out, _ = run(capsys, "review", "status", str(pack))
     assert code == 0
     assert "user:tomas.kral: 3/6 decided (1 revoke, 2 keep) worksheets/user_tomas.kral.csv" in out
-    assert out.startswith("Review 2026-Q3 (as of 2026-09-30T23:59:59Z): 3/104 decided (2%)")
+    assert out.startswith("Review 2026-Q3 (as of 2026-09-30T23:59:59Z): 3/112 decided (2%)")
 
 
 def test_status_names_rows_with_a_problem_as_decisions_would(pack: Path,

@@ -33,7 +33,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -67,14 +67,17 @@ class Decision:
     resource: str
     reviewer: str | None
     comment: str
+    key_id: str = ""      # a key worksheet's row (target is then ``key:<id>``; no grant)
 
 
 @dataclass
 class Outcome:
-    """What the worksheets say: the decisions, and how many rows were left undecided."""
+    """What the worksheets say: the grant decisions, how many rows were left undecided,
+    and the key decisions (rows of ``keys-*.csv``: see :mod:`keytrail.key_decisions`)."""
 
     decisions: list[Decision]
     undecided: int
+    keys: list[Decision] = field(default_factory=list)
 
 
 def read_worksheets(paths: list[Path], assigned: dict[str, Assignment] | None = None) -> Outcome:
@@ -94,7 +97,7 @@ def read_worksheets(paths: list[Path], assigned: dict[str, Assignment] | None = 
     problems.extend(twice(decisions))
     if problems:
         raise InputError("invalid worksheets", problems)
-    return Outcome(decisions, undecided)
+    return Outcome([d for d in decisions if not d.key_id], undecided, [d for d in decisions if d.key_id])
 
 
 def read_worksheet(path: Path, problems: list[Problem],
@@ -130,8 +133,12 @@ def twice(decisions: list[Decision]) -> list[Problem]:
 
 def _read_one(display: str, text: str, problems: list[Problem],
               assigned: dict[str, Assignment] | None) -> tuple[list[Decision], int]:
+    from keytrail import key_decisions
+
     lines = text.splitlines()
     delimiter = dialect(lines[0], REQUIRED) if lines else ","
+    if lines and key_decisions.is_key_sheet(lines[0]):
+        return key_decisions.read(display, text, problems, assigned)
     reader = rows(text, delimiter)
     out: list[Decision] = []
     undecided = 0
@@ -224,6 +231,8 @@ def _assigned_reviewer(display: str, line: int, row: dict[str, str],
 
 def _what(d: Decision) -> str:
     # Cells of a worksheet: printed inert (a row need not match any grant yet).
+    if d.key_id:
+        return f"key {inline(d.key_id)}"
     return f"{inline(d.subject)} → {inline(d.target)}" + (f" on {inline(d.resource)}" if d.resource else "")
 
 

@@ -113,7 +113,13 @@ def status(pack: Path, project: Any = None) -> Status:
             sheet.revoke += 1
         else:
             sheet.keep += 1
-        if events.get((d.subject, d.target, d.resource)) == d.action:
+        if d.key_id:
+            # A key has no event: a revoke is applied once the registry has its revoked_at;
+            # a keep records nothing, so it never waits on anything.
+            key = project.keys.get(d.key_id) if project is not None else None
+            if project is not None and (d.action != "revoke" or (key is not None and key.revoked_at is not None)):
+                sheet.applied += 1
+        elif events.get((d.subject, d.target, d.resource)) == d.action:
             sheet.applied += 1
     return out
 
@@ -171,6 +177,10 @@ def text(st: Status) -> str:
     for s in st.sheets:
         who = inline(s.reviewer) if s.reviewer else "no reviewer"
         if s.reviewer is None:
+            if s.file.startswith("worksheets/keys-"):
+                lines.append(f"  unowned keys: {s.total} key{'s' if s.total != 1 else ''} nobody can decide "
+                             f"until they have an active owner ({inline(s.file)})")
+                continue
             lines.append(f"  {who}: {s.total} grants nobody can decide until they have a reviewer ({inline(s.file)})")
             continue
         applied = f", {s.applied} applied" if st.applied_known else ""

@@ -203,6 +203,8 @@ class Review:
     people: Any = None
     #: The command line that wrote the pack, as given (recorded in pack.json's ``evidence``).
     command: list[str] | None = None
+    #: The keys valid in the period by owner (keytrail.review_keys.build; None: unowned, last).
+    keys: dict[str | None, Any] = field(default_factory=dict)
 
 
 def build(project: Project, state: State, graph: AccessGraph, report: Report, period: Period,
@@ -239,10 +241,12 @@ def build(project: Project, state: State, graph: AccessGraph, report: Report, pe
     reviewers: dict[str | None, list[Row]] = {r: grouped[r] for r in order}
     if None in grouped:
         reviewers[None] = grouped[None]
+    from keytrail import review_keys
     from keytrail.people import People
 
     return Review(project, report, period, mode, rows, reviewers, previous,
-                  people=People(directory, view))
+                  people=People(directory, view),
+                  keys=review_keys.build(project, report, period.start, period.since))
 
 
 def _reviewer(view: Any, directory: Any, grant: Grant, mode: str) -> tuple[str | None, str, str]:

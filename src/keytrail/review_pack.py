@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from keytrail import review_keys
 from keytrail.engine import Report
 from keytrail.errors import UsageError
 from keytrail.model import CATEGORIES, SEVERITIES
@@ -138,6 +139,8 @@ def context(review: Review) -> dict[str, Any]:
         "rows_cap": cap,
         "attestation": None if review.attestation is None else _attest_words(review.attestation),
         "evidence": evidence_words(evidence(review)),
+        "key_sections": review_keys.context(review.keys, people),
+        "key_count": sum(len(rows) for rows in review.keys.values()),
     }
 
 
@@ -217,6 +220,10 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
         files[name] = text = worksheet(rows, _people(review))
         sheets.append((name, reviewer, [grant_id(r.grant.subject, r.grant.target, r.grant.resource)
                                         for r in rows], text))
+    for owner, key_rows in review.keys.items():
+        name = "worksheets/" + review_keys.worksheet_name(owner)
+        files[name] = text = review_keys.worksheet(key_rows, _people(review))
+        sheets.append((name, owner, [review_keys.KEY_ROW_PREFIX + r.key.id for r in key_rows], text))
     # What was issued to whom: `keytrail decisions` takes each decision's approver from here.
     attestation = None
     if review.attestation is not None:

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         decisions.check_active(outcome, pipeline.replay(project, time))
         decisions.check_key(outcome, project, time, args.actor, args.key)
         text = decisions.events_text(outcome, project, time, args.actor, args.key, args.ticket)
+        proposal = _key_proposal(outcome, project, out, time)
     except KeytrailError as exc:  # worksheet problems: every one, then what it means
         if not exc.problems:
             print(f"keytrail: {exc.message}; nothing was written", file=sys.stderr)
@@ -78,7 +79,29 @@ def run(args: argparse.Namespace) -> int:
     revoke = sum(1 for d in outcome.decisions if d.action == "revoke")
     print(f"keytrail: wrote {out}: {revoke} revoke, {len(outcome.decisions) - revoke} certify, "
           f"{outcome.undecided} undecided (skipped)", file=sys.stderr)
+    if proposal is not None:
+        decisions.write_new(proposal[0], proposal[1])
+        n = sum(1 for d in outcome.keys if d.action == "revoke")
+        print(f"keytrail: wrote {proposal[0]}: {n} key{'s' if n != 1 else ''} to revoke "
+              f"({len(outcome.keys) - n} kept); apply each revoked_at to the key registry", file=sys.stderr)
+    elif outcome.keys:
+        print(f"keytrail: {len(outcome.keys)} key{'s' if len(outcome.keys) != 1 else ''} kept, "
+              "none revoked (nothing to apply to the key registry)", file=sys.stderr)
     return seal_after(plan, str(out)) if plan is not None else EXIT_OK
+
+
+def _key_proposal(outcome: Any, project: Any, out: Path, time: int) -> tuple[Path, str] | None:
+    """The key registry proposal (path, text) when a key owner decided ``revoke``, else None;
+    checked (keys still registered, file new) before anything is written."""
+    from keytrail import key_decisions
+    from keytrail.timeutil import format_time
+
+    key_decisions.check_registry(outcome.keys, project.keys)
+    if not any(d.action == "revoke" for d in outcome.keys):
+        return None
+    path = out.with_name(out.name + key_decisions.PROPOSAL_SUFFIX)
+    key_decisions.refuse_existing(path)
+    return path, key_decisions.proposal_text(outcome.keys, format_time(time) or "")
 
 
 def _pack(given: str | None, sheets: list[Path]) -> Path:
