@@ -1,0 +1,99 @@
+"""The review pack's index.html as a reviewer and an auditor see it, in a real headless browser.
+
+On screen, the key elements must be visible (laid out with a size, not folded away), the
+evidence paragraph on the first screen. In print (the PDF is the evidence file), every reviewer
+section is expanded, the grant table's header row repeats on every page it spans, and the period
+is on each page. Skips cleanly without a browser or, for the PDF text, without poppler.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_html import _browser, _page_errors, _run_browser
+
+#: Run in a copy of the page (never the pack itself, which has no script): reports, per key
+#: element, whether it is rendered with a size and not inside a folded section (a closed
+#: ``details`` still lays its rows out, so ``checkVisibility``, not the size alone, tells), and
+#: where it starts.
+PROBE = """<script>
+function seen(el){if(!el)return null;const r=el.getBoundingClientRect();
+const vis=el.checkVisibility?el.checkVisibility({visibilityProperty:true}):el.offsetParent!==null;
+return {shown:vis&&r.width>0&&r.height>0,top:r.top};}
+const out={evidence:seen(document.getElementById('evidence')),
+findings:seen(document.getElementById('findings')),
+heading:seen(document.querySelector('details.reviewer summary h3')),
+row:seen(document.querySelector('details.reviewer tbody tr')),
+screen:window.innerHeight};
+const p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify(out);
+document.body.appendChild(p);
+</script>"""
+
+
+def _probe(tmp_path: Path, html: str) -> dict[str, object]:
+    page = tmp_path / "probe.html"
+    page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    run = _run_browser(_browser(), tmp_path, page, "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _page_errors(run.stderr) == []
+    start = run.stdout.index('<pre id="probe">') + len('<pre id="probe">')
+    text = run.stdout[start:run.stdout.index("</pre>", start)].replace("&quot;", '"')
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def test_key_elements_of_the_pack_are_visible(acme_pack: Path, tmp_path: Path) -> None:
+    seen = _probe(tmp_path, (acme_pack / "index.html").read_text(encoding="utf-8"))
+    for key in ("evidence", "findings", "heading", "row"):
+        assert isinstance(seen[key], dict) and seen[key]["shown"], (key, seen)  # type: ignore[index]
+    # The window is 2400 px high: the evidence paragraph is near the top, not below the fold.
+    assert seen["evidence"]["top"] < 900, seen  # type: ignore[index]
+
+
+def test_a_folded_section_is_seen_as_hidden(acme_pack: Path, tmp_path: Path) -> None:
+    # Near miss: the probe really tells a folded section's rows from shown ones.
+    html = (acme_pack / "index.html").read_text(encoding="utf-8")
+    folded = html.replace('class="reviewer" open>', 'class="reviewer">')
+    seen = _probe(tmp_path, folded)
+    assert seen["heading"]["shown"] and not seen["row"]["shown"], seen  # type: ignore[index]
+
+
+def _pdf_pages(acme_pack: Path, tmp_path: Path) -> list[str]:
+    browser = _browser()
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    pdf = tmp_path / "pack.pdf"
+    run = _run_browser(browser, tmp_path, acme_pack / "index.html", f"--print-to-pdf={pdf}",
+                       "--no-pdf-header-footer")
+    assert run.returncode == 0, run.stderr[-2000:]
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+    return [p for p in text.split("\f") if p.strip()]
+
+
+def test_the_print_view_expands_sections_and_repeats_header_rows(acme_pack: Path, tmp_path: Path) -> None:
+    pages = _pdf_pages(acme_pack, tmp_path)
+    assert len(pages) > 1
+    data = json.loads((acme_pack / "findings.json").read_text(encoding="utf-8"))
+    grants = data["review"]["grants"]
+    assert grants
+    # Folded sections would print without their rows: every grant is in the PDF.
+    text = "".join(pages).replace("\n", " ")
+    missing = [g["event"] for g in grants if f"event {g['event']} " not in text]
+    assert missing == []
+    # Each table's header row is on every page it spans, not only the first: the findings
+    # table from its heading to the reviewer sections, a grant table from there on.
+    first = next(i for i, p in enumerate(pages) if "Findings not on a grant row" in p)
+    grants_at = next(i for i, p in enumerate(pages) if "Grants to certify, by reviewer" in p)
+    sections = sum(p.count("Worksheet: worksheets/") for p in pages)
+    assert len(pages) - grants_at > sections  # some grant table spans pages: repetition is tested
+    for i in range(first + 1, grants_at):
+        assert "severity" in pages[i] and "chain" in pages[i], i
+    for i in range(grants_at + 1, len(pages)):
+        assert "how held" in pages[i] and "last certified" in pages[i], i
+    # The period is in each page's header.
+    assert all("Access review 2026-Q3" in p for p in pages)
