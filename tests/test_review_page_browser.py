@@ -26,7 +26,8 @@ function seen(el){if(!el)return null;const r=el.getBoundingClientRect();
 const vis=el.checkVisibility?el.checkVisibility({visibilityProperty:true}):el.offsetParent!==null;
 return {shown:vis&&r.width>0&&r.height>0,top:r.top};}
 const out={evidence:seen(document.getElementById('evidence')),
-findings:seen(document.getElementById('findings')),
+findings:seen(document.getElementById('findings')),jump:seen(document.getElementById('jump')),
+wide:document.documentElement.scrollWidth,
 heading:seen(document.querySelector('details.reviewer summary h3')),
 row:seen(document.querySelector('details.reviewer tbody tr')),
 screen:window.innerHeight};
@@ -48,10 +49,13 @@ def _probe(tmp_path: Path, html: str) -> dict[str, object]:
 
 def test_key_elements_of_the_pack_are_visible(acme_pack: Path, tmp_path: Path) -> None:
     seen = _probe(tmp_path, (acme_pack / "index.html").read_text(encoding="utf-8"))
-    for key in ("evidence", "findings", "heading", "row"):
+    for key in ("evidence", "jump", "findings", "heading", "row"):
         assert isinstance(seen[key], dict) and seen[key]["shown"], (key, seen)  # type: ignore[index]
     # The window is 2400 px high: the evidence paragraph is near the top, not below the fold.
     assert seen["evidence"]["top"] < 900, seen  # type: ignore[index]
+    # So is the link to the reviewer sections, and nothing makes the page scroll sideways.
+    assert seen["jump"]["top"] < 900, seen  # type: ignore[index]
+    assert seen["wide"] <= 1400, seen  # type: ignore[operator]
 
 
 def test_a_folded_section_is_seen_as_hidden(acme_pack: Path, tmp_path: Path) -> None:
