@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from keytrail import review_pack
+from keytrail.cli import main
+from tests.conftest import REPO
 from tests.test_html import _browser, _page_errors, _run_browser
+
+ACME = REPO / "examples" / "acme"
 
 #: Run in a copy of the page (never the pack itself, which has no script): reports, per key
 #: element, whether it is rendered with a size and not inside a folded section (a closed
@@ -66,12 +71,12 @@ def test_a_folded_section_is_seen_as_hidden(acme_pack: Path, tmp_path: Path) -> 
     assert seen["heading"]["shown"] and not seen["row"]["shown"], seen  # type: ignore[index]
 
 
-def _pdf_pages(acme_pack: Path, tmp_path: Path) -> list[str]:
+def _pdf_pages(pack: Path, tmp_path: Path) -> list[str]:
     browser = _browser()
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext (poppler-utils) is not installed")
     pdf = tmp_path / "pack.pdf"
-    run = _run_browser(browser, tmp_path, acme_pack / "index.html", f"--print-to-pdf={pdf}",
+    run = _run_browser(browser, tmp_path, pack / "index.html", f"--print-to-pdf={pdf}",
                        "--no-pdf-header-footer")
     assert run.returncode == 0, run.stderr[-2000:]
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
@@ -79,8 +84,27 @@ def _pdf_pages(acme_pack: Path, tmp_path: Path) -> list[str]:
     return [p for p in text.split("\f") if p.strip()]
 
 
-def test_the_print_view_expands_sections_and_repeats_header_rows(acme_pack: Path, tmp_path: Path) -> None:
-    pages = _pdf_pages(acme_pack, tmp_path)
+@pytest.fixture
+def folded_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The acme pack as a large organisation's page is written: every reviewer section folded."""
+    monkeypatch.setattr(review_pack, "OPEN_SECTIONS", 1)
+    code = main(["review", str(ACME), "--period", "2026-Q3", "--out", str(tmp_path / "pack")])
+    assert code == 0, capsys.readouterr().err
+    return tmp_path / "pack"
+
+
+def test_many_reviewers_start_folded(acme_pack: Path, folded_pack: Path) -> None:
+    opened = (acme_pack / "index.html").read_text(encoding="utf-8")
+    folded = (folded_pack / "index.html").read_text(encoding="utf-8")
+    assert opened.count('class="reviewer" open>') == opened.count('class="reviewer"') > 1
+    assert 'class="reviewer" open' not in folded and folded.count('class="reviewer">') > 1
+
+
+@pytest.mark.parametrize("folded", [False, True], ids=["open", "folded"])
+def test_the_print_view_expands_sections_and_repeats_header_rows(acme_pack: Path, tmp_path: Path,
+                                                                 request: pytest.FixtureRequest,
+                                                                 folded: bool) -> None:
+    pages = _pdf_pages(request.getfixturevalue("folded_pack") if folded else acme_pack, tmp_path)
     assert len(pages) > 1
     data = json.loads((acme_pack / "findings.json").read_text(encoding="utf-8"))
     grants = data["review"]["grants"]
