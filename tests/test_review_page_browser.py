@@ -125,3 +125,22 @@ def test_the_print_view_expands_sections_and_repeats_header_rows(acme_pack: Path
         assert "how held" in pages[i] and "last certified" in pages[i], i
     # The period is in each page's header.
     assert all("Access review 2026-Q3" in p for p in pages)
+
+
+def test_a_cut_findings_list_says_so_before_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # A reviewer reads the intro, not the note after 20,000 rows: the cut is told up front.
+    from keytrail import review_findings
+    monkeypatch.setattr(review_findings, "FINDINGS_SHOWN", 3)
+    assert main(["review", str(ACME), "--period", "2026-Q3", "--out", str(tmp_path / "pack")]) == 0, \
+        capsys.readouterr().err
+    html = (tmp_path / "pack" / "index.html").read_text(encoding="utf-8")
+    section = html[html.index('<h2 id="findings">'):]
+    cut = section.index('id="findings-cut"')
+    assert cut < section.index("<table>")
+    assert "This page lists the first 3; the other 11 are only in <code>findings.json</code>." in section
+
+
+def test_a_whole_findings_list_says_no_cut(acme_pack: Path) -> None:
+    html = (acme_pack / "index.html").read_text(encoding="utf-8")
+    assert 'id="findings-cut"' not in html and "the other" not in html
