@@ -87,6 +87,12 @@ def _cap(items: list[Any], limit: int) -> tuple[list[Any], int]:
     return items[:limit], max(0, len(items) - limit)
 
 
+#: Up to this many reviewer sections the page opens them all; beyond, they start folded: a
+#: browser lays out a folded section only when it is opened, which keeps a large
+#: organisation's page responsive (printing expands every section either way).
+OPEN_SECTIONS = 40
+
+
 def rows_per_reviewer(sections: int) -> int:
     """How many rows each reviewer's section of the page lists."""
     return min(ROWS_PER_REVIEWER, max(MIN_ROWS_PER_REVIEWER, PAGE_ROWS // max(sections, 1)))
@@ -137,6 +143,7 @@ def context(review: Review) -> dict[str, Any]:
         "sections": sections,
         "others": others,
         "rows_cap": cap,
+        "open_sections": len(sections) <= OPEN_SECTIONS,
         "attestation": None if review.attestation is None else _attest_words(review.attestation),
         "evidence": evidence_words(evidence(review)),
         "key_sections": review_keys.context(review.keys, people),
