@@ -490,3 +490,17 @@ def test_round_trip_review_fill_decide_check(tmp_path: Path, capsys: pytest.Capt
     code, _, err = decide(capsys, project, project / "history" / "again.jsonl", sheet, pack=pack)
     assert code == 2
     assert f"{sheet}:" in err and "is not an active grant as of" in err
+
+
+def test_a_review_without_rules_says_it_checks_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The pack is still written (grants to certify), but its "0 findings" must not pass for "clean"."""
+    root = tmp_path / "acme"
+    shutil.copytree(ACME, root)
+    config = root / "keytrail.yaml"
+    config.write_text("".join(line for line in config.read_text(encoding="utf-8").splitlines(True)
+                              if not line.startswith("policies:")), encoding="utf-8")
+    assert main(["review", str(root), "--period", "2026-Q3", "--out", str(tmp_path / "pack")]) == 0
+    assert "checks no rule: no rule to evaluate: keytrail.yaml names no policies" in capsys.readouterr().err
+    # near miss: the example with its policies gives no such warning
+    assert main(["review", str(ACME), "--period", "2026-Q3", "--out", str(tmp_path / "pack2")]) == 0
+    assert "checks no rule" not in capsys.readouterr().err

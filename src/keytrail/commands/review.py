@@ -15,6 +15,7 @@ from keytrail.commands._args import (
     time_arg,
 )
 from keytrail.errors import UsageError
+from keytrail.textsafe import inline
 
 
 def add_parser(sub: Any) -> None:
@@ -62,6 +63,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(Path(args.dir), args.allow_outside)
     before = stat_inputs(cfg.files())  # what the attestation's hashes must be the hashes of
     project = pipeline.load(args.dir, allow_outside=args.allow_outside)
+    from keytrail.engine import no_rules
+
+    why = no_rules(project.policies)
+    if why is not None:
+        # A pack of grants to certify is useful without rules, but its "0 findings" must not
+        # read as "checked and clean" (`check` refuses such a project outright).
+        print(f"keytrail: warning: the pack lists the grants to certify but checks no rule: {inline(why)}",
+              file=sys.stderr)
     out = Path(args.out)
     _refuse_inputs(out, project, args.previous)
     review_pack.check_out(out, args.force)  # before the long part; checked again when replacing
