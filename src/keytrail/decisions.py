@@ -30,7 +30,6 @@ Decisions, documented in docs/formats.md:
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -39,7 +38,6 @@ from pathlib import Path
 import orjson
 
 from keytrail.errors import InputError, Problem, UsageError
-from keytrail.formats.csv import unguard
 from keytrail.history import line_hash
 from keytrail.project import Project
 from keytrail.replay import State
@@ -47,7 +45,7 @@ from keytrail.review import grant_id
 from keytrail.schemas import validate
 from keytrail.textsafe import inline
 from keytrail.timeutil import format_time
-from keytrail.worksheets import Assignment, decode, dialect, rows, short
+from keytrail.worksheets import Assignment, decode, short, table
 from keytrail.yamlload import Locator
 
 #: Columns a worksheet must have; the others are informative.
@@ -136,62 +134,37 @@ def _read_one(display: str, text: str, problems: list[Problem],
     from keytrail import key_decisions
 
     lines = text.splitlines()
-    delimiter = dialect(lines[0], REQUIRED) if lines else ","
     if lines and key_decisions.is_key_sheet(lines[0]):
         return key_decisions.read(display, text, problems, assigned)
-    reader = rows(text, delimiter)
     out: list[Decision] = []
     undecided = 0
-    line = 1
-    try:
-        header = next(reader, None)
-        if header is None:
-            problems.append(Problem(display, 1, 0, "", "empty worksheet (no header row)"))
-            return out, 0
-        columns = [h.strip() for h in header[1]]
-        missing = [c for c in REQUIRED if c not in columns]
-        if missing:
-            problems.append(Problem(display, 1, 0, "", f"missing column{'s' if len(missing) > 1 else ''} "
-                                    f"{', '.join(missing)} (a worksheet of `keytrail review` has "
-                                    f"{', '.join(REQUIRED)})"))
-            return out, 0
-        index = {c: columns.index(c) for c in columns}
-        for line, cells in reader:
-            if not cells or all(not c.strip() for c in cells):
-                continue
-            if len(cells) != len(columns):
-                problems.append(Problem(display, line, 0, "", f"{len(cells)} cells, the header has "
-                                        f"{len(columns)}"))
-                continue
-            row = {c: unguard(cells[i]) for c, i in index.items()}
-            reviewer = _assigned_reviewer(display, line, row, assigned, problems)
-            word = row["decision"].strip().lower()
-            if not word:
-                undecided += 1
-                continue
-            action = ACTIONS.get(word)
-            subject, target, resource = row["subject"], row["target"], row["resource"]
-            if action is None:
-                problems.append(Problem(display, line, 0, "decision",
-                                        f"unknown decision {short(row['decision'].strip())} "
-                                        "(write keep or revoke, or leave it blank)"))
-                continue
-            if row["grant_id"].strip() != grant_id(subject, target, resource):
-                problems.append(Problem(display, line, 0, "grant_id",
-                                        f"{short(row['grant_id'].strip())} does not match "
-                                        f"{inline(subject)} → {inline(target)}"
-                                        f"{' on ' + inline(resource) if resource else ''} "
-                                        "(was the row edited?)"))
-                continue
-            if reviewer is False:
-                continue  # its reviewer problem is reported already
-            if assigned is None:  # without a manifest (library use): a principal id in the cell
-                cell = row.get("reviewer", "").strip()
-                reviewer = cell if cell.startswith(("user:", "svc:")) else None
-            out.append(Decision(display, line, action, subject, target, resource,
-                                reviewer if isinstance(reviewer, str) else None, row["comment"].strip()))
-    except csv.Error as exc:
-        problems.append(Problem(display, line + 1, 0, "", f"malformed CSV: {exc}"))
+    for line, row in table(display, text, REQUIRED, "worksheet", problems):
+        reviewer = _assigned_reviewer(display, line, row, assigned, problems)
+        word = row["decision"].strip().lower()
+        if not word:
+            undecided += 1
+            continue
+        action = ACTIONS.get(word)
+        subject, target, resource = row["subject"], row["target"], row["resource"]
+        if action is None:
+            problems.append(Problem(display, line, 0, "decision",
+                                    f"unknown decision {short(row['decision'].strip())} "
+                                    "(write keep or revoke, or leave it blank)"))
+            continue
+        if row["grant_id"].strip() != grant_id(subject, target, resource):
+            problems.append(Problem(display, line, 0, "grant_id",
+                                    f"{short(row['grant_id'].strip())} does not match "
+                                    f"{inline(subject)} → {inline(target)}"
+                                    f"{' on ' + inline(resource) if resource else ''} "
+                                    "(was the row edited?)"))
+            continue
+        if reviewer is False:
+            continue  # its reviewer problem is reported already
+        if assigned is None:  # without a manifest (library use): a principal id in the cell
+            cell = row.get("reviewer", "").strip()
+            reviewer = cell if cell.startswith(("user:", "svc:")) else None
+        out.append(Decision(display, line, action, subject, target, resource,
+                            reviewer if isinstance(reviewer, str) else None, row["comment"].strip()))
     return out, undecided
 
 

@@ -17,10 +17,9 @@ import csv
 from typing import Any
 
 from keytrail.errors import Problem, UsageError
-from keytrail.formats.csv import unguard
 from keytrail.review_keys import KEY_ROW_PREFIX
 from keytrail.textsafe import inline
-from keytrail.worksheets import Assignment, dialect, rows, short
+from keytrail.worksheets import Assignment, dialect, short, table
 
 #: Columns a key worksheet must have; the others are informative.
 KEY_REQUIRED = ("key_id", "owner", "decision", "comment")
@@ -45,47 +44,25 @@ def read(display: str, text: str, problems: list[Problem],
     ``key_id`` set) and how many are undecided; its problems go to ``problems``."""
     from keytrail.decisions import Decision
 
-    delimiter = dialect(text.splitlines()[0], KEY_REQUIRED)
-    reader = rows(text, delimiter)
     out: list[Any] = []
     undecided = 0
-    line = 1
-    try:
-        _, header = next(reader)
-        columns = [h.strip() for h in header]
-        missing = [c for c in KEY_REQUIRED if c not in columns]
-        if missing:
-            problems.append(Problem(display, 1, 0, "", f"missing column{'s' if len(missing) > 1 else ''} "
-                                    f"{', '.join(missing)} (a key worksheet of `keytrail review` has "
-                                    f"{', '.join(KEY_REQUIRED)})"))
-            return out, 0
-        index = {c: columns.index(c) for c in columns}
-        for line, cells in reader:
-            if not cells or all(not c.strip() for c in cells):
-                continue
-            if len(cells) != len(columns):
-                problems.append(Problem(display, line, 0, "", f"{len(cells)} cells, the header has "
-                                        f"{len(columns)}"))
-                continue
-            row = {c: unguard(cells[i]) for c, i in index.items()}
-            key_id, owner, word = row["key_id"].strip(), row["owner"].strip(), row["decision"].strip().lower()
-            issued = _issued(display, line, key_id, owner, bool(word), assigned, problems)
-            if not word:
-                undecided += 1
-                continue
-            action = WORDS.get(word)
-            if action is None:
-                problems.append(Problem(display, line, 0, "decision",
-                                        f"unknown decision {short(row['decision'].strip())} "
-                                        "(write keep or revoke, or leave it blank)"))
-                continue
-            if issued is False:
-                continue  # reported already
-            decider = issued if isinstance(issued, str) else (owner if owner.startswith("user:") else None)
-            out.append(Decision(display, line, action, "", KEY_ROW_PREFIX + key_id, "", decider,
-                                row["comment"].strip(), key_id))
-    except csv.Error as exc:
-        problems.append(Problem(display, line + 1, 0, "", f"malformed CSV: {exc}"))
+    for line, row in table(display, text, KEY_REQUIRED, "key worksheet", problems):
+        key_id, owner, word = row["key_id"].strip(), row["owner"].strip(), row["decision"].strip().lower()
+        issued = _issued(display, line, key_id, owner, bool(word), assigned, problems)
+        if not word:
+            undecided += 1
+            continue
+        action = WORDS.get(word)
+        if action is None:
+            problems.append(Problem(display, line, 0, "decision",
+                                    f"unknown decision {short(row['decision'].strip())} "
+                                    "(write keep or revoke, or leave it blank)"))
+            continue
+        if issued is False:
+            continue  # reported already
+        decider = issued if isinstance(issued, str) else (owner if owner.startswith("user:") else None)
+        out.append(Decision(display, line, action, "", KEY_ROW_PREFIX + key_id, "", decider,
+                            row["comment"].strip(), key_id))
     return out, undecided
 
 

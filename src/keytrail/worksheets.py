@@ -64,6 +64,41 @@ def rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
+def table(display: str, text: str, required: tuple[str, ...], what: str,
+          problems: list[Problem]) -> Iterator[tuple[int, dict[str, str]]]:
+    """The non-blank rows of a worksheet as ``{column: cell}`` (the formula guard removed),
+    each with its line. A missing header or column, a row of another width and malformed CSV
+    go to ``problems`` (``what`` names the sheet in them: "worksheet", "key worksheet")."""
+    from keytrail.formats.csv import unguard
+
+    lines = text.splitlines()
+    reader = rows(text, dialect(lines[0], required) if lines else ",")
+    line = 1
+    try:
+        header = next(reader, None)
+        if header is None:
+            problems.append(Problem(display, 1, 0, "", f"empty {what} (no header row)"))
+            return
+        columns = [h.strip() for h in header[1]]
+        missing = [c for c in required if c not in columns]
+        if missing:
+            problems.append(Problem(display, 1, 0, "", f"missing column{'s' if len(missing) > 1 else ''} "
+                                    f"{', '.join(missing)} (a {what} of `keytrail review` has "
+                                    f"{', '.join(required)})"))
+            return
+        index = {c: columns.index(c) for c in columns}
+        for line, cells in reader:
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(columns):
+                problems.append(Problem(display, line, 0, "", f"{len(cells)} cells, the header has "
+                                        f"{len(columns)}"))
+                continue
+            yield line, {c: unguard(cells[i]) for c, i in index.items()}
+    except csv.Error as exc:
+        problems.append(Problem(display, line + 1, 0, "", f"malformed CSV: {exc}"))
+
+
 def has_work(path: Path) -> bool:
     """Whether a worksheet holds anything a reviewer wrote: a decision or a comment
     (or cannot be read as a worksheet at all, so that nobody can tell)."""
