@@ -18,7 +18,6 @@ key registry, never into a history event (the history has no key action).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,17 +153,9 @@ def cells(row: KeyRow, people: Any) -> dict[str, str]:
 
 def worksheet(rows: list[KeyRow], people: Any) -> str:
     """One owner's key worksheet: RFC 4180, ``\\r\\n`` line endings, formula-safe cells."""
-    import csv
+    from keytrail.formats.csv import sheet
 
-    from keytrail.formats.csv import safe
-
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(KEY_COLUMNS)
-    for row in rows:
-        c = cells(row, people)
-        writer.writerow([safe(c[name]) for name in KEY_COLUMNS])
-    return out.getvalue()
+    return sheet(KEY_COLUMNS, (cells(row, people) for row in rows))
 
 
 def context(groups: dict[str | None, list[KeyRow]], people: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ and the page's templates make every value inert.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from keytrail.people import People
@@ -61,17 +60,9 @@ def row_cells(row: Row, people: People) -> dict[str, str]:
 
 def worksheet(rows: list[Row], people: People) -> str:
     """One reviewer's worksheet: RFC 4180, ``\\r\\n`` line endings, formula-safe cells."""
-    import csv
+    from keytrail.formats.csv import sheet
 
-    from keytrail.formats.csv import safe
-
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(WORKSHEET_COLUMNS)
-    for row in rows:
-        cells = row_cells(row, people)
-        writer.writerow([safe(cells[c]) for c in WORKSHEET_COLUMNS])
-    return out.getvalue()
+    return sheet(WORKSHEET_COLUMNS, (row_cells(row, people) for row in rows))
 
 
 def row_context(row: Row, project: Project, people: People) -> dict[str, Any]:

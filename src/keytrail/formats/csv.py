@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping, Sequence
 
 from keytrail.engine import Report
 from keytrail.formats._common import fields, location_text
@@ -49,6 +50,17 @@ def unguard(cell: str) -> str:
     """A cell without the quote :func:`safe` put in front of it (what a reader of a
     worksheet compares with the data)."""
     return cell[1:] if cell.startswith("'") and _formula(cell[1:]) else cell
+
+
+def sheet(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> str:
+    """A worksheet: RFC 4180, ``\r\n`` line endings, a header of ``columns``, each row's cells
+    in that order, formula-safe (:func:`safe`)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe(row[name]) for name in columns])
+    return out.getvalue()
 
 
 def _formula(text: str) -> bool:
