@@ -112,6 +112,23 @@ def test_bad_input_exits_2(project: Path, capsys: pytest.CaptureFixture[str]) ->
                    "keytrail: 1 error; nothing was checked\n")
 
 
+def test_import_errors_say_nothing_was_imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An import checks nothing, so its errors must not end with "nothing was checked"."""
+    code, out, err = run(capsys, "import", "cloudtrail", str(tmp_path / "missing.json"),
+                         "--out", str(tmp_path / "out.jsonl"))
+    assert code == 2 and out == ""
+    assert err.endswith("keytrail: 1 error; nothing was imported\n")
+    assert "nothing was checked" not in err
+    # near miss: an unreadable --mapping file is an import error too; check's errors keep their words
+    (tmp_path / "map.yaml").write_text("key: 5\n")
+    (tmp_path / "in.json").write_text("{}\n")
+    code, _, err = run(capsys, "import", "cloudtrail", str(tmp_path / "in.json"), "--mapping",
+                       str(tmp_path / "map.yaml"), "--out", str(tmp_path / "out.jsonl"))
+    assert code == 2 and err.endswith("nothing was imported\n")
+    code, _, err = run(capsys, "check", str(tmp_path / "nowhere"))
+    assert code == 2 and err.endswith("nothing was checked\n")
+
+
 def test_nonexistent_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "check", str(tmp_path / "nowhere"), "--as-of", AS_OF)
     assert code == 2 and out == ""

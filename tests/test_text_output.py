@@ -73,7 +73,11 @@ def test_explain_a_role_lists_who_reaches_it_and_how(make_project, capsys: pytes
     root = _nested(make_project)
     assert main(["explain", "role:admin", "--dir", str(root), "--as-of", AS_OF]) == 0
     out = capsys.readouterr().out
-    assert "role:admin is held by 2 principals" in out and "through 2 groups" in out
+    assert "role:admin is held by 2 principals as of" in out and "and by 2 groups (their members reach it through them):" in out
+    # each heading counts the rows under it (it once said "2 principals" above 4 rows)
+    heading, rest = out.split("and by 2 groups")
+    assert sum(line.startswith("  user:") for line in heading.splitlines()) == 2
+    assert sum(line.startswith("  group:") for line in rest.splitlines()) == 2
     assert "user:ann on aws:1  via user:ann -> group:oncall -> group:ops -> role:admin" in out
     assert "user:bob on aws:1  via user:bob -> role:admin" in out
     assert "user:cy" not in out  # revoked
@@ -83,7 +87,8 @@ def test_explain_holders_of_a_group(make_project, capsys: pytest.CaptureFixture[
     root = _nested(make_project)
     assert main(["explain", "group:ops", "--holders", "--dir", str(root), "--as-of", AS_OF]) == 0
     out = capsys.readouterr().out
-    assert "group:ops is held by 1 principal" in out
+    assert "group:ops is held by 1 principal as of" in out
+    assert "and by 1 group (its members reach it through it):" in out  # group:oncall holds group:ops
     assert "user:ann  via user:ann -> group:oncall -> group:ops" in out
 
 

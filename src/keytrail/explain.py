@@ -79,6 +79,21 @@ def edge_lines(project: Project, grant: Grant) -> list[str]:
     return lines
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _holder_rows(graph: AccessGraph, holders: list[str], target: str) -> list[str]:
+    """One row per (holder, resource) reaching ``target``, with one shortest path."""
+    rows = []
+    for holder in holders:
+        for (t, resource), paths in sorted(graph.effective(holder).items()):
+            if t == target:
+                on = f" on {resource}" if resource else ""
+                rows.append(f"  {holder}{on}  via {describe_path(holder, min(paths, key=len))}")
+    return rows
+
+
 def explain_holders(project: Project, state: State, graph: AccessGraph, target: str) -> str:
     """Who reaches ``target`` (directly or through groups), each with one shortest path."""
     when = format_time(state.as_of)
@@ -92,14 +107,15 @@ def explain_holders(project: Project, state: State, graph: AccessGraph, target: 
     lines: list[str] = []
     principals = [h for h in holders if kind_of(h) in ("user", "svc")]
     groups = [h for h in holders if kind_of(h) == "group"]
-    lines.append(f"{target} is held by {len(principals)} principal{'s' if len(principals) != 1 else ''} "
-                 f"as of {when}" + (f", through {len(groups)} group{'s' if len(groups) != 1 else ''}" if groups else "") + ":")
-    for holder in principals + groups:
-        for (t, resource), paths in sorted(graph.effective(holder).items()):
-            if t != target:
-                continue
-            on = f" on {resource}" if resource else ""
-            lines.append(f"  {holder}{on}  via {describe_path(holder, min(paths, key=len))}")
+    # Each heading counts exactly the rows under it: the groups that hold the target are listed
+    # apart from the principals, whose rows already include those reaching it through a group.
+    lines.append(f"{target} is held by {_count(len(principals), 'principal')} as of {when}"
+                 + (":" if principals else "."))
+    lines += _holder_rows(graph, principals, target)
+    if groups:
+        lines.append(f"and by {_count(len(groups), 'group')} "
+                     f"({'its members reach it through it' if len(groups) == 1 else 'their members reach it through them'}):")
+        lines += _holder_rows(graph, groups, target)
     lines.append("")
     lines.append(f"`keytrail explain SUBJECT {target}` shows the chain behind each edge.")
     return _text(lines)

@@ -43,6 +43,18 @@ INCOMPLETE_SHOWN = 20
 
 
 def run(args: argparse.Namespace) -> int:
+    from keytrail.errors import KeytrailError
+
+    try:
+        return _run(args)
+    except KeytrailError as exc:
+        # An import checks nothing: say what its errors stopped in its own words.
+        if exc.consequence == KeytrailError.consequence:
+            exc.consequence = "nothing was imported"
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
     from keytrail.importers.runner import mapping_from
 
     options = {f"{n}_{part}": getattr(args, f"{n}_{part}") for n in ("key", "ticket", "reason")
