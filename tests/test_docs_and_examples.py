@@ -80,6 +80,17 @@ def test_example_output_is_deterministic(capsys: pytest.CaptureFixture[str]) -> 
     assert "33 findings" in outputs[0]
 
 
+def test_readme_names_every_check_format() -> None:
+    """The README's `--format` list once omitted html and github: it must name every format."""
+    from keytrail.render import FORMATS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    options = readme[readme.index("- `--format FORMAT`"):readme.index("- `--output FILE`")]
+    missing = [fmt for fmt in FORMATS if f"`{fmt}`" not in options]
+    assert not missing, f"README.md's --format list omits {missing}"
+    assert "github" in FORMATS and "html" in FORMATS  # the list compared against is the real one
+
+
 def test_readme_commands_are_real() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "pip install -e '.[test]'" in readme
@@ -87,3 +98,17 @@ def test_readme_commands_are_real() -> None:
     assert "python -m pytest" in readme
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "python -m pytest" in ci
+
+
+def test_the_package_declares_its_licence_as_an_spdx_expression() -> None:
+    """A licence table (`license = {text = ...}`) stops building with setuptools after
+    2027-02-18: the installed metadata must carry the SPDX expression and the licence file."""
+    import importlib.metadata
+
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = "Apache-2.0"' in text and 'license-files = ["LICENSE"]' in text
+    assert "license = {" not in text
+    assert (REPO / "LICENSE").is_file()
+    meta = importlib.metadata.metadata("keytrail")
+    assert meta.get("License-Expression") == "Apache-2.0"
+    assert any(name.endswith("LICENSE") for name in meta.get_all("License-File") or [])
