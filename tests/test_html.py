@@ -357,3 +357,20 @@ def test_printable_names_are_shown_as_they_are(make_project: Any) -> None:
                  "roles": [{"id": "role:r"}]}
     text = html.render(report_of(make_project(directory=directory, events=events, policies=[policy])), "high")
     assert f"<td>{name}</td><td>role:r</td>" in text and "日本語 — ✓" in text
+
+
+def test_broken_chain_shows_the_previous_lines_whole_chain(page: str, contract: dict[str, Any]) -> None:
+    """The line before a broken `prev` hash was shown as "no key" with empty fields although it
+    has a key, an actor and a time: the reader compares the two lines, so both are whole."""
+    finding = next(f for f in contract["findings"] if f["check"] == "unexplained.broken-chain"
+                   and "previous" in f["evidence"])
+    previous = finding["evidence"]["previous"]
+    assert previous["event"] == "ev-000352" and previous["location"] == "history/2026-H2.jsonl:53"
+    assert previous["key"] and previous["actor"] and previous["time"]  # the line has them
+    section = page[page.index('<strong>previous</strong>'):]
+    row = _tables(section[:section.index("</table>") + 8])["chain"][1]
+    assert row[0].startswith("ev-000352")
+    assert previous["key"] in row and previous["actor"] in row and row[1].startswith(previous["time"])
+    assert "no key" not in row
+    # near miss: the event whose `prev` broke keeps its own chain beside it
+    assert finding["evidence"]["event"]["event"] == "ev-000353"

@@ -149,7 +149,9 @@ def _chain_breaks(view: View) -> Iterator[Finding]:
         evidence: dict[str, Any] = {"expected": brk.expected, "found": brk.found,
                                     "event": chain(view, event)}
         if before is not None:
-            evidence["previous"] = {"event": before.id, "location": str(view.location(before))}
+            # The whole chain of the line before (it once carried only id and place, so the
+            # reports showed "no key" for a line that has one).
+            evidence["previous"] = chain(view, before)
         ident: tuple[str, ...] = ("chain", here.path if here else "", event.id)
         if seen[(event.file, event.id)] > 1:
             ident += (str(event.line),)
