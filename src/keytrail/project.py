@@ -352,7 +352,8 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
         if len(refused) > 3:
             problems.append(loc.problem(where, f"... and {len(refused) - 3} more matches outside"))
         if not files and not refused:
-            problems.append(loc.problem(where, f"'{excerpt(pattern)}' matches no file"))
+            problems.append(loc.problem(where, f"'{excerpt(pattern)}' matches no file (write one with "
+                                               "`keytrail import FORMAT INPUT --out FILE`)"))
         for f in files:
             if f not in history:
                 history.append(f)

@@ -102,4 +102,22 @@ def _import(args: argparse.Namespace, mapping: Any, assume: str | None, plan: An
     if get(args.format).KIND == "history" and not mapping.key.path:
         print("no key mapping given (--key-from): every converted change has no provisioning key, so "
               "keytrail reports each one as unexplained.missing-key until keys are mapped", file=sys.stderr)
+    if get(args.format).KIND == "history":
+        _hint_project(args.out)
     return seal_after(plan, str(args.out)) if plan is not None else EXIT_OK
+
+
+def _hint_project(out: Path) -> None:
+    """History written where no project will read it: say how to make one that does."""
+    from keytrail.authoring.scaffold import project_root_of
+    from keytrail.textsafe import inline
+
+    if project_root_of(out) is not None:
+        return
+    folder = out.parent
+    root = folder.parent if folder.name == "history" else folder
+    shown = inline(str(root))
+    reads = "history/*.jsonl" if folder.name == "history" else f"{inline(out.name)} (add it to `history:`)"
+    print(f"note: no keytrail.yaml in {inline(str(folder))} or its parent, so no project reads this file "
+          f"yet: `keytrail init {shown}` writes one that reads {reads}, "
+          f"then `keytrail check {shown}`", file=sys.stderr)

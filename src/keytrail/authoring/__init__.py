@@ -1,0 +1,1 @@
+"""Authoring: what helps people write keytrail's inputs (the project scaffold of ``keytrail init``)."""
