@@ -93,3 +93,94 @@ def test_an_unknown_ref_exits_2(make_project, capsys: pytest.CaptureFixture[str]
     _commit(root)
     assert main(["check", str(root), "--compare-policies", "no-such-branch"]) == 2
     assert "neither a folder nor a git commit" in capsys.readouterr().err
+
+
+# -- formats for a pull request ------------------------------------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden" / "impact.md"
+
+
+def _changed(make_project):  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    _commit(root)
+    _change_policy(root)
+    return root
+
+
+def test_impact_markdown_matches_the_golden_file(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """Regenerate with KEYTRAIL_UPDATE_GOLDEN=1 after an intended change, and review the diff."""
+    import os
+
+    root = _changed(make_project)
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD", "-f", "markdown"]) == 1
+    text = capsys.readouterr().out
+    if os.environ.get("KEYTRAIL_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8", newline="")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+    # what a reviewer of the policy PR reads: per rule, newly flagged and cleared, the first findings
+    assert "| `contractors-off-prod` | `forbid` | policies/p0.yaml:" in text
+    assert "Newly flagged:" in text and "Cleared:" in text
+    assert "**2 newly flagged findings at or above high: failing.**" in text
+
+
+def test_impact_markdown_lists_the_first_findings_and_says_how_many_more(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from keytrail.formats.impact import FIRST
+
+    people = [{"id": f"user:c{i:02}", "attributes": {"employment": "contractor"}} for i in range(FIRST + 3)]
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": p["id"], "target": "role:prod-admin",
+               "key": "pk-1", "actor": "svc:bot"} for p in people]
+    root = make_project(directory={"principals": people, "roles": [{"id": "role:prod-admin"}]},
+                        events=events, policies=[POLICY])
+    _commit(root)
+    _change_policy(root)
+    main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD", "-f", "markdown"])
+    text = capsys.readouterr().out
+    assert f"Newly flagged (first {FIRST} of {FIRST + 3}):" in text
+    assert text.count("- **high** `user:c") == FIRST
+    assert "- … and 3 more (`--format json` lists them all)" in text
+
+
+def test_impact_github_annotates_the_changed_rule_lines(
+        make_project, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    root = _changed(make_project)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD", "-f", "github"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    policy = (root / "policies" / "p0.yaml").read_text().splitlines()
+    rule_line = next(i for i, line in enumerate(policy, 1) if "contractors-off-prod" in line)
+    added = next(line for line in lines if "policy impact%3A contractors-off-prod" in line)
+    assert added.startswith(f"::error file={root.as_posix()}/policies/p0.yaml,line={rule_line},")
+    assert "::2 newly flagged." in added and "First: " in added
+    # the removed rule has no line in the working tree: no file, and it says where it was
+    removed = next(line for line in lines if "policy impact%3A leavers" in line)
+    assert removed.startswith("::notice title=") and "file=" not in removed
+    assert "1 cleared (rule removed; it was at policies/p0.yaml:" in removed and " at HEAD)" in removed
+    assert lines[-1].startswith("::notice title=keytrail policy impact::2 newly flagged, 1 cleared")
+    # the step summary gets the Markdown comment
+    assert summary.read_text().startswith("## keytrail: what this policy change flags")
+
+
+def test_impact_json_says_where_each_rule_is(make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _changed(make_project)
+    main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD", "-f", "json"])
+    rules = {r["rule"]: r for r in json.loads(capsys.readouterr().out)["rules"]}
+    assert rules["contractors-off-prod"]["location"]["path"] == "policies/p0.yaml"
+    assert "location_at" not in rules["contractors-off-prod"]
+    assert rules["leavers"]["location_at"] == "HEAD"
+
+
+def test_impact_renders_every_format_asked_for_and_refuses_the_others(
+        make_project, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = _changed(make_project)
+    md, js = tmp_path / "impact.md", tmp_path / "impact.json"
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD",
+                 "-f", "markdown", "-o", str(md), "-f", "json", "-o", str(js)]) == 1
+    assert md.read_text().startswith("## keytrail") and json.loads(js.read_text())["summary"]["added"] == 2
+    # a format the impact has no form in is refused before anything runs, not silently ignored
+    for fmt in ("sarif", "html", "csv"):
+        code = main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD", "-f", fmt])
+        err = capsys.readouterr().err
+        assert code == 2 and f"--compare-policies renders text, json, markdown, github, not {fmt}" in err

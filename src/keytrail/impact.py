@@ -125,9 +125,19 @@ def _from_git(config: ProjectConfig, ref: str, tmp: Path, packs: list[Path]) -> 
     return paths, displays
 
 
-def render_impact(impact: Impact, fmt: str, fail_on: str) -> str:
-    """The impact report as text (a template) or JSON."""
-    data = impact_data(impact, fail_on)
+#: The formats a policy-impact report is rendered in.
+IMPACT_FORMATS = ("text", "json", "markdown", "github")
+
+
+def render_impact(impact: Impact, fmt: str, fail_on: str, data: dict[str, Any] | None = None) -> str:
+    """The impact report as text (a template), JSON, Markdown (a PR comment) or GitHub annotations."""
+    data = impact_data(impact, fail_on) if data is None else data
+    if fmt in ("markdown", "github"):
+        from keytrail.formats import impact as formats
+
+        if fmt == "markdown":
+            return formats.markdown(data)
+        return formats.github(data, impact.current.view.project.root.as_posix())
     if fmt == "json":
         import orjson
 
@@ -135,7 +145,7 @@ def render_impact(impact: Impact, fmt: str, fail_on: str) -> str:
 
         return json_inert(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")) + "\n"
     if fmt != "text":
-        raise UsageError(f"--compare-policies prints text or json, not {fmt}")
+        raise UsageError(f"--compare-policies renders {', '.join(IMPACT_FORMATS)}, not {fmt}")
     from keytrail.render import _template
 
     return _template("impact.txt.j2", autoescape=False).render(**data)
@@ -154,6 +164,8 @@ def impact_data(impact: Impact, fail_on: str) -> dict[str, Any]:
             entry = rules.setdefault(item.rule, {"rule": item.rule, "check": item.check, "added": [],
                                                  "removed": [], "newly_waived": [], "unwaived": []})
             entry[kind].append(finding_data(report, item))
+    for entry in rules.values():
+        _locate(entry, impact)
     failing = impact.failing(fail_on)
     return {
         "base": impact.base,
@@ -164,3 +176,16 @@ def impact_data(impact: Impact, fail_on: str) -> dict[str, Any]:
                     "subjects_removed": len({f.subject for f in impact.removed if f.subject})},
         "rules": [rules[k] for k in sorted(rules)],
     }
+
+
+def _locate(entry: dict[str, Any], impact: Impact) -> None:
+    """Where the rule is written: in the working tree, or (a rule the change removed) at the base."""
+    for report, at in ((impact.current, None), (impact.previous, impact.base)):
+        for policy in report.view.project.policies:
+            for rule in policy.rules:
+                if rule.id == entry["rule"] and rule.location is not None:
+                    entry["location"] = rule.location.as_dict()
+                    if at is not None:
+                        entry["location_at"] = at
+                    return
+    entry["location"] = None

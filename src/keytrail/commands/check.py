@@ -17,7 +17,7 @@ from keytrail.commands._args import (
     time_arg,
     time_options,
 )
-from keytrail.commands._output import Outputs, refuse_inputs, write
+from keytrail.commands._output import Outputs, refuse_inputs
 from keytrail.errors import UsageError
 from keytrail.model import SEVERITIES
 
@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from keytrail import pipeline
 
     outputs = _outputs(args)
+    if args.compare_policies:
+        _impact_formats(outputs)
     args.format = outputs[0][1] if outputs[0][0] == "format" else "text"
     args.output = outputs[0][2]
     as_of = time_arg(args.as_of)
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     state = pipeline.replay(project, as_of, since)
     graph = pipeline.build_graph(project, state)
     if args.compare_policies:
-        return _compare_policies(args, project, state, graph)
+        return _compare_policies(args, outputs, project, state, graph)
     report = pipeline.evaluate(project, state, graph)
     report.baseline = baseline
     from keytrail.render import render_chunks, render_template
@@ -153,11 +155,33 @@ def _read(args: argparse.Namespace, project: Any) -> list[Path]:
     return read
 
 
-def _compare_policies(args: argparse.Namespace, project: Any, state: Any, graph: Any) -> int:
-    from keytrail.impact import compare, render_impact
+def _compare_policies(args: argparse.Namespace, outputs: list[tuple[str, str, str | None]],
+                      project: Any, state: Any, graph: Any) -> int:
+    from keytrail.impact import compare, impact_data, render_impact
     from keytrail.project import load_config
 
     impact = compare(project, load_config(Path(args.dir), args.allow_outside), state, graph,
                      args.compare_policies)
-    write(render_impact(impact, args.format, args.fail_on), args.output)
+    data = impact_data(impact, args.fail_on)
+    staged = Outputs()
+    try:
+        for _, value, output in outputs:
+            staged.add(output, render_impact(impact, value, args.fail_on, data))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if any(value == "github" for _, value, _ in outputs) and summary:
+            staged.append(summary, render_impact(impact, "markdown", args.fail_on, data), "the step summary")
+    except BaseException:
+        staged.discard()
+        raise
+    staged.commit()
     return EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK
+
+
+def _impact_formats(outputs: list[tuple[str, str, str | None]]) -> None:
+    """Every format asked for is one a policy-impact report has, or the run refuses at once."""
+    from keytrail.impact import IMPACT_FORMATS
+
+    for kind, value, _ in outputs:
+        if kind != "format" or value not in IMPACT_FORMATS:
+            raise UsageError(f"--compare-policies renders {', '.join(IMPACT_FORMATS)}, "
+                             f"not {'a --template' if kind != 'format' else value}")
