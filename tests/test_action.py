@@ -1,0 +1,111 @@
+"""The GitHub Action (action.yml) and its script (action/run.sh), run as CI runs it, without GitHub."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import AS_OF, REPO
+
+ACTION = REPO / "action.yml"
+SCRIPT = REPO / "action" / "run.sh"
+ACME = REPO / "examples" / "acme"
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+
+
+def _run(tmp_path: Path, **inputs: str) -> tuple[int, str, dict[str, str]]:
+    """action/run.sh with the inputs in the environment, as the composite step passes them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
+    env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
+    env["GITHUB_OUTPUT"] = str(tmp_path / "output.txt")
+    done = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert "Traceback" not in done.stderr
+    out = tmp_path / "output.txt"
+    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines()) if out.exists() else {}
+    return done.returncode, done.stdout, outputs
+
+
+def _keytrail_installed() -> None:
+    if shutil.which("keytrail", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("the keytrail script is not installed beside this Python")
+
+
+def test_the_action_checks_acme_annotates_writes_sarif_and_summary_and_fails(tmp_path: Path) -> None:
+    _keytrail_installed()
+    sarif = tmp_path / "k.sarif"
+    code, out, outputs = _run(tmp_path, dir="examples/acme", as_of=AS_OF, sarif=str(sarif))
+    assert code == 1  # acme has findings at or above high
+    assert outputs == {"exit-code": "1", "sarif": str(sarif)}
+    assert re.search(r"^::error file=examples/acme/history/2026-H1\.jsonl,line=23,title=keytrail critical", out, re.M)
+    assert "title=keytrail lint::waivers[1].expires" in out  # lint ran first, annotated
+    report = json.loads(sarif.read_text())
+    assert report["version"] == "2.1.0" and report["runs"][0]["results"]
+    assert (tmp_path / "summary.md").read_text().startswith("## keytrail · acme")
+
+
+def test_the_action_passes_when_the_baseline_accepts_every_finding(tmp_path: Path) -> None:
+    _keytrail_installed()
+    baseline = tmp_path / "baseline.json"
+    subprocess.run([str(Path(sys.executable).parent / "keytrail"), "check", str(ACME), "--as-of", AS_OF,
+                    "--write-baseline", str(baseline)], check=True, capture_output=True)
+    code, _, outputs = _run(tmp_path, dir="examples/acme", as_of=AS_OF, baseline=str(baseline),
+                            sarif=str(tmp_path / "k.sarif"), lint="false")
+    assert code == 0 and outputs["exit-code"] == "0"
+    # near miss: the same run with lint on fails on acme's expired waiver although the check passed
+    code, out, outputs = _run(tmp_path, dir="examples/acme", as_of=AS_OF, baseline=str(baseline),
+                              sarif=str(tmp_path / "k.sarif"))
+    assert code == 1 and "the project's files have lint errors" in out
+
+
+def test_the_action_reports_bad_input_as_exit_2(tmp_path: Path) -> None:
+    _keytrail_installed()
+    code, _, outputs = _run(tmp_path, dir=str(tmp_path / "nowhere"), sarif=str(tmp_path / "k.sarif"),
+                            lint="false")
+    assert code == 2 and outputs["exit-code"] == "2" and "sarif" not in outputs
+
+
+def test_the_action_computes_the_policy_impact_against_a_ref(tmp_path: Path) -> None:
+    _keytrail_installed()
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    project = tmp_path / "acme"
+    shutil.copytree(ACME, project)
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    policy = project / "policies" / "acme.yaml"
+    policy.write_text(policy.read_text().replace("max_entitlements: 5", "max_entitlements: 1"))
+    code, out, _ = _run(tmp_path, dir=str(project), as_of=AS_OF, sarif=str(tmp_path / "k.sarif"),
+                        lint="false", compare_policies="HEAD")
+    assert code == 1
+    assert "title=keytrail policy impact%3A acme-service-account-budget::" in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## keytrail: what this policy change flags")  # impact, then the report
+    assert "## keytrail · acme" in summary
+
+
+def test_action_yml_passes_every_input_through_the_environment_only() -> None:
+    """An input spliced into a `run:` script is a command injection; each goes through `env:`."""
+    action = yaml.safe_load(ACTION.read_text())
+    assert action["runs"]["using"] == "composite"
+    for step in action["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), step.get("name")
+    env = next(s for s in action["runs"]["steps"] if s.get("id") == "check")["env"]
+    for name in action["inputs"]:
+        if name in ("install", "upload-sarif"):
+            continue  # used by the install and upload steps
+        assert f"INPUT_{name.upper().replace('-', '_')}" in env, name
+        assert name.replace("-", "_").upper() in SCRIPT.read_text() or name == "lint"
+    assert all(spec.get("description") for spec in action["inputs"].values())
