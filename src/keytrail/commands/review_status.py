@@ -16,6 +16,11 @@ DESCRIPTION = ("Read a review pack and its (partly) filled worksheets, as `keytr
 
 def parse(argv: list[str]) -> argparse.Namespace:
     """The arguments of ``keytrail review status``."""
+    return parser().parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The parser of ``keytrail review status``."""
     from keytrail.cli import _Parser
     from keytrail.commands._args import confine_options
 
@@ -26,7 +31,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                         help="text (default), json (for a CI job) or markdown (for a reminder mail)")
     confine_options(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,6 +17,11 @@ DESCRIPTION = ("Re-derive the SHA-256 of every file the review read (the files t
 
 def parse(argv: list[str]) -> argparse.Namespace:
     """The arguments of ``keytrail review verify``."""
+    return parser().parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The parser of ``keytrail review verify``."""
     from keytrail.cli import _Parser
     from keytrail.commands._args import confine_options
 
@@ -26,7 +31,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="the project folder the pack was written from (default: .; pack.json "
                              "does not record where it was, so that its bytes do not depend on it)")
     confine_options(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,82 @@
+"""The documentation site: `mkdocs build --strict` over docs/, and the generated CLI reference."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+mkdocs = pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install -e '.[docs]')")
+
+
+def _build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site),
+                           "--config-file", str(root / "mkdocs.yml")],
+                          capture_output=True, text=True, check=False, cwd=root)
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("mkdocs.yml", "mkdocs_hooks.py"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "docs", root / "docs")
+    for name in ("examples", "benchmarks", "reports"):  # what docs/ links to outside itself
+        (root / name).symlink_to(REPO / name)
+    return root
+
+
+def test_the_site_builds_strictly(tmp_path: Path) -> None:
+    done = _build(REPO, tmp_path / "site")
+    assert done.returncode == 0, done.stderr
+    site = tmp_path / "site"
+    for page in ("index.html", "cli/index.html", "checks/index.html", "security/index.html",
+                 "import/cloudtrail/index.html"):
+        assert (site / page).is_file(), page
+    # a link out of docs/ becomes the file's repository path, not a dead link
+    assert "examples/acme/README.md</code> in the repository" in (site / "index.html").read_text()
+
+
+def test_a_broken_link_inside_the_docs_fails_the_build(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    assert _build(root, tmp_path / "ok").returncode == 0  # near miss: the copy itself builds
+    page = root / "docs" / "lint.md"
+    page.write_text(page.read_text() + "\nSee [the gone page](gone.md).\n")
+    done = _build(root, tmp_path / "site")
+    assert done.returncode != 0 and "gone.md" in done.stderr
+
+
+def test_a_broken_anchor_fails_the_build(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    page = root / "docs" / "lint.md"
+    page.write_text(page.read_text() + "\nSee [formats](formats.md#no-such-section).\n")
+    done = _build(root, tmp_path / "site")
+    assert done.returncode != 0 and "no-such-section" in done.stderr
+
+
+def test_a_broken_link_out_of_the_docs_fails_the_build(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    page = root / "docs" / "lint.md"
+    page.write_text(page.read_text() + "\nSee [the example](../examples/nowhere/README.md).\n")
+    done = _build(root, tmp_path / "site")
+    assert done.returncode != 0
+    assert "lint.md: link to '../examples/nowhere/README.md': no such file in the repository" in done.stderr
+
+
+def test_docs_cli_md_is_generated_from_the_parser() -> None:
+    """docs/cli.md must be regenerated (`python -m keytrail.authoring.clidoc > docs/cli.md`)
+    when a command or option changes."""
+    from keytrail.authoring.clidoc import reference
+    from keytrail.cli import build_parser
+
+    text = reference()
+    assert (REPO / "docs" / "cli.md").read_text(encoding="utf-8") == text
+    for action in build_parser()._subparsers._group_actions:  # type: ignore[union-attr]
+        for name in action.choices:  # type: ignore[union-attr]
+            assert f"## `keytrail {name}`" in text
+    assert "## `keytrail review status`" in text and "`--compare-policies` `REF`" in text
