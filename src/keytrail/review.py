@@ -91,7 +91,7 @@ UNASSIGNED_REASONS = {
     "reviewer-inactive": "the reviewer is terminated, suspended or has left",
 }
 #: The files a review pack folder may hold; a folder holding anything else is never replaced.
-PACK_ENTRIES = frozenset({"index.html", "findings.json", "summary.md", "worksheets", "pack.json"})
+PACK_ENTRIES = frozenset({"index.html", "findings.json", "summary.md", "worksheets", "pack.json", "findings"})
 UNASSIGNED = "unassigned"
 REVIEWER_MODES = ("owner", "manager")
 

@@ -116,7 +116,7 @@ def context(review: Review) -> dict[str, Any]:
             "rows": [row_context(r, project, people) for r in shown], "more": more})
     cut = {f.fingerprint: "worksheets/" + worksheet_name(reviewer)
            for reviewer, rows in review.reviewers.items() for r in rows for f in r.findings}
-    from keytrail.review_findings import unlisted
+    from keytrail.review_findings import PER_PAGE, unlisted
 
     others = unlisted(review, on_rows, cut, people)
     change = changes(review)
@@ -142,6 +142,7 @@ def context(review: Review) -> dict[str, Any]:
         "changes": change,
         "sections": sections,
         "others": others,
+        "per_page": PER_PAGE,
         "rows_cap": cap,
         "open_sections": len(sections) <= OPEN_SECTIONS,
         "attestation": None if review.attestation is None else _attest_words(review.attestation),
@@ -216,10 +217,12 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
           "attestation": None if att is None else {
               **att, "sentences": [escape(t) for t in att["sentences"]],
               "problems": [escape(p) for p in att["problems"]]},
+          "others": _others_md(ctx["others"]),
           "sections": [{"reviewer": escape(s["reviewer"] or "no reviewer"), "count": s["count"],
                         "flagged": s["flagged"], "worksheet": escape(s["worksheet"])}
                        for s in ctx["sections"]]}
     files["summary.md"] = _template("review-summary.md.j2", autoescape=False).render(**md)
+    files.update(finding_pages(ctx))
     files["findings.json"] = "".join(findings_json(review))  # hashed into pack.json below
     sheets = []
     for reviewer, rows in review.reviewers.items():
@@ -237,10 +240,62 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
         from keytrail.attest import as_json
 
         attestation = as_json(review.attestation)
-    issued = {name: sha256_text(files[name]) for name in PACK_FILES}
+    pages = sorted(p["file"] for p in ctx["others"]["pages"])
+    issued = {name: sha256_text(files[name]) for name in (*PACK_FILES, *pages)}
     files[MANIFEST] = manifest_text(review.period.label, format_time(review.report.as_of) or "",
                                     review.mode, sheets, attestation, {**evidence(review), "files": issued})
     return files
+
+
+#: The most critical or unexplained findings summary.md lists by name (index.html and the
+#: findings pages list them all).
+SUMMARY_SHOWN = 50
+
+
+def _others_md(others: dict[str, Any]) -> dict[str, Any]:
+    """summary.md's account of the findings on no grant row: counts by rule (with where each
+    rule's findings are) and the unwaived critical or unexplained ones, Markdown-escaped."""
+    from keytrail.formats.markdown import escape
+
+    def where(rule: dict[str, Any]) -> str:
+        first, last = rule["first_page"], rule["last_page"]
+        if first is None:
+            return "index.html"
+        if first["number"] == last["number"]:
+            return escape(first["file"])
+        return f"{escape(first['file'])} to {escape(last['file'])}"
+
+    urgent = [f for f in others["findings"] if f["urgent"] and not f["waived"]][:SUMMARY_SHOWN]
+    return {
+        "count": others["count"], "urgent_count": others["urgent"], "pages": len(others["pages"]),
+        "rules": [{"rule": escape(r["rule"]), "check": escape(r["check"]), "severity": r["severity"],
+                   "count": r["count"], "waived": r["waived"], "where": where(r)} for r in others["rules"]],
+        "urgent": [{"severity": f["severity"], "rule": escape(f["rule"]), "message": escape(f["message"]),
+                    "fingerprint": f["fingerprint"]} for f in urgent],
+    }
+
+
+def finding_pages(ctx: dict[str, Any]) -> dict[str, str]:
+    """The findings pages (``findings/findings-NNNN.html``): every finding no grant row of
+    index.html shows, :data:`~keytrail.review_findings.PER_PAGE` a page, when there are more than
+    index.html details."""
+    from collections import Counter
+
+    from keytrail.render import _template
+
+    template = _template("review-findings.html.j2", autoescape=True)
+    pages = ctx["others"]["pages"]
+    out = {}
+    for n, page in enumerate(pages):
+        rules = Counter(f["rule"] for f in page["findings"])
+        out[page["file"]] = template.render(
+            period=ctx["period"], project=ctx["project"], as_of=ctx["as_of"], page=page,
+            pages=len(pages), total=ctx["others"]["count"],
+            # Links are relative to the page, which sits in findings/ beside its siblings.
+            previous=pages[n - 1]["file"].rsplit("/", 1)[1] if n else None,
+            next=pages[n + 1]["file"].rsplit("/", 1)[1] if n + 1 < len(pages) else None,
+            rules=[{"rule": r, "count": c} for r, c in rules.items()])
+    return out
 
 
 def reviewers_work(out: Path) -> list[str]:
@@ -327,6 +382,7 @@ def write_pack(out: Path, files: dict[str, str | Iterable[str]], force: bool = F
                 shutil.rmtree(leftover)
         (tmp / "worksheets").mkdir(parents=True)
         for name, text in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)  # findings/ when the pack has pages
             with (tmp / name).open("w", encoding="utf-8", newline="") as handle:
                 for chunk in [text] if isinstance(text, str) else text:
                     handle.write(chunk)
