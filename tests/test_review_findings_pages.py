@@ -177,3 +177,18 @@ def test_pack_json_cannot_name_other_files_for_verify(acme_pack: Path, tmp_path:
     assert main(["review", "verify", str(pack), str(ACME)]) == 2
     err = capsys.readouterr().err
     assert "evidence.files" in err and "is not a file of a review pack" in err and "Traceback" not in err
+
+
+def test_index_html_counts_the_findings_on_no_grant_row_by_rule(acme_pack: Path) -> None:
+    html = (acme_pack / "index.html").read_text(encoding="utf-8")
+    table = html[html.index('<table id="findings-by-rule">'):]
+    table = table[:table.index("</table>")]
+    rules = re.findall(r"<td>([\w-]+)<br><span class=\"note\">([\w.-]+)</span></td><td class=\"n\">(\d+)", table)
+    assert rules[:3] == [("broken-chain", "unexplained.broken-chain", "2"),
+                         ("drift-extra", "unexplained.drift-extra", "1"),
+                         ("key-out-of-scope", "unexplained.key-out-of-scope", "1")]
+    # Every finding on no grant row is counted once, and the waived one is said to be waived.
+    assert sum(int(n) for _, _, n in rules) == 14
+    assert '<span class="note">1 waived</span>' in table
+    # All of acme's are detailed on the page itself: each rule points below, to no page.
+    assert table.count("<td>below</td>") == len(rules) and "findings/" not in table

@@ -53,7 +53,7 @@ def unlisted(review: Any, shown: set[str], where: dict[str, str], people: Any) -
     report = review.report
     rest = sorted((i for i in report.findings if i.fingerprint not in shown), key=order)
     items = [_item(review, item, where, people) for item in rest]
-    pages = []
+    pages: list[dict[str, Any]] = []
     if len(items) > INDEX_SHOWN:  # more than index.html details: every one goes on a page
         for start in range(0, len(items), PER_PAGE):
             chunk = items[start:start + PER_PAGE]
