@@ -9,7 +9,9 @@ worksheet as issued). Verifying re-derives them:
   recorded: each one matches, differs, is missing (recorded, not read now) or
   is new (read now, not recorded). The pack's own paths are never opened, so a
   manifest cannot make keytrail read a file outside the project;
-- ``index.html``, ``summary.md`` and ``findings.json`` must be as written;
+- ``index.html``, ``summary.md``, ``findings.json`` and the findings pages
+  (``findings/findings-NNNN.html``) must be as written, and no other page may be
+  in ``findings/``;
 - a worksheet is expected to change once its reviewer fills it in: one that
   differs is reported as *filled* (or *edited* when it holds no decision or
   comment, e.g. saved again by a spreadsheet), never as a failure.
