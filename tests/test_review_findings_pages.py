@@ -142,9 +142,7 @@ def test_summary_md_says_where_the_rest_are(generated_pack: Path) -> None:
 
 def test_summary_md_lists_the_first_critical_ones_and_says_where_the_rest_are(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from keytrail import review_pack
-
-    monkeypatch.setattr(review_pack, "SUMMARY_SHOWN", 2)
+    monkeypatch.setattr(review_findings, "SUMMARY_SHOWN", 2)
     pack = review(tmp_path / "pack")
     capsys.readouterr()
     summary = (pack / "summary.md").read_text(encoding="utf-8")

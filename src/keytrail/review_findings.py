@@ -53,13 +53,13 @@ def unlisted(review: Any, shown: set[str], where: dict[str, str], people: Any) -
     report = review.report
     rest = sorted((i for i in report.findings if i.fingerprint not in shown), key=order)
     items = [_item(review, item, where, people) for item in rest]
-    pages: list[dict[str, Any]] = []
+    split: list[dict[str, Any]] = []
     if len(items) > INDEX_SHOWN:  # more than index.html details: every one goes on a page
         for start in range(0, len(items), PER_PAGE):
             chunk = items[start:start + PER_PAGE]
-            pages.append({"file": page_name(len(pages) + 1), "number": len(pages) + 1,
+            split.append({"file": page_name(len(split) + 1), "number": len(split) + 1,
                           "first": start + 1, "last": start + len(chunk), "findings": chunk})
-    page_of = {i: p for p in pages for i in range(p["first"], p["last"] + 1)}
+    page_of = {i: p for p in split for i in range(p["first"], p["last"] + 1)}
     rules: dict[str, dict[str, Any]] = {}
     for n, item in enumerate(items, start=1):
         rule = rules.get(item["rule"])
@@ -79,7 +79,7 @@ def unlisted(review: Any, shown: set[str], where: dict[str, str], people: Any) -
             rule["first_page"] = rule["first_page"] or link
             rule["last_page"] = link
     return {"findings": items[:INDEX_SHOWN], "count": len(items), "more": max(0, len(items) - INDEX_SHOWN),
-            "rules": list(rules.values()), "pages": pages,
+            "rules": list(rules.values()), "pages": split,
             "urgent": sum(1 for i in items if i["urgent"] and not i["waived"]),
             "cut": any(i["worksheet"] for i in items)}
 
@@ -112,6 +112,59 @@ def _item(review: Any, item: Reported, where: dict[str, str], people: Any) -> di
         "urgent": item.severity == "critical" or item.category == "unexplained",
         "worksheet": where.get(item.fingerprint, ""),
     }
+
+
+# -- rendering (summary.md's account, the findings pages) ------------------------------
+
+
+#: The most critical or unexplained findings summary.md lists by name (index.html and the
+#: findings pages list them all).
+SUMMARY_SHOWN = 50
+
+
+def summary(others: dict[str, Any]) -> dict[str, Any]:
+    """summary.md's account of the findings on no grant row: counts by rule (with where each
+    rule's findings are) and the unwaived critical or unexplained ones, Markdown-escaped."""
+    from keytrail.formats.markdown import escape
+
+    def where(rule: dict[str, Any]) -> str:
+        first, last = rule["first_page"], rule["last_page"]
+        if first is None:
+            return "index.html"
+        if first["number"] == last["number"]:
+            return escape(first["file"])
+        return f"{escape(first['file'])} to {escape(last['file'])}"
+
+    urgent = [f for f in others["findings"] if f["urgent"] and not f["waived"]][:SUMMARY_SHOWN]
+    return {
+        "count": others["count"], "urgent_count": others["urgent"], "pages": len(others["pages"]),
+        "rules": [{"rule": escape(r["rule"]), "check": escape(r["check"]), "severity": r["severity"],
+                   "count": r["count"], "waived": r["waived"], "where": where(r)} for r in others["rules"]],
+        "urgent": [{"severity": f["severity"], "rule": escape(f["rule"]), "message": escape(f["message"]),
+                    "fingerprint": f["fingerprint"]} for f in urgent],
+    }
+
+
+def pages(ctx: dict[str, Any]) -> dict[str, str]:
+    """The findings pages (``findings/findings-NNNN.html``): every finding no grant row of
+    index.html shows, :data:`PER_PAGE` a page, when there are more than index.html details."""
+    from collections import Counter
+
+    from keytrail.render import _template
+
+    template = _template("review-findings.html.j2", autoescape=True)
+    listed = ctx["others"]["pages"]
+    out = {}
+    for n, page in enumerate(listed):
+        rules = Counter(f["rule"] for f in page["findings"])
+        out[page["file"]] = template.render(
+            period=ctx["period"], project=ctx["project"], as_of=ctx["as_of"], page=page,
+            pages=len(listed), total=ctx["others"]["count"],
+            # Links are relative to the page, which sits in findings/ beside its siblings.
+            previous=listed[n - 1]["file"].rsplit("/", 1)[1] if n else None,
+            next=listed[n + 1]["file"].rsplit("/", 1)[1] if n + 1 < len(listed) else None,
+            rules=[{"rule": r, "count": c} for r, c in rules.items()])
+    return out
 
 
 def _event_chain(project: Any, event: Any) -> str:

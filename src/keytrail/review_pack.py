@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from keytrail import review_keys
+from keytrail import review_findings, review_keys
 from keytrail.engine import Report
 from keytrail.errors import UsageError
 from keytrail.model import CATEGORIES, SEVERITIES
@@ -217,12 +217,12 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
           "attestation": None if att is None else {
               **att, "sentences": [escape(t) for t in att["sentences"]],
               "problems": [escape(p) for p in att["problems"]]},
-          "others": _others_md(ctx["others"]),
+          "others": review_findings.summary(ctx["others"]),
           "sections": [{"reviewer": escape(s["reviewer"] or "no reviewer"), "count": s["count"],
                         "flagged": s["flagged"], "worksheet": escape(s["worksheet"])}
                        for s in ctx["sections"]]}
     files["summary.md"] = _template("review-summary.md.j2", autoescape=False).render(**md)
-    files.update(finding_pages(ctx))
+    files.update(review_findings.pages(ctx))
     files["findings.json"] = "".join(findings_json(review))  # hashed into pack.json below
     sheets = []
     for reviewer, rows in review.reviewers.items():
@@ -245,57 +245,6 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
     files[MANIFEST] = manifest_text(review.period.label, format_time(review.report.as_of) or "",
                                     review.mode, sheets, attestation, {**evidence(review), "files": issued})
     return files
-
-
-#: The most critical or unexplained findings summary.md lists by name (index.html and the
-#: findings pages list them all).
-SUMMARY_SHOWN = 50
-
-
-def _others_md(others: dict[str, Any]) -> dict[str, Any]:
-    """summary.md's account of the findings on no grant row: counts by rule (with where each
-    rule's findings are) and the unwaived critical or unexplained ones, Markdown-escaped."""
-    from keytrail.formats.markdown import escape
-
-    def where(rule: dict[str, Any]) -> str:
-        first, last = rule["first_page"], rule["last_page"]
-        if first is None:
-            return "index.html"
-        if first["number"] == last["number"]:
-            return escape(first["file"])
-        return f"{escape(first['file'])} to {escape(last['file'])}"
-
-    urgent = [f for f in others["findings"] if f["urgent"] and not f["waived"]][:SUMMARY_SHOWN]
-    return {
-        "count": others["count"], "urgent_count": others["urgent"], "pages": len(others["pages"]),
-        "rules": [{"rule": escape(r["rule"]), "check": escape(r["check"]), "severity": r["severity"],
-                   "count": r["count"], "waived": r["waived"], "where": where(r)} for r in others["rules"]],
-        "urgent": [{"severity": f["severity"], "rule": escape(f["rule"]), "message": escape(f["message"]),
-                    "fingerprint": f["fingerprint"]} for f in urgent],
-    }
-
-
-def finding_pages(ctx: dict[str, Any]) -> dict[str, str]:
-    """The findings pages (``findings/findings-NNNN.html``): every finding no grant row of
-    index.html shows, :data:`~keytrail.review_findings.PER_PAGE` a page, when there are more than
-    index.html details."""
-    from collections import Counter
-
-    from keytrail.render import _template
-
-    template = _template("review-findings.html.j2", autoescape=True)
-    pages = ctx["others"]["pages"]
-    out = {}
-    for n, page in enumerate(pages):
-        rules = Counter(f["rule"] for f in page["findings"])
-        out[page["file"]] = template.render(
-            period=ctx["period"], project=ctx["project"], as_of=ctx["as_of"], page=page,
-            pages=len(pages), total=ctx["others"]["count"],
-            # Links are relative to the page, which sits in findings/ beside its siblings.
-            previous=pages[n - 1]["file"].rsplit("/", 1)[1] if n else None,
-            next=pages[n + 1]["file"].rsplit("/", 1)[1] if n + 1 < len(pages) else None,
-            rules=[{"rule": r, "count": c} for r, c in rules.items()])
-    return out
 
 
 def reviewers_work(out: Path) -> list[str]:
