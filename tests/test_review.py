@@ -198,6 +198,20 @@ def test_reports_folder_is_reproducible(tmp_path: Path, capsys: pytest.CaptureFi
         assert fresh[name] == kept[name], f"reports/2026-Q3/{name} differs: re-run the command"
 
 
+@pytest.mark.parametrize("command", ["keytrail review status reports/2026-Q3 --dir examples/acme",
+                                     "keytrail review verify reports/2026-Q3 examples/acme"])
+def test_reports_readme_shows_the_real_output(command: str, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The output reports/README.md shows for the committed pack is what the command prints."""
+    readme = (REPO / "reports" / "README.md").read_text(encoding="utf-8")
+    start = readme.index(f"$ {command}\n") + len(command) + 3
+    shown = readme[start:readme.index("```", start)]
+    monkeypatch.chdir(REPO)
+    code, out, _ = run(capsys, *command.split()[1:])
+    assert code == 0
+    assert out == shown
+
+
 def test_rerunning_replaces_the_pack_whole(acme_pack: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = review(capsys, ACME, tmp_path / "pack")

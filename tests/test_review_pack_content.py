@@ -61,7 +61,8 @@ def test_every_finding_of_the_period_is_in_index_html_once(pack: Path) -> None:
 
 def test_findings_on_no_grant_row_are_listed_with_their_chain(pack: Path) -> None:
     _, html = fingerprints(pack)
-    section = html[html.index('<h2 id="findings">'):html.index("<h2>Grants to certify")]
+    # The detailed list (after the table of these findings by rule).
+    section = html[html.index('<table class="findings">'):html.index("<h2>Grants to certify")]
     # The tampered event and the drift the summary counts are shown, with their chain.
     assert "ev-000353" in section and "broken-chain" in section and "drift-extra" in section
     for check in ("duplicate-role", "unused-target", "excessive-access"):
@@ -78,7 +79,7 @@ def test_findings_on_no_grant_row_are_listed_with_their_chain(pack: Path) -> Non
 
 def test_critical_and_unexplained_findings_come_first(pack: Path) -> None:
     _, html = fingerprints(pack)
-    section = html[html.index('<h2 id="findings">'):html.index("<h2>Grants to certify")]
+    section = html[html.index('<table class="findings">'):html.index("<h2>Grants to certify")]
     severities = re.findall(r'<span class="sev (\w+)">', section)
     categories = re.findall(r'<br><span class="note">(sprawl|orphaned|unexplained|policy)</span>', section)
     assert severities[0] == "critical" and severities.count("critical") == 3

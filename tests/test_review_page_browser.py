@@ -63,6 +63,37 @@ def test_key_elements_of_the_pack_are_visible(acme_pack: Path, tmp_path: Path) -
     assert seen["wide"] <= 1400, seen  # type: ignore[operator]
 
 
+PAGE_PROBE = """<script>
+function seen(el){if(!el)return null;const r=el.getBoundingClientRect();
+const vis=el.checkVisibility?el.checkVisibility({visibilityProperty:true}):el.offsetParent!==null;
+return {shown:vis&&r.width>0&&r.height>0,top:r.top};}
+const out={nav:seen(document.getElementById('page-nav')),
+row:seen(document.querySelector('table.findings tbody tr')),
+wide:document.documentElement.scrollWidth};
+const p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify(out);
+document.body.appendChild(p);
+</script>"""
+
+
+def test_a_findings_page_shows_its_links_and_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from keytrail import review_findings
+    monkeypatch.setattr(review_findings, "INDEX_SHOWN", 3)
+    monkeypatch.setattr(review_findings, "PER_PAGE", 4)
+    assert main(["review", str(ACME), "--period", "2026-Q3", "--out", str(tmp_path / "pack")]) == 0, \
+        capsys.readouterr().err
+    html = (tmp_path / "pack" / "findings" / "findings-0002.html").read_text(encoding="utf-8")
+    page = tmp_path / "probe.html"
+    page.write_text(html.replace("</body>", PAGE_PROBE + "</body>"), encoding="utf-8")
+    run = _run_browser(_browser(), tmp_path, page, "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _page_errors(run.stderr) == []
+    start = run.stdout.index('<pre id="probe">') + len('<pre id="probe">')
+    seen = json.loads(run.stdout[start:run.stdout.index("</pre>", start)].replace("&quot;", '"'))
+    assert seen["nav"]["shown"] and seen["nav"]["top"] < 900, seen
+    assert seen["row"]["shown"] and seen["wide"] <= 1400, seen
+
+
 def test_a_folded_section_is_seen_as_hidden(acme_pack: Path, tmp_path: Path) -> None:
     # Near miss: the probe really tells a folded section's rows from shown ones.
     html = (acme_pack / "index.html").read_text(encoding="utf-8")
@@ -129,20 +160,22 @@ def test_the_print_view_expands_sections_and_repeats_header_rows(acme_pack: Path
     assert all("Access review 2026-Q3" in p for p in pages)
 
 
-def test_a_cut_findings_list_says_so_before_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    # A reviewer reads the intro, not the note after 20,000 rows: the cut is told up front.
+def test_findings_pages_are_told_before_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # A reviewer reads the intro, not a note after the list: the findings pages are told up front.
     from keytrail import review_findings
-    monkeypatch.setattr(review_findings, "FINDINGS_SHOWN", 3)
+    monkeypatch.setattr(review_findings, "INDEX_SHOWN", 3)
     assert main(["review", str(ACME), "--period", "2026-Q3", "--out", str(tmp_path / "pack")]) == 0, \
         capsys.readouterr().err
     html = (tmp_path / "pack" / "index.html").read_text(encoding="utf-8")
     section = html[html.index('<h2 id="findings">'):]
-    cut = section.index('id="findings-cut"')
-    assert cut < section.index("<table>")
-    assert "This page lists the first 3; the other 11 are only in <code>findings.json</code>." in section
+    told = section.index('id="findings-pages"')
+    assert told < section.index("<table")
+    assert ("This page details the first 3; all 14, in the same order with their chains and fingerprints, "
+            "are on the 1 findings page linked below (2000 a page).") in section
+    assert '<a href="findings/findings-0001.html">findings page 1</a>' in section
 
 
-def test_a_whole_findings_list_says_no_cut(acme_pack: Path) -> None:
+def test_a_whole_findings_list_has_no_pages(acme_pack: Path) -> None:
     html = (acme_pack / "index.html").read_text(encoding="utf-8")
-    assert 'id="findings-cut"' not in html and "the other" not in html
+    assert 'id="findings-pages"' not in html and "findings/findings-" not in html

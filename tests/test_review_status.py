@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from keytrail.cli import main
+from tests.conftest import REPO
 from tests.test_review import ACME, DECIDED_AT, REVIEW_ACTOR, REVIEW_KEY, rows_of, run, write_rows
 
 SHEET = "worksheets/user_tomas.kral.csv"
@@ -219,6 +220,70 @@ def test_verify_an_older_pack_says_what_it_cannot_check(pack: Path, project: Pat
     code, out, _ = run(capsys, "review", "verify", str(pack), str(project))
     assert code == 1
     assert "  UNRECORDED index.html (pack.json records no hash of it)" in out
+
+
+def test_verify_prints_json_for_a_ci_job(pack: Path, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "review", "verify", str(pack), str(project), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["matches"], data["checked"], data["failing"]) == (True, 12, 0)
+    assert data["pack"] == str(pack) and data["project"] == str(project)
+    assert {"group": "input", "path": "history/2026-H2.jsonl", "state": "match"} in data["files"]
+    assert {"group": "pack", "path": "index.html", "state": "match"} in data["files"]
+    assert {"group": "worksheet", "path": SHEET, "state": "issued"} in data["files"]
+
+
+def test_verify_json_says_what_differs(pack: Path, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Near miss of the above: the same output, with the verdict and the file that changed.
+    fill(pack, "revoke")
+    history = project / "history" / "2026-H2.jsonl"
+    history.write_bytes(history.read_bytes() + b"\n")
+    code, out, _ = run(capsys, "review", "verify", str(pack), str(project), "--format", "json")
+    assert code == 1
+    data = json.loads(out)
+    assert (data["matches"], data["failing"]) == (False, 1)
+    assert {"group": "input", "path": "history/2026-H2.jsonl", "state": "differs"} in data["files"]
+    assert {"group": "worksheet", "path": SHEET, "state": "filled"} in data["files"]
+
+
+def test_verify_json_keeps_paths_inert(pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    odd = Path(shutil.copytree(pack, tmp_path / "q3\u202e##[error]"))
+    code, out, _ = run(capsys, "review", "verify", str(odd), str(ACME), "--format", "json")
+    assert code == 0 and "\u202e" not in out and "##[" not in out
+    assert json.loads(out)["pack"] == str(odd)
+
+
+# -- the pack.json schema ----------------------------------------------------------------------
+
+def test_pack_json_validates_against_its_schema(pack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jsonschema import Draft202012Validator
+
+    code, out, _ = run(capsys, "schema", "pack")
+    assert code == 0
+    validator = Draft202012Validator(json.loads(out))
+    data = json.loads((pack / "pack.json").read_text(encoding="utf-8"))
+    assert list(validator.iter_errors(data)) == []
+    committed = json.loads((REPO / "reports" / "2026-Q3" / "pack.json").read_text(encoding="utf-8"))
+    assert list(validator.iter_errors(committed)) == []
+
+
+@pytest.mark.parametrize(("change", "path"), [
+    (lambda d: d["evidence"]["files"].update({"../index.html": "0" * 64}), ["evidence", "files"]),
+    (lambda d: d["worksheets"][0].update(file="../x.csv"), ["worksheets", 0, "file"]),
+    (lambda d: d["evidence"].update(generated_at="2026-10-01T00:00:00Z"), ["evidence", "generated_at"]),
+    (lambda d: d["worksheets"][0].update(sha256="abc"), ["worksheets", 0, "sha256"]),
+    (lambda d: d.update(extra=1), []),
+], ids=["page-outside", "worksheet-outside", "clock", "short-hash", "unknown-key"])
+def test_the_pack_schema_rejects_what_keytrail_never_writes(pack: Path, change: object, path: list) -> None:
+    # Near misses of the above: each one small change the schema must catch.
+    from jsonschema import Draft202012Validator
+
+    from keytrail.schemas import load_schema
+
+    data = json.loads((pack / "pack.json").read_text(encoding="utf-8"))
+    change(data)  # type: ignore[operator]
+    errors = list(Draft202012Validator(load_schema("pack")).iter_errors(data))
+    assert errors and list(errors[0].absolute_path)[:len(path)] == path
 
 
 def test_verify_without_a_pack_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,9 @@ worksheet as issued). Verifying re-derives them:
   recorded: each one matches, differs, is missing (recorded, not read now) or
   is new (read now, not recorded). The pack's own paths are never opened, so a
   manifest cannot make keytrail read a file outside the project;
-- ``index.html``, ``summary.md`` and ``findings.json`` must be as written;
+- ``index.html``, ``summary.md``, ``findings.json`` and the findings pages
+  (``findings/findings-NNNN.html``) must be as written, and no other page may be
+  in ``findings/``;
 - a worksheet is expected to change once its reviewer fills it in: one that
   differs is reported as *filled* (or *edited* when it holds no decision or
   comment, e.g. saved again by a spreadsheet), never as a failure.
@@ -56,18 +58,42 @@ def verify(pack: Path, root: Path, allow_outside: list[str] | None = None) -> li
         else:
             items.append(Item("input", path, "match" if sha256_file(file) == digest else "differs"))
     items += [Item("input", path, "new") for path in now if path not in recorded]
+    items += _pack_files(pack, data, shown)
+    items += _worksheets(pack, data)
+    return items
+
+
+def _pack_files(pack: Path, data: dict[str, Any], shown: str) -> list[Item]:
+    """index.html, summary.md, findings.json and the findings pages pack.json records, then any
+    findings page in the pack that it does not record. A recorded name must be one of these:
+    pack.json is input, and cannot make keytrail open a file elsewhere."""
+    from keytrail.attest import sha256_file
     from keytrail.review_evidence import PACK_FILES
+    from keytrail.review_findings import FOLDER, PAGE_NAME
 
     evidence = data.get("evidence")
     files = evidence.get("files") if isinstance(evidence, dict) else None
-    for name in PACK_FILES:
-        digest = files.get(name) if isinstance(files, dict) else None
+    files = files if isinstance(files, dict) else {}
+    bad = [name for name in files if name not in PACK_FILES and not PAGE_NAME.match(name)]
+    if bad:
+        from keytrail.textsafe import excerpt
+
+        raise InputError(f"{shown}: invalid", [Problem(shown, 0, 0, "evidence.files", (
+            f"'{excerpt(name)}' is not a file of a review pack (index.html, summary.md, findings.json "
+            "or findings/findings-NNNN.html)")) for name in sorted(bad)[:20]])
+    items = []
+    pages = sorted(name for name in files if PAGE_NAME.match(name))
+    for name in (*PACK_FILES, *pages):
+        digest = files.get(name)
         if not isinstance(digest, str):
             items.append(Item("pack", name, "unrecorded"))
             continue
         found = sha256_file(pack / name)
         items.append(Item("pack", name, "missing" if found is None else "match" if found == digest else "differs"))
-    items += _worksheets(pack, data)
+    folder = pack / FOLDER
+    if folder.is_dir():  # a page added to the pack after it was written
+        items += [Item("pack", name, "new") for name in sorted(
+            f"{FOLDER}/{p.name}" for p in folder.iterdir()) if name not in files]
     return items
 
 
@@ -118,6 +144,16 @@ WORDS = {
 }
 
 
+def as_json(items: list[Item], pack: str, root: str) -> dict[str, Any]:
+    """What ``review verify --format json`` prints: the verdict, then every file compared."""
+    return {
+        "pack": pack, "project": root, "matches": matches(items),
+        "checked": sum(1 for i in items if i.group != "worksheet"),
+        "failing": sum(1 for i in items if i.group != "worksheet" and i.state in FAILING),
+        "files": [{"group": i.group, "path": i.path, "state": i.state} for i in items],
+    }
+
+
 def text(items: list[Item], pack: str, root: str) -> str:
     """What ``review verify`` prints (paths inert)."""
     from keytrail.textsafe import inline
@@ -132,7 +168,9 @@ def text(items: list[Item], pack: str, root: str) -> str:
     lines: list[str] = []
     for group, head in heads.items():
         lines.append(head)
-        lines += [f"  {WORDS[i.state]:<10} {inline(i.path)}{notes.get(i.state, '') if i.group == group else ''}"
+        lines += [f"  {WORDS[i.state]:<10} {inline(i.path)}"
+                  + (" (in the pack, not recorded in pack.json)" if i.group == "pack" and i.state == "new"
+                     else notes.get(i.state, ""))
                   for i in items if i.group == group]
     bad = [i for i in items if i.group != "worksheet" and i.state in FAILING]
     if bad:

@@ -13,6 +13,9 @@ One folder per review, rendered from the same data as every other format:
   json``) plus a ``review`` key: the period, the reviewer mode and every active
   grant, so that the next review can tell which grants were added and removed.
 - ``summary.md`` — a short Markdown summary.
+- ``findings/findings-NNNN.html`` — when more findings are on no grant row than
+  the page details, every one of them, :data:`keytrail.review_findings.PER_PAGE`
+  a page (see that module).
 
 Decisions, documented in docs/formats.md:
 
@@ -91,7 +94,7 @@ UNASSIGNED_REASONS = {
     "reviewer-inactive": "the reviewer is terminated, suspended or has left",
 }
 #: The files a review pack folder may hold; a folder holding anything else is never replaced.
-PACK_ENTRIES = frozenset({"index.html", "findings.json", "summary.md", "worksheets", "pack.json"})
+PACK_ENTRIES = frozenset({"index.html", "findings.json", "summary.md", "worksheets", "pack.json", "findings"})
 UNASSIGNED = "unassigned"
 REVIEWER_MODES = ("owner", "manager")
 

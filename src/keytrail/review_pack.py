@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from keytrail import review_keys
+from keytrail import review_findings, review_keys
 from keytrail.engine import Report
 from keytrail.errors import UsageError
 from keytrail.model import CATEGORIES, SEVERITIES
@@ -116,7 +116,7 @@ def context(review: Review) -> dict[str, Any]:
             "rows": [row_context(r, project, people) for r in shown], "more": more})
     cut = {f.fingerprint: "worksheets/" + worksheet_name(reviewer)
            for reviewer, rows in review.reviewers.items() for r in rows for f in r.findings}
-    from keytrail.review_findings import unlisted
+    from keytrail.review_findings import PER_PAGE, unlisted
 
     others = unlisted(review, on_rows, cut, people)
     change = changes(review)
@@ -142,6 +142,7 @@ def context(review: Review) -> dict[str, Any]:
         "changes": change,
         "sections": sections,
         "others": others,
+        "per_page": PER_PAGE,
         "rows_cap": cap,
         "open_sections": len(sections) <= OPEN_SECTIONS,
         "attestation": None if review.attestation is None else _attest_words(review.attestation),
@@ -216,10 +217,12 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
           "attestation": None if att is None else {
               **att, "sentences": [escape(t) for t in att["sentences"]],
               "problems": [escape(p) for p in att["problems"]]},
+          "others": review_findings.summary(ctx["others"]),
           "sections": [{"reviewer": escape(s["reviewer"] or "no reviewer"), "count": s["count"],
                         "flagged": s["flagged"], "worksheet": escape(s["worksheet"])}
                        for s in ctx["sections"]]}
     files["summary.md"] = _template("review-summary.md.j2", autoescape=False).render(**md)
+    files.update(review_findings.pages(ctx))
     files["findings.json"] = "".join(findings_json(review))  # hashed into pack.json below
     sheets = []
     for reviewer, rows in review.reviewers.items():
@@ -237,7 +240,8 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
         from keytrail.attest import as_json
 
         attestation = as_json(review.attestation)
-    issued = {name: sha256_text(files[name]) for name in PACK_FILES}
+    pages = sorted(p["file"] for p in ctx["others"]["pages"])
+    issued = {name: sha256_text(files[name]) for name in (*PACK_FILES, *pages)}
     files[MANIFEST] = manifest_text(review.period.label, format_time(review.report.as_of) or "",
                                     review.mode, sheets, attestation, {**evidence(review), "files": issued})
     return files
@@ -327,6 +331,7 @@ def write_pack(out: Path, files: dict[str, str | Iterable[str]], force: bool = F
                 shutil.rmtree(leftover)
         (tmp / "worksheets").mkdir(parents=True)
         for name, text in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)  # findings/ when the pack has pages
             with (tmp / name).open("w", encoding="utf-8", newline="") as handle:
                 for chunk in [text] if isinstance(text, str) else text:
                     handle.write(chunk)

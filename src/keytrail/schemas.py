@@ -21,7 +21,7 @@ from keytrail.errors import Problem
 from keytrail.yamlload import Locator, format_path
 
 SCHEMA_NAMES = ("project", "directory", "keys", "event", "snapshot", "policy", "findings", "policytest",
-                "checkpoint", "proof")
+                "checkpoint", "proof", "pack")
 
 #: The end of a description's first sentence ("e.g." does not end one).
 _FIRST_SENTENCE = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s")

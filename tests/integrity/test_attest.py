@@ -173,6 +173,15 @@ def test_a_history_that_grew_between_two_reviews_passes(sealed: Sealed, tmp_path
     assert att["verified"] is True and att["history"]["checkpoint"]["seq"] == 2
     assert att["previous"]["status"] == "the history extends checkpoint 1, which the previous review read"
     assert att["previous"]["checkpoint"]["seq"] == 1 and att["previous"]["violations"] == []
+    # A sealed pack, and one compared with a previous review, are described by `keytrail schema pack`.
+    from jsonschema import Draft202012Validator
+
+    from keytrail.schemas import load_schema
+
+    validator = Draft202012Validator(load_schema("pack"))
+    for pack in ("q3", "q4"):
+        data = json.loads((tmp_path / pack / "pack.json").read_text(encoding="utf-8"))
+        assert list(validator.iter_errors(data)) == [], pack
 
 
 def test_an_untouched_history_passes(sealed: Sealed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,10 +9,10 @@ from keytrail.commands._args import EXIT_FINDINGS, EXIT_OK
 
 DESCRIPTION = ("Re-derive the SHA-256 of every file the review read (the files the project at DIR "
                "reads now, compared by the path pack.json recorded) and of the pack's index.html, "
-               "summary.md and findings.json, and say what matches and what differs. Worksheets are "
-               "expected to change once filled in: they are reported as issued, filled or edited, "
-               "never as a failure. Exit 0 the pack matches; 1 a file differs, is missing, new or "
-               "unrecorded; 2 bad input.")
+               "summary.md, findings.json and findings pages, and say what matches and what differs. "
+               "Worksheets are expected to change once filled in: they are reported as issued, filled "
+               "or edited, never as a failure. Exit 0 the pack matches; 1 a file differs, is missing, "
+               "new or unrecorded; 2 bad input.")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -30,6 +30,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("dir", metavar="DIR", nargs="?", default=".",
                         help="the project folder the pack was written from (default: .; pack.json "
                              "does not record where it was, so that its bytes do not depend on it)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text (default) or json: {pack, project, matches, checked, failing, "
+                             "files: [{group, path, state}]} for a CI job")
     confine_options(parser)
     return parser
 
@@ -40,5 +43,13 @@ def run(args: argparse.Namespace) -> int:
     from keytrail import pack_verify
 
     items = pack_verify.verify(Path(args.pack), Path(args.dir), args.allow_outside)
-    sys.stdout.write(pack_verify.text(items, args.pack, args.dir))
+    if args.format == "json":
+        import orjson
+
+        from keytrail.textsafe import json_inert
+
+        data = pack_verify.as_json(items, args.pack, args.dir)
+        sys.stdout.write(json_inert(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")) + "\n")
+    else:
+        sys.stdout.write(pack_verify.text(items, args.pack, args.dir))
     return EXIT_OK if pack_verify.matches(items) else EXIT_FINDINGS
