@@ -91,6 +91,13 @@ def _template(name: str, autoescape: bool) -> Any:
     return _environment(autoescape).get_template(name)
 
 
+def _otlp(report: Report, fail_on: str = "high") -> str:
+    # OTLP/JSON logs (keytrail.otel.jsonfile): imported only when asked for.
+    from keytrail.otel.jsonfile import render as otlp_render
+
+    return otlp_render(report, fail_on)
+
+
 FORMATS: dict[str, Callable[[Report, str], str]] = {
     "text": render_text,
     "json": render_json,
@@ -100,6 +107,7 @@ FORMATS: dict[str, Callable[[Report, str], str]] = {
     "markdown": markdown.render,
     "github": github.render,
     "html": html.render,
+    "otlp": _otlp,
 }
 
 
