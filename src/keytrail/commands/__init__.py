@@ -13,6 +13,7 @@ from keytrail.commands import (
     import_,
     lint,
     prove,
+    record,
     review,
     schema,
     seal,
@@ -33,4 +34,5 @@ COMMANDS = {
     "verify": verify,
     "prove": prove,
     "schema": schema,
+    "record": record,
 }

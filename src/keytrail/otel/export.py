@@ -34,6 +34,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from keytrail.errors import KeytrailError, UsageError
@@ -157,7 +158,7 @@ def _records(items: Sequence[LogItem], project: str) -> list[object]:
     # Resource.create adds the SDK's telemetry.sdk.* and OTEL_RESOURCE_ATTRIBUTES; ours win.
     resource = Resource.create(resource_attributes(project))
     scope = InstrumentationScope(SCOPE, __version__)
-    contexts: dict[object, object] = {}
+    contexts: dict[Any, Any] = {}
     out: list[object] = []
     for item in items:
         context = None
