@@ -71,7 +71,17 @@ def _patterns(config: Path) -> list[str]:
 
 def record_change(change: Change, directory: Path, out: Path, *, now_us: int, trace: Any = None,
                   allow_unexplained: bool = False, wait: float = 30.0) -> Recorded:
-    """Append ``change`` to the history file ``out`` of the project at ``directory``."""
+    """Append ``change`` to the history file ``out`` of the project at ``directory``; every
+    error it raises (a KeytrailError) means nothing was written."""
+    try:
+        return _record(change, directory, out, now_us, trace, allow_unexplained, wait)
+    except KeytrailError as exc:
+        exc.consequence = "nothing was written" if not isinstance(exc, RecordRefused) else exc.consequence
+        raise
+
+
+def _record(change: Change, directory: Path, out: Path, now_us: int, trace: Any, allow_unexplained: bool,
+            wait: float) -> Recorded:
     import orjson
 
     from keytrail.history import line_hash, parse_line
