@@ -206,7 +206,9 @@ def send(items: Sequence[LogItem], project: str, where: Target) -> int:
         sdk_log.removeHandler(collect)
         sdk_log.propagate = propagate
     if sent < len(records):
-        why = collect.messages[-1] if collect.messages else "the exporter reported a failure"
+        # The first transient error says what the endpoint answered; the last, why it gave up.
+        seen = list(dict.fromkeys(collect.messages))
+        why = "; ".join(seen[:1] + seen[-1:] if len(seen) > 1 else seen) or "the exporter reported a failure"
         raise ExportError(f"OTLP export to {excerpt(where.url, 200)} failed: {sent} of {len(records)} "
                           f"log records sent (timeout {where.timeout:g} s with retries): {excerpt(why, 300)}")
     return sent
