@@ -124,7 +124,13 @@ def render_template(report: Report, path: Path, fail_on: str = "high") -> str:
     return usertemplate.render(path, inline_all(context(report, fail_on, limit=None)))
 
 
-STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json}
+def _iter_otlp(report: Report, fail_on: str = "high") -> Iterator[str]:
+    from keytrail.otel.jsonfile import iter_render
+
+    return iter_render(report, fail_on)
+
+
+STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json, "otlp": _iter_otlp}
 
 
 def render_chunks(report: Report, fmt: str, fail_on: str = "high",

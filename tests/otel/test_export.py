@@ -328,3 +328,22 @@ def test_check_with_an_endpoint_does_import_it(tmp_path: Path) -> None:
         found = _modules_after(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "a.txt"), "-f", "text",
                                 "--otlp-endpoint", url])
     assert "opentelemetry.sdk" in found
+
+
+def test_a_password_in_the_endpoint_url_is_never_printed(tmp_path: Path, capsys: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+    with receiver(status=503) as (url, _):
+        secret_url = url.replace("http://", "http://ingest:s3cret@")
+        assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                     "--otlp-endpoint", secret_url]) == 2
+    err = capsys.readouterr().err
+    assert "OTLP export to http://***@127.0.0.1:" in err
+    assert "s3cret" not in err and "ingest" not in err
+
+
+def test_a_url_without_credentials_is_printed_as_it_is(tmp_path: Path, capsys: Any) -> None:
+    with receiver() as (url, _):
+        assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                     "--otlp-endpoint", url]) == 1
+    assert f"to {url}/v1/logs" in capsys.readouterr().err

@@ -13,8 +13,6 @@ import argparse
 import sys
 from typing import Any
 
-from keytrail.textsafe import inline
-
 
 def otlp_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--otlp-endpoint", metavar="URL",
@@ -46,4 +44,4 @@ def export_findings(report: Any, fail_on: str | None, where: Any) -> None:
     items = list(finding_items(report, fail_on, trace_from_env()))
     sent = send(items, report.view.project.name, where)
     print(f"keytrail: sent {sent} finding{'s' if sent != 1 else ''} as OTLP log records to "
-          f"{inline(where.url)}", file=sys.stderr)
+          f"{where.shown}", file=sys.stderr)

@@ -96,6 +96,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"keytrail: recorded {inline(done.event['id'])} in {inline(done.file)}:{done.line}", file=sys.stderr)
     if where is not None:
         send_change(done, now, trace, where)
-        print(f"keytrail: sent {inline(done.event['id'])} as an OTLP log record to {inline(where.url)}",
+        print(f"keytrail: sent {inline(done.event['id'])} as an OTLP log record to {where.shown}",
               file=sys.stderr)
     return EXIT_OK

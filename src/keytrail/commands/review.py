@@ -99,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"keytrail: wrote {args.out}: {len(pack.rows)} grants for "
           f"{len(pack.reviewers) - (1 if unassigned else 0)} reviewers ({unassigned} with no reviewer), "
           f"{len(report.findings)} findings", file=sys.stderr)
-    if otlp is not None:
-        export_findings(report, None, otlp)  # after the pack is written; a failure exits 2
+    code = EXIT_OK
     if att.failed:
         # The pack is written (it is the evidence of what was found), but a review of a history
         # that fails verification, or was rewritten since the previous review, must fail the job.
@@ -109,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"keytrail: the evidence is NOT verified: {len(att.problems())} violation"
               f"{'s' if len(att.problems()) != 1 else ''} (shown at the top of {args.out}/index.html)",
               file=sys.stderr)
-        return EXIT_FINDINGS
-    return EXIT_OK
+        code = EXIT_FINDINGS
+    if otlp is not None:
+        export_findings(report, None, otlp)  # last, after the pack and its verdict; a failure exits 2
+    return code
 
 
 def _command(args: argparse.Namespace) -> list[str]:

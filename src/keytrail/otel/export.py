@@ -63,6 +63,21 @@ class Target:
     url: str
     timeout: float  # seconds, for each batch with its retries
 
+    @property
+    def shown(self) -> str:
+        """The URL as messages print it: a user name or password in it is never printed."""
+        return shown_url(self.url)
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``, inert."""
+    from keytrail.textsafe import inline
+
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2])
+    return inline(parts.geturl())
+
 
 def require_sdk() -> None:
     """Fail early (before anything is written) when the ``otel`` extra is not installed."""
@@ -81,7 +96,7 @@ def require_sdk() -> None:
 def _url(text: str, source: str) -> str:
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"{source}: '{excerpt(text)}' is not an http:// or https:// URL")
+        raise UsageError(f"{source}: '{excerpt(shown_url(text))}' is not an http:// or https:// URL")
     return text.strip()
 
 
@@ -209,6 +224,6 @@ def send(items: Sequence[LogItem], project: str, where: Target) -> int:
         # The first transient error says what the endpoint answered; the last, why it gave up.
         seen = list(dict.fromkeys(collect.messages))
         why = "; ".join(seen[:1] + seen[-1:] if len(seen) > 1 else seen) or "the exporter reported a failure"
-        raise ExportError(f"OTLP export to {excerpt(where.url, 200)} failed: {sent} of {len(records)} "
+        raise ExportError(f"OTLP export to {where.shown} failed: {sent} of {len(records)} "
                           f"log records sent (timeout {where.timeout:g} s with retries): {excerpt(why, 300)}")
     return sent

@@ -69,9 +69,13 @@ def document(items: Iterable[LogItem], project: str) -> str:
     return "".join(iter_document(items, project))
 
 
-def render(report: Any, fail_on: str = "high") -> str:
-    """``--format otlp``: every finding of ``report`` as an OTLP/JSON logs document. A
-    ``TRACEPARENT`` in the environment puts the records in that trace."""
+def iter_render(report: Any, fail_on: str = "high") -> Iterator[str]:
+    """``--format otlp``: every finding of ``report`` as an OTLP/JSON logs document, a record
+    at a time. A ``TRACEPARENT`` in the environment puts the records in that trace."""
     from keytrail.otel.context import trace_from_env
 
-    return document(finding_items(report, fail_on, trace_from_env()), report.view.project.name)
+    return iter_document(finding_items(report, fail_on, trace_from_env()), report.view.project.name)
+
+
+def render(report: Any, fail_on: str = "high") -> str:
+    return "".join(iter_render(report, fail_on))
