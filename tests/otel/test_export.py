@@ -347,3 +347,11 @@ def test_a_url_without_credentials_is_printed_as_it_is(tmp_path: Path, capsys: A
         assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
                      "--otlp-endpoint", url]) == 1
     assert f"to {url}/v1/logs" in capsys.readouterr().err
+
+
+def test_compare_policies_refuses_an_endpoint_it_would_not_use(tmp_path: Path, capsys: Any) -> None:
+    assert main(["check", ACME, "--as-of", AS_OF, "--compare-policies", str(Path(ACME) / "policies"),
+                 "--otlp-endpoint", "http://127.0.0.1:4318"]) == 2
+    assert "--otlp-endpoint exports findings; --compare-policies prints no findings" in capsys.readouterr().err
+    # The near miss: the comparison itself runs without the endpoint.
+    assert main(["check", ACME, "--as-of", AS_OF, "--compare-policies", str(Path(ACME) / "policies")]) in (0, 1)

@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     args.output = outputs[0][2]
     as_of = time_arg(args.as_of)
     since = since_arg(args.since, as_of)
+    if args.compare_policies and args.otlp_endpoint:
+        # The comparison reports a policy change, not findings: nothing would be exported.
+        raise UsageError("--otlp-endpoint exports findings; --compare-policies prints no findings "
+                         "(run the two separately)")
     otlp = prepare(args)  # a bad endpoint or a missing keytrail[otel] fails before the long part
     if otlp is not None or any(value == "otlp" for kind, value, _ in outputs if kind == "format"):
         from keytrail.otel.context import trace_from_env
