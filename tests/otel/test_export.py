@@ -355,3 +355,13 @@ def test_compare_policies_refuses_an_endpoint_it_would_not_use(tmp_path: Path, c
     assert "--otlp-endpoint exports findings; --compare-policies prints no findings" in capsys.readouterr().err
     # The near miss: the comparison itself runs without the endpoint.
     assert main(["check", ACME, "--as-of", AS_OF, "--compare-policies", str(Path(ACME) / "policies")]) in (0, 1)
+
+
+def test_the_logs_headers_variable_wins_over_the_general_one(tmp_path: Path, capsys: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=general")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-tenant=logs")
+    with receiver() as (url, got):
+        assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                     "--otlp-endpoint", url]) == 1
+    assert got.requests[0]["headers"]["x-tenant"] == "logs"

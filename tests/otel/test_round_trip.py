@@ -100,3 +100,16 @@ def test_the_python_api_sends_too(project: Path) -> None:
     (record,) = got.records()
     ids = [kv["value"]["stringValue"] for kv in record["record"]["attributes"] if kv["key"] == "keytrail.id"]
     assert ids == [event["id"]]
+
+
+def test_a_change_recorded_although_unexplained_is_sent_as_a_warning(project: Path, capsys: Any) -> None:
+    with receiver() as (url, got):
+        assert main(["record", "grant", "--dir", str(project), "--out", str(project / "history" / "h.jsonl"),
+                     "--subject", "user:alice", "--target", "role:billing", "--actor", "svc:terraform",
+                     "--key", "pk-tf", "--allow-unexplained", "--otlp-endpoint", url]) == 0
+        assert main(["record", "grant", "--dir", str(project), "--out", str(project / "history" / "h.jsonl"),
+                     "--subject", "user:alice", "--target", "role:prod-admin", "--actor", "svc:terraform",
+                     "--key", "pk-tf", "--otlp-endpoint", url]) == 0
+    warned, fine = (r["record"] for r in got.records())
+    assert (warned["severityNumber"], warned["severityText"]) == (13, "warn")
+    assert (fine["severityNumber"], fine["severityText"]) == (9, "info")
