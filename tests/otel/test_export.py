@@ -365,3 +365,16 @@ def test_the_logs_headers_variable_wins_over_the_general_one(tmp_path: Path, cap
         assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
                      "--otlp-endpoint", url]) == 1
     assert got.requests[0]["headers"]["x-tenant"] == "logs"
+
+
+def test_an_sdk_without_the_logs_api_keytrail_uses_is_a_clear_error(tmp_path: Path, capsys: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk._logs", types.ModuleType("opentelemetry.sdk._logs"))
+    with receiver() as (url, got):
+        assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                     "--otlp-endpoint", url]) == 2
+    err = capsys.readouterr().err
+    assert "the installed OpenTelemetry SDK lacks what keytrail uses" in err and "Traceback" not in err
+    assert not got.requests

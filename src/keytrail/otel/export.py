@@ -162,11 +162,20 @@ class _Collect(logging.Handler):
 
 
 def _records(items: Sequence[LogItem], project: str) -> list[object]:
-    from opentelemetry._logs import LogRecord, SeverityNumber
-    from opentelemetry.sdk._logs import ReadableLogRecord
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+    try:
+        from opentelemetry._logs import LogRecord, SeverityNumber
+        from opentelemetry.sdk._logs import ReadableLogRecord
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        from opentelemetry.trace import (
+            NonRecordingSpan,
+            SpanContext,
+            TraceFlags,
+            set_span_in_context,
+        )
+    except ImportError as exc:  # an SDK from before the logs API took its present shape
+        raise UsageError(f"--otlp-endpoint: the installed OpenTelemetry SDK lacks what keytrail uses "
+                         f"({exc}); pip install 'keytrail[otel]' installs a version that has it") from None
 
     from keytrail import __version__
 
@@ -194,10 +203,13 @@ def _records(items: Sequence[LogItem], project: str) -> list[object]:
 def send(items: Sequence[LogItem], project: str, where: Target) -> int:
     """Export ``items``; return how many were sent, or raise :class:`ExportError`."""
     require_sdk()
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.sdk._logs.export import LogRecordExportResult
-
     records = _records(items, project)
+    try:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.sdk._logs.export import LogRecordExportResult
+    except ImportError as exc:
+        raise UsageError(f"--otlp-endpoint: the installed OpenTelemetry exporter lacks what keytrail "
+                         f"uses ({exc}); pip install 'keytrail[otel]' installs a version that has it") from None
     collect = _Collect()
     sdk_log = logging.getLogger("opentelemetry")
     propagate = sdk_log.propagate
