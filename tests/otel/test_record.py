@@ -383,3 +383,20 @@ def test_import_keytrail_does_not_load_the_recording_package() -> None:
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO / "src")},
                           capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_an_existing_file_the_history_globs_do_not_read_is_refused(project: Path, capsys: Any) -> None:
+    (project / "history" / "notes.txt").write_text("")
+    assert main(grant(project, out="history/notes.txt")) == 2
+    assert "is not one of the project's history files" in capsys.readouterr().err
+    assert (project / "history" / "notes.txt").read_text() == ""
+
+
+def test_a_new_file_in_a_subfolder_a_double_star_glob_reads_is_created(project: Path, capsys: Any) -> None:
+    config = project / "keytrail.yaml"
+    config.write_text(config.read_text().replace("history/*.jsonl", "history/**/*.jsonl"))
+    (project / "history" / "2026").mkdir()
+    assert main(grant(project, out="history/2026/06.jsonl")) == 0
+    assert (project / "history" / "2026" / "06.jsonl").is_file()
+    assert main(grant(project, out="history/2027/01.jsonl")) == 2  # no such folder: not created
+    assert "its folder does not exist" in capsys.readouterr().err
