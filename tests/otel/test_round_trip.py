@@ -26,6 +26,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     monkeypatch.setenv("KEYTRAIL_NOW", NOW)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")  # the receiver is local, whatever proxy CI has
     return write_project(tmp_path / "proj", directory=DIRECTORY, keys=KEYS, events=EVENTS)
 
 
