@@ -1,5 +1,5 @@
 """The command line: ``keytrail check | explain | checks | lint | test | review | decisions | import |
-seal | verify | prove | schema``.
+seal | verify | prove | schema | record``.
 
 ``main(argv)`` returns the exit code, so tests call it directly. Exit codes:
 0 — nothing at or above ``--fail-on``; 1 — findings at or above it;

@@ -479,6 +479,23 @@ def _parse_event(raw: bytes, interner: _Interner, index: int, line: int, display
     return _slow_event(obj, interner, index, line, display)
 
 
+def parse_line(raw: bytes, display: str, line: int) -> tuple[Event | None, list[Problem]]:
+    """One history line read exactly as :func:`load_history` reads it (the fast path, else the
+    schema): what a writer of history checks a line it is about to append with."""
+    interner = _Interner()
+    event = None
+    if len(raw) <= MAX_LINE_BYTES:
+        try:
+            obj = orjson.loads(raw)
+            if type(obj) is not dict or not _may_repeat_keys(raw, obj):
+                event = _fast_event(obj, interner, 0, line)
+        except (orjson.JSONDecodeError, TypeError):
+            event = None
+    if event is not None:
+        return event, []
+    return _parse_event(raw, interner, 0, line, display)
+
+
 def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
     """Read a snapshot JSONL file; raise :class:`InputError` listing every problem."""
     from keytrail.schemas import validate
@@ -525,4 +542,4 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
 
 
 __all__ = ["ACTIONS", "ChainBreak", "History", "load_history", "load_snapshot", "line_hash",
-           "iter_lines"]
+           "iter_lines", "parse_line"]

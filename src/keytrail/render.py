@@ -91,6 +91,13 @@ def _template(name: str, autoescape: bool) -> Any:
     return _environment(autoescape).get_template(name)
 
 
+def _otlp(report: Report, fail_on: str = "high") -> str:
+    # OTLP/JSON logs (keytrail.otel.jsonfile): imported only when asked for.
+    from keytrail.otel.jsonfile import render as otlp_render
+
+    return otlp_render(report, fail_on)
+
+
 FORMATS: dict[str, Callable[[Report, str], str]] = {
     "text": render_text,
     "json": render_json,
@@ -100,6 +107,7 @@ FORMATS: dict[str, Callable[[Report, str], str]] = {
     "markdown": markdown.render,
     "github": github.render,
     "html": html.render,
+    "otlp": _otlp,
 }
 
 
@@ -116,7 +124,13 @@ def render_template(report: Report, path: Path, fail_on: str = "high") -> str:
     return usertemplate.render(path, inline_all(context(report, fail_on, limit=None)))
 
 
-STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json}
+def _iter_otlp(report: Report, fail_on: str = "high") -> Iterator[str]:
+    from keytrail.otel.jsonfile import iter_render
+
+    return iter_render(report, fail_on)
+
+
+STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json, "otlp": _iter_otlp}
 
 
 def render_chunks(report: Report, fmt: str, fail_on: str = "high",

@@ -14,6 +14,7 @@ from keytrail.commands import (
     init,
     lint,
     prove,
+    record,
     review,
     schema,
     seal,
@@ -35,4 +36,5 @@ COMMANDS = {
     "verify": verify,
     "prove": prove,
     "schema": schema,
+    "record": record,
 }

@@ -17,6 +17,7 @@ from keytrail.commands._args import (
     time_arg,
     time_options,
 )
+from keytrail.commands._otel import export_findings, otlp_options, prepare
 from keytrail.commands._output import Outputs, refuse_inputs
 from keytrail.errors import UsageError
 from keytrail.model import SEVERITIES
@@ -27,8 +28,9 @@ def add_parser(sub: Any) -> None:
                             description="Replay the history, check every policy rule, print findings.")
     parser.add_argument("dir", nargs="?", default=".", help="the project folder (holding keytrail.yaml)")
     parser.add_argument("--format", "-f", action=Renderer, dest="renderers", metavar="FORMAT",
-                        help="text (default), json, markdown, html, sarif, junit, csv or github "
-                             "(workflow annotations, and the Markdown report in $GITHUB_STEP_SUMMARY); "
+                        help="text (default), json, markdown, html, sarif, junit, csv, github "
+                             "(workflow annotations, and the Markdown report in $GITHUB_STEP_SUMMARY) "
+                             "or otlp (OpenTelemetry logs, OTLP/JSON); "
                              "repeatable: the n-th --format goes to the n-th --output")
     parser.add_argument("--template", action=Renderer, dest="renderers", metavar="FILE",
                         help="render your own Jinja2 template (sandboxed; the context is documented in "
@@ -52,6 +54,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--limit", type=limit_arg, default=50, metavar="N",
                         help="text format: list at most N findings of each category and severity "
                              "(counts stay complete; 0 lists all; default 50)")
+    otlp_options(parser, "every finding")
     confine_options(parser)
 
 
@@ -65,6 +68,15 @@ def run(args: argparse.Namespace) -> int:
     args.output = outputs[0][2]
     as_of = time_arg(args.as_of)
     since = since_arg(args.since, as_of)
+    if args.compare_policies and args.otlp_endpoint:
+        # The comparison reports a policy change, not findings: nothing would be exported.
+        raise UsageError("--otlp-endpoint exports findings; --compare-policies prints no findings "
+                         "(run the two separately)")
+    otlp = prepare(args)  # a bad endpoint or a missing keytrail[otel] fails before the long part
+    if otlp is not None or any(value == "otlp" for kind, value, _ in outputs if kind == "format"):
+        from keytrail.otel.context import trace_from_env
+
+        trace_from_env()  # an invalid TRACEPARENT fails now, not after the check
     baseline = None
     if args.baseline:  # read first: a bad baseline should fail before the long part
         from keytrail.baseline import read_baseline
@@ -104,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         staged.discard()
         raise
     staged.commit()
+    if otlp is not None:
+        export_findings(report, args.fail_on, otlp)  # last: the other outputs are written already
     if args.write_baseline:
         # Writing a baseline accepts this run's findings: the run did what was asked.
         return EXIT_OK

@@ -14,6 +14,7 @@ from keytrail.commands._args import (
     now_us,
     time_arg,
 )
+from keytrail.commands._otel import export_findings, otlp_options, prepare
 from keytrail.errors import UsageError
 from keytrail.textsafe import inline
 
@@ -48,6 +49,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--reviewer", choices=("owner", "manager"), default="owner",
                         help="who certifies a grant: the owner of its role or group (default), "
                              "or the subject's manager")
+    otlp_options(parser, "every finding of the review")
     confine_options(parser)
 
 
@@ -60,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     period = review.parse_period(args.period)
     as_of = review.review_time(period, time_arg(args.as_of) if args.as_of else None)
     previous = review.read_previous(Path(args.previous)) if args.previous else None
+    otlp = prepare(args)
+    if otlp is not None:
+        from keytrail.otel.context import trace_from_env
+
+        trace_from_env()
     cfg = load_config(Path(args.dir), args.allow_outside)
     before = stat_inputs(cfg.files())  # what the attestation's hashes must be the hashes of
     project = pipeline.load(args.dir, allow_outside=args.allow_outside)
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"keytrail: wrote {args.out}: {len(pack.rows)} grants for "
           f"{len(pack.reviewers) - (1 if unassigned else 0)} reviewers ({unassigned} with no reviewer), "
           f"{len(report.findings)} findings", file=sys.stderr)
+    code = EXIT_OK
     if att.failed:
         # The pack is written (it is the evidence of what was found), but a review of a history
         # that fails verification, or was rewritten since the previous review, must fail the job.
@@ -100,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"keytrail: the evidence is NOT verified: {len(att.problems())} violation"
               f"{'s' if len(att.problems()) != 1 else ''} (shown at the top of {args.out}/index.html)",
               file=sys.stderr)
-        return EXIT_FINDINGS
-    return EXIT_OK
+        code = EXIT_FINDINGS
+    if otlp is not None:
+        export_findings(report, None, otlp)  # last, after the pack and its verdict; a failure exits 2
+    return code
 
 
 def _command(args: argparse.Namespace) -> list[str]:

@@ -39,7 +39,8 @@ Other ``keytrail.X`` attributes are kept on the event as ``X`` (the native
 format keeps unknown fields). ``source`` holds the format, file, line (JSON
 lines) or document index, the record's path
 (``resourceLogs[0].scopeLogs[0].logRecords[2]``), its ``traceId`` and
-``spanId``.
+``spanId``, and the resource's ``keytrail.project`` (the project whose
+``keytrail record`` sent the record: provenance, not a field of the event).
 
 Key mapping: ``--key-from`` (and ``--ticket-from``, ``--reason-from``) take a
 dotted path into the log record seen as ``{"attributes": {...}, "scope":
@@ -72,6 +73,7 @@ FORMAT = "otlp"
 KIND = "history"
 
 PREFIX = "keytrail."
+PROJECT = "keytrail.project"
 ACTIONS = ("grant", "revoke", "join", "move", "leave", "define", "retire", "certify")
 _SCALAR_KEYS = ("stringValue", "boolValue", "intValue", "doubleValue", "bytesValue")
 
@@ -194,7 +196,10 @@ def _convert_one(record: Record, place: str, log: dict[str, Any], scope_attrs: d
                  resource_attrs: dict[str, Any], scope: dict[str, Any], per_span: Counter[tuple[str, str]],
                  ctx: Context) -> dict[str, Any] | None:
     own = attributes(log.get("attributes"), f"{place}.attributes")
-    merged = {**resource_attrs, **scope_attrs, **own}
+    # keytrail.project on the resource names the project whose keytrail wrote the records
+    # (`keytrail record --otlp-endpoint`): where the event came from, not a field of it.
+    project = resource_attrs.get(PROJECT)
+    merged = {**{k: v for k, v in resource_attrs.items() if k != PROJECT}, **scope_attrs, **own}
     fields = {k[len(PREFIX):]: v for k, v in merged.items() if k.startswith(PREFIX)}
     action = fields.get("action")
     if action is None:
@@ -237,6 +242,7 @@ def _convert_one(record: Record, place: str, log: dict[str, Any], scope_attrs: d
     raw.update({k: v for k, v in log.items() if k not in ("attributes", "body")})
     ctx.mapping.apply(raw, event)
     event["source"] = ctx.source(record, fields.get("id") or (f"{trace}/{span}" if trace and span else None),
-                                 path=place, traceId=trace or None, spanId=span or None)
+                                 path=place, traceId=trace or None, spanId=span or None,
+                                 project=project if isinstance(project, str) and project else None)
     ctx.count(str(action))
     return event
