@@ -128,6 +128,8 @@ def test_import_into_a_folder_with_no_project_says_how_to_make_one(
     out.parent.mkdir(parents=True)
     code, _, err = run(capsys, "import", "cloudtrail", str(source), "--out", str(out))
     assert code == 0
+    # nothing was converted: no warning that every converted change lacks a key
+    assert "no key mapping given" not in err
     assert (f"note: no keytrail.yaml in {out.parent} or its parent, so no project reads this file "
             f"yet: `keytrail init {tmp_path / 'acct'}` writes one that reads history/*.jsonl") in err
     # near miss: with a project above the history folder, no note

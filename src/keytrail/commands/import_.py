@@ -99,7 +99,7 @@ def _import(args: argparse.Namespace, mapping: Any, assume: str | None, plan: An
         print(f"warning: {warning}", file=sys.stderr)
     from keytrail.importers import get
 
-    if get(args.format).KIND == "history" and not mapping.key.path:
+    if get(args.format).KIND == "history" and not mapping.key.path and sum(ctx.converted.values()):
         print("no key mapping given (--key-from): every converted change has no provisioning key, so "
               "keytrail reports each one as unexplained.missing-key until keys are mapped", file=sys.stderr)
     if get(args.format).KIND == "history":
