@@ -117,14 +117,16 @@ def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, 
         _validate_state(state, ctx)
         if ctx.problems:
             raise _failed(ctx, place)
-        _write_state(state, out, fmt, force, ctx.assume_time)
+        _write_state(state, out, fmt, force, ctx.assume_time or state.captured)
 
 
 def _snapshot_time_line(captured: str | None) -> str:
-    """``snapshot_time:`` when the dump's capture time is known (``--assume-time``); otherwise a
+    """``snapshot_time:`` when the dump's capture time is known (``--assume-time``, or the pages'
+    response dates); otherwise a
     comment asking for it: the drift checks compare a snapshot only with a capture time."""
     if captured is not None:
-        return f"snapshot_time: {captured}   # --assume-time: when the dump was taken\n"
+        return (f"snapshot_time: {captured}   # when the dump was taken (--assume-time, else the latest "
+                "response date of its pages)\n")
     return ("# snapshot_time: 2026-09-30T18:00:00Z   # set to when the dump was taken (or import with\n"
             "# --assume-time): until it is set, drift against the snapshot is not checked\n")
 
