@@ -91,10 +91,33 @@ class Pages:
         self.captured: str | None = None
 
     def read(self, paths: list[Path]) -> Iterator[Page]:
-        """Every page of ``paths``; what is not a page is a located problem, an error response a skip."""
-        for record in read_records(paths):
+        """Every page of ``paths``; what is not a page is a located problem, an error response a skip.
+
+        A URL read twice (a recorder, a retried job, two runs' files in one folder) is the state
+        twice: the later response — by ``date`` when both have one, else the one read later —
+        replaces the earlier, which is skipped as ``superseded``. Different URLs (the pages of a
+        paged list, ``?after=`` cursors) are all read.
+        """
+        latest: dict[str, tuple[Page, str | None, int]] = {}
+        order: list[Page] = []
+        for n, record in enumerate(read_records(paths)):
             page = self.page(record)
-            if page is not None:
+            if page is None:
+                continue
+            order.append(page)
+            if not page.url:
+                continue
+            when = capture_time(record.data.get("date"))
+            before = latest.get(page.url)
+            if before is not None and before[1] is not None and when is not None and when < before[1]:
+                self.ctx.skip(record, "superseded", "a URL read again")
+                continue
+            if before is not None:
+                self.ctx.skip(before[0].record, "superseded", "a URL read again")
+            latest[page.url] = (page, when, n)
+        kept = {id(entry[0]) for entry in latest.values()}
+        for page in order:
+            if not page.url or id(page) in kept:
                 yield page
 
     def page(self, record: Record) -> Page | None:

@@ -1,0 +1,49 @@
+"""Recorded API cassettes (go-vcr, vcrpy, PyGithub replay files) unwrapped into the pages the
+state importers read: ``{"url", "status", "date", "body"}``, the body as the API returned it.
+
+Tests only: keytrail itself reads what the API returns, never a recorder's wrapper.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _body(text: Any) -> Any:
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def vcr_pages(path: Path) -> list[dict[str, Any]]:
+    """Every successful GET of a go-vcr (terraform-provider-okta) or vcrpy (okta-sdk-python) cassette."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out = []
+    for interaction in doc["interactions"]:
+        request, response = interaction["request"], interaction["response"]
+        if request["method"] != "GET":
+            continue
+        url = request.get("url") or request.get("uri")
+        if "code" in response:  # go-vcr
+            status, body = response["code"], response.get("body")
+            dates = (response.get("headers") or {}).get("Date") or []
+        else:  # vcrpy
+            status, body = response["status"]["code"], response["body"]["string"]
+            dates = (response.get("headers") or {}).get("Date") or (response.get("headers") or {}).get("date") or []
+        parsed = _body(body)
+        if parsed is None:
+            continue
+        out.append({"url": url, "status": status, "date": dates[0] if dates else None, "body": parsed})
+    return out
+
+
+def write_pages(pages: list[dict[str, Any]], path: Path) -> Path:
+    path.write_text("".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
+    return path
