@@ -47,3 +47,14 @@ def vcr_pages(path: Path) -> list[dict[str, Any]]:
 def write_pages(pages: list[dict[str, Any]], path: Path) -> Path:
     path.write_text("".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
     return path
+
+
+def replay_pages(path: Path) -> list[dict[str, Any]]:
+    """Every GET of PyGithub's replay data, as parsed into ``derived/replay_interactions.jsonl``."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["method"] == "GET":
+            out.append({"url": "https://api.github.com" + row["path"], "status": row["status"],
+                        "date": row["response_date"], "body": row["response_body"]})
+    return out

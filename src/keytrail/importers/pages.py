@@ -43,6 +43,7 @@ class Page:
     parts: tuple[str, ...]
     query: dict[str, str]
     body: Any
+    status: int | None = None
 
     def endpoint(self, *names: str) -> str:
         """The path with every part not in ``names`` shown as ``{id}``: a kind for counting."""
@@ -117,8 +118,14 @@ class Pages:
             latest[page.url] = (page, when, n)
         kept = {id(entry[0]) for entry in latest.values()}
         for page in order:
-            if not page.url or id(page) in kept:
-                yield page
+            if page.url and id(page) not in kept:
+                continue
+            if page.status is not None and not 200 <= page.status < 300:
+                # a 404 on a membership URL means "not a member" (and, read last, that an earlier
+                # answer no longer holds): no access to record, nothing lost
+                self.ctx.skip(page.record, "not a successful response", f"HTTP {page.status}")
+                continue
+            yield page
 
     def page(self, record: Record) -> Page | None:
         data = record.data
@@ -132,14 +139,10 @@ class Pages:
                 self.ctx.problem(record, f"status must be a number (the HTTP status), not {json_type(status)}")
                 return None
             parts, query = split_url(url, self.prefix)
-            if status is not None and not 200 <= status < 300:
-                # a 404 on a membership URL means "not a member": no access to record, nothing lost
-                self.ctx.skip(record, "not a successful response", f"HTTP {status}")
-                return None
             when = capture_time(data.get("date"))
             if when is not None and (self.captured is None or when > self.captured):
                 self.captured = when
-            return Page(record, url, parts, query, data["body"])
+            return Page(record, url, parts, query, data["body"], status)
         if self.bare is not None:
             kind = self.bare(record)
             if kind is not None:
