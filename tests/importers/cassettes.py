@@ -58,3 +58,22 @@ def replay_pages(path: Path) -> list[dict[str, Any]]:
             out.append({"url": "https://api.github.com" + row["path"], "status": row["status"],
                         "date": row["response_date"], "body": row["response_body"]})
     return out
+
+
+def graph_mock_pages(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The GET responses of the Microsoft Graph doc-example mocks as pages, and how many mock
+    bodies are not JSON at all (doc examples with trailing commas, stored as text)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    out, unreadable = [], 0
+    for mock in doc["mocks"]:
+        request, response = mock["request"], mock["response"]
+        body = response.get("body")
+        if request["method"] != "GET" or body is None:
+            continue
+        if isinstance(body, str):
+            body = _body(body)
+            if body is None:
+                unreadable += 1
+                continue
+        out.append({"url": request["url"], "status": response.get("statusCode", 200), "body": body})
+    return out, unreadable

@@ -46,8 +46,12 @@ class Page:
     status: int | None = None
 
     def endpoint(self, *names: str) -> str:
-        """The path with every part not in ``names`` shown as ``{id}``: a kind for counting."""
-        return "/" + "/".join(p if p in names else "{id}" for p in self.parts)
+        """The path with every part that is neither in ``names`` nor an API word (``identityGovernance``,
+        ``factors``: lower camel case) shown as ``{id}``: a kind for counting, not the data's names."""
+        return "/" + "/".join(p if p in names or _WORD.fullmatch(p) else "{id}" for p in self.parts)
+
+
+_WORD = re.compile(r"[a-z][A-Za-z]{1,39}")
 
 
 def _prefix(pattern: str) -> re.Pattern[str]:
