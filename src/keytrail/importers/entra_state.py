@@ -62,6 +62,7 @@ from typing import Any
 from keytrail.importers.base import Context, State, json_type, safe_name
 from keytrail.importers.holdings import Holdings, scalar
 from keytrail.importers.pages import Page, Pages, items
+from keytrail.textsafe import excerpt
 
 FORMAT = "entra-state"
 KIND = "state"
@@ -95,7 +96,7 @@ class _Reader:
             return self.user(page, data, at, oid)
         name = scalar(data.get("displayName"))
         if kind in ("group", "servicePrincipal", "directoryRole", "unifiedRoleDefinition") and name is None:
-            self.ctx.incomplete(page.record, kind, f"{at}a {kind} without displayName")
+            self.ctx.incomplete(page.record, kind, f"{at}a {excerpt(kind)} without displayName")
             return None
         if kind == "group":
             gid = f"group:entra/{safe_name(str(name))}"
@@ -139,7 +140,7 @@ class _Reader:
             self.ctx.skip(page.record, "not a principal", kind)
             return None
         self.ctx.incomplete(page.record, kind or "object", f"{at}a directory object of unknown type "
-                                                            f"{kind or '(no @odata.type)'}")
+                                                            f"{excerpt(kind) if kind else '(no @odata.type)'}")
         return None
 
     def user(self, page: Page, data: dict[str, Any], at: str, oid: Any) -> str | None:
@@ -262,8 +263,8 @@ class _Reader:
             value = "default" if role_id == DEFAULT_APP_ROLE else self.app_roles.get(
                 (str(item.get("resourceId")), role_id))
             if app is None or value is None:
-                self.ctx.incomplete(page.record, "app role assignment", f"{at}app role {role_id!r} of "
-                                    f"{item.get('resourceId')!r} is on no /servicePrincipals page (its appRoles)"
+                self.ctx.incomplete(page.record, "app role assignment", f"{at}app role {excerpt(role_id)!r} of "
+                                    f"{excerpt(str(item.get('resourceId')))!r} is on no /servicePrincipals page (its appRoles)"
                                     if app else f"{at}no resourceDisplayName")
                 continue
             kind = str(item.get("principalType") or "")
@@ -286,7 +287,7 @@ class _Reader:
         for page, kind, subject, target, resource, via in self.pending:
             s, t = self.named(subject), self.named(target)
             if s is None or t is None:
-                said = " and ".join(f"{r.lstrip('#')!r} is on no object page" for r, v in ((subject, s), (target, t))
+                said = " and ".join(f"{excerpt(r.lstrip('#'))!r} is on no object page" for r, v in ((subject, s), (target, t))
                                     if v is None)
                 self.ctx.incomplete(page.record, kind, f"{said}: no name to give it")
                 continue

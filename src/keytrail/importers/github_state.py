@@ -64,6 +64,7 @@ from typing import Any
 from keytrail.importers.base import Context, State, json_type, safe_name
 from keytrail.importers.holdings import Holdings, as_dict, scalar
 from keytrail.importers.pages import Page, Pages, items
+from keytrail.textsafe import excerpt
 
 FORMAT = "github-state"
 KIND = "state"
@@ -281,7 +282,7 @@ class _Reader:
         for page, kind, team, subject, target, extra in self.pending:
             gid = self.teams.get(team[1:]) if team.startswith("#") else team
             if gid is None:
-                self.ctx.incomplete(page.record, kind, f"team {team[1:]!r} is on no team page: no name to give it "
+                self.ctx.incomplete(page.record, kind, f"team {excerpt(team[1:])!r} is on no team page: no name to give it "
                                                        "(give /orgs/{org}/teams too)")
                 continue
             if not team.startswith("#"):

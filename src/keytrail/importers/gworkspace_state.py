@@ -59,6 +59,7 @@ from typing import Any
 from keytrail.importers.base import Context, State, json_type, safe_name
 from keytrail.importers.holdings import Holdings, as_dict, scalar
 from keytrail.importers.pages import Page, Pages, items
+from keytrail.textsafe import excerpt
 
 FORMAT = "gworkspace-state"
 KIND = "state"
@@ -221,7 +222,7 @@ class _Reader:
         for page, key, email, kind in self.members:
             group = self.groups.get(key.lower())
             if group is None:
-                self.ctx.incomplete(page.record, "member", f"group {key!r} is on no /groups page: no name to give it")
+                self.ctx.incomplete(page.record, "member", f"group {excerpt(key)!r} is on no /groups page: no name to give it")
                 continue
             subject = f"group:gws/{safe_name(email)}" if kind == "GROUP" else f"user:{safe_name(email)}"
             self.out.hold(subject, group, via="group members")
@@ -244,14 +245,14 @@ class _Reader:
         resource = ""
         missing = []
         if role is None:
-            missing.append(f"role {item.get('roleId')!r} is on no /roles page")
+            missing.append(f"role {excerpt(str(item.get('roleId')))!r} is on no /roles page")
         if holder is None:
-            missing.append(f"{item.get('assigneeType') or 'user'} {item.get('assignedTo')!r} is on no "
+            missing.append(f"{excerpt(str(item.get('assigneeType') or 'user'))} {excerpt(str(item.get('assignedTo')))!r} is on no "
                            f"/{'groups' if table is self.groups else 'users'} page")
         if str(item.get("scopeType") or "CUSTOMER").upper() == "ORG_UNIT":
             unit = self.units.get(str(item.get("orgUnitId") or "").removeprefix("id:"))
             if unit is None:
-                missing.append(f"org unit {item.get('orgUnitId')!r} is on no /orgunits page")
+                missing.append(f"org unit {excerpt(str(item.get('orgUnitId')))!r} is on no /orgunits page")
             resource = f"gws:{unit}"
         if missing or role is None or holder is None:
             self.ctx.incomplete(page.record, "role assignment", at + " and ".join(missing) + ": no name to give it")

@@ -59,6 +59,7 @@ from typing import Any
 from keytrail.importers.base import Context, State, json_type, safe_name
 from keytrail.importers.holdings import Holdings, as_dict, scalar
 from keytrail.importers.pages import Page, Pages, items
+from keytrail.textsafe import excerpt
 
 FORMAT = "okta-state"
 KIND = "state"
@@ -242,7 +243,7 @@ class _Reader:
     def unnamed(self, page: Page, kind: str, ends: tuple[Ref | str, ...]) -> None:
         """One incomplete record for an edge whose ends no page names (each end said)."""
         missing = [e for e in ends if not isinstance(e, str) and self.name(e) is None]
-        said = " and ".join(f"{e[0]} {e[1]!r} is on no /{e[0]}s page" for e in missing if not isinstance(e, str))
+        said = " and ".join(f"{e[0]} {excerpt(e[1])!r} is on no /{e[0]}s page" for e in missing if not isinstance(e, str))
         self.ctx.incomplete(page.record, kind, f"{said}: no name to give it (give that page too)")
 
     def done(self, captured: str | None) -> State:
