@@ -295,12 +295,18 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def _validate_state(state: State, ctx: Context) -> None:
-    from keytrail.schemas import validator
+    from keytrail.schemas import fast_validator, validator
 
+    fast = fast_validator("snapshot")  # jsonschema explains only what the fast validator refuses
     for n, line in enumerate(state.snapshot):
+        if fast is not None and fast.is_valid(line):
+            continue
         for error in validator("snapshot").iter_errors(line):
             ctx.problems.append(Problem("snapshot", n + 1, 0, "", f"converted line is not valid: {error.message}"))
     directory = _directory(state)
+    fast = fast_validator("directory")
+    if fast is not None and fast.is_valid(directory):
+        return
     for error in validator("directory").iter_errors(directory):
         ctx.problems.append(Problem("directory", 0, 0, "/".join(map(str, error.absolute_path)),
                                     f"converted directory is not valid: {error.message}"))
@@ -327,7 +333,8 @@ def _write_state(state: State, out: Path, fmt: str, force: bool, captured: str |
             "".join(orjson.dumps(s).decode("utf-8") + "\n" for s in state.snapshot), encoding="utf-8", newline="")
         (tmp / "directory.yaml").write_text(
             f"# Imported by `keytrail import {fmt}`: the access state, as the directory knows it.\n"
-            + yaml.safe_dump(_directory(state), sort_keys=False, allow_unicode=True), encoding="utf-8", newline="")
+            + yaml.dump(_directory(state), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                        allow_unicode=True), encoding="utf-8", newline="")
         (tmp / "keys.yaml").write_text(
             "# No provisioning keys are registered yet: register them here (docs/formats.md).\nkeys: []\n",
             encoding="utf-8", newline="")
