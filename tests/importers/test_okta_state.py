@@ -136,6 +136,12 @@ def test_an_unnamed_id_is_incomplete_and_a_bare_list_is_a_located_error(tmp_path
     pages.write_text(pages.read_text() + '{"url": "/api/v1/groups/00gX", "body": {"id": "00gX", "profile": {"name": "Ops"}}}\n')
     state, ctx = run(pages)
     assert [(s["subject"], s["target"]) for s in state.snapshot] == [("user:a@x", "group:okta/Ops")]
+    # one assignment read by itself (GET /apps/{aid}/users/{uid}) is an assignment too
+    pages.write_text('{"url": "/api/v1/apps/0oa1/users/00u1", "body": {"id": "00u1", "scope": "USER"}}\n'
+                     '{"url": "/api/v1/apps/0oa1", "body": {"id": "0oa1", "label": "Jira Cloud"}}\n'
+                     '{"url": "/api/v1/users/00u1", "body": {"id": "00u1", "profile": {"login": "a@x"}}}\n')
+    state, ctx = run(pages)
+    assert [(s["subject"], s["target"]) for s in state.snapshot] == [("user:a@x", "role:okta-app/Jira-Cloud")]
     bare = tmp_path / "users.json"
     bare.write_text('[{"id": "00u1", "profile": {"login": "a@x"}}]')
     assert main(["import", "okta-state", str(bare), "--out", str(tmp_path / "o")]) == 2

@@ -15,7 +15,7 @@ page                               read as
                                    a role held through a group is the group's, below)
 ``/groups/{gid}/roles``            the group holds ``role:okta/<role>``
 ``/apps``, ``/apps/{aid}``         roles ``role:okta-app/<label>``
-``/apps/{aid}/users``              the user holds the app (``scope: USER``; ``GROUP`` is
+``/apps/{aid}/users[/{uid}]``      the user holds the app (``scope: USER``; ``GROUP`` is
                                    through a group, below)
 ``/apps/{aid}/groups``             the group holds the app
 =================================  ==========================================================
@@ -208,7 +208,8 @@ class _Reader:
                 self.edges.append((page, "admin role", holder, rid, f"{page.parts[0]} roles"))
 
     def app_users(self, page: Page) -> None:
-        for i, item in items(page, self.ctx):
+        single = len(page.parts) == 4  # GET /apps/{aid}/users/{uid}: one assignment
+        for i, item in [(0, page.body)] if single else items(page, self.ctx):
             if not isinstance(item, dict) or scalar(item.get("id")) is None:
                 self.ctx.problem(page.record, f"[{i}]: an app user must be an object with id")
                 continue
@@ -280,6 +281,7 @@ _HANDLERS: dict[tuple[str | int, ...], Callable[[_Reader, Page], None]] = {
     (3, "groups", "roles"): _Reader.roles,
     (3, "groups", "owners"): _Reader.group_owners,
     (3, "apps", "users"): _Reader.app_users,
+    (4, "apps", "users"): _Reader.app_users,
     (3, "apps", "groups"): _Reader.app_groups,
 }
 
