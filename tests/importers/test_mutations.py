@@ -50,6 +50,9 @@ REAL: dict[str, list[str]] = {
     "gworkspace": ["panther-analysis/derived/gsuite_activityevent_rule_tests.jsonl"],
     "scim": ["python-scim-scim2-models/samples/rfc7644-3.5.2.3-patch_op-replace_all_members.json",
              "python-scim-scim2-models/samples/rfc7643-8.4-group.json"],
+    "okta-state": ["okta-terraform-provider-okta/derived/okta_state_list_responses.jsonl"],
+    "scim-state": ["python-scim-scim2-models/samples/rfc7644-3.4.3-list_response-post_query.json",
+                   "python-scim-scim2-models/samples/rfc7643-8.3-enterprise_user.json"],
     "otlp": ["opentelemetry-proto/examples/logs.json"],
 }
 

@@ -18,7 +18,9 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("import", help="convert a system's export into native history or a snapshot",
                          description="Convert CloudTrail, Okta, Entra, GitHub, Google Workspace, Kubernetes, "
                                      "SCIM or OTLP exports into keytrail's native history (--out FILE.jsonl), "
-                                     "or a state export into a project folder (--out DIR). Every record is "
+                                     "or a state export (AWS, Kubernetes, and the Okta, Entra, GitHub, Google "
+                                     "Workspace and SCIM APIs' pages: *-state) into a project folder (--out DIR). "
+                                     "Every record is "
                                      "converted or counted as skipped; malformed records are errors.")
     parser.add_argument("format", metavar="FORMAT", help="the input's format (keytrail import --help lists them)")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="files or folders (.json, .jsonl, .gz, .yaml)")

@@ -35,6 +35,11 @@ REGISTRY: dict[str, str] = {
     "gworkspace": "gworkspace",
     "scim": "scim",
     "otlp": "otlp",
+    "okta-state": "okta_state",
+    "entra-state": "entra_state",
+    "github-state": "github_state",
+    "gworkspace-state": "gworkspace_state",
+    "scim-state": "scim_state",
 }
 
 

@@ -306,6 +306,8 @@ class State:
     principals: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: when the state was read (the latest response ``Date`` of the pages), if the input says
+    captured: str | None = None
 
 
 def safe_name(text: str) -> str:

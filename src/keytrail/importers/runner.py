@@ -117,14 +117,16 @@ def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, 
         _validate_state(state, ctx)
         if ctx.problems:
             raise _failed(ctx, place)
-        _write_state(state, out, fmt, force, ctx.assume_time)
+        _write_state(state, out, fmt, force, ctx.assume_time or state.captured)
 
 
 def _snapshot_time_line(captured: str | None) -> str:
-    """``snapshot_time:`` when the dump's capture time is known (``--assume-time``); otherwise a
+    """``snapshot_time:`` when the dump's capture time is known (``--assume-time``, or the pages'
+    response dates); otherwise a
     comment asking for it: the drift checks compare a snapshot only with a capture time."""
     if captured is not None:
-        return f"snapshot_time: {captured}   # --assume-time: when the dump was taken\n"
+        return (f"snapshot_time: {captured}   # when the dump was taken (--assume-time, else the latest "
+                "response date of its pages)\n")
     return ("# snapshot_time: 2026-09-30T18:00:00Z   # set to when the dump was taken (or import with\n"
             "# --assume-time): until it is set, drift against the snapshot is not checked\n")
 
@@ -293,12 +295,18 @@ def _publish(tmp: Path, out: Path) -> None:
 
 
 def _validate_state(state: State, ctx: Context) -> None:
-    from keytrail.schemas import validator
+    from keytrail.schemas import fast_validator, validator
 
+    fast = fast_validator("snapshot")  # jsonschema explains only what the fast validator refuses
     for n, line in enumerate(state.snapshot):
+        if fast is not None and fast.is_valid(line):
+            continue
         for error in validator("snapshot").iter_errors(line):
             ctx.problems.append(Problem("snapshot", n + 1, 0, "", f"converted line is not valid: {error.message}"))
     directory = _directory(state)
+    fast = fast_validator("directory")
+    if fast is not None and fast.is_valid(directory):
+        return
     for error in validator("directory").iter_errors(directory):
         ctx.problems.append(Problem("directory", 0, 0, "/".join(map(str, error.absolute_path)),
                                     f"converted directory is not valid: {error.message}"))
@@ -325,7 +333,8 @@ def _write_state(state: State, out: Path, fmt: str, force: bool, captured: str |
             "".join(orjson.dumps(s).decode("utf-8") + "\n" for s in state.snapshot), encoding="utf-8", newline="")
         (tmp / "directory.yaml").write_text(
             f"# Imported by `keytrail import {fmt}`: the access state, as the directory knows it.\n"
-            + yaml.safe_dump(_directory(state), sort_keys=False, allow_unicode=True), encoding="utf-8", newline="")
+            + yaml.dump(_directory(state), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                        allow_unicode=True), encoding="utf-8", newline="")
         (tmp / "keys.yaml").write_text(
             "# No provisioning keys are registered yet: register them here (docs/formats.md).\nkeys: []\n",
             encoding="utf-8", newline="")
