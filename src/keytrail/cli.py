@@ -1,5 +1,5 @@
 """The command line: ``keytrail check | explain | checks | lint | test | review | decisions | import |
-seal | verify | prove | schema``.
+seal | verify | prove | schema | keys | key``.
 
 ``main(argv)`` returns the exit code, so tests call it directly. Exit codes:
 0 — nothing at or above ``--fail-on``; 1 — findings at or above it;
@@ -61,6 +61,26 @@ def _review_subcommand(argv: list[str]) -> Any:
     return review_verify
 
 
+def _keys_subcommand(argv: list[str]) -> Any:
+    """The module of ``keytrail keys show|suggest ...``, or None for ``keytrail keys [DIR] ...``
+    (a folder of that name holding keytrail.yaml is a project, as for ``review``)."""
+    from keytrail.commands.keys import SUBCOMMANDS
+
+    if len(argv) < 2 or argv[0] != "keys" or argv[1] not in SUBCOMMANDS:
+        return None
+    from pathlib import Path
+
+    if (Path(argv[1]) / "keytrail.yaml").is_file():
+        return None
+    if argv[1] == "show":
+        from keytrail.commands import keys_show
+
+        return keys_show
+    from keytrail.commands import keys_suggest
+
+    return keys_suggest
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run keytrail; return the exit code."""
     # keytrail builds millions of long-lived, acyclic objects (events, grants,
@@ -81,7 +101,7 @@ def _main(argv: list[str] | None) -> int:
 
     given = list(sys.argv[1:] if argv is None else argv)
     try:
-        sub = _review_subcommand(given)
+        sub = _review_subcommand(given) or _keys_subcommand(given)
         if sub is not None:
             return int(sub.run(sub.parse(given[2:])))
         args = build_parser().parse_args(given)

@@ -11,6 +11,8 @@ from keytrail.commands import (
     decisions,
     explain,
     import_,
+    key,
+    keys,
     lint,
     prove,
     review,
@@ -33,4 +35,6 @@ COMMANDS = {
     "verify": verify,
     "prove": prove,
     "schema": schema,
+    "keys": keys,
+    "key": key,
 }
