@@ -192,7 +192,7 @@ def _rotate(args: argparse.Namespace, loaded: _Loaded, registry: Any) -> list[st
         from keytrail.schemas import did_you_mean
 
         raise _refuse(loaded, f"key rotate {inline(args.id)}", [
-            f"no key {inline(args.id)!r} in the registry{did_you_mean(args.id, sorted(loaded.keys))}"])
+            f"no key '{inline(args.id)}' in the registry{did_you_mean(args.id, sorted(loaded.keys))}"])
     start = _when(args.not_before, "--not-before", _now())
     reasons: list[str] = []
     if old.revoked_at is not None:
@@ -242,7 +242,7 @@ def _revoke(args: argparse.Namespace, loaded: _Loaded, registry: Any) -> list[st
     if key is None:
         from keytrail.schemas import did_you_mean
 
-        reasons.append(f"no key {inline(args.id)!r} in the registry{did_you_mean(args.id, sorted(loaded.keys))}")
+        reasons.append(f"no key '{inline(args.id)}' in the registry{did_you_mean(args.id, sorted(loaded.keys))}")
     elif key.revoked_at is not None:
         reasons.append(f"{inline(key.id)} already has revoked_at {format_time(key.revoked_at)}; "
                        "a revocation is a record and is not moved")

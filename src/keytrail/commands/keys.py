@@ -27,6 +27,7 @@ from keytrail.commands._args import (
     time_options,
 )
 from keytrail.errors import UsageError
+from keytrail.textsafe import excerpt
 
 #: The words after ``keytrail keys`` that are sub-commands, not a project folder.
 SUBCOMMANDS = ("show", "suggest")
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.key is None and args.trace is None and not Path(args.dir).is_dir() \
             and not Path(args.dir).is_file():
         # `keytrail keys pk-1` reads like a key's timeline: say how to ask for one.
-        raise UsageError(f"keys: {args.dir!r} is not a project folder; for a key's timeline give "
+        raise UsageError(f"keys: '{excerpt(args.dir)}' is not a project folder; for a key's timeline give "
                          f"`keytrail keys show ID` or `keytrail keys --key ID`")
     return show(args, args.dir, args.key)
 
@@ -83,9 +84,9 @@ def show(args: argparse.Namespace, folder: str, key: str | None) -> int:
     allowed = TIMELINE_FORMATS if timeline else LIST_FORMATS
     if args.format not in allowed:
         what = "a timeline" if timeline else "the key list"
-        raise UsageError(f"keys: --format {args.format!r}: {what} is written as {', '.join(allowed)}")
+        raise UsageError(f"keys: --format '{excerpt(args.format)}': {what} is written as {', '.join(allowed)}")
     if args.trace is not None and (why := trace_problem(args.trace)) is not None:
-        raise UsageError(f"keys: --trace {args.trace!r}: {why}")
+        raise UsageError(f"keys: --trace '{excerpt(args.trace)}': {why}")
     as_of = time_arg(args.as_of)
     since = since_arg(args.since, as_of)
     project = pipeline.load(folder, allow_outside=args.allow_outside)
@@ -113,7 +114,7 @@ def show(args: argparse.Namespace, folder: str, key: str | None) -> int:
         from keytrail.textsafe import inline
 
         # An id that names nothing: most likely a typo, never an empty timeline that passes.
-        raise UsageError(f"keys: no key {inline(key)!r} in the registry and no event made under it"
+        raise UsageError(f"keys: no key '{inline(key)}' in the registry and no event made under it"
                          f"{did_you_mean(key, sorted(project.keys))}")
     write(render_timeline(entries, args.format, as_of, since, project.keys, key, args.trace, row), args.output)
     return EXIT_OK

@@ -47,7 +47,7 @@ def apply_proposal(path: Path, loaded: Any, registry: Any) -> list[str]:
             continue
         key = loaded.keys.get(ident)
         if key is None:
-            problems.append(loc.problem(("keys", i, "id"), f"key {inline(ident)!r} is not in {loaded.display}"))
+            problems.append(loc.problem(("keys", i, "id"), f"key '{inline(ident)}' is not in {loaded.display}"))
             continue
         if key.revoked_at is not None:
             if key.revoked_at == at:
@@ -58,7 +58,7 @@ def apply_proposal(path: Path, loaded: Any, registry: Any) -> list[str]:
                     f"{loaded.display}; the proposal says {format_time(at)}")))
             continue
         if any(p[0] == ident for p in plan):
-            problems.append(loc.problem(("keys", i, "id"), f"key {inline(ident)!r} is proposed twice"))
+            problems.append(loc.problem(("keys", i, "id"), f"key '{inline(ident)}' is proposed twice"))
             continue
         why = " ".join(str(item[f]).strip() for f in ("reason",) if item.get(f))
         who = f" (decided by {item['decided_by']}" if item.get("decided_by") else ""

@@ -75,15 +75,15 @@ def _principal(role: str, ident: str, directory: Directory, kinds: tuple[str, ..
 
     kind, colon, name = ident.partition(":")
     if not colon or kind not in kinds or not name:
-        return f"{role} {inline(ident)!r}: expected {' or '.join(k + ':NAME' for k in kinds)}"
+        return f"{role} '{inline(ident)}': expected {' or '.join(k + ':NAME' for k in kinds)}"
     why = token_problem(name)
     if why is not None:
-        return f"{role} {inline(ident)!r} {why}"
+        return f"{role} '{inline(ident)}' {why}"
     principal = directory.principals.get(ident)
     if principal is None:
-        return f"{role} {inline(ident)!r} is not in the directory ({directory.file or 'directory.yaml'})"
+        return f"{role} '{inline(ident)}' is not in the directory ({directory.file or 'directory.yaml'})"
     if principal.status != "active":
-        return f"{role} {inline(ident)!r} is {principal.status}; a key needs active people behind it"
+        return f"{role} '{inline(ident)}' is {principal.status}; a key needs active people behind it"
     return None
 
 
@@ -98,7 +98,7 @@ def scope_problem(glob: str) -> str | None:
     if glob != "*":
         bad = token_problem(glob.partition(":")[2])
         if bad is not None:
-            return f"scope {inline(glob)!r} {bad}"
+            return f"scope '{inline(glob)}' {bad}"
     return None
 
 
@@ -109,7 +109,7 @@ def text_problem(option: str, value: str) -> str | None:
     from keytrail.textsafe import is_inert
 
     if not is_inert(value):
-        return f"{option} {inline(value)!r} holds a control or invisible character; write visible text on one line"
+        return f"{option} '{inline(value)}' holds a control or invisible character; write visible text on one line"
     return None
 
 
@@ -120,21 +120,21 @@ def problems(draft: Draft, keys: dict[str, Key], directory: Directory, policies:
 
     out: list[str] = []
     if not KEY_ID.fullmatch(draft.id):
-        out.append(f"key id {inline(draft.id)!r}: 1 to 128 letters, digits and . _ : / @ + -, "
+        out.append(f"key id '{inline(draft.id)}': 1 to 128 letters, digits and . _ : / @ + -, "
                    "starting with a letter or digit")
     elif draft.id in keys:
         where = keys[draft.id].location
-        out.append(f"key id {inline(draft.id)!r} is already in the registry"
+        out.append(f"key id '{inline(draft.id)}' is already in the registry"
                    + (f" ({where})" if where else "") + "; key ids are never reused")
     out += [p for p in (_principal("holder", draft.holder, directory, ("user", "svc")),
                         _principal("owner", draft.owner, directory, ("user",)),
                         _principal("approver", draft.approved_by, directory, ("user",))) if p]
     if draft.owner == draft.holder and draft.holder.startswith("svc:"):
-        out.append(f"owner {inline(draft.owner)!r} is the service that holds the key; an automation key "
+        out.append(f"owner '{inline(draft.owner)}' is the service that holds the key; an automation key "
                    "needs an accountable human owner")
     for role, who in (("holder", draft.holder), ("owner", draft.owner)):
         if draft.approved_by == who:
-            out.append(f"approver {inline(who)!r} is the key's {role}; a key is approved by someone else")
+            out.append(f"approver '{inline(who)}' is the key's {role}; a key is approved by someone else")
     if not draft.scope:
         out.append("no scope: give at least one --scope GLOB (e.g. role:prod-*)")
     for glob in draft.scope:
