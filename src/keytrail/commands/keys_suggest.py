@@ -88,9 +88,9 @@ def _write(args: argparse.Namespace, found: list) -> int:  # type: ignore[type-a
     reasons: list[str] = []
     drafts = []
     for s in found:
-        purpose = args.purpose or (f"Registered from the history: {s.events} events by "
-                                   f"{', '.join(sorted(s.actors)) or 'no recorded actor'}, "
-                                   f"{format_time(s.first)} to {format_time(s.last)}")
+        purpose = args.purpose or (f"Registered from the history ({s.events} event{'s' if s.events != 1 else ''} "
+                                   f"by {', '.join(sorted(s.actors)) or 'no recorded actor'}, "
+                                   f"{format_time(s.first)} to {format_time(s.last)})")
         draft = Draft(s.id, s.holder or "", args.owner, purpose, args.ticket, args.approved_by,
                       tuple(s.scope), s.first, s.last + 1_000_000)
         drafts.append(draft)
