@@ -78,3 +78,31 @@ def test_proposal_and_id_are_exclusive(org: Path, tmp_path: Path, capsys: pytest
     assert "give ID (with --at, --reason) or --proposal FILE, not both" in capsys.readouterr().err
     assert main(["key", "revoke", "--dir", str(org)]) == 2
     assert "give the key's ID, or --proposal FILE" in capsys.readouterr().err
+
+
+def test_a_key_owners_review_decision_becomes_a_registry_edit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """review → the owner's worksheet → decisions → key revoke --proposal, on the example."""
+    import shutil
+
+    from tests.conftest import REPO
+    from tests.test_review import decide, review
+    from tests.test_review_keys import MARTA, _decide_key
+
+    project = Path(shutil.copytree(REPO / "examples" / "acme", tmp_path / "acme"))
+    original = (project / "keys.yaml").read_text(encoding="utf-8")
+    pack = review(capsys, project, tmp_path / "pack")
+    _decide_key(pack, MARTA, "pk-2026-0012", "revoke", comment="no longer needed")
+    out = project / "history" / "review.jsonl"
+    code, _, err = decide(capsys, project, out, pack / MARTA)
+    assert code == 0, err
+    assert "apply it with `keytrail key revoke --proposal FILE`" in err
+    proposal = out.parent / "review.jsonl.keys-proposal.yaml"
+    assert main(["key", "revoke", "--proposal", str(proposal), "--dir", str(project)]) == 0
+    assert "keys.yaml: revoked pk-2026-0012 at 2026-10-02T10:00:00Z" in capsys.readouterr().out
+    edited = (project / "keys.yaml").read_text(encoding="utf-8")
+    entry = original.index("  - id: pk-2026-0012")
+    before, after = original[:entry], original[entry:]
+    assert edited.startswith(before)  # everything before the key, comments included, unchanged
+    assert after.replace("    revoked_at: null\n", "    revoked_at: 2026-10-02T10:00:00Z\n    notes: "
+                         "'Revoked 2026-10-02T10:00:00Z by access review: no longer needed (decided by "
+                         f"user:marta.nowak, {pack / MARTA}:5)'\n", 1) == edited[len(before):]
