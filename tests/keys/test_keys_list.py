@@ -32,9 +32,9 @@ def test_text_lists_every_key_with_status_use_and_findings(org: Path, capsys: py
 
 
 @pytest.mark.parametrize("as_of, status", [
-    ("2025-12-31T00:00:00Z", "not yet valid"), ("2026-06-01T00:00:00Z", "valid"),
-    ("2027-01-01T00:00:00Z", "expired")])
-def test_status_follows_as_of(org: Path, as_of: str, status: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ("2025-12-31T23:59:59Z", "not yet valid"), ("2026-01-01T00:00:00Z", "valid"),
+    ("2026-12-31T23:59:58Z", "valid"), ("2026-12-31T23:59:59Z", "expired")])
+def test_status_follows_as_of_valid_from_not_before_until_strictly_before_expires(org: Path, as_of: str, status: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", str(org), "--as-of", as_of, "--format", "json"]) == 0
     keys = {k["id"]: k for k in json.loads(capsys.readouterr().out)["keys"]}
     assert keys["pk-1"]["status"] == status

@@ -27,7 +27,7 @@ def status(key: Key | None, as_of: int) -> str:
         return "unknown"
     if key.revoked_at is not None and key.revoked_at <= as_of:
         return "revoked"
-    if key.expires is not None and key.expires < as_of:
+    if key.expires is not None and key.expires <= as_of:  # valid strictly before expires
         return "expired"
     if key.not_before is not None and key.not_before > as_of:
         return "not yet valid"
