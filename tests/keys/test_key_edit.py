@@ -265,3 +265,17 @@ def test_max_validity_is_the_tightest_enabled_long_lived_key_rule() -> None:
     # Without such a rule (or with it disabled), keytrail's default of a year bounds keys.
     assert max_validity([Policy("a", "a.yaml", rules=(rule("off", "7d", enabled=False),))])[0] \
         == DEFAULT_MAX_VALIDITY == 365 * day
+
+
+def test_a_byte_order_mark_is_kept(org: Path) -> None:
+    (org / "keys.yaml").write_bytes(b"\xef\xbb\xbf" + KEYS_YAML.encode())
+    assert main(_issue(org)) == 0
+    data = (org / "keys.yaml").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf" + KEYS_YAML.encode()) and data.count(b"\xef\xbb\xbf") == 1
+
+
+def test_rotating_a_key_without_owner_asks_for_one(org: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (org / "keys.yaml").write_text(KEYS_YAML.replace("    owner: user:alice\n", ""))
+    assert main(["key", "rotate", "pk-1", "pk-1b", "--dir", str(org)]) == 2
+    assert "no owner: give --owner (user:NAME)" in capsys.readouterr().err
+    assert main(["key", "rotate", "pk-1", "pk-1b", "--owner", "user:carol", "--dir", str(org)]) == 0

@@ -106,3 +106,9 @@ def test_a_key_owners_review_decision_becomes_a_registry_edit(tmp_path: Path, ca
     assert after.replace("    revoked_at: null\n", "    revoked_at: 2026-10-02T10:00:00Z\n    notes: "
                          "'Revoked 2026-10-02T10:00:00Z by access review: no longer needed (decided by "
                          f"user:marta.nowak, {pack / MARTA}:5)'\n", 1) == edited[len(before):]
+
+
+def test_a_comment_with_a_line_break_is_recorded_inert(org: Path, tmp_path: Path) -> None:
+    proposal = _proposal(tmp_path / "p.yaml", ("pk-2", "left\n::error::x"))
+    assert main(["key", "revoke", "--proposal", str(proposal), "--dir", str(org)]) == 0
+    assert "by access review: left\\n::error::x (decided by" in (org / "keys.yaml").read_text()

@@ -75,6 +75,7 @@ class Registry:
     doc: Any
     yaml: Any
     newline: str
+    bom: bool = False
 
     @property
     def entries(self) -> Any:
@@ -130,7 +131,7 @@ class Registry:
             before.ca.items[last] = [None, None, CommentToken("\n\n", CommentMark(0), None), None]
 
     def _blank_lines_between_entries(self) -> bool:
-        text = self.original.decode("utf-8").replace("\r\n", "\n")
+        text = self.original.decode("utf-8").replace("\r\n", "\n")  # a BOM cannot hold "\nkeys:"
         return "\n\n" in text.partition("\nkeys:")[2]
 
     def set(self, ident: str, name: str, value: Any, after: str | None = None) -> None:
@@ -156,7 +157,8 @@ class Registry:
         out = io.StringIO()
         self.yaml.dump(self.doc, out)
         text = out.getvalue()
-        return text.replace("\n", "\r\n") if self.newline == "\r\n" else text
+        text = text.replace("\n", "\r\n") if self.newline == "\r\n" else text
+        return "\ufeff" + text if self.bom else text
 
     def write(self, validate: Callable[[Path, str], Any]) -> str:
         """Validate the edited registry and put it in place atomically; return its text."""
@@ -212,7 +214,8 @@ def open_registry(path: Path, display: str, root: Path) -> Registry:
     except UnicodeDecodeError as exc:
         raise refuse(f"is not UTF-8 (byte {exc.start + 1})") from None
     newline = "\r\n" if "\r\n" in text else "\n"
-    plain = text.replace("\r\n", "\n")
+    bom = text.startswith("\ufeff")  # kept: an editor that wrote one expects it back
+    plain = text[1:].replace("\r\n", "\n") if bom else text.replace("\r\n", "\n")
     from ruamel.yaml.util import load_yaml_guess_indent
 
     try:
@@ -230,4 +233,4 @@ def open_registry(path: Path, display: str, root: Path) -> Registry:
                      "reformat that part")
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise refuse("has no `keys:` list")
-    return Registry(path, display, original, doc, yaml, newline)
+    return Registry(path, display, original, doc, yaml, newline, bom)

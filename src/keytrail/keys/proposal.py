@@ -68,11 +68,10 @@ def apply_proposal(path: Path, loaded: Any, registry: Any) -> list[str]:
                      + (who + ")" if who else "")))
     if problems:
         raise EditRefused(f"{display}: not applied; {loaded.display} was not changed", problems)
-    from keytrail.textsafe import is_inert
-
     for ident, at, text in plan:
         registry.set(ident, "revoked_at", format_time(at), after="expires")
-        if is_inert(text):  # a worksheet comment with a line break stays in the proposal only
-            note(registry, ident, text)
+        # A worksheet comment may hold a line break or a hidden character: the notes get it
+        # shown as an escape, on one line (the proposal keeps the exact text).
+        note(registry, ident, inline(text))
     return [f"revoked {inline(ident)} at {format_time(at)} (review proposal {inline(display)})"
             for ident, at, _ in plan] + done + ([] if plan or done else ["the proposal revokes no key"])

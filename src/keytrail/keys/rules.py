@@ -73,6 +73,10 @@ def max_validity(policies: Iterable[Policy]) -> tuple[int, str]:
 def _principal(role: str, ident: str, directory: Directory, kinds: tuple[str, ...]) -> str | None:
     from keytrail.ids import token_problem
 
+    if not ident:
+        option = "--approved-by" if role == "approver" else f"--{role}"
+        return f"no {role}: give {option} ({' or '.join(k + ':NAME' for k in kinds)})"
+
     kind, colon, name = ident.partition(":")
     if not colon or kind not in kinds or not name:
         return f"{role} '{inline(ident)}': expected {' or '.join(k + ':NAME' for k in kinds)}"
