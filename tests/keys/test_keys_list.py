@@ -181,3 +181,23 @@ def test_output_never_overwrites_an_input(org: Path, capsys: pytest.CaptureFixtu
     assert (org / "keys.yaml").read_text() == KEYS_YAML
     assert main(["keys", str(org), *AS_OF, "-f", "csv", "--output", str(org / "keys.csv")]) == 0
     assert (org / "keys.csv").read_text().startswith("id,status,holder")
+
+
+def test_a_widely_shared_key_names_five_actors_and_counts_the_rest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = [{"id": f"ev-{n}", "time": f"2026-05-0{n}T10:00:00Z", "action": "grant", "subject": "user:bob",
+               "target": "group:eng", "actor": f"user:a{n}", "key": "pk-1"} for n in range(1, 8)]
+    root = write_org(tmp_path / "org", events=events)
+    assert main(["keys", str(root), *AS_OF]) == 0
+    assert "  used:     7 events by user:a1, user:a2, user:a3, user:a4, user:a5 and 2 more on 1 target," \
+        in capsys.readouterr().out
+    assert main(["keys", str(root), *AS_OF, "-f", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["keys"][0]["actors"]) == 7
+
+
+@pytest.mark.parametrize("args", [["-f", "json"], ["-f", "csv"], ["-f", "markdown"], ["--key", "pk-1"]])
+def test_output_is_the_same_bytes_every_run(org: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for _ in range(2):
+        assert main(["keys", str(org), *AS_OF, *args]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]

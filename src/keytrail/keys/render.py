@@ -64,10 +64,19 @@ def _use(row: KeyRow) -> str:
     u = row.used
     if not u.events:
         return "not used in the window"
-    actors = ", ".join(inline(a) for a in sorted(u.actors)) or "no actor recorded"
+    actors = _some(sorted(u.actors)) or "no actor recorded"
     return (f"{u.events} event{'s' if u.events != 1 else ''} by {actors} on {len(u.targets)} "
             f"target{'s' if len(u.targets) != 1 else ''}, first {format_time(u.first)}, "
             f"last {format_time(u.last)}")
+
+
+#: How many actors a text or Markdown row names before "and N more" (JSON and CSV list all).
+SHOWN_ACTORS = 5
+
+
+def _some(values: list[str]) -> str:
+    shown = ", ".join(inline(v) for v in values[:SHOWN_ACTORS])
+    return shown + (f" and {len(values) - SHOWN_ACTORS} more" if len(values) > SHOWN_ACTORS else "")
 
 
 def render_list(rows: list[KeyRow], fmt: str, as_of: int, since: int | None, note: str | None = None) -> str:
@@ -138,7 +147,7 @@ def _markdown_list(rows: list[KeyRow], as_of: int, since: int | None, note: str 
                  escape(k.holder) if k else "", escape(k.owner or "") if k else "",
                  escape(k.purpose) if k else "not in the registry", escape(k.ticket) if k else "",
                  escape(", ".join(k.scope)) if k else "", escape(_validity(k)) if k else "",
-                 str(r.used.events), escape(", ".join(sorted(r.used.actors))), str(len(r.used.targets)),
+                 str(r.used.events), escape(_some(sorted(r.used.actors))), str(len(r.used.targets)),
                  format_time(r.used.first) or "", format_time(r.used.last) or "",
                  escape(_counts(r)) if r.findings else "none"]
         out.append("| " + " | ".join(cells) + " |")
