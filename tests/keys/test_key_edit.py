@@ -262,6 +262,9 @@ def test_max_validity_is_the_tightest_enabled_long_lived_key_rule() -> None:
     policies = [Policy("a", "a.yaml", rules=(rule("wide", "180d"), rule("off", "7d", enabled=False))),
                 Policy("b", "b.yaml", rules=(rule("tight", "90d"),))]
     assert max_validity(policies) == (90 * day, "rule tight of b.yaml")
+    # As the policy loader leaves it: parsed to microseconds.
+    loaded = Rule("tight", "use", "sprawl.long-lived-key", None, {"max_validity": 30 * day})
+    assert max_validity([*policies, Policy("c", "c.yaml", rules=(loaded,))]) == (30 * day, "rule tight of c.yaml")
     # Without such a rule (or with it disabled), keytrail's default of a year bounds keys.
     assert max_validity([Policy("a", "a.yaml", rules=(rule("off", "7d", enabled=False),))])[0] \
         == DEFAULT_MAX_VALIDITY == 365 * day

@@ -60,11 +60,14 @@ def max_validity(policies: Iterable[Policy]) -> tuple[int, str]:
     for policy in policies:
         for rule in policy.rules:
             if rule.enabled and rule.check == LONG_LIVED and "max_validity" in rule.params:
-                try:
-                    bounds.append((parse_duration(rule.params["max_validity"]),
-                                   f"rule {rule.id} of {policy.file}"))
-                except TimeFormatError:
-                    continue  # the policy loader reports a malformed parameter
+                value = rule.params["max_validity"]
+                if isinstance(value, str):  # loaded policies hold it parsed (microseconds)
+                    try:
+                        value = parse_duration(value)
+                    except TimeFormatError:
+                        continue  # the policy loader reports a malformed parameter
+                if isinstance(value, int) and not isinstance(value, bool):
+                    bounds.append((value, f"rule {rule.id} of {policy.file}"))
     if not bounds:
         return DEFAULT_MAX_VALIDITY, "keytrail's default (no enabled sprawl.long-lived-key rule sets max_validity)"
     return min(bounds)
