@@ -282,3 +282,13 @@ def test_rotating_a_key_without_owner_asks_for_one(org: Path, capsys: pytest.Cap
     assert main(["key", "rotate", "pk-1", "pk-1b", "--dir", str(org)]) == 2
     assert "no owner: give --owner (user:NAME)" in capsys.readouterr().err
     assert main(["key", "rotate", "pk-1", "pk-1b", "--owner", "user:carol", "--dir", str(org)]) == 0
+
+
+def test_a_scope_of_every_target_is_written_with_a_warning(org: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _issue(org)
+    args[args.index("--scope") + 1] = "*"
+    assert main(args) == 0
+    assert "warning: pk-3 has scope `*`: it may change every role and group" in capsys.readouterr().err
+    assert "    scope: ['*', group:eng]\n" in (org / "keys.yaml").read_text()
+    assert main([*_issue(org)[:2], "pk-4", *_issue(org)[3:]]) == 0  # a narrow scope: no warning
+    assert "warning" not in capsys.readouterr().err

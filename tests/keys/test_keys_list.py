@@ -201,3 +201,10 @@ def test_output_is_the_same_bytes_every_run(org: Path, args: list[str], capsys: 
         assert main(["keys", str(org), *AS_OF, *args]) == 0
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
+
+
+def test_an_empty_registry_and_unkeyed_history_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_org(tmp_path / "org", keys_yaml="keys: []\n", events=[])
+    assert main(["keys", str(root), *AS_OF]) == 0
+    assert capsys.readouterr().out == ("0 keys as of 2026-09-30T12:00:00Z (the registry is empty and the "
+                                       "history uses no key)\n")

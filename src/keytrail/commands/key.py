@@ -82,7 +82,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 @dataclass
-class _Loaded:
+class Loaded:
     root: Path
     display: str
     path: Path
@@ -91,7 +91,7 @@ class _Loaded:
     policies: list[Any]
 
 
-def _load(folder: str) -> _Loaded:
+def load_for_edit(folder: str) -> Loaded:
     """The project's registry, directory and policies (the history is not needed to edit keys).
     Paths are confined to the project: no --allow-outside, keytrail writes only inside it."""
     from keytrail.policy import load_policies
@@ -104,7 +104,7 @@ def _load(folder: str) -> _Loaded:
     known = [*directory.principals, *directory.groups, *directory.roles]
     policies = load_policies(cfg.policies, [display_path(p, cfg.root) for p in cfg.policies], known,
                              cfg.from_folders)
-    return _Loaded(cfg.root, display, cfg.keys, keys, directory, policies)
+    return Loaded(cfg.root, display, cfg.keys, keys, directory, policies)
 
 
 def _now() -> int:
@@ -116,7 +116,7 @@ def _when(text: str | None, option: str, default: int) -> int:
     return default if text is None else time_arg(text, option)
 
 
-def _refuse(loaded: _Loaded, what: str, reasons: list[str]) -> InputError:
+def _refuse(loaded: Loaded, what: str, reasons: list[str]) -> InputError:
     from keytrail.keys.edit import EditRefused
 
     return EditRefused(f"{what} refused; {loaded.display} was not changed",
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from keytrail.errors import KeytrailError
 
     try:
-        loaded = _load(args.dir)
+        loaded = load_for_edit(args.dir)
     except KeytrailError as exc:
         exc.consequence = "nothing was written"  # the registry is not edited on a broken project
         raise
@@ -140,10 +140,11 @@ def run(args: argparse.Namespace) -> int:
         message = _rotate(args, loaded, registry)
     else:
         message = _revoke(args, loaded, registry)
-    return _finish(args, loaded, registry, message)
+    return finish(args, loaded, registry, message)
 
 
-def _finish(args: argparse.Namespace, loaded: _Loaded, registry: Any, message: list[str]) -> int:
+def finish(args: argparse.Namespace, loaded: Loaded, registry: Any, message: list[str]) -> int:
+    """Print the edit as a diff (``--dry-run``), or validate and write it; then say what was done."""
     from keytrail.commands._output import write
     from keytrail.project import load_keys
 
@@ -161,13 +162,20 @@ def _finish(args: argparse.Namespace, loaded: _Loaded, registry: Any, message: l
     return EXIT_OK
 
 
-def _draft_problems(loaded: _Loaded, draft: Any) -> list[str]:
+def _draft_problems(loaded: Loaded, draft: Any) -> list[str]:
     from keytrail.keys.rules import problems
 
-    return problems(draft, loaded.keys, loaded.directory, loaded.policies, _now())
+    found = problems(draft, loaded.keys, loaded.directory, loaded.policies, _now())
+    if not found and "*" in draft.scope:
+        # Allowed (a registry may need one), but never unremarked.
+        import sys
+
+        print(f"keytrail: warning: {inline(draft.id)} has scope `*`: it may change every role and "
+              "group; sprawl.overbroad-key reports such keys", file=sys.stderr)
+    return found
 
 
-def _issue(args: argparse.Namespace, loaded: _Loaded, registry: Any) -> list[str]:
+def _issue(args: argparse.Namespace, loaded: Loaded, registry: Any) -> list[str]:
     from keytrail.keys.rules import Draft, as_entry
     from keytrail.timeutil import format_time
 
@@ -183,7 +191,7 @@ def _issue(args: argparse.Namespace, loaded: _Loaded, registry: Any) -> list[str
             f"{', '.join(inline(s) for s in draft.scope)}"]
 
 
-def _rotate(args: argparse.Namespace, loaded: _Loaded, registry: Any) -> list[str]:
+def _rotate(args: argparse.Namespace, loaded: Loaded, registry: Any) -> list[str]:
     from keytrail.keys.rules import Draft, as_entry
     from keytrail.timeutil import format_time
 
@@ -225,7 +233,7 @@ def _rotate(args: argparse.Namespace, loaded: _Loaded, registry: Any) -> list[st
             f"revoked {inline(old.id)} at {format_time(start)}, when {inline(draft.id)} starts"]
 
 
-def _revoke(args: argparse.Namespace, loaded: _Loaded, registry: Any) -> list[str]:
+def _revoke(args: argparse.Namespace, loaded: Loaded, registry: Any) -> list[str]:
     from keytrail.keys.rules import text_problem
     from keytrail.timeutil import format_time
 

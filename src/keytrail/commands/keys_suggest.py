@@ -11,8 +11,12 @@ before now is accepted here, unlike ``key issue``.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from keytrail.commands._args import EXIT_OK
+
+if TYPE_CHECKING:
+    from keytrail.keys.suggest import Suggestion
 
 DESCRIPTION = ("Propose key registry entries for the unknown keys the history uses: holder = the "
                "actor seen, scope = the narrowest glob covering what it changed, validity = first "
@@ -67,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
     return _write(args, found)
 
 
-def _write(args: argparse.Namespace, found: list) -> int:  # type: ignore[type-arg]
-    from keytrail.commands import key as key_command
-    from keytrail.errors import UsageError
+def _write(args: argparse.Namespace, found: list[Suggestion]) -> int:
+    from keytrail.commands.key import finish, load_for_edit
+    from keytrail.errors import Problem, UsageError
     from keytrail.keys.edit import EditRefused, open_registry
     from keytrail.keys.rules import Draft, as_entry, problems
     from keytrail.textsafe import inline
@@ -80,7 +84,7 @@ def _write(args: argparse.Namespace, found: list) -> int:  # type: ignore[type-a
     if missing:
         raise UsageError(f"keys suggest --write: give {', '.join(missing)} (the history cannot know "
                          "who is accountable for a key, or who approved it)")
-    loaded = key_command._load(args.dir)
+    loaded = load_for_edit(args.dir)
     if not found:
         print(f"{loaded.display}: every key the history uses is registered; nothing to add")
         return EXIT_OK
@@ -101,9 +105,9 @@ def _write(args: argparse.Namespace, found: list) -> int:  # type: ignore[type-a
             reasons.append(f"{inline(s.id)}: no actor is recorded for its events, so nobody can be its holder")
     if reasons:
         raise EditRefused(f"keys suggest --write refused; {loaded.display} was not changed",
-                          [key_command.Problem(loaded.display, 0, 0, "", r) for r in reasons])
+                          [Problem(loaded.display, 0, 0, "", r) for r in reasons])
     for draft in drafts:
         registry.add(as_entry(draft))
-    return key_command._finish(args, loaded, registry, [
+    return finish(args, loaded, registry, [
         f"registered {inline(d.id)} for {inline(d.holder)}, valid {format_time(d.not_before)} to "
         f"{format_time(d.expires)}, scope {', '.join(inline(g) for g in d.scope)}" for d in drafts])

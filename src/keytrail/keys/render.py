@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from keytrail import __version__
-from keytrail.keys.summary import KeyRow, row_data
+from keytrail.keys.summary import STATUSES, KeyRow, row_data
 from keytrail.keys.timeline import Entry, entry_data, summary, system
 from keytrail.model import SEVERITIES, Key
 from keytrail.textsafe import inline
@@ -104,9 +104,9 @@ def _window(as_of: int, since: int | None) -> str:
 
 def _text_list(rows: list[KeyRow], as_of: int, since: int | None, note: str | None) -> str:
     by = Counter(r.status for r in rows)
-    lines = [f"{len(rows)} key{'s' if len(rows) != 1 else ''} {_window(as_of, since)}: "
-             + ", ".join(f"{by[s]} {s}" for s in ("valid", "not yet valid", "expired", "revoked", "unknown")
-                         if by[s])]
+    counts = ", ".join(f"{by[s]} {s}" for s in STATUSES if by[s])
+    lines = [f"{len(rows)} key{'s' if len(rows) != 1 else ''} {_window(as_of, since)}"
+             + (f": {counts}" if counts else " (the registry is empty and the history uses no key)")]
     if note:
         lines.append(f"warning: {note}")
     for r in rows:
