@@ -1,5 +1,5 @@
 """The command line: ``keytrail check | explain | checks | lint | test | review | decisions | import |
-seal | verify | prove | schema | record``.
+init | seal | verify | prove | schema | keys | key | record``.
 
 ``main(argv)`` returns the exit code, so tests call it directly. Exit codes:
 0 — nothing at or above ``--fail-on``; 1 — findings at or above it;
@@ -40,25 +40,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _review_subcommand(argv: list[str]) -> Any:
-    """The module of ``keytrail review status|verify PACK``, or None for ``keytrail review [DIR] ...``.
+#: Commands that take a word of their own before their arguments (``keytrail review status
+#: PACK``): the module of each, imported only when it runs.
+SUBCOMMANDS = {
+    "review": {"status": "review_status", "verify": "review_verify"},
+    "keys": {"show": "keys_show", "suggest": "keys_suggest"},
+}
 
-    ``review`` was a single command whose first positional is the project folder: the word
-    ``status`` or ``verify`` there is a subcommand unless it names a project folder (one
-    holding keytrail.yaml), which ``./status`` always does."""
-    if len(argv) < 2 or argv[0] != "review" or argv[1] not in ("status", "verify"):
+
+def subcommand(command: str, word: str) -> Any:
+    """The module of ``keytrail COMMAND WORD``."""
+    import importlib
+
+    return importlib.import_module(f"keytrail.commands.{SUBCOMMANDS[command][word]}")
+
+
+def _subcommand(argv: list[str]) -> Any:
+    """The module of ``keytrail review status|verify …`` or ``keytrail keys show|suggest …``, or
+    None for the command itself.
+
+    ``review`` and ``keys`` take the project folder as their first positional: the word there
+    is a subcommand unless it names a project folder (one holding keytrail.yaml), which
+    ``./status`` always does."""
+    if len(argv) < 2 or argv[1] not in SUBCOMMANDS.get(argv[0], {}):
         return None
     from pathlib import Path
 
     if (Path(argv[1]) / "keytrail.yaml").is_file():
         return None
-    if argv[1] == "status":
-        from keytrail.commands import review_status
-
-        return review_status
-    from keytrail.commands import review_verify
-
-    return review_verify
+    return subcommand(argv[0], argv[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +91,7 @@ def _main(argv: list[str] | None) -> int:
 
     given = list(sys.argv[1:] if argv is None else argv)
     try:
-        sub = _review_subcommand(given)
+        sub = _subcommand(given)
         if sub is not None:
             return int(sub.run(sub.parse(given[2:])))
         args = build_parser().parse_args(given)

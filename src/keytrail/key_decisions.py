@@ -8,7 +8,8 @@ with a manifest the owner of the pack, not the editable ``owner`` cell, is the
 one who decided. The history has no key action, so a key decision never
 becomes an event: ``keytrail decisions`` writes the ``revoke`` decisions as a
 ``revoked_at`` proposal (YAML, ``--out`` plus ``.keys-proposal.yaml``) that
-the owner applies to the key registry; ``keep`` records nothing.
+``keytrail key revoke --proposal FILE`` applies to the key registry
+(:mod:`keytrail.keys.proposal`); ``keep`` records nothing.
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ def proposal_text(decided: list[Any], time: str) -> str:
     it and why, for the owner to apply to the key registry (``keys.yaml``)."""
     import orjson
 
-    lines = ["# keytrail decisions: keys the review decided to revoke. Apply each revoked_at",
-             "# to the key's entry in the key registry (keys.yaml); keytrail does not edit it.",
+    lines = ["# keytrail decisions: keys the review decided to revoke. Review it, then apply every",
+             "# revoked_at to the key registry with `keytrail key revoke --proposal THIS-FILE`.",
              "keys:"]
     for d in decided:
         if d.action != "revoke":

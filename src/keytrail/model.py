@@ -123,6 +123,8 @@ class Key:
     expires: int | None = None
     revoked_at: int | None = None
     location: Location | None = None
+    #: The key this one succeeds (``replaces:``; ``keytrail key rotate`` links them).
+    replaces: str | None = None
 
 
 class Event(NamedTuple):

@@ -245,7 +245,13 @@ def load_keys(path: Path, display: str) -> dict[str, Key]:
             not_before=_time(k.get("not_before"), loc, where + ("not_before",), problems),
             expires=_time(k.get("expires"), loc, where + ("expires",), problems),
             revoked_at=_time(k.get("revoked_at"), loc, where + ("revoked_at",), problems),
-            location=Location(display, line, col))
+            location=Location(display, line, col), replaces=k.get("replaces"))
+    for i, k in enumerate(data.get("keys") or []):
+        # A succession link to no key is a broken chain of custody, not a note.
+        replaced = k.get("replaces")
+        if replaced is not None and (replaced == k["id"] or replaced not in keys):
+            why = "a key cannot replace itself" if replaced == k["id"] else "no key of the registry has this id"
+            problems.append(loc.problem(("keys", i, "replaces"), f"replaces {excerpt(replaced)!r}: {why}"))
     if problems:
         raise InputError(f"{display}: invalid", cap_problems(sorted(problems), display))
     return keys

@@ -36,7 +36,8 @@ def _cell(text: Any) -> str:
 
 
 def _argument(action: argparse.Action) -> tuple[str, str, str] | None:
-    if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+    if action.help == argparse.SUPPRESS or isinstance(action, (argparse._HelpAction,
+                                                                argparse._SubParsersAction)):
         return None
     if action.option_strings:
         name = ", ".join(f"`{o}`" for o in action.option_strings)
@@ -73,12 +74,10 @@ def _section(title: str, parser: argparse.ArgumentParser, summary: str) -> list[
 
 
 def _subcommands(name: str) -> list[tuple[str, Any]]:
-    """Commands under a command that parse their own arguments (``review status|verify``)."""
-    if name != "review":
-        return []
-    from keytrail.commands import review_status, review_verify
+    """Commands under a command that parse their own arguments (``review status``, ``keys show``)."""
+    from keytrail.cli import SUBCOMMANDS, subcommand
 
-    return [("status", review_status), ("verify", review_verify)]
+    return [(word, subcommand(name, word)) for word in SUBCOMMANDS.get(name, {})]
 
 
 def reference() -> str:
@@ -87,6 +86,8 @@ def reference() -> str:
     out = [HEADER]
     for name, summary, sub in _subparsers(build_parser()):
         out += _section(f"keytrail {name}", sub, summary)
+        for word, help_, nested in _subparsers(sub):  # argparse's own (``key issue``)
+            out += _section(f"keytrail {name} {word}", nested, help_)
         for word, module in _subcommands(name):
             out += _section(f"keytrail {name} {word}", module.parser(), "")
     return "\n".join(out).rstrip("\n") + "\n"

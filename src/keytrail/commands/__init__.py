@@ -12,6 +12,8 @@ from keytrail.commands import (
     explain,
     import_,
     init,
+    key,
+    keys,
     lint,
     prove,
     record,
@@ -37,4 +39,6 @@ COMMANDS = {
     "prove": prove,
     "schema": schema,
     "record": record,
+    "keys": keys,
+    "key": key,
 }

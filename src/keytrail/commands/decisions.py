@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         decisions.write_new(proposal[0], proposal[1])
         n = sum(1 for d in outcome.keys if d.action == "revoke")
         print(f"keytrail: wrote {proposal[0]}: {n} key{'s' if n != 1 else ''} to revoke "
-              f"({len(outcome.keys) - n} kept); apply each revoked_at to the key registry", file=sys.stderr)
+              f"({len(outcome.keys) - n} kept); apply it with `keytrail key revoke --proposal FILE`",
+              file=sys.stderr)
     elif outcome.keys:
         print(f"keytrail: {len(outcome.keys)} key{'s' if len(outcome.keys) != 1 else ''} kept, "
               "none revoked (nothing to apply to the key registry)", file=sys.stderr)

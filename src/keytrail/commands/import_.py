@@ -35,6 +35,11 @@ def add_parser(sub: Any) -> None:
                          help=f"the raw record's field (dotted path) that carries the {name}")
         parser.add_argument(f"--{name}-pattern", metavar="REGEX",
                          help=f"a regular expression applied to --{name}-from; its first group is the {name}")
+    parser.add_argument("--key-preset", metavar="NAME",
+                     help="map the key (and the ticket, where the system has one) from the real field "
+                          "that carries it: aws-source-identity, aws-role-session-name, stratus-red-team "
+                          "(cloudtrail), entra-pim (entra), okta-api-token (okta), github-token (github); "
+                          "--key-from/--key-pattern still win")
     parser.add_argument("--mapping", type=Path, metavar="FILE",
                      help="a YAML file: {key: {from: FIELD, pattern: REGEX}, ticket: ..., reason: ...}")
     seal_options(parser)
@@ -61,7 +66,12 @@ def _run(args: argparse.Namespace) -> int:
 
     options = {f"{n}_{part}": getattr(args, f"{n}_{part}") for n in ("key", "ticket", "reason")
                for part in ("from", "pattern")}
-    mapping = mapping_from(options, args.mapping)
+    chosen = None
+    if args.key_preset is not None:
+        from keytrail.importers.presets import preset
+
+        chosen = preset(args.key_preset, args.format)
+    mapping = mapping_from(options, args.mapping, chosen)
     assume = None
     if args.assume_time is not None:
         from keytrail.timeutil import format_time

@@ -77,11 +77,18 @@ class Field:
     origin: str = ""
     #: shared by the copies an importer makes (Okta also reads a lower-cased record)
     use: FieldUse = field(default_factory=FieldUse)
+    #: further paths tried in order when ``path`` leads nowhere (a preset names the same
+    #: field in each envelope a system exports it in; see keytrail.importers.presets)
+    also: tuple[str, ...] = ()
 
     def extract(self, data: Any) -> str | None:
         if self.path is None:
             return None
         value = dig(data, self.path)
+        for other in self.also:
+            if value is not None:
+                break
+            value = dig(data, other)
         if value is None or isinstance(value, (dict, list)):
             return None
         self.use.found += 1

@@ -103,7 +103,8 @@ def _lower_keys(data: Any) -> Any:
 
 def _lowered(mapping: Mapping) -> Mapping:
     def low(f: Field) -> Field:
-        return Field(f.path.lower() if f.path else None, f.pattern, f.origin, f.use)
+        return Field(f.path.lower() if f.path else None, f.pattern, f.origin, f.use,
+                     tuple(p.lower() for p in f.also))
     return Mapping(low(mapping.key), low(mapping.ticket), low(mapping.reason))
 
 

@@ -20,8 +20,9 @@ from keytrail.importers import REGISTRY, get
 from keytrail.importers.base import Context, Field, Mapping, State
 
 
-def mapping_from(options: dict[str, str | None], mapping_file: Path | None) -> Mapping:
-    """Build the key/ticket/reason mapping from ``--key-from`` ... and an optional YAML file."""
+def mapping_from(options: dict[str, str | None], mapping_file: Path | None, preset: Any = None) -> Mapping:
+    """Build the key/ticket/reason mapping from ``--key-from`` ..., an optional YAML file and
+    an optional :class:`keytrail.importers.presets.Preset` (the options and the file win)."""
     import re
 
     spec: dict[str, dict[str, Any]] = {}
@@ -46,6 +47,11 @@ def mapping_from(options: dict[str, str | None], mapping_file: Path | None) -> M
     for name in ("key", "ticket", "reason"):
         source = options.get(f"{name}_from") or spec.get(name, {}).get("from")
         pattern = options.get(f"{name}_pattern") or spec.get(name, {}).get("pattern")
+        given = preset.fields.get(name) if preset is not None else None
+        also: tuple[str, ...] = ()
+        if source is None and given is not None:
+            source, also = given.paths[0], given.paths[1:]
+            pattern = pattern or given.pattern
         if pattern and not source:
             raise UsageError(f"--{name}-pattern needs --{name}-from (the field it applies to)")
         compiled = None
@@ -54,8 +60,9 @@ def mapping_from(options: dict[str, str | None], mapping_file: Path | None) -> M
                 compiled = re.compile(pattern)
             except re.error as exc:
                 raise UsageError(f"--{name}-pattern {pattern!r}: {exc}") from None
-        origin = f"--{name}-from" if options.get(f"{name}_from") else f"{mapping_file}: {name}.from"
-        setattr(mapping, name, Field(source, compiled, origin))
+        origin = f"--{name}-from" if options.get(f"{name}_from") else \
+            f"{mapping_file}: {name}.from" if spec.get(name) else f"--key-preset {preset.name if preset else ''}"
+        setattr(mapping, name, Field(source, compiled, origin, also=also))
     return mapping
 
 
