@@ -17,11 +17,13 @@ Time semantics, common to every check over the registry itself:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from typing import Any
 
 from keytrail.checks.unexplained_key_not_valid import valid_window
 from keytrail.model import CHANGE_ACTIONS, Event, Key
+from keytrail.selectors import glob_regex
 from keytrail.timeutil import format_date
 from keytrail.view import View
 
@@ -91,7 +93,52 @@ _USES: Any = ("keytrail.checks._keys", "uses")
 
 def targets(view: View) -> list[str]:
     """The groups and roles that exist as of ``as_of``: defined in the directory or the
-    history, and not retired since; sorted."""
-    retired = view.state.retired
-    known = {*view.directory.groups, *view.directory.roles, *view.state.defined}
-    return sorted(t for t in known if t not in retired)
+    history, and not retired since; sorted (built once per evaluation)."""
+    found = view.memo.get(_TARGETS)
+    if found is None:
+        retired = view.state.retired
+        known = {*view.directory.groups, *view.directory.roles, *view.state.defined}
+        found = view.memo[_TARGETS] = sorted(t for t in known if t not in retired)
+    return found  # type: ignore[no-any-return]
+
+
+_TARGETS: Any = ("keytrail.checks._keys", "targets")
+_META = frozenset("*?[")
+
+
+def covered(view: View, scope: tuple[str, ...]) -> frozenset[str]:
+    """The existing targets (:func:`targets`) that a scope's globs match.
+
+    Registries repeat the same globs across many keys (``group:*``, ``role:prod-*``), so
+    each glob's targets are found once per evaluation and a scope is their union. A
+    literal is one lookup and a ``prefix*`` glob one binary search in the sorted targets;
+    only other globs scan them.
+    """
+    whole = view.memo.get(("keytrail.checks._keys", "scope", scope))
+    if whole is not None:
+        return whole  # type: ignore[no-any-return]
+    universe = targets(view)
+    out: set[str] = set()
+    for glob in scope:
+        memo_key = ("keytrail.checks._keys", "glob", glob)
+        found = view.memo.get(memo_key)
+        if found is None:
+            found = view.memo[memo_key] = _glob_targets(universe, glob)
+        out |= found
+    result = view.memo[("keytrail.checks._keys", "scope", scope)] = frozenset(out)
+    return result
+
+
+def _glob_targets(universe: list[str], glob: str) -> frozenset[str]:
+    head = glob[:-1]
+    if not _META.intersection(glob):
+        i = bisect_left(universe, glob)
+        return frozenset(universe[i:i + 1]) if universe[i:i + 1] == [glob] else frozenset()
+    if glob.endswith("*") and not _META.intersection(head):
+        start = bisect_left(universe, head)
+        end = start
+        while end < len(universe) and universe[end].startswith(head):
+            end += 1
+        return frozenset(universe[start:end])
+    match = glob_regex(glob).match
+    return frozenset(t for t in universe if match(t))

@@ -31,21 +31,23 @@ rotating, set the old key's ``revoked_at`` to the successor's ``not_before``.
 
 from __future__ import annotations
 
-import re
+import heapq
 from collections.abc import Iterator
 from itertools import combinations
 from typing import Any
 
-from keytrail.checks._keys import end, live_keys, targets
-from keytrail.checks._util import NO_PARAMS, key_facts
+from keytrail.checks._keys import covered, end, live_keys
+from keytrail.checks._util import NO_PARAMS, deferred, key_facts
 from keytrail.model import Finding, Key
-from keytrail.selectors import globs_regex
+from keytrail.selectors import glob_match
 from keytrail.timeutil import format_date, format_time
 from keytrail.view import View
 
 ID = "sprawl.duplicate-key"
 SEVERITY = "low"
 PARAMS = NO_PARAMS
+
+_META = frozenset("*?[")
 
 #: How many shared targets the evidence lists.
 _LISTED = 20
@@ -69,36 +71,63 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     by_holder: dict[str, list[Key]] = {}
     for key in live_keys(view):
         by_holder.setdefault(key.holder, []).append(key)
-    universe = targets(view)
-    compiled: dict[str, re.Pattern[str]] = {}
-
-    def rx(key: Key) -> re.Pattern[str]:
-        found = compiled.get(key.id)
-        if found is None:
-            found = compiled[key.id] = globs_regex(key.scope)
-        return found
-
     for holder in sorted(by_holder):
+        if len(by_holder[holder]) < 2:
+            continue
         ordered = sorted(by_holder[holder], key=lambda k: (k.not_before or 0, k.id))
         for old, new in combinations(ordered, 2):
             period = _overlap(old, new)
             if period is None:
                 continue
-            shared = [t for t in universe if rx(old).match(t) and rx(new).match(t)]
-            globs = sorted({g for g in new.scope if rx(old).match(g)}
-                           | {g for g in old.scope if rx(new).match(g)})
-            if not shared and not globs:
+            # Pairs intersect each key's target set, matched once per glob (see _keys.covered).
+            shared = covered(view, old.scope) & covered(view, new.scope)
+            # Globs are compared as text only when no existing target decides it: compiling
+            # every scope of a large registry costs more than the rest of the check.
+            if not shared and not _overlapping_globs(old, new):
                 continue
             start, stop = period
             when = (f"from {format_date(start)}" if start is not None else "from the start") + (
                 f" to {format_date(stop)}" if stop is not None else " with no end")
             what = f"{len(shared)} existing target{'s' if len(shared) != 1 else ''}"
             if shared:
-                what += f" ({', '.join(shared[:3])}{', ...' if len(shared) > 3 else ''})"
+                what += f" ({', '.join(_first(shared, 3))}{', ...' if len(shared) > 3 else ''})"
             yield Finding(
                 message=f"{holder} holds two keys that overlap: {old.id} and {new.id} can both "
                         f"change {what}, both valid {when}",
                 subject=holder, key=new.id, location=new.location, ident=(old.id, new.id),
-                evidence={"keys": [key_facts(old), key_facts(new)], "overlapping_globs": globs,
-                          "shared_targets": len(shared), "shared": shared[:_LISTED],
-                          "overlap": {"start": format_time(start), "end": format_time(stop)}})
+                evidence=deferred(_evidence, old, new, shared, period))
+
+
+def _first(names: frozenset[str], n: int) -> list[str]:
+    """The ``n`` smallest of ``names``, sorted (``min`` runs in C; a big set is not sorted whole)."""
+    if len(names) <= 64:
+        return sorted(names)[:n]
+    rest, out = set(names), list[str]()
+    while rest and len(out) < n:
+        out.append(min(rest))
+        rest.discard(out[-1])
+    return out
+
+
+def _meets(glob: str, other: str) -> bool:
+    """Whether ``other`` matches ``glob`` as text; a prefix glob (``role:prod-*``) needs no regex."""
+    head = glob[:-1]
+    if glob.endswith("*") and not _META.intersection(head):
+        return other.startswith(head)
+    if not _META.intersection(glob):
+        return glob == other
+    return glob_match(glob, other)
+
+
+def _overlapping_globs(a: Key, b: Key) -> list[str]:
+    """The globs of either key that the other key's scope matches as text (``*`` matches ``role:x-*``)."""
+    return sorted({g for g in b.scope if any(_meets(h, g) for h in a.scope)}
+                  | {g for g in a.scope if any(_meets(h, g) for h in b.scope)})
+
+
+def _evidence(old: Key, new: Key, shared: frozenset[str],
+              period: tuple[int | None, int | None]) -> dict[str, Any]:
+    """A finding's evidence, built when it is rendered: both keys, the shared period and targets."""
+    return {"keys": [key_facts(old), key_facts(new)], "overlapping_globs": _overlapping_globs(old, new),
+            "shared_targets": len(shared), "shared": heapq.nsmallest(_LISTED, shared),
+            "overlap": {"start": format_time(period[0]), "end": format_time(period[1])}}

@@ -38,13 +38,13 @@ or more targets that used fewer than one in five of them.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._keys import live, targets, uses, valid_at
-from keytrail.checks._util import key_facts
+from keytrail.checks._keys import covered, live, targets, uses, valid_at
+from keytrail.checks._util import deferred, key_facts
 from keytrail.model import Finding, Key
-from keytrail.selectors import globs_regex
 from keytrail.view import View
 
 ID = "sprawl.overbroad-key"
@@ -71,34 +71,38 @@ _LISTED = 20
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     minimum = params.get("min_targets", 10)
     share_limit = params.get("max_share", 0.2)
-    universe = targets(view)
+    universe = frozenset(targets(view))
     used = uses(view)
     for key_id in sorted(view.keys):
         key = view.keys[key_id]
         wildcard = "*" in key.scope
         if not (valid_at(key, view.as_of) or (wildcard and _not_yet(key, view.as_of))):
             continue
-        rx = globs_regex(key.scope)
-        matched = [t for t in universe if rx.match(t)]
-        changed = {e.target for e in used.get(key_id, ()) if e.target}
-        touched = [t for t in matched if t in changed]
+        matched = universe if wildcard else covered(view, key.scope)
+        # What the key changed is small next to what it may change: intersect from its side.
+        touched = frozenset(e.target for e in used.get(key_id, ()) if e.target) & matched
         share = len(touched) / len(matched) if matched else 0.0
         if not wildcard and (len(matched) < minimum or share >= share_limit):
             continue
         percent = f"{share:.0%}"
-        scope = ", ".join(key.scope)
         if wildcard:
             text = (f"has scope * (every target, including any created later); it changed "
                     f"{len(touched)} of the {len(matched)} that exist ({percent})")
         else:
-            text = (f"may change {len(matched)} targets ({scope}) but changed "
+            text = (f"may change {len(matched)} targets ({', '.join(key.scope)}) but changed "
                     f"{len(touched)} of them ({percent})")
         yield Finding(
             message=f"key {key.id} (held by {key.holder}) {text}",
             subject=key.holder, key=key.id, location=key.location, ident=(key.id,),
-            evidence={"key": key_facts(key), "wildcard": wildcard, "matched": len(matched),
-                      "changed": touched, "share": round(share, 4),
-                      "never_changed": [t for t in matched if t not in changed][:_LISTED]})
+            evidence=deferred(_evidence, key, wildcard, matched, touched, share))
+
+
+def _evidence(key: Key, wildcard: bool, matched: frozenset[str], touched: frozenset[str],
+              share: float) -> dict[str, Any]:
+    """A finding's evidence, built when it is rendered: the targets changed and the first never changed."""
+    return {"key": key_facts(key), "wildcard": wildcard, "matched": len(matched),
+            "changed": sorted(touched), "share": round(share, 4),
+            "never_changed": heapq.nsmallest(_LISTED, matched - touched)}
 
 
 def _not_yet(key: Key, as_of: int) -> bool:

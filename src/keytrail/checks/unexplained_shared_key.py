@@ -32,8 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from keytrail.checks._util import key_facts
-from keytrail.model import Event, Finding
+from keytrail.checks._util import deferred, key_facts
+from keytrail.model import Finding, Key
 from keytrail.timeutil import format_time
 from keytrail.view import View
 
@@ -58,30 +58,40 @@ _NAMED = 5
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     limit = params.get("max_actors", 1)
     keys = view.keys
-    # key id -> actor -> the changes that actor made under it, in time order
-    seen: dict[str, dict[str, list[Event]]] = {}
+    # (key id, actor) -> [changes, first change, last change]; changes arrive in time order.
+    seen: dict[tuple[str, str], list[Any]] = {}
     for event in view.changes():
-        if event.key and event.actor and event.key in keys:
-            seen.setdefault(event.key, {}).setdefault(event.actor, []).append(event)
-    for key_id in sorted(seen):
-        actors = seen[key_id]
+        key_id, actor = event.key, event.actor
+        if not key_id or not actor or key_id not in keys:
+            continue
+        found = seen.get((key_id, actor))
+        if found is None:
+            seen[(key_id, actor)] = [1, event, event]
+        else:
+            found[0] += 1
+            found[2] = event
+    by_key: dict[str, list[tuple[str, list[Any]]]] = {}
+    for (key_id, actor), facts in seen.items():
+        by_key.setdefault(key_id, []).append((actor, facts))
+    for key_id in sorted(by_key):
+        actors = by_key[key_id]
         if len(actors) <= limit:
             continue
         key = keys[key_id]
         # Dicts keep insertion order, and changes arrive in time order: actors by first use.
-        order = list(actors)
-        named = ", ".join(f"{a} ({len(actors[a])} change{'s' if len(actors[a]) != 1 else ''})"
-                          for a in order[:_NAMED])
-        if len(order) > _NAMED:
-            named += f" and {len(order) - _NAMED} more"
-        became = actors[order[limit]][0]
+        named = ", ".join(f"{a} ({n} change{'s' if n != 1 else ''})" for a, (n, _, _) in actors[:_NAMED])
+        if len(actors) > _NAMED:
+            named += f" and {len(actors) - _NAMED} more"
         yield Finding(
-            message=f"key {key.id} (held by {key.holder}) was used by {len(order)} actors in the "
+            message=f"key {key.id} (held by {key.holder}) was used by {len(actors)} actors in the "
                     f"review window: {named}",
-            subject=key.holder, key=key.id, event=became,
-            evidence={"key": key_facts(key), "actors": [
-                {"actor": a, "changes": len(actors[a]), "first": actors[a][0].id,
-                 "first_time": format_time(actors[a][0].time), "last": actors[a][-1].id,
-                 "last_time": format_time(actors[a][-1].time),
-                 "first_location": str(view.location(actors[a][0]))} for a in order]},
-            location=key.location, ident=(key.id,))
+            subject=key.holder, key=key.id, event=actors[limit][1][1],
+            evidence=deferred(_evidence, view, key, actors), location=key.location, ident=(key.id,))
+
+
+def _evidence(view: View, key: Key, actors: list[tuple[str, list[Any]]]) -> dict[str, Any]:
+    """A finding's evidence, built when it is rendered: every actor with its changes."""
+    return {"key": key_facts(key), "actors": [
+        {"actor": a, "changes": n, "first": first.id, "first_time": format_time(first.time),
+         "last": last.id, "last_time": format_time(last.time),
+         "first_location": str(view.location(first))} for a, (n, first, last) in actors]}
