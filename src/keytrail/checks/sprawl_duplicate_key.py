@@ -102,7 +102,8 @@ def _first(names: frozenset[str], n: int) -> list[str]:
     """The ``n`` smallest of ``names``, sorted (``min`` runs in C; a big set is not sorted whole)."""
     if len(names) <= 64:
         return sorted(names)[:n]
-    rest, out = set(names), list[str]()
+    rest = set(names)
+    out: list[str] = []
     while rest and len(out) < n:
         out.append(min(rest))
         rest.discard(out[-1])
