@@ -53,7 +53,15 @@ def _problem(view: View, principal: str) -> tuple[str, str] | None:
         where = view.directory.file or "directory.yaml"
         return "unknown", f"is not in {where}"
     why = view.inactive(principal)
-    return None if why is None else (why, f"is {why}")
+    return None if why is None else (why, _wording(why))
+
+
+def _wording(why: str) -> str:
+    """``terminated 2026-06-19`` → ``was terminated on 2026-06-19``; ``left 2026-04-01`` → ``left on ...``."""
+    status, _, when = why.partition(" ")
+    if status == "left":
+        return f"left on {when}" if when else "left"
+    return f"was {status} on {when}" if when else f"is {status}"
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
