@@ -130,15 +130,15 @@ def covered(view: View, scope: tuple[str, ...]) -> frozenset[str]:
 
 
 def _glob_targets(universe: list[str], glob: str) -> frozenset[str]:
+    """The targets of the sorted ``universe`` that one glob matches."""
     head = glob[:-1]
     if not _META.intersection(glob):
         i = bisect_left(universe, glob)
         return frozenset(universe[i:i + 1]) if universe[i:i + 1] == [glob] else frozenset()
     if glob.endswith("*") and not _META.intersection(head):
-        start = bisect_left(universe, head)
-        end = start
-        while end < len(universe) and universe[end].startswith(head):
-            end += 1
-        return frozenset(universe[start:end])
+        start = stop = bisect_left(universe, head)
+        while stop < len(universe) and universe[stop].startswith(head):
+            stop += 1
+        return frozenset(universe[start:stop])
     match = glob_regex(glob).match
     return frozenset(t for t in universe if match(t))
