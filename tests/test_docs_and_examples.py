@@ -66,6 +66,19 @@ def test_example_findings_are_the_ones_its_readme_walks_through(capsys: pytest.C
         ("forbid", "user:kenji.mori", "role:prod-admin"),
     ]:
         assert expected in pairs
+    # The key hygiene checks, each on the key the README tells the story of.
+    keyed = {(f["check"], f["subject"], f["key"]) for f in report["findings"]}
+    for expected in [
+        ("orphaned.key-holder-inactive", "user:dmitri.volkov", "pk-2026-0006"),
+        ("orphaned.key-without-owner", "svc:ci-deployer", "pk-2026-0021"),
+        ("unexplained.self-approved-key", "user:raj.patel", "pk-2026-0016"),
+        ("unexplained.shared-key", "svc:terraform", "pk-2026-0014"),
+        ("sprawl.unused-key", "svc:okta-sync", "pk-2025-0002"),
+        ("sprawl.long-lived-key", "svc:ci-deployer", "pk-2026-0021"),
+        ("sprawl.overbroad-key", "svc:ci-deployer", "pk-2026-0021"),
+        ("sprawl.duplicate-key", "svc:access-bot", "pk-2026-0008"),
+    ]:
+        assert expected in keyed
     readme = (ACME / "README.md").read_text(encoding="utf-8")
     for check_id in checks.REGISTRY:
         assert check_id in readme, f"examples/acme/README.md does not walk through {check_id}"
@@ -77,7 +90,7 @@ def test_example_output_is_deterministic(capsys: pytest.CaptureFixture[str]) -> 
         main(["check", str(ACME), "--as-of", AS_OF])
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
-    assert "33 findings" in outputs[0]
+    assert "49 findings" in outputs[0]
 
 
 def test_readme_names_every_check_format() -> None:

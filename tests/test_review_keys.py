@@ -59,6 +59,15 @@ def test_a_key_goes_to_its_owner_else_its_holder_when_a_person_else_unowned() ->
     assert owner_of(Key("k", "svc:bot", owner="user:ana"), d, _View("user:ana")) == (None, "owner-inactive")
 
 
+def test_a_key_owned_by_a_service_is_unowned_not_sent_to_the_service() -> None:
+    """A service named as a key's owner cannot review it: the key is unowned, with the reason."""
+    d = _Directory("user:ana", "svc:bot", "svc:ci")
+    assert owner_of(Key("k", "svc:ci", owner="svc:ci"), d, _View()) == (None, "owner-not-a-person")
+    assert owner_of(Key("k", "svc:ci", owner="svc:bot"), d, _View()) == (None, "owner-not-a-person")
+    # Near miss: a person owning the same service's key reviews it.
+    assert owner_of(Key("k", "svc:ci", owner="user:ana"), d, _View()) == ("user:ana", "")
+
+
 def test_each_owner_gets_their_keys_and_not_someone_elses(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     pack = review(capsys, ACME, tmp_path / "pack")
@@ -81,7 +90,8 @@ def test_each_owner_gets_their_keys_and_not_someone_elses(tmp_path: Path,
     assert ('<span class="sev critical">critical</span> broken-chain</div>'
             '<div><span class="sev high">high</span> key-out-of-scope</div>') in page
     assert marta["pk-2025-0003"]["findings"] == \
-        "sprawl.expired-grant;sprawl.redundant-grant;unexplained.broken-chain;unexplained.key-out-of-scope"
+        "sprawl.expired-grant;sprawl.long-lived-key;sprawl.redundant-grant;unexplained.broken-chain;" \
+        "unexplained.key-out-of-scope"
 
 
 # -- decisions on keys --------------------------------------------------------------------
@@ -172,14 +182,17 @@ def test_an_unowned_key_is_listed_with_its_reason_and_its_text_stays_inert(
                      '    scope: [group:*]\n    not_before: 2026-01-01T00:00:00Z\n')
     pack = review(capsys, project, tmp_path / "pack")
     rows = rows_of(pack / "worksheets/keys-unowned.csv")
-    assert [(r["key_id"], r["owner"], r["unowned_reason"]) for r in rows] == [("pk-hostile", "", "no-owner")]
-    assert rows[0]["purpose"].startswith("'=HYPERLINK") and "\u202e" not in rows[0]["purpose"]
+    # The example's own unowned keys: a leaver's key, and the CI key that names itself its owner.
+    assert [(r["key_id"], r["owner"], r["unowned_reason"]) for r in rows] == [
+        ("pk-2026-0006", "", "owner-inactive"), ("pk-2026-0021", "", "owner-not-a-person"),
+        ("pk-hostile", "", "no-owner")]
+    assert rows[2]["purpose"].startswith("'=HYPERLINK") and "\u202e" not in rows[2]["purpose"]
     page = (pack / "index.html").read_text(encoding="utf-8")
     assert "<b>x</b>" not in page and "\u202e" not in page and "Unowned keys" in page
     # A key with an owner (near miss) is not in the unowned list.
     assert "pk-2026-0012" not in {r["key_id"] for r in rows}
     code, out, _ = run(capsys, "review", "status", str(pack))
-    assert code == 0 and "unowned keys: 1 key nobody can decide until they have an active owner" in out
+    assert code == 0 and "unowned keys: 3 keys nobody can decide until they have an active owner" in out
 
 
 def test_grant_and_key_worksheets_are_decided_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -171,7 +171,7 @@ def test_findings_pages_are_told_before_the_table(tmp_path: Path, monkeypatch: p
     section = html[html.index('<h2 id="findings">'):]
     told = section.index('id="findings-pages"')
     assert told < section.index("<table")
-    assert ("This page details the first 3; all 14, in the same order with their chains and fingerprints, "
+    assert ("This page details the first 3; all 29, in the same order with their chains and fingerprints, "
             "are on the 1 findings page linked below (2000 a page).") in section
     assert '<a href="findings/findings-0001.html">findings page 1</a>' in section
 

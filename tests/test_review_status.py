@@ -54,7 +54,7 @@ def tomas(data: dict) -> dict:
 
 def test_status_of_a_fresh_pack_is_nothing_decided(pack: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = status_json(capsys, str(pack))
-    assert (data["decided"], data["total"], data["percent"], data["complete"]) == (0, 112, 0, False)  # 104 grants and 8 keys
+    assert (data["decided"], data["total"], data["percent"], data["complete"]) == (0, 113, 0, False)  # 104 grants and 9 keys (2 unowned keys are not counted)
     assert data["applied"] is None  # no --dir: nobody looked at the history
     unassigned = next(r for r in data["reviewers"] if r["reviewer"] is None)
     assert unassigned["total"] == 3
@@ -68,7 +68,7 @@ def test_status_counts_revokes_and_keeps_per_reviewer(pack: Path, capsys: pytest
     code, out, _ = run(capsys, "review", "status", str(pack))
     assert code == 0
     assert "user:tomas.kral: 3/6 decided (1 revoke, 2 keep) worksheets/user_tomas.kral.csv" in out
-    assert out.startswith("Review 2026-Q3 (as of 2026-09-30T23:59:59Z): 3/112 decided (2%)")
+    assert out.startswith("Review 2026-Q3 (as of 2026-09-30T23:59:59Z): 3/113 decided (2%)")
 
 
 def test_status_names_rows_with_a_problem_as_decisions_would(pack: Path,
@@ -149,12 +149,12 @@ def test_pack_json_records_the_evidence(pack: Path) -> None:
                                                                 "2026-09-30T18:00:00Z")
     assert ev["generated_at"] is None
     assert ev["counts"]["grants"] == 107 and ev["counts"]["reviewers"] == 11
-    assert ev["counts"]["findings"]["total"] == 30
+    assert ev["counts"]["findings"]["total"] == 45
     for name in ("index.html", "summary.md", "findings.json"):
         assert ev["files"][name] == hashlib.sha256((pack / name).read_bytes()).hexdigest()
     html = (pack / "index.html").read_text(encoding="utf-8")
     assert '<p id="evidence">Written by keytrail' in html
-    assert "107 active grants for 11 reviewers (3 with no reviewer), 30 findings" in html
+    assert "107 active grants for 11 reviewers (3 with no reviewer), 45 findings" in html
 
 
 def test_the_recorded_command_keeps_content_options(project: Path, tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ def test_verify_finds_a_new_input(pack: Path, project: Path, capsys: pytest.Capt
 
 def test_verify_finds_an_edited_page(pack: Path, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = pack / "index.html"
-    page.write_text(page.read_text(encoding="utf-8").replace("30 findings", "0 findings"), encoding="utf-8")
+    page.write_text(page.read_text(encoding="utf-8").replace("45 findings", "0 findings"), encoding="utf-8")
     code, out, _ = run(capsys, "review", "verify", str(pack), str(project))
     assert code == 1
     assert "  DIFFERS    index.html" in out

@@ -5,8 +5,9 @@ Every key of the registry that was valid at any time in the review period
 not revoked before it started) is listed once, under its accountable person:
 
 - its ``owner``; else its holder when the holder is a person (``user:``);
-- otherwise, or when that person is not an active principal of the
-  directory, the key goes to the "unowned keys" list with the reason.
+- otherwise, or when that owner is a service rather than a person, or is not
+  an active principal of the directory, the key goes to the "unowned keys"
+  list with the reason.
 
 Each key shows its holder, purpose, ticket, scope, validity, its status as of
 the review, what it changed in the review window (changes by action, targets
@@ -34,6 +35,7 @@ UNOWNED_REASONS = {
     "no-owner": "the key has no owner and its holder is not a person",
     "owner-not-in-directory": "the key's owner is not a principal of the directory",
     "owner-inactive": "the key's owner is terminated, suspended or has left",
+    "owner-not-a-person": "the key's owner is a service, not a person who can answer for it",
 }
 #: The row id of a key in pack.json (grant ids start with ``g-``, so the two never meet).
 KEY_ROW_PREFIX = "key:"
@@ -79,6 +81,9 @@ def owner_of(key: Key, directory: Any, view: Any) -> tuple[str | None, str]:
     candidate = key.owner or (key.holder if kind_of(key.holder) == "user" else None)
     if candidate is None:
         return None, "no-owner"
+    if kind_of(candidate) != "user":
+        # A service cannot fill in a worksheet or answer for a key (orphaned.key-without-owner).
+        return None, "owner-not-a-person"
     if candidate not in directory.principals:
         return None, "owner-not-in-directory"
     if view is not None and view.inactive(candidate):

@@ -142,7 +142,7 @@ def test_a_history_rewritten_between_two_reviews_is_caught(sealed: Sealed, tmp_p
                        str(tmp_path / "q3" / "findings.json"))
     assert code == 1
     assert "checkpoint 1 (the previous review's pack.json) is not in the log" in err
-    assert "history/2026-H1.jsonl: no longer begins with the 109 lines checkpoint 1" in err
+    assert "history/2026-H1.jsonl: no longer begins with the 111 lines checkpoint 1" in err
     att = attestation(tmp_path / "q4")
     assert att["verified"] is False
     assert att["history"]["status"] == "verified"  # the new log alone does not show it
@@ -151,7 +151,7 @@ def test_a_history_rewritten_between_two_reviews_is_caught(sealed: Sealed, tmp_p
     assert att["previous"]["pack_sha256"] == hashlib.sha256((tmp_path / "q3" / "pack.json").read_bytes()).hexdigest()
     page = (tmp_path / "q4" / "index.html").read_text(encoding="utf-8")
     top = page[:page.index("<h2>Summary</h2>")]
-    assert "Evidence NOT verified" in top and "no longer begins with the 109 lines" in top
+    assert "Evidence NOT verified" in top and "no longer begins with the 111 lines" in top
     summary = (tmp_path / "q4" / "summary.md").read_text(encoding="utf-8")
     assert "Previous review (2026-Q3): the history was rewritten since the previous review." in summary
     # The reason comes first; the new log verifying on its own is said to be no comfort.
@@ -283,7 +283,7 @@ def test_the_packs_checkpoint_line_works_with_verify_against(sealed: Sealed, tmp
     assert main(argv) == 0  # near miss: the same history
     rewrite_and_reseal(sealed, capsys)
     assert main(argv) == 1
-    assert "no longer begins with the 109 lines" in capsys.readouterr().out
+    assert "no longer begins with the 111 lines" in capsys.readouterr().out
 
 
 def test_file_names_from_keytrail_yaml_are_inert_in_seal_verify_and_review(

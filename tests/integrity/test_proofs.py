@@ -38,12 +38,12 @@ def test_a_proof_verifies_with_only_the_proof_and_the_public_key(
         sealed: Sealed, elsewhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
     proof = _prove(sealed, capsys, "ev-000117")
     assert proof["event"] == {"id": "ev-000117", "path": "history/2025-H2.jsonl", "line": 117}
-    assert proof["index"] == 116 and proof["checkpoint"]["size"] == 369
-    assert len(proof["hashes"]) == 9   # ceil(log2(369))
+    assert proof["index"] == 116 and proof["checkpoint"]["size"] == 371
+    assert len(proof["hashes"]) == 9   # ceil(log2(371))
     (elsewhere / "proof.json").write_text(json.dumps(proof))
     code, out, _ = _run(capsys, "verify", "--proof", "proof.json", "--trusted-key", "signer.pub")
     assert code == 0
-    assert out.startswith("verified: event ev-000117 is entry 116 of the 369 events sealed by checkpoint 1")
+    assert out.startswith("verified: event ev-000117 is entry 116 of the 371 events sealed by checkpoint 1")
 
 
 @pytest.mark.parametrize("tamper", [
@@ -82,7 +82,7 @@ def test_a_proof_against_an_older_checkpoint_still_holds_after_more_seals(
     assert main(["seal", str(sealed.root), "--signing-key", str(sealed.key)]) == 0
     capsys.readouterr()
     newest = _prove(sealed, capsys, "ev-000600")
-    assert newest["index"] == 369 and newest["checkpoint"]["seq"] == 2   # appended: the last leaf
+    assert newest["index"] == 371 and newest["checkpoint"]["seq"] == 2   # appended: the last leaf
     old = _prove(sealed, capsys, "ev-000117", "--checkpoint", "1")
     assert old["checkpoint"]["seq"] == 1 and old["index"] == 116
     for name, proof in (("new.json", newest), ("old.json", old)):

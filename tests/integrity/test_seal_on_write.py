@@ -54,7 +54,7 @@ def test_decisions_seal_what_they_write(sealed: Sealed, sheet: Path, capsys: pyt
     out = sealed.history("review-2026-Q3.jsonl")
     code, _, err = decide(capsys, sealed, sheet, out, "--seal", "--signing-key", str(sealed.key))
     assert code == 0, err
-    assert "sealed checkpoint 2 in checkpoints.jsonl: 370 events (1 new)" in err
+    assert "sealed checkpoint 2 in checkpoints.jsonl: 372 events (1 new)" in err
     latest = json.loads(log_lines(sealed)[-1])
     assert "history/review-2026-Q3.jsonl" in [f["path"] for f in latest["files"]]
     assert main(["verify", str(sealed.root), "--max-unsealed", "off"]) == 0

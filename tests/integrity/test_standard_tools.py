@@ -53,7 +53,7 @@ def test_openssl_verifies_a_checkpoint_signature(sealed: Sealed) -> None:
 @needs
 def test_openssl_rejects_an_edited_checkpoint(sealed: Sealed) -> None:
     log = sealed.root / "checkpoints.jsonl"
-    log.write_bytes(log.read_bytes().replace(b'"size":369', b'"size":368'))
+    log.write_bytes(log.read_bytes().replace(b'"size":371', b'"size":370'))
     done = _bash(OPENSSL_STEPS, sealed.root, key="keys/auditor.pub")
     assert done.returncode != 0 and "Signature Verified Successfully" not in done.stdout
 

@@ -198,7 +198,7 @@ def test_appending_keyed_events_then_sealing_again_verifies(sealed: Sealed,
     assert code == 0, out  # dated within --max-unsealed of now: counted, not failed
     assert f"2 events are newer than the latest checkpoint (unsealed): history/{H2}:70; history/2026-H3.jsonl:1" in out
     assert main(["seal", str(sealed.root), "--signing-key", str(sealed.key)]) == 0
-    assert "sealed checkpoint 2 in checkpoints.jsonl: 371 events (2 new) in 4 files" in capsys.readouterr().out
+    assert "sealed checkpoint 2 in checkpoints.jsonl: 373 events (2 new) in 4 files" in capsys.readouterr().out
     code, out, _ = _verify(capsys, sealed.root)
     assert code == 0, out
     assert "2 checkpoints" in out and "0 events are newer" in out
@@ -339,4 +339,4 @@ def test_verify_full_recomputes_a_root_the_signer_got_wrong(sealed: Sealed, caps
     assert _verify(capsys, sealed.root)[0] == 0        # the files are exactly what was signed
     code, out, _ = _verify(capsys, sealed.root, "--full")
     assert code == 1
-    assert "checkpoints.jsonl:1: the Merkle root of the 369 events it covers is" in out
+    assert "checkpoints.jsonl:1: the Merkle root of the 371 events it covers is" in out
