@@ -30,6 +30,8 @@ REGISTRY: dict[str, str] = {
     "sprawl.expired-grant": "sprawl_expired_grant",
     "sprawl.duplicate-role": "sprawl_duplicate_role",
     "sprawl.group-cycle": "sprawl_group_cycle",
+    "sprawl.unused-access": "sprawl_unused_access",
+    "sprawl.dormant-account": "sprawl_dormant_account",
     "orphaned.inactive-principal": "orphaned_inactive_principal",
     "orphaned.unknown-principal": "orphaned_unknown_principal",
     "orphaned.unknown-target": "orphaned_unknown_target",
