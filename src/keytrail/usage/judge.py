@@ -83,6 +83,8 @@ class Usage:
     used: Counter[tuple[str, int]] = field(default_factory=Counter)
     stale: Counter[tuple[str, int]] = field(default_factory=Counter)
     future: Counter[tuple[str, int]] = field(default_factory=Counter)
+    #: grant_use results: the check and the report's note both ask for every grant
+    _cache: dict[tuple[str, str, str], Use | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, records: list[UsageRecord] | None, as_of: int, max_staleness: int) -> Usage:
@@ -108,7 +110,10 @@ class Usage:
 
     def grant_use(self, view: Any, grant: Grant) -> Use | None:
         """The last use of a held grant, or None when usage does not cover it."""
-        return self._use(view, grant.subject, grant.target, grant.resource, depth=0)
+        key = (grant.subject, grant.target, grant.resource)
+        if key not in self._cache:
+            self._cache[key] = self._use(view, *key, depth=0) if self.used else None
+        return self._cache[key]
 
     def _use(self, view: Any, subject: str, target: str, resource: str, depth: int) -> Use | None:
         direct = _combine(self.entitlement.get((subject, target, resource), ()))
