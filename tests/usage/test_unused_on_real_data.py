@@ -51,7 +51,7 @@ def test_dormant_accounts_in_a_real_credential_report(tmp_path: Path, capsys: py
     one = next(f for f in report.findings if f.finding.subject == "user:andrew")
     assert one.finding.message == ("user:andrew last signed in 2016-11-16 (98 days before the review) yet holds 1 "
                                    "entitlement(s) on aws:644160558196: group:aws/Developers; usage from "
-                                   "aws-credential-report collected 0 days before the review")
+                                   "aws-credential-report collected 52m before the review")
     evidence = dict(one.finding.evidence_data())
     assert evidence["usage_collected_at"] == GENERATED and evidence["last_used"] == "2016-11-16T14:10:34Z"
     # The root user holds nothing in the history: no finding for it.
@@ -63,7 +63,7 @@ def test_the_same_report_a_month_later_is_stale(tmp_path: Path, capsys: pytest.C
     report = report_of(root, "2017-03-25T00:00:00Z")
     assert [f for f in report.findings if f.check.startswith("sprawl.")] == []
     notes = [n["message"] for n in to_data(report)["notes"] if n["kind"] == "usage"]
-    assert notes[0].startswith("rule dormant: left out 21 usage record(s) from aws-credential-report collected "
+    assert notes[0].startswith("rule dormant: left out 21 sign-in record(s) from aws-credential-report collected "
                                f"{GENERATED}, 30d 52m before 2017-03-25T00:00:00Z (max_staleness 7d)")
 
 

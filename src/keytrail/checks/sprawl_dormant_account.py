@@ -32,6 +32,7 @@ from keytrail.checks._usage import PARAMS as _PARAMS
 from keytrail.checks._usage import evidence, usage
 from keytrail.model import Finding
 from keytrail.timeutil import DAY, format_date
+from keytrail.usage.judge import age_text
 from keytrail.view import View
 
 ID = "sprawl.dormant-account"
@@ -52,7 +53,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         shown = ", ".join(g.target for g in held[:5]) + (f", and {len(held) - 5} more" if len(held) > 5 else "")
         yield Finding(
             message=f"{subject} {when} yet holds {len(held)} entitlement(s){where}: {shown}; usage from "
-                    f"{', '.join(use.sources)} collected {use.age(as_of) // DAY} days before the review",
+                    f"{', '.join(use.sources)} collected {age_text(use.age(as_of))} before the review",
             subject=subject, target=None, resource=resource,
             evidence={**evidence(use, as_of, params),
                       "entitlements": [{"target": g.target, "resource": g.resource,

@@ -34,7 +34,7 @@ from keytrail.checks._usage import PARAMS as _PARAMS
 from keytrail.checks._usage import evidence, last_use_text, usage
 from keytrail.checks._util import deferred, grant_chain
 from keytrail.model import Finding, Grant
-from keytrail.timeutil import DAY
+from keytrail.usage.judge import age_text
 from keytrail.view import View
 
 ID = "sprawl.unused-access"
@@ -55,7 +55,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         on = f" on {grant.resource}" if grant.resource else ""
         yield Finding(
             message=f"{grant.subject} holds {grant.target}{on}, {last_use_text(use.last_used, as_of)}; "
-                    f"usage from {', '.join(use.sources)} collected {use.age(as_of) // DAY} days before the review",
+                    f"usage from {', '.join(use.sources)} collected {age_text(use.age(as_of))} before the review",
             subject=grant.subject, target=grant.target, resource=grant.resource,
             event=grant.event, key=grant.event.key, location=view.location(grant.event),
             evidence=deferred(_evidence, view, grant, use, params))

@@ -93,14 +93,14 @@ def render(report: Report, fail_on: str = "high") -> str:
 def _without_usage(report: Report) -> dict[str, str]:
     """The unused-access rules that had no usage data fitting the review, with why."""
     from keytrail.checks._usage import usage
-    from keytrail.usage.notes import USAGE_CHECKS
+    from keytrail.usage.notes import USAGE_CHECKS, reads
 
     out = {}
     for rule in report.rules:
         if rule.check in USAGE_CHECKS:
             found = usage(report.view, dict(rule.params))
-            if not found.used:
-                notes = found.notes(Counter(), f"rule {rule.id}")
+            if not found.relied_on(reads(rule.check)):
+                notes = found.notes(Counter(), f"rule {rule.id}", reads(rule.check))
                 out[rule.id] = notes[0] if notes else f"rule {rule.id}: no usage data: nothing was judged"
     return out
 

@@ -79,10 +79,11 @@ class Usage:
     entitlement: dict[tuple[str, str, str], list[UsageRecord]] = field(default_factory=dict)
     service: dict[tuple[str, str], dict[str, list[UsageRecord]]] = field(default_factory=dict)
     signin: dict[str, list[UsageRecord]] = field(default_factory=dict)
-    #: (source, collected_at) -> records used / left out as stale / left out as collected after as_of
-    used: Counter[tuple[str, int]] = field(default_factory=Counter)
-    stale: Counter[tuple[str, int]] = field(default_factory=Counter)
-    future: Counter[tuple[str, int]] = field(default_factory=Counter)
+    #: (reads, source, collected_at) -> records used / left out as stale / left out as collected
+    #: after as_of; ``reads`` is ``access`` (entitlement and service records) or ``sign-in``
+    used: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    stale: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    future: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     #: grant_use results: the check and the report's note both ask for every grant
     _cache: dict[tuple[str, str, str], Use | None] = field(default_factory=dict)
 
@@ -90,7 +91,7 @@ class Usage:
     def of(cls, records: list[UsageRecord] | None, as_of: int, max_staleness: int) -> Usage:
         usage = cls(as_of, max_staleness, records is not None)
         for r in records or ():
-            key = (r.source, r.collected_at)
+            key = ("sign-in" if r.level == "sign-in" else "access", r.source, r.collected_at)
             if r.collected_at > as_of:
                 usage.future[key] += 1
                 continue
@@ -112,7 +113,7 @@ class Usage:
         """The last use of a held grant, or None when usage does not cover it."""
         key = (grant.subject, grant.target, grant.resource)
         if key not in self._cache:
-            self._cache[key] = self._use(view, *key, depth=0) if self.used else None
+            self._cache[key] = self._use(view, *key, depth=0) if self.entitlement or self.service else None
         return self._cache[key]
 
     def _use(self, view: Any, subject: str, target: str, resource: str, depth: int) -> Use | None:
@@ -177,22 +178,34 @@ class Usage:
 
     # -- the report -------------------------------------------------------------
 
-    def notes(self, uncovered: Counter[str], label: str) -> list[str]:
-        """What the report says about the usage behind ``label`` (a rule): which data was used,
-        which was left out and why, and how many held grants no usage covers."""
+    def relied_on(self, reads: str) -> bool:
+        """Whether any record of kind ``reads`` (``access`` or ``sign-in``) fits the review."""
+        return any(key[0] == reads for key in self.used)
+
+    def notes(self, uncovered: Counter[str], label: str, reads: str) -> list[str]:
+        """What the report says about the usage behind ``label`` (a rule that reads records of
+        kind ``reads``): which data was used, which was left out and why, and how many held
+        grants no usage covers."""
         if not self.configured:
             return [f"{label}: no usage data configured (usage: in keytrail.yaml): unused access was not checked"]
         limit = format_duration(self.max_staleness)
         out = []
-        for (source, when), n in sorted(self.used.items()):
-            out.append(f"{label}: used {n:,} usage record(s) from {source} collected {format_time(when)} "
-                       f"({_age(self.as_of - when)} before {format_time(self.as_of)})")
-        for (source, when), n in sorted(self.stale.items()):
-            out.append(f"{label}: left out {n:,} usage record(s) from {source} collected {format_time(when)}, "
-                       f"{_age(self.as_of - when)} before {format_time(self.as_of)} (max_staleness {limit}): "
+        kind = "sign-in" if reads == "sign-in" else "usage"
+
+        def mine(counts: Counter[tuple[str, str, int]]) -> list[tuple[tuple[str, int], int]]:
+            return sorted(((source, when), n) for (what, source, when), n in counts.items() if what == reads)
+
+        if not any(key[0] == reads for key in (*self.used, *self.stale, *self.future)):
+            out.append(f"{label}: the usage data holds no {kind} records: nothing was judged")
+        for (source, when), n in mine(self.used):
+            out.append(f"{label}: used {n:,} {kind} record(s) from {source} collected {format_time(when)} "
+                       f"({age_text(self.as_of - when)} before {format_time(self.as_of)})")
+        for (source, when), n in mine(self.stale):
+            out.append(f"{label}: left out {n:,} {kind} record(s) from {source} collected {format_time(when)}, "
+                       f"{age_text(self.as_of - when)} before {format_time(self.as_of)} (max_staleness {limit}): "
                        "older usage is never read as unused")
-        for (source, when), n in sorted(self.future.items()):
-            out.append(f"{label}: left out {n:,} usage record(s) from {source} collected {format_time(when)}, "
+        for (source, when), n in mine(self.future):
+            out.append(f"{label}: left out {n:,} {kind} record(s) from {source} collected {format_time(when)}, "
                        f"after {format_time(self.as_of)}")
         if uncovered:
             total = sum(uncovered.values())
@@ -227,7 +240,7 @@ def services_of(permissions: Iterable[str]) -> set[str] | None:
     return out
 
 
-def _age(us: int) -> str:
+def age_text(us: int) -> str:
     from keytrail.snapshot_fit import _age as age
 
     return age(us)

@@ -11,6 +11,11 @@ from typing import Any
 USAGE_CHECKS = ("sprawl.unused-access", "sprawl.dormant-account")
 
 
+def reads(check: str) -> str:
+    """The kind of usage record a usage check reads: ``sign-in`` or ``access``."""
+    return "sign-in" if check == "sprawl.dormant-account" else "access"
+
+
 def usage_notes(report: Any) -> list[str]:
     """One or more sentences per enabled rule that reads usage (none when no rule does)."""
     from keytrail.checks._usage import usage
@@ -33,5 +38,5 @@ def usage_notes(report: Any) -> list[str]:
                     covered = found.signin_covers(grant)
                 if not covered:
                     uncovered[grant.resource] += 1
-        out.extend(found.notes(uncovered, f"rule {rule.id}"))
+        out.extend(found.notes(uncovered, f"rule {rule.id}", reads(rule.check)))
     return out
