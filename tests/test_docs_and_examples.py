@@ -77,7 +77,7 @@ def test_example_output_is_deterministic(capsys: pytest.CaptureFixture[str]) -> 
         main(["check", str(ACME), "--as-of", AS_OF])
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
-    assert "33 findings" in outputs[0]
+    assert "35 findings" in outputs[0]
 
 
 def test_readme_commands_are_real() -> None:

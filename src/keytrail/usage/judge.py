@@ -174,7 +174,12 @@ class Usage:
         return out
 
     def signin_covers(self, grant: Grant) -> bool:
-        return any(r.resource == grant.resource and _covers(r, grant.target) for r in self.signin.get(grant.subject, ()))
+        return self.signin_use(grant) is not None
+
+    def signin_use(self, grant: Grant) -> Use | None:
+        """The subject's last sign-in to the system that holds ``grant``, or None when unknown."""
+        return _combine(r for r in self.signin.get(grant.subject, ())
+                        if r.resource == grant.resource and _covers(r, grant.target))
 
     # -- the report -------------------------------------------------------------
 
