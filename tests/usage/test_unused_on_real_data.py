@@ -54,6 +54,11 @@ def test_dormant_accounts_in_a_real_credential_report(tmp_path: Path, capsys: py
                                    "aws-credential-report collected 52m before the review")
     evidence = dict(one.finding.evidence_data())
     assert evidence["usage_collected_at"] == GENERATED and evidence["last_used"] == "2016-11-16T14:10:34Z"
+    # The importer's extra fields are kept and shown with the record they came from.
+    assert evidence["usage_records"] == [{"at": "usage.jsonl:2", "source": "aws-credential-report",
+                                          "access_key_last_used": "2016-10-20T20:27:00Z", "access_keys_active": 2,
+                                          "mfa_active": "false", "password_enabled": "true",
+                                          "password_last_used": "2016-11-16T14:10:34Z"}]
     # The root user holds nothing in the history: no finding for it.
     assert "user:aws-root" not in dormant
 

@@ -275,3 +275,21 @@ def test_a_usage_import_never_writes_a_folder_or_over_an_input(tmp_path: Path, c
     assert main(["import", "gworkspace-last-login", str(source), "--out", str(source), "--force",
                  "--assume-time", COLLECTED]) == 2
     assert json.loads(source.read_text())["kind"] == "admin#directory#users"
+
+
+def test_okta_usage_lines_up_with_the_okta_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The history importer and the usage importer name the same Okta user the same way, and the
+    sign-in's target globs cover what the history grants, so a dormant account is found end to end."""
+    history = tmp_path / "h.jsonl"
+    assert main(["import", "okta", str(FIXTURES / "okta" / "api.json"), "--out", str(history)]) == 0
+    events = [json.loads(line) for line in history.read_text().splitlines()]
+    bob_grants = [e for e in events if e.get("subject") == "user:bob@example.com" and e["action"] == "grant"]
+    assert bob_grants and all(e["target"].startswith(("group:okta/", "role:okta/", "role:okta-app/"))
+                              for e in bob_grants)
+    code, records, err = run_import(capsys, "okta-last-login", [FIXTURES / "okta-last-login"], tmp_path / "u.jsonl",
+                                    "--assume-time", COLLECTED)
+    assert code == 0, err
+    bob = next(r for r in records if r["subject"] == "user:bob@example.com")
+    assert bob["last_used"] == "2026-02-01T08:00:00Z"
+    from fnmatch import fnmatchcase
+    assert all(any(fnmatchcase(e["target"], g) for g in bob["targets"]) for e in bob_grants)

@@ -49,4 +49,5 @@ def evidence(use: Any, as_of: int, params: dict[str, Any]) -> dict[str, Any]:
             "usage_sources": list(use.sources), "usage_collected_at": format_time(use.collected_at),
             "usage_age_days": use.age(as_of) // DAY, "unused_for": format_duration(params["unused_for"]),
             "max_staleness": format_duration(params["max_staleness"]),
-            "usage_records": [f"{r.file}:{r.line}" for r in use.records[:10]]}
+            "usage_records": [{"at": f"{r.file}:{r.line}", "source": r.source, **dict(r.extra)}
+                              for r in use.records[:10]]}

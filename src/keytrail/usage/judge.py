@@ -86,6 +86,7 @@ class Usage:
     future: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     #: grant_use results: the check and the report's note both ask for every grant
     _cache: dict[tuple[str, str, str], Use | None] = field(default_factory=dict)
+    _holders: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, records: list[UsageRecord] | None, as_of: int, max_staleness: int) -> Usage:
@@ -126,8 +127,7 @@ class Usage:
         if depth > 0:
             return None
         if subject.startswith("group:"):
-            members = sorted(view.graph.holders(subject) - {subject})
-            members = [m for m in members if not m.startswith("group:")]
+            members = self._members(view, subject)
             uses = [self._use(view, m, target, resource, depth + 1) for m in members]
             if members and all(u is not None for u in uses):
                 return _merge([u for u in uses if u is not None])
@@ -137,6 +137,14 @@ class Usage:
             if reached and all(u is not None for u in uses):
                 return _merge([u for u in uses if u is not None])
         return None
+
+    def _members(self, view: Any, group: str) -> list[str]:
+        """The users and services that reach ``group`` (directly or through nested groups), once per group."""
+        found = self._holders.get(group)
+        if found is None:
+            found = self._holders[group] = sorted(m for m in view.graph.holders(group) - {group}
+                                                  if not m.startswith("group:"))
+        return found
 
     def _service_use(self, view: Any, subject: str, target: str, resource: str) -> Use | None:
         services = self.service.get((subject, resource))

@@ -18,6 +18,7 @@ from typing import Any
 from keytrail.errors import InputError, Problem, cap_problems
 from keytrail.timeutil import TimeFormatError, format_time, parse_time
 
+_FIELDS = frozenset({"subject", "target", "resource", "service", "targets", "last_used", "source", "collected_at"})
 #: Longest accepted line (as for history): a longer one is an error, not a memory spike.
 MAX_LINE_BYTES = 1 << 20
 
@@ -37,6 +38,8 @@ class UsageRecord:
     targets: tuple[str, ...] = ()
     file: str = ""
     line: int = 0
+    #: Fields beyond the schema's (``mfa_active``, ``last_entity`` ...): kept, shown as evidence.
+    extra: tuple[tuple[str, Any], ...] = ()
 
     @property
     def level(self) -> str:
@@ -116,4 +119,5 @@ def _record(obj: dict[str, Any], display: str, line: int, problems: list[Problem
     return UsageRecord(subject=obj["subject"], resource=obj.get("resource", ""), last_used=used,
                        source=obj["source"], collected_at=collected, target=obj.get("target"),
                        service=obj.get("service"), targets=tuple(obj.get("targets") or ()),
-                       file=display, line=line)
+                       file=display, line=line,
+                       extra=tuple(sorted((k, v) for k, v in obj.items() if k not in _FIELDS)))
