@@ -49,9 +49,9 @@ def test_a_user_template_gets_the_documented_context(tmp_path: Path, capsys: pyt
                     "{% for g in groups %}{{ g.category }}={{ g.count }} {% endfor %}")
     main(["check", ACME, "--as-of", AS_OF, "--template", tpl])
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "acme 33 high"
+    assert out[0] == "acme 35 high"
     assert out[1].startswith("critical|")  # findings in report order: most severe first
-    assert "sprawl=8" in out[-1]
+    assert "sprawl=10" in out[-1]
 
 
 def test_html_templates_are_autoescaped(tmp_path: Path, make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]

@@ -140,7 +140,7 @@ def test_a_cut_findings_list_says_so_before_the_table(tmp_path: Path, monkeypatc
     section = html[html.index('<h2 id="findings">'):]
     cut = section.index('id="findings-cut"')
     assert cut < section.index("<table>")
-    assert "This page lists the first 3; the other 11 are only in <code>findings.json</code>." in section
+    assert "This page lists the first 3; the other 12 are only in <code>findings.json</code>." in section
 
 
 def test_a_whole_findings_list_says_no_cut(acme_pack: Path) -> None:
