@@ -65,6 +65,17 @@ def test_stale_usage_is_left_out_and_said(tmp_path: Path) -> None:
     assert said[1].endswith("(aws:1 1, github:acme/api 1)")
 
 
+def test_stale_usage_is_a_github_notice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path, [record(collected_at="2026-06-01T00:00:00Z")])
+    main(["check", str(root), "--as-of", "2026-09-30T23:59:59Z", "--format", "github"])
+    out = capsys.readouterr().out
+    assert "::notice title=keytrail usage::rule unused: left out 1 usage record(s) from test" in out
+    # Fresh usage is relied on, not announced.
+    fresh = project(tmp_path / "fresh", [record()])
+    main(["check", str(fresh), "--as-of", "2026-09-30T23:59:59Z", "--format", "github"])
+    assert "keytrail usage" not in capsys.readouterr().out
+
+
 def test_usage_collected_after_as_of_is_left_out(tmp_path: Path) -> None:
     root = project(tmp_path, [record(collected_at="2026-10-02T00:00:00Z")])
     assert "collected 2026-10-02T00:00:00Z, after 2026-09-30T23:59:59Z" in notes(root)[0]
