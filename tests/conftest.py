@@ -18,7 +18,8 @@ def write_project(root: Path, *, directory: dict[str, Any] | None = None,
                   keys: list[dict[str, Any]] | None = None,
                   events: list[dict[str, Any]] | None = None, history_text: str | None = None,
                   snapshot: list[dict[str, Any]] | None = None,
-                  policies: list[dict[str, Any]] | None = None, snapshot_time: str | None = AS_OF) -> Path:
+                  policies: list[dict[str, Any]] | None = None, snapshot_time: str | None = AS_OF,
+                  usage: list[dict[str, Any]] | None = None) -> Path:
     """Write a complete project folder and return it (a snapshot captured at ``snapshot_time``)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "history").mkdir(exist_ok=True)
@@ -38,6 +39,9 @@ def write_project(root: Path, *, directory: dict[str, Any] | None = None,
         if snapshot_time is not None:
             config["snapshot_time"] = snapshot_time
         (root / "snapshot.jsonl").write_text("".join(json.dumps(s) + "\n" for s in snapshot))
+    if usage is not None:
+        config["usage"] = ["usage.jsonl"]
+        (root / "usage.jsonl").write_text("".join(json.dumps(u) + "\n" for u in usage))
     (root / "policies").mkdir(exist_ok=True)
     for n, policy in enumerate(policies or []):
         (root / "policies" / f"p{n}.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))

@@ -226,7 +226,7 @@ def test_schema_prints_a_valid_json_schema(name: str, capsys: pytest.CaptureFixt
 
 def test_every_schema_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert sorted(SCHEMA_NAMES) == ["checkpoint", "directory", "event", "findings", "keys", "pack", "policy",
-                                    "policytest", "project", "proof", "snapshot"]
+                                    "policytest", "project", "proof", "snapshot", "usage"]
 
 
 def test_policy_schema_lists_every_check(capsys: pytest.CaptureFixture[str]) -> None:

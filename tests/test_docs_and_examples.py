@@ -90,7 +90,7 @@ def test_example_output_is_deterministic(capsys: pytest.CaptureFixture[str]) -> 
         main(["check", str(ACME), "--as-of", AS_OF])
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
-    assert "49 findings" in outputs[0]
+    assert "51 findings" in outputs[0]
 
 
 def test_readme_names_every_check_format() -> None:

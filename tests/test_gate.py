@@ -252,7 +252,7 @@ def test_lint_reports_a_misspelt_key_in_a_policytest(tmp_path: Path, monkeypatch
     assert code == 1
     assert lines == ["tests/t.yaml:8:5: tests[0].expekt: unknown key 'expekt' (did you mean \"expect\"?) (allowed: "
                      "as_of, directory, events, expect, expect_not, history, keys, name, rules, since, "
-                     "snapshot, waivers)"]
+                     "snapshot, usage, waivers)"]
     assert err == "keytrail lint: 2 files, 1 error, 0 warnings\n"
 
 
@@ -431,7 +431,7 @@ def test_a_waiver_expiring_soon_warns_and_passes_unless_strict(acme: Path, capsy
     assert lines == ["policies/acme.yaml:66:5: warning: waivers[1].expires: waiver for rule acme-contractors-off-prod "
                      "expires 2026-10-19, in 19 days: renew it (a new approval and expiry) or fix the findings it "
                      "covers"]
-    assert err == "keytrail lint: 5 files, 0 errors, 1 warning\n"
+    assert err == "keytrail lint: 7 files, 0 errors, 1 warning\n"  # the two usage files are linted too
     assert lint(capsys, ".", "--strict")[0] == 1
 
 

@@ -17,9 +17,9 @@ def test_each_format_goes_to_its_output(tmp_path: Path, capsys: pytest.CaptureFi
     code = main(["check", ACME, "--as-of", AS_OF, "-f", "json", "-o", str(tmp_path / "f.json"),
                  "-f", "sarif", "-o", str(tmp_path / "f.sarif"), "-f", "text", "-o", "-"])
     assert code == 1
-    assert json.loads((tmp_path / "f.json").read_text())["summary"]["findings"] == 49
+    assert json.loads((tmp_path / "f.json").read_text())["summary"]["findings"] == 51
     assert json.loads((tmp_path / "f.sarif").read_text())["version"] == "2.1.0"
-    assert "49 findings" in capsys.readouterr().out  # the last format, `-o -`, on stdout
+    assert "51 findings" in capsys.readouterr().out  # the last format, `-o -`, on stdout
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -49,9 +49,9 @@ def test_a_user_template_gets_the_documented_context(tmp_path: Path, capsys: pyt
                     "{% for g in groups %}{{ g.category }}={{ g.count }} {% endfor %}")
     main(["check", ACME, "--as-of", AS_OF, "--template", tpl])
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "acme 49 high"
+    assert out[0] == "acme 51 high"
     assert out[1].startswith("critical|")  # findings in report order: most severe first
-    assert "sprawl=20" in out[-1]
+    assert "sprawl=22" in out[-1]
 
 
 def test_html_templates_are_autoescaped(tmp_path: Path, make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
@@ -110,7 +110,7 @@ def test_a_second_name_for_an_input_is_caught(tmp_path: Path, capsys: pytest.Cap
         assert "which this run reads" in capsys.readouterr().err
     # Near miss: a new file inside the project folder is not an input.
     assert main(["check", str(root), "--as-of", AS_OF, "-f", "json", "-o", str(root / "findings.json")]) == 1
-    assert json.loads((root / "findings.json").read_text())["summary"]["findings"] == 49
+    assert json.loads((root / "findings.json").read_text())["summary"]["findings"] == 51
 
 
 def test_a_template_is_never_overwritten_by_its_output(tmp_path: Path,
@@ -170,8 +170,8 @@ def test_the_step_summary_is_part_of_the_same_run(tmp_path: Path, monkeypatch: p
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     assert main(["check", ACME, "--as-of", AS_OF, "-f", "github", "-o", "-", "-f", "json", "-o", str(report)]) == 1
-    assert summary.read_text().startswith("earlier step\n") and "49 findings" in summary.read_text()
-    assert json.loads(report.read_text())["summary"]["findings"] == 49
+    assert summary.read_text().startswith("earlier step\n") and "51 findings" in summary.read_text()
+    assert json.loads(report.read_text())["summary"]["findings"] == 51
 
 
 def test_a_planted_link_at_the_temporary_name_is_not_followed(tmp_path: Path) -> None:
@@ -182,5 +182,5 @@ def test_a_planted_link_at_the_temporary_name_is_not_followed(tmp_path: Path) ->
     os.symlink(victim, tmp_path / ".report.json.partial")  # e.g. committed to a repository
     assert main(["check", ACME, "--as-of", AS_OF, "-f", "json", "-o", str(tmp_path / "report.json")]) == 1
     assert victim.read_text() == "the user's file\n"
-    assert json.loads((tmp_path / "report.json").read_text())["summary"]["findings"] == 49
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["findings"] == 51
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "victim"]

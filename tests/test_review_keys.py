@@ -90,7 +90,7 @@ def test_each_owner_gets_their_keys_and_not_someone_elses(tmp_path: Path,
     assert ('<span class="sev critical">critical</span> broken-chain</div>'
             '<div><span class="sev high">high</span> key-out-of-scope</div>') in page
     assert marta["pk-2025-0003"]["findings"] == \
-        "sprawl.expired-grant;sprawl.long-lived-key;sprawl.redundant-grant;unexplained.broken-chain;" \
+        "sprawl.expired-grant;sprawl.long-lived-key;sprawl.redundant-grant;sprawl.unused-access;unexplained.broken-chain;" \
         "unexplained.key-out-of-scope"
 
 

@@ -149,12 +149,12 @@ def test_pack_json_records_the_evidence(pack: Path) -> None:
                                                                 "2026-09-30T18:00:00Z")
     assert ev["generated_at"] is None
     assert ev["counts"]["grants"] == 107 and ev["counts"]["reviewers"] == 11
-    assert ev["counts"]["findings"]["total"] == 45
+    assert ev["counts"]["findings"]["total"] == 47
     for name in ("index.html", "summary.md", "findings.json"):
         assert ev["files"][name] == hashlib.sha256((pack / name).read_bytes()).hexdigest()
     html = (pack / "index.html").read_text(encoding="utf-8")
     assert '<p id="evidence">Written by keytrail' in html
-    assert "107 active grants for 11 reviewers (3 with no reviewer), 45 findings" in html
+    assert "107 active grants for 11 reviewers (3 with no reviewer), 47 findings" in html
 
 
 def test_the_recorded_command_keeps_content_options(project: Path, tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_verify_a_pack_that_matches(pack: Path, project: Path, capsys: pytest.Ca
     assert code == 0
     assert "  match      history/2026-H2.jsonl" in out
     assert "  match      index.html" in out
-    assert out.endswith("the pack matches its inputs: 12 files verified\n")
+    assert out.endswith("the pack matches its inputs: 14 files verified\n")
 
 
 def test_verify_reports_filled_worksheets_without_failing(pack: Path, project: Path,
@@ -204,7 +204,7 @@ def test_verify_finds_a_new_input(pack: Path, project: Path, capsys: pytest.Capt
 
 def test_verify_finds_an_edited_page(pack: Path, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = pack / "index.html"
-    page.write_text(page.read_text(encoding="utf-8").replace("45 findings", "0 findings"), encoding="utf-8")
+    page.write_text(page.read_text(encoding="utf-8").replace("47 findings", "0 findings"), encoding="utf-8")
     code, out, _ = run(capsys, "review", "verify", str(pack), str(project))
     assert code == 1
     assert "  DIFFERS    index.html" in out

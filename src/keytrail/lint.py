@@ -5,7 +5,8 @@ What is linted:
 - a folder holding ``keytrail.yaml`` (or that file itself) is a **project**:
   ``keytrail.yaml``, the directory, the key registry and every policy it names
   (packaged packs included) are linted together, and the policy tests found in
-  its policy folders too. The history and the snapshot are data, not
+  its policy folders too, and the usage files (``usage:``) against their schema. The
+  history and the snapshot are data, not
   configuration: ``keytrail check`` validates them; lint reads the history
   only to learn ids and attributes the directory lacks (see
   :mod:`keytrail.lintwarn`), and only when something is missing from the directory;
@@ -239,6 +240,8 @@ class _Run:
         if self.first_time(cfg.keys):
             self.files.append(_display(cfg.keys))
             self.keys(cfg.keys, _display(cfg.keys), directory)
+        if cfg.usage:
+            self.usage(cfg.usage)
         known = None
         if directory is not None:
             known = Known(directory, (cfg.history, [_display(h) for h in cfg.history]))
@@ -294,6 +297,21 @@ class _Run:
 
         self.problems.update(directory_warnings(found))
         return found
+
+    def usage(self, paths: list[Path]) -> None:
+        """Usage files (``usage:``) are validated like configuration: a bad record would
+        otherwise surface only when ``keytrail check`` refuses the project."""
+        from keytrail.usage.load import load_usage
+
+        fresh = [p for p in paths if self.first_time(p)]
+        if not fresh:
+            return
+        shown = [_display(p) for p in fresh]
+        self.files.extend(shown)
+        try:
+            load_usage(fresh, shown)
+        except InputError as exc:
+            self.failed(exc, shown[0])
 
     def keys(self, path: Path, display: str, directory: Directory | None) -> None:
         try:

@@ -257,6 +257,7 @@ def _case_project(case: dict[str, Any], where: tuple[Any, ...], base: Path, disp
         directory = source("directory", lambda v: v, "directory", lambda v: json.dumps(v))
         keys = source("keys", lambda v: {"keys": v}, "keys", lambda v: json.dumps(v))
         snapshot = source("snapshot", lambda v: v, "", lambda v: "".join(json.dumps(s) + "\n" for s in v))
+        usage = source("usage", lambda v: v, "", lambda v: "".join(json.dumps(s) + "\n" for s in v))
         events = case.get("events")
         history: list[tuple[Path, str]] = []
         if events is not None:
@@ -283,6 +284,10 @@ def _case_project(case: dict[str, Any], where: tuple[Any, ...], base: Path, disp
         if snapshot:
             loaded.snapshot = load_snapshot(*snapshot)
             loaded.snapshot_file = snapshot[1]
+        if usage:
+            from keytrail.usage.load import load_usage
+
+            loaded.usage, loaded.usage_files = load_usage([usage[0]], [usage[1]]), [usage[1]]
         return loaded
 
 

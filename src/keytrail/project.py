@@ -55,6 +55,9 @@ class Project:
     history_ids: set[str] | None = None
     #: The history verified against its checkpoint log (an integrity.Verification), when configured.
     anchor: Any = None
+    #: The usage records (``usage:``; see keytrail.usage), None when the project has none configured.
+    usage: list[Any] | None = None
+    usage_files: list[str] = field(default_factory=list)
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -275,7 +278,7 @@ class ProjectConfig:
     def files(self) -> list[Path]:
         """Every file the project reads, keytrail.yaml first (outputs must never be one)."""
         named = [self.root / self.file, self.directory, self.keys, *self.history,
-                 *([self.snapshot] if self.snapshot else []), *self.policies,
+                 *([self.snapshot] if self.snapshot else []), *self.usage, *self.policies,
                  *([self.checkpoints] if self.checkpoints else []), *self.trusted_keys]
         return [p for p in named if p != self.root]
 
@@ -285,6 +288,8 @@ class ProjectConfig:
     #: When the snapshot was captured (``snapshot_time:``) and how old it may be (``max_snapshot_age:``).
     snapshot_time: int | None = None
     max_snapshot_age: int = 7 * 86_400_000_000
+    #: The usage files (``usage:``, files or globs of JSONL; see keytrail.usage).
+    usage: list[Path] = field(default_factory=list)
 
 
 def find_config(target: Path) -> Path:
@@ -345,24 +350,31 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
             problems.append(loc.problem((key,), f"'{excerpt(value)}': file not found"))
         return path
 
-    history: list[Path] = []
-    for pattern, where in listed("history"):
-        magic = glob.has_magic(pattern)
-        if not (confined.starts_inside(pattern) if magic else confined.contains(root / pattern)):
-            refuse(where, pattern)  # refused before anything outside is looked at
-            continue
-        files, refused = confined.expand(pattern) if magic else \
-            ([root / pattern] if (root / pattern).is_file() else [], [])
-        for outside in refused[:3]:
-            refuse(where, pattern, outside)
-        if len(refused) > 3:
-            problems.append(loc.problem(where, f"... and {len(refused) - 3} more matches outside"))
-        if not files and not refused:
-            problems.append(loc.problem(where, f"'{excerpt(pattern)}' matches no file (write one with "
-                                               "`keytrail import FORMAT INPUT --out FILE`)"))
-        for f in files:
-            if f not in history:
-                history.append(f)
+    def expanded(key: str) -> list[Path]:
+        """The files of a list of files or globs (``history:``, ``usage:``), in order, each once."""
+        out: list[Path] = []
+        for pattern, where in listed(key):
+            magic = glob.has_magic(pattern)
+            if not (confined.starts_inside(pattern) if magic else confined.contains(root / pattern)):
+                refuse(where, pattern)  # refused before anything outside is looked at
+                continue
+            files, refused = confined.expand(pattern) if magic else \
+                ([root / pattern] if (root / pattern).is_file() else [], [])
+            for outside in refused[:3]:
+                refuse(where, pattern, outside)
+            if len(refused) > 3:
+                problems.append(loc.problem(where, f"... and {len(refused) - 3} more matches outside"))
+            if not files and not refused:
+                # A file to import, not to write by hand.
+                problems.append(loc.problem(where, f"'{excerpt(pattern)}' matches no file (write one with "
+                                                   "`keytrail import FORMAT INPUT --out FILE`)"))
+            for f in files:
+                if f not in out:
+                    out.append(f)
+        return out
+
+    history = expanded("history")
+    usage = expanded("usage")
     policies: list[Path] = []
     from_folders: set[Path] = set()
     for entry, where in listed("policies"):
@@ -393,6 +405,7 @@ def load_config(target: Path, allow_outside: Sequence[str | Path] = ()) -> Proje
             problems.append(loc.problem(where, f"'{excerpt(entry)}': no such file or folder"))
     result = ProjectConfig(root, display, data.get("name", ""), single("directory") or root,
                            single("keys") or root, history, single("snapshot"), policies, from_folders)
+    result.usage = usage
     _anchor_config(result, data, loc, problems, confined)
     _snapshot_config(result, data, loc, problems)
     if problems:
@@ -469,6 +482,11 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
     attempt("history", load_history, cfg.history, displays)
     if cfg.snapshot is not None:
         attempt("snapshot", load_snapshot, cfg.snapshot, display_path(cfg.snapshot, root))
+    usage_files = [display_path(p, root) for p in cfg.usage]
+    if cfg.usage:
+        from keytrail.usage.load import load_usage
+
+        attempt("usage", load_usage, cfg.usage, usage_files)
     from keytrail.policy import load_policies
 
     policy_files = cfg.policies + list(extra_policies or [])
@@ -493,4 +511,5 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
         policies=results["policies"], name=cfg.name or root.resolve().name,
         inputs=(*cfg.files(), *policy_files[len(cfg.policies):]),
         history_ids=history.identifiers,
-        anchor=results.get("checkpoints"))
+        anchor=results.get("checkpoints"),
+        usage=results.get("usage") if cfg.usage else None, usage_files=usage_files)

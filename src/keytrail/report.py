@@ -97,8 +97,9 @@ def to_data(report: Report, fail_on: str = "high", findings: bool = True) -> dic
 def notes_data(report: Report) -> list[dict[str, Any]]:
     """What a reviewer should know beside the findings: replay notes (``replay``: a revoke
     of something never granted; ``order``: same-time events from different files whose
-    outcome rests on file order), identifier notes (``identifier``: lookalike ids) and,
-    last, the ``snapshot`` note: which snapshot the drift checks compared, or why none.
+    outcome rests on file order), identifier notes (``identifier``: lookalike ids),
+    the ``usage`` notes: which usage data the unused-access rules relied on, left out, or
+    lacked; last, the ``snapshot`` note: which snapshot the drift checks compared, or why none.
     Notes never change the exit code."""
     project = report.view.project
     state = report.view.state
@@ -110,6 +111,10 @@ def notes_data(report: Report) -> list[dict[str, Any]]:
     out.extend({"kind": "identifier", "message": n.message, "event": n.event,
                 "location": n.location.as_dict() if n.location else None} for n in report.id_notes)
     # Which snapshot the drift checks compared, or why none: never a silent skip.
+    # Which usage the unused-access rules relied on, or why none (keytrail.usage.notes).
+    from keytrail.usage.notes import usage_notes
+
+    out.extend({"kind": "usage", "message": m, "event": None, "location": None} for m in usage_notes(report))
     out.append({"kind": "snapshot", "message": report.view.snapshot_use.message, "event": None,
                 "location": None})
     return out
@@ -151,6 +156,7 @@ def context(report: Report, fail_on: str = "high", limit: int | None = None) -> 
         "data": data,
         "project": {"name": project.name, "root": str(project.root)},
         "snapshot": report.view.snapshot_use.message,
+        "usage": [n["message"] for n in data["notes"] if n["kind"] == "usage"],
         "groups": groups,
         "fail_on": fail_on,
         "limit": limit,

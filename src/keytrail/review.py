@@ -82,7 +82,7 @@ WORKSHEET_COLUMNS = ("grant_id", "reviewer", "reviewer_name", "reviewer_title", 
                      "subject_name", "subject_title", "subject_department", "subject_manager",
                      "subject_manager_name", "subject_status", "target_name", "held_since", "last_change",
                      "granted_by", "granted_by_name", "key", "approver", "approver_name", "ticket",
-                     "reason", "expires", "last_certified", "findings", "decision", "comment")
+                     "reason", "expires", "last_certified", "last_used", "findings", "decision", "comment")
 #: Why a grant has no reviewer (the ``unassigned_reason`` column; ``reviewer_note`` says it in words).
 UNASSIGNED_REASONS = {
     "target-not-in-directory": "the role or group is not in the directory, so it has no owner",

@@ -2,7 +2,8 @@
 
 The worksheet carries the ids ``keytrail decisions`` keys on, and beside them who
 each person is (name, title, department, manager, status: :mod:`keytrail.people`),
-the grant's last change and, for a grant nobody can review, why
+the grant's last change, its last use (usage data: :mod:`keytrail.usage.review`) and,
+for a grant nobody can review, why
 (``unassigned_reason``). Cells are plain text here; the CSV writer guards formulas
 and the page's templates make every value inert.
 """
@@ -15,6 +16,7 @@ from keytrail.people import People
 from keytrail.project import Project
 from keytrail.review import UNASSIGNED_REASONS, WORKSHEET_COLUMNS, Row, grant_id
 from keytrail.timeutil import format_time
+from keytrail.usage.review import last_used
 
 
 def row_cells(row: Row, people: People) -> dict[str, str]:
@@ -52,6 +54,7 @@ def row_cells(row: Row, people: People) -> dict[str, str]:
         "reason": e.reason or "",
         "expires": format_time(e.expires) or "",
         "last_certified": (format_time(c.time) or "") if c is not None else "",
+        "last_used": last_used(people.view, g),
         "findings": ";".join(sorted({f.check for f in row.findings})),
         "decision": "",
         "comment": "",

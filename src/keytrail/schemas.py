@@ -20,7 +20,7 @@ from typing import Any
 from keytrail.errors import Problem
 from keytrail.yamlload import Locator, format_path
 
-SCHEMA_NAMES = ("project", "directory", "keys", "event", "snapshot", "policy", "findings", "policytest",
+SCHEMA_NAMES = ("project", "directory", "keys", "event", "snapshot", "usage", "policy", "findings", "policytest",
                 "checkpoint", "proof", "pack")
 
 #: The end of a description's first sentence ("e.g." does not end one).

@@ -1,7 +1,7 @@
 """Table-driven tests: every check's YAML case file, run through the real loaders.
 
 Each ``cases/<check id>.yaml`` lists cases with an inline organisation
-(``directory``, ``keys``, ``events`` or raw ``history``, ``snapshot``), optional
+(``directory``, ``keys``, ``events`` or raw ``history``, ``snapshot``, ``usage``), optional
 ``params``, ``as_of`` and ``since``, and the findings that must appear
 (``expect``: a list of mappings over ``subject``, ``target``, ``resource`` and
 ``event``; an empty list means the check must not fire). The comparison is
@@ -56,7 +56,7 @@ def test_case(check_id: str, case: dict[str, Any], tmp_path: Path) -> None:
     history_text = case.get("history")
     root = write_project(tmp_path / "org", directory=case.get("directory"), keys=case.get("keys"),
                          events=case.get("events"), history_text=history_text,
-                         snapshot=case.get("snapshot"), policies=case.get("policies"),
+                         snapshot=case.get("snapshot"), policies=case.get("policies"), usage=case.get("usage"),
                          snapshot_time=str(case.get("snapshot_time", case.get("as_of", AS_OF))))
     found = run_check(root, check_id, case.get("params") or {}, str(case.get("as_of", AS_OF)),
                       case.get("since"))

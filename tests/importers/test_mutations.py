@@ -54,7 +54,14 @@ REAL: dict[str, list[str]] = {
     "scim-state": ["python-scim-scim2-models/samples/rfc7644-3.4.3-list_response-post_query.json",
                    "python-scim-scim2-models/samples/rfc7643-8.3-enterprise_user.json"],
     "otlp": ["opentelemetry-proto/examples/logs.json"],
+    "aws-credential-report": ["cloud-custodian-placebo/tests/data/placebo/test_iam_user_unused_keys/"
+                              "iam.GetCredentialReport_2.json"],
+    "aws-role-last-used": ["cloud-custodian-placebo/tests/data/placebo/test_ec2_iam_role_filter_by_role_name/"
+                           "iam.GetRole_2.json"],
 }
+
+#: What usage formats need beside their input: the collection time, and the entity of an access-advisor report.
+USAGE_OPTIONS: dict[str, list[str]] = {"aws-access-advisor": ["--entity", "arn:aws:iam::111122223333:user/alice"]}
 
 _ODD_VALUES: list[Any] = ["x", "", 7, -1, 0, 1.5, 10**30, None, True, False, [], {}, [1, "a"], {"a": 1},
                           "\x1b[31mred\u202e\n::error::x", "2026-13-45T99:99:99Z", "*", "../../etc/passwd"]
@@ -192,6 +199,8 @@ def test_a_mutated_sample_imports_cleanly_or_fails_cleanly(tmp_path: Path, capsy
     out = tmp_path / ("out" if get(fmt).KIND == "state" else "out.jsonl")
     # some mutants also run with --strict or a key mapping, whose paths differ
     options = rng.choice([[], [], ["--strict"], ["--key-from", "id", "--key-pattern", "(.+)"]])
+    if get(fmt).KIND == "usage":
+        options = [*options, "--assume-time", "2026-09-30T06:00:00Z", *USAGE_OPTIONS.get(fmt, [])]
     done += f" {' '.join(options)}".rstrip()
     try:
         code = main(["import", fmt, str(source), "--out", str(out), *options])
@@ -208,6 +217,8 @@ def test_a_mutated_sample_imports_cleanly_or_fails_cleanly(tmp_path: Path, capsy
     assert out.exists(), f"{sample.name} ({done}): exit 0 without {out.name}"
     if get(fmt).KIND == "history":
         _assert_valid_history(out, f"{sample.name} ({done})")
+    elif get(fmt).KIND == "usage":
+        _assert_valid_usage(out, f"{sample.name} ({done})")
     else:
         assert main(["check", str(out), "--format", "json", "--fail-on", "critical"]) in (0, 1), \
             f"{sample.name} ({done}): the imported project does not load: {capsys.readouterr().err[-400:]}"
@@ -222,6 +233,15 @@ def _assert_valid_history(out: Path, what: str) -> None:
     for number, line in enumerate(text.splitlines(), 1):
         errors = [e.message for e in check.iter_errors(json.loads(line))]
         assert not errors, f"{what}: line {number} is not a valid event: {errors}"
+
+
+def _assert_valid_usage(out: Path, what: str) -> None:
+    """Every line written loads as ``usage:`` (schema and semantic checks), so a project can use it."""
+    from keytrail.usage.load import load_usage
+
+    text = out.read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n"), f"{what}: the usage file ends mid-line"
+    load_usage([out], [out.name])
 
 
 def test_the_mutants_cover_every_format_and_both_outcomes(tmp_path: Path) -> None:

@@ -77,7 +77,8 @@ def test_the_pack_hashes_every_input_it_read(sealed: Sealed, tmp_path: Path,
     assert review(capsys, sealed.root, tmp_path / "q3")[0] == 0
     inputs = {i["path"]: i["sha256"] for i in attestation(tmp_path / "q3")["inputs"]}
     expected = ["keytrail.yaml", "directory.yaml", "keys.yaml", "history/2025-H2.jsonl", "history/2026-H1.jsonl",
-                "history/2026-H2.jsonl", "snapshot.jsonl", "keytrail:default", "policies/acme.yaml",
+                "history/2026-H2.jsonl", "snapshot.jsonl", "usage/aws-last-accessed.jsonl",
+                "usage/zendesk-sign-ins.jsonl", "keytrail:default", "policies/acme.yaml",
                 "checkpoints.jsonl", "keys/auditor.pub"]
     assert sorted(inputs) == sorted(expected)
     for name in expected:

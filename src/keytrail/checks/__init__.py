@@ -34,6 +34,8 @@ REGISTRY: dict[str, str] = {
     "sprawl.long-lived-key": "sprawl_long_lived_key",
     "sprawl.overbroad-key": "sprawl_overbroad_key",
     "sprawl.duplicate-key": "sprawl_duplicate_key",
+    "sprawl.unused-access": "sprawl_unused_access",
+    "sprawl.dormant-account": "sprawl_dormant_account",
     "orphaned.inactive-principal": "orphaned_inactive_principal",
     "orphaned.unknown-principal": "orphaned_unknown_principal",
     "orphaned.unknown-target": "orphaned_unknown_target",

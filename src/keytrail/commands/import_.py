@@ -29,7 +29,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.add_argument("--assume-time", metavar="TIME",
                      help="the time of records that carry none (e.g. SCIM request bodies captured without "
-                          "their log line; ISO 8601 with a zone); their events say source.time_assumed")
+                          "their log line; ISO 8601 with a zone); their events say source.time_assumed. "
+                          "Usage formats: when the usage data was collected, for inputs that do not say")
+    parser.add_argument("--entity", metavar="ARN",
+                     help="aws-access-advisor: the IAM user, group or role ARN the report was generated for "
+                          "(the response does not name it)")
     for name in ("key", "ticket", "reason"):
         parser.add_argument(f"--{name}-from", metavar="FIELD",
                          help=f"the raw record's field (dotted path) that carries the {name}")
@@ -84,6 +88,8 @@ def _run(args: argparse.Namespace) -> int:
 
         if args.format not in REGISTRY:  # run_import names the formats
             return _import(args, mapping, assume, None)
+        if get(args.format).KIND == "usage":
+            raise UsageError(f"--seal: {args.format} writes usage data, not history; only history is sealed")
         if get(args.format).KIND != "history":
             raise UsageError(f"--seal: {args.format} writes a project folder, not history; seal the "
                              "project after adding `checkpoints:` to it (`keytrail seal`)")
@@ -96,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace, mapping: Any, assume: str | None, plan: Any) -> int:
     from keytrail.importers.runner import run_import
 
-    ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force, assume)
+    ctx = run_import(args.format, args.inputs, args.out, mapping, args.strict, args.force, assume, args.entity)
     print(f"keytrail import {args.format}: wrote {args.out}", file=sys.stderr)
     print(ctx.summary(), file=sys.stderr)
     if ctx.incomplete_at:

@@ -49,6 +49,11 @@ def render(report: Report, fail_on: str = "high") -> str:
     if use.file is not None and not use.used:
         # A skipped drift check is said where the run is read, never left silent.
         lines.append(f"::notice title=keytrail snapshot::{gh_data(use.message)}\n")
+    from keytrail.usage.notes import usage_notes
+
+    for note in usage_notes(report):
+        if " left out " in note:  # usage too old (or too new) to rely on: said where the run is read
+            lines.append(f"::notice title=keytrail usage::{gh_data(note)}\n")
     if left_out:
         lines.append(f"::notice title=keytrail::{left_out} more findings are not annotated "
                      f"(GitHub shows {PER_LEVEL} per level); the step summary and --format json "

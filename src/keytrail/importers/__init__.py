@@ -2,11 +2,12 @@
 
 One module per format, named in the explicit :data:`REGISTRY`. A module exposes
 
-- ``FORMAT`` (the name on the command line), ``KIND`` (``"history"`` or
-  ``"state"``) and a docstring documenting its field mapping;
+- ``FORMAT`` (the name on the command line), ``KIND`` (``"history"``,
+  ``"state"`` or ``"usage"``) and a docstring documenting its field mapping;
 - ``convert(records, ctx)``: given the raw records (see :mod:`.base`), yields
   native history events (dicts), or for a state format returns a
-  :class:`~keytrail.importers.base.State` (snapshot lines and a directory).
+  :class:`~keytrail.importers.base.State` (snapshot lines and a directory), or
+  for a usage format yields usage records (dicts, see ``schemas/usage.schema.json``).
 
 Importers never drop anything silently: every record is either converted or
 counted as skipped with a reason. A record that is not an access change (a read,
@@ -46,3 +47,14 @@ REGISTRY: dict[str, str] = {
 def get(fmt: str) -> ModuleType:
     """The module implementing import format ``fmt`` (KeyError when unknown)."""
     return importlib.import_module(f"keytrail.importers.{REGISTRY[fmt]}")
+
+
+#: Usage formats (KIND ``"usage"``): when access was last used, for the unused-access checks.
+REGISTRY.update({
+    "aws-credential-report": "aws_credential_report",
+    "aws-access-advisor": "aws_access_advisor",
+    "aws-role-last-used": "aws_role_last_used",
+    "okta-last-login": "okta_last_login",
+    "entra-sign-ins": "entra_sign_ins",
+    "gworkspace-last-login": "gworkspace_last_login",
+})

@@ -202,6 +202,10 @@ class Context:
     removed_stale: list[str] = field(default_factory=list)
     #: what :meth:`Mapping.warnings` found once the import ran
     mapping_warnings: list[str] = field(default_factory=list)
+    #: usage formats: ``--entity``, the principal a report is about (AWS access advisor)
+    entity: str | None = None
+    #: usage formats: distinct records written (identical ones, from repeated inputs, once)
+    usage_written: int | None = None
 
     def count(self, kind: str) -> None:
         """One record converted, of this kind (e.g. ``AttachRolePolicy``)."""
@@ -290,6 +294,8 @@ class Context:
         if self.written is not None:
             lines.append(f"keyed {self.keyed:,} of {self.written:,} converted changes, with a ticket "
                          f"{self.ticketed:,}, with a reason {self.reasoned:,}")
+        if self.usage_written is not None:
+            lines.append(f"wrote {self.usage_written:,} usage records (identical records written once)")
         if self.assumed_converted:
             lines.append(f"{self.assumed_converted:,} converted record(s) carried no time: given {self.assume_time} "
                          "(--assume-time), marked source.time_assumed")

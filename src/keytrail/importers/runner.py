@@ -1,6 +1,6 @@
 """Running an import: convert, validate every event, write atomically, summarise.
 
-History formats write one JSONL file (``--out``); state formats write a folder
+History and usage formats write one JSONL file (``--out``); state formats write a folder
 holding ``snapshot.jsonl``, ``directory.yaml``, an empty key registry and
 history, and a ``keytrail.yaml``, so that ``keytrail check`` runs on it at
 once. Nothing is written when any record is malformed, or, with
@@ -67,7 +67,7 @@ def mapping_from(options: dict[str, str | None], mapping_file: Path | None, pres
 
 
 def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict: bool = False,
-               force: bool = False, assume_time: str | None = None) -> Context:
+               force: bool = False, assume_time: str | None = None, entity: str | None = None) -> Context:
     """Import ``inputs`` as format ``fmt`` into ``out``; return the context (counts) for the summary."""
     if fmt not in REGISTRY:
         from keytrail.schemas import did_you_mean
@@ -85,7 +85,7 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
     _check_target(out, inputs, fmt, module.KIND)
     if out.exists() and not force:
         raise UsageError(f"{out} exists: keytrail import never overwrites (remove it, or give --force)")
-    ctx = Context(fmt, mapping, strict, assume_time=assume_time, ignored_files=ignored)
+    ctx = Context(fmt, mapping, strict, assume_time=assume_time, ignored_files=ignored, entity=entity)
     out.parent.mkdir(parents=True, exist_ok=True)
     ctx.removed_stale = remove_stale(out)
     try:
@@ -103,8 +103,8 @@ def run_import(fmt: str, inputs: list[Path], out: Path, mapping: Mapping, strict
 def _check_target(out: Path, inputs: list[Path], fmt: str, kind: str) -> None:
     """Refuse an ``--out`` that ``--force`` would turn into the loss of an input or of a
     different kind of thing (a folder replaced by a history file, a file by a project)."""
-    if kind == "history" and out.is_dir():
-        raise UsageError(f"{out} is a folder: {fmt} writes history, one JSONL file (give a file name)")
+    if kind in ("history", "usage") and out.is_dir():
+        raise UsageError(f"{out} is a folder: {fmt} writes {kind}, one JSONL file (give a file name)")
     if kind == "state" and out.exists() and not out.is_dir():
         raise UsageError(f"{out} is a file: {fmt} writes a project folder (give a folder name)")
     from keytrail.confine import is_or_holds
@@ -116,7 +116,11 @@ def _check_target(out: Path, inputs: list[Path], fmt: str, kind: str) -> None:
 
 
 def _convert_and_write(module: Any, files: list[Path], out: Path, ctx: Context, fmt: str, force: bool) -> None:
-    if module.KIND == "history":
+    if module.KIND == "usage":  # usage formats (keytrail.usage): one JSONL file of usage records
+        from keytrail.usage.write import write_usage
+
+        write_usage(module.convert(files, ctx), out, ctx, files)
+    elif module.KIND == "history":
         _stream_history(module.convert(files, ctx), out, ctx, files)
     else:
         state: State = module.convert(files, ctx)
