@@ -226,7 +226,7 @@ def test_verify_prints_json_for_a_ci_job(pack: Path, project: Path, capsys: pyte
     code, out, _ = run(capsys, "review", "verify", str(pack), str(project), "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert (data["matches"], data["checked"], data["failing"]) == (True, 12, 0)
+    assert (data["matches"], data["checked"], data["failing"]) == (True, 14, 0)
     assert data["pack"] == str(pack) and data["project"] == str(project)
     assert {"group": "input", "path": "history/2026-H2.jsonl", "state": "match"} in data["files"]
     assert {"group": "pack", "path": "index.html", "state": "match"} in data["files"]
