@@ -1,0 +1,150 @@
+"""Pages that quote what keytrail prints on the bundled example say what it prints today.
+
+Each test reads the page, finds the quoted command or figure, runs the command on
+examples/acme (or on a copy, when the page says the command ran on one) and compares.
+The walkthrough of docs/keys.md is in tests/keys/test_keys_walkthrough.py, and the two
+reports/README.md blocks on the committed pack are in tests/test_review.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keytrail.cli import main
+from tests.conftest import AS_OF, REPO
+
+ACME = REPO / "examples" / "acme"
+REPORTS_README = REPO / "reports" / "README.md"
+
+
+def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def block_after(page: str, first_line: str) -> str:
+    """The rest of the fenced block whose line ``first_line`` is (what a command printed)."""
+    start = page.index(first_line + "\n") + len(first_line) + 1
+    return page[start:page.index("```", start)]
+
+
+def acme_report(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    code, out, _ = run(capsys, ["check", str(ACME), "--as-of", AS_OF, "--format", "json"])
+    assert code == 1
+    report: dict[str, Any] = json.loads(out)
+    return report
+
+
+# -- examples/acme/README.md ---------------------------------------------------------------
+
+def test_the_example_readme_counts_are_the_real_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    """'You should get N findings', the table by category and the counts by severity are the check's."""
+    readme = (ACME / "README.md").read_text(encoding="utf-8")
+    report = acme_report(capsys)
+    findings = report["findings"]
+    waived = [f for f in findings if f["waived"]]
+    total = int(re.search(r"You should get \*\*(\d+) findings\*\*", readme)[1])  # type: ignore[index]
+    assert total == len(findings) == report["summary"]["findings"]
+    assert f"One of them is waived, so {total - 1} count towards the exit" in readme and len(waived) == 1
+    shown = {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"^\| (\w+) \| (\d+) \| (\d+) \|$", readme, re.M)}
+    by_category = Counter(f["category"] for f in findings)
+    waived_by_category = Counter(f["category"] for f in waived)
+    assert shown == {c: (by_category[c], waived_by_category[c]) for c in by_category}
+    line = re.search(r"By severity, including the waived one: (.*)\.", readme)[1]  # type: ignore[index]
+    by_severity = Counter(f["severity"] for f in findings)
+    assert line == ", ".join(f"{s} {by_severity[s]}" for s in ("critical", "high", "medium", "low", "info"))
+    numbered = re.findall(r"^\| (\d+)(?:–(\d+))? \| `", readme, re.M)
+    assert int(numbered[-1][1] or numbered[-1][0]) == total  # the table "at a glance" has a row per finding
+
+
+@pytest.mark.parametrize("fence", ["```sh\nkeytrail check examples/acme", "Other useful commands:\n\n```sh\n"])
+def test_the_example_readme_commands_run(fence: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command the example's README gives runs as written (exit 0, or 1 for findings; never 2)."""
+    readme = (ACME / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```sh\n", readme.index(fence)) + len("```sh\n")
+    lines = readme[start:readme.index("```", start)].splitlines()
+    assert lines
+    monkeypatch.chdir(REPO)
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        assert words[0] == "keytrail"
+        argv = [str(tmp_path / "pack") if w.startswith("/tmp/") else w for w in words[1:]]
+        code, out, err = run(capsys, argv)
+        assert code == (1 if argv[0] == "check" else 0), f"{line}: exit {code}\n{err}"
+        assert out or err
+
+
+def test_a_wrong_command_in_the_example_readme_would_fail(capsys: pytest.CaptureFixture[str]) -> None:
+    """What the commands test catches: `review` as the README once gave it (no --period, --out) exits 2."""
+    code, _, err = run(capsys, ["review", str(ACME), "--as-of", AS_OF])
+    assert code == 2
+    assert "the following arguments are required: --period, --out" in err
+
+
+# -- reports/README.md -----------------------------------------------------------------------
+
+def test_reports_readme_status_of_a_filled_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The status of a copy of the pack where Tomáš Král wrote revoke, keep and a misspelt mabye."""
+    pack = tmp_path / "2026-Q3"
+    shutil.copytree(REPO / "reports" / "2026-Q3", pack)
+    sheet = pack / "worksheets" / "user_tomas.kral.csv"
+    with sheet.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    decision = rows[0].index("decision")
+    for row, value in zip(rows[1:4], ["revoke", "keep", "mabye"], strict=True):
+        row[decision] = value
+    with sheet.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, ["review", "status", "2026-Q3"])
+    assert code == 0, err
+    assert out + err == block_after(REPORTS_README.read_text(encoding="utf-8"), "$ keytrail review status 2026-Q3")
+
+
+def test_reports_readme_evidence_is_the_packs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`jq '.evidence | .files |= keys' reports/2026-Q3/pack.json`, as the page shows it."""
+    evidence = json.loads((REPO / "reports" / "2026-Q3" / "pack.json").read_text(encoding="utf-8"))["evidence"]
+    evidence["files"] = sorted(evidence["files"])
+    shown = block_after(REPORTS_README.read_text(encoding="utf-8"),
+                        "$ jq '.evidence | .files |= keys' reports/2026-Q3/pack.json")
+    assert shown == json.dumps(evidence, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_reports_readme_verify_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`review verify --format json | jq -c '{matches, checked, failing}'`, as the page shows it."""
+    monkeypatch.chdir(REPO)
+    code, out, _ = run(capsys, ["review", "verify", "reports/2026-Q3", "examples/acme", "--format", "json"])
+    assert code == 0
+    result = json.loads(out)
+    picked = {name: result[name] for name in ("matches", "checked", "failing")}
+    shown = block_after(REPORTS_README.read_text(encoding="utf-8"),
+                        "$ keytrail review verify reports/2026-Q3 examples/acme --format json"
+                        " | jq -c '{matches, checked, failing}'")
+    assert shown == json.dumps(picked, separators=(",", ":")) + "\n"
+
+
+# -- docs/otel.md ------------------------------------------------------------------------------
+
+def test_otel_page_counts_the_records_of_the_example(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The records the page says `check examples/acme` exports: one per finding, at the record's as-of."""
+    page = (REPO / "docs" / "otel.md").read_text(encoding="utf-8")
+    shown = int(re.search(r"`keytrail check examples/acme --otlp-endpoint URL`: (\d+)\s+records", page)[1])  # type: ignore[index]
+    as_of = re.search(r'"keytrail\.as_of": "([^"]+)"', page)[1]  # type: ignore[index]
+    monkeypatch.setenv("KEYTRAIL_NOW", as_of)
+    code, out, _ = run(capsys, ["check", str(ACME), "--format", "otlp"])
+    assert code == 1
+    records = [r for rl in json.loads(out)["resourceLogs"] for sl in rl["scopeLogs"] for r in sl["logRecords"]]
+    assert shown == len(records)
