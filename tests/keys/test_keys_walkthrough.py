@@ -12,7 +12,8 @@ changes made under it with ``keytrail record``) is done between the steps, as
 the page says.
 
 The trace example of the same page runs on the key commands' test organisation
-(tests/keys/conftest.py) and is compared the same way.
+(tests/keys/conftest.py), and the `keys suggest` example on the shared CloudTrail
+sample (skipped when it is absent); both are compared the same way.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from keytrail.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED_DATA
 
 PAGE = REPO / "docs" / "keys.md"
 ACME = REPO / "examples" / "acme"
@@ -247,3 +248,34 @@ def test_the_trace_example_shows_the_real_output(org: Path, monkeypatch: pytest.
     out, err = capsys.readouterr()
     assert code == 0, err
     assert_shown("".join(line + "\n" for line in lines[1:]), out + err, "docs/keys.md (Traces across systems)")
+
+
+# -- keys suggest on the real CloudTrail sample ------------------------------------------------
+
+CLOUDTRAIL = SHARED_DATA / "invictus-ir-aws_dataset" / "CloudTrail"
+
+
+@pytest.mark.skipif(not CLOUDTRAIL.is_dir(), reason="the shared CloudTrail sample is absent")
+def test_the_suggest_example_shows_the_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/keys.md's import and `keys suggest` blocks are what the commands print on the sample."""
+    page = PAGE.read_text(encoding="utf-8")
+    section = page[page.index("\n## Keys from what the history shows"):page.index("\n## How `keys.yaml` is written")]
+    ((_, lines),) = blocks(section, "console")
+    root = tmp_path / "aws"
+    (root / "history").mkdir(parents=True)
+    (root / "directory.yaml").write_text("principals: []\n")
+    (root / "keys.yaml").write_text("keys: []\n")
+    (root / "keytrail.yaml").write_text("directory: directory.yaml\nkeys: keys.yaml\n"
+                                        "history: [history/*.jsonl]\npolicies: [keytrail:default]\n")
+    (tmp_path / "CloudTrail").symlink_to(CLOUDTRAIL, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    text = "".join(line + "\n" for line in lines)
+    commands = [m.start() for m in re.finditer(r"^\$ ", text, re.M)]
+    assert len(commands) == 2
+    for start, end in zip(commands, [*commands[1:], len(text)], strict=True):
+        command, _, output = text[start + 2:end].partition("\n")
+        code = main(shlex.split(command)[1:])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert_shown(output, out + err, f"docs/keys.md: {command}")
