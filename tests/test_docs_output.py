@@ -148,3 +148,60 @@ def test_otel_page_counts_the_records_of_the_example(monkeypatch: pytest.MonkeyP
     assert code == 1
     records = [r for rl in json.loads(out)["resourceLogs"] for sl in rl["scopeLogs"] for r in sl["logRecords"]]
     assert shown == len(records)
+
+
+# -- docs/formats.md ---------------------------------------------------------------------------
+
+ELLIPSIS = "…"
+
+
+def agrees(shown: Any, real: Any, path: str = "") -> list[str]:
+    """Where ``shown`` (with ``…`` for what the page leaves out) differs from ``real``."""
+    if isinstance(shown, str) and ELLIPSIS in shown:
+        ok = isinstance(real, str) and real.startswith(shown.split(ELLIPSIS)[0])
+        return [] if ok else [f"{path}: {shown!r} vs {real!r}"]
+    if isinstance(shown, dict):
+        if not isinstance(real, dict):
+            return [f"{path}: {shown!r} vs {real!r}"]
+        problems = []
+        left_out = set(real) - set(shown)
+        if left_out and ELLIPSIS not in shown:  # only a "…" key may stand for fields left out
+            problems.append(f"{path}: the page leaves out {sorted(left_out)}")
+        for key, value in shown.items():
+            if key == ELLIPSIS:
+                continue
+            if key not in real:
+                problems.append(f"{path}: no {key!r} in the real output")
+            else:
+                problems += agrees(value, real[key], f"{path}.{key}")
+        return problems
+    if isinstance(shown, list):
+        if not isinstance(real, list) or len(real) < len(shown):
+            return [f"{path}: {shown!r} vs {real!r}"]
+        return [p for n, item in enumerate(shown) for p in agrees(item, real[n], f"{path}[{n}]")]
+    return [] if shown == real else [f"{path}: {shown!r} vs {real!r}"]
+
+
+def test_the_findings_contract_example_is_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/formats.md's `check --format json` object agrees with examples/acme's, but for what it elides."""
+    page = (REPO / "docs" / "formats.md").read_text(encoding="utf-8")
+    start = page.index("```json\n", page.index("## Findings (`keytrail schema findings`)")) + len("```json\n")
+    shown = json.loads(page[start:page.index("```", start)])
+    report = acme_report(capsys)
+    (finding,) = shown.pop("findings")
+    (real,) = [f for f in report["findings"]
+               if (f["check"], f["subject"], f["target"]) == (finding["check"], finding["subject"], finding["target"])]
+    assert agrees({**shown, "findings": ELLIPSIS}, {**report, "findings": ELLIPSIS}) == []
+    assert agrees(finding, real) == []
+
+
+def test_an_elided_figure_still_has_to_agree() -> None:
+    """The comparison leaves out only what ``…`` marks: a changed count or a missing field is a difference."""
+    real = {"summary": {"findings": 49, "by_severity": {"critical": 3, "high": 15}}, "note": "drift checked at 18:00"}
+    assert agrees({"summary": {"findings": 49, "by_severity": {"high": 15, ELLIPSIS: ELLIPSIS}},
+                   "note": "drift checked …"}, real) == []
+    assert agrees({"summary": {"findings": 33, "by_severity": {"high": 15, ELLIPSIS: ELLIPSIS}},
+                   "note": "drift …"}, real) != []
+    assert agrees({"summary": {"findings": 49, "by_severity": {"high": 15}}, "note": "drift …"}, real) != []
+    assert agrees({"summary": {"findings": 49, "by_severity": {"high": 15, ELLIPSIS: ELLIPSIS}},
+                   "note": "snapshot …"}, real) != []
