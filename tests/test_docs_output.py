@@ -205,3 +205,16 @@ def test_an_elided_figure_still_has_to_agree() -> None:
     assert agrees({"summary": {"findings": 49, "by_severity": {"high": 15}}, "note": "drift …"}, real) != []
     assert agrees({"summary": {"findings": 49, "by_severity": {"high": 15, ELLIPSIS: ELLIPSIS}},
                    "note": "snapshot …"}, real) != []
+
+
+def test_the_lint_json_example_is_the_examples(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/formats.md's `keytrail lint --format json` object is what lint prints in examples/acme."""
+    page = (REPO / "docs" / "formats.md").read_text(encoding="utf-8")
+    start = page.index("```json\n", page.index("## Lint output")) + len("```json\n")
+    shown = json.loads(page[start:page.index("```", start)])
+    monkeypatch.chdir(ACME)
+    monkeypatch.setenv("KEYTRAIL_NOW", AS_OF)  # waivers expire: the example is judged as of its review
+    code, out, _ = run(capsys, ["lint", "--format", "json"])
+    assert code == shown["exit_code"] == 1
+    assert json.loads(out) == shown
