@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from keytrail.cli import main
-from tests.conftest import AS_OF, REPO
+from tests.conftest import AS_OF, REPO, SHARED_DATA
 
 ACME = REPO / "examples" / "acme"
 REPORTS_README = REPO / "reports" / "README.md"
@@ -218,3 +218,50 @@ def test_the_lint_json_example_is_the_examples(monkeypatch: pytest.MonkeyPatch,
     code, out, _ = run(capsys, ["lint", "--format", "json"])
     assert code == shown["exit_code"] == 1
     assert json.loads(out) == shown
+
+
+# -- docs/real-data-aws.md (the shared CloudTrail sample) ----------------------------------------
+
+CLOUDTRAIL = SHARED_DATA / "invictus-ir-aws_dataset" / "CloudTrail"
+
+
+def findings_table(section: str) -> dict[str, int]:
+    """The page's table of findings by check: ``{check: count}`` (orphaned rows summed as the page does)."""
+    rows = re.findall(r"^\| `?([\w.-]+(?: \(as above\))?)`?(?: \(\w+\))? \| (\d+) \|", section, re.M)
+    return {name: int(count) for name, count in rows}
+
+
+def real_table(report: dict[str, Any], grouped: bool) -> dict[str, int]:
+    counts = Counter(f["check"] for f in report["findings"])
+    if grouped:  # the second table sums the orphaned findings in one row, "as above"
+        orphaned = sum(n for check, n in counts.items() if check.startswith("orphaned."))
+        counts = Counter({c: n for c, n in counts.items() if not c.startswith("orphaned.")})
+        counts["orphaned (as above)"] = orphaned
+    return dict(counts)
+
+
+@pytest.mark.skipif(not CLOUDTRAIL.is_dir(), reason="the shared CloudTrail sample is absent")
+def test_the_aws_page_counts_are_the_real_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """real-data-aws.md's summary line and tables of findings, re-run on the sample, without and with keys."""
+    page = (REPO / "docs" / "real-data-aws.md").read_text(encoding="utf-8")
+    plain = page[page.index("### A project around a history alone"):page.index("### With the user agent")]
+    keyed = page[page.index("### With the user agent"):page.index("## 2. The authorization-details")]
+    root = tmp_path / "aws-ct"
+    (root / "history").mkdir(parents=True)
+    (root / "keytrail.yaml").write_text("directory: directory.yaml\nkeys: keys.yaml\n"
+                                        "history: [history/*.jsonl]\npolicies: [keytrail:default]\n")
+    (root / "directory.yaml").write_text("{}\n")
+    (root / "keys.yaml").write_text("keys: []\n")
+    history = root / "history" / "cloudtrail.jsonl"
+    for section, mapping in [(plain, []), (keyed, ["--key-from", "userAgent",
+                                                   "--key-pattern", "stratus-red-team_([0-9a-f-]+)"])]:
+        history.unlink(missing_ok=True)
+        assert run(capsys, ["import", "cloudtrail", str(CLOUDTRAIL), "--out", str(history), *mapping])[0] == 0
+        code, out, _ = run(capsys, ["check", str(root), "--format", "json"])
+        assert code == 1
+        report = json.loads(out)
+        assert findings_table(section) == real_table(report, grouped=bool(mapping))
+        if not mapping:  # the page shows the text summary of this run
+            out = run(capsys, ["check", str(root)])[1]
+            summary = re.search(r"^\d+ findings: .*$", out, re.M)
+            assert summary is not None and f"```text\n{summary[0]}\n```" in section
