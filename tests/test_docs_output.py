@@ -265,3 +265,36 @@ def test_the_aws_page_counts_are_the_real_counts(tmp_path: Path, capsys: pytest.
             out = run(capsys, ["check", str(root)])[1]
             summary = re.search(r"^\d+ findings: .*$", out, re.M)
             assert summary is not None and f"```text\n{summary[0]}\n```" in section
+
+
+# -- docs/real-data-k8s.md (the shared Kubernetes bootstrap RBAC sample) ---------------------------
+
+K8S_RBAC = SHARED_DATA / "kubernetes-bootstrap-rbac" / "plugin" / "pkg" / "auth" / "authorizer" / "rbac" \
+    / "bootstrappolicy" / "testdata"
+
+
+@pytest.mark.skipif(not K8S_RBAC.is_dir(), reason="the shared Kubernetes RBAC sample is absent")
+def test_the_k8s_page_counts_are_the_real_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """real-data-k8s.md: its import command, then its two checks (state alone, then adopted), as it counts them."""
+    page = (REPO / "docs" / "real-data-k8s.md").read_text(encoding="utf-8")
+    start = page.index("```sh\nkeytrail import k8s-rbac") + len("```sh\n")
+    words = shlex.split(page[start:page.index("```", start)].replace("\\\n", " "))
+    root = tmp_path / "k8s"
+    argv = [str(K8S_RBAC) if w.startswith("../shared/data/") else str(root) if w == "/tmp/k8s" else w
+            for w in words[1:]]
+    assert run(capsys, argv)[0] == 0
+    step2 = page[page.index("## 2. Check the imported state"):page.index("## 3. Adopt the snapshot")]
+    step3 = page[page.index("## 3. Adopt the snapshot"):page.index("## What else the sample shows")]
+    for section in (step2, step3):
+        if section is step3:  # the page's script: one unkeyed grant per snapshot line
+            lines = (root / "snapshot.jsonl").read_text(encoding="utf-8").splitlines()
+            adopted = [{"id": f"adopt-{n}", "time": "2026-01-01T00:00:00Z", "action": "grant",
+                        **{k: json.loads(line)[k] for k in ("subject", "target", "resource")},
+                        "reason": "adopted from the k8s-rbac snapshot"} for n, line in enumerate(lines, 1)]
+            (root / "history" / "adopted.jsonl").write_text("".join(json.dumps(e) + "\n" for e in adopted))
+        code, out, _ = run(capsys, ["check", str(root), "--as-of", AS_OF])
+        assert code == 1
+        summary = re.search(r"^\d+ findings: .*$", out, re.M)
+        assert summary is not None and f"Exit 1, **{summary[0]}**." in section
+        report = json.loads(run(capsys, ["check", str(root), "--as-of", AS_OF, "--format", "json"])[1])
+        assert findings_table(section) == real_table(report, grouped=False)
