@@ -298,3 +298,29 @@ def test_the_k8s_page_counts_are_the_real_counts(tmp_path: Path, capsys: pytest.
         assert summary is not None and f"Exit 1, **{summary[0]}**." in section
         report = json.loads(run(capsys, ["check", str(root), "--as-of", AS_OF, "--format", "json"])[1])
         assert findings_table(section) == real_table(report, grouped=False)
+
+
+AUTHZ = SHARED_DATA / "salesforce-cloudsplaining" / "examples" / "files" / "example.json"
+
+
+@pytest.mark.skipif(not AUTHZ.is_file(), reason="the shared cloudsplaining sample is absent")
+def test_the_aws_authz_section_counts_are_the_real_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """real-data-aws.md, section 2: its import and check commands as written, and the counts it gives."""
+    page = (REPO / "docs" / "real-data-aws.md").read_text(encoding="utf-8")
+    section = page[page.index("## 2. The authorization-details snapshot"):]
+    start = section.index("```sh\n") + len("```sh\n")
+    commands = section[start:section.index("```", start)].replace("\\\n", " ").splitlines()
+    out_dir = tmp_path / "aws-authz"
+    for command in commands[:2]:  # the import, then the check in text
+        words = [str(AUTHZ) if w.startswith("../shared/data/") else str(out_dir) if w == "/tmp/aws-authz" else w
+                 for w in shlex.split(command, comments=True)]
+        code, out, err = run(capsys, words[1:])
+        assert code == (1 if words[1] == "check" else 0), err
+    summary = re.search(r"^(\d+) findings: (\d+) critical, (\d+) medium, (\d+) low, (\d+) info$", out, re.M)
+    assert summary is not None
+    assert "`keytrail check` reports {} findings: {} critical, {} medium, {} low and {} info.".format(
+        *summary.groups()) in section
+    as_of = re.search(r"--as-of (\S+)", commands[1])[1]  # type: ignore[index]
+    report = json.loads(run(capsys, ["check", str(out_dir), "--as-of", as_of, "--format", "json"])[1])
+    table = section[section.index("| check | findings | why |"):]
+    assert findings_table(table[:table.index("\n\n")]) == real_table(report, grouped=False)
