@@ -40,7 +40,7 @@ def review(out: Path, root: Path = ACME) -> Path:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded organisation of 1,000 people whose review has more findings on no grant row
-    (684) than index.html details (INDEX_SHOWN, 200)."""
+    (697) than index.html details (INDEX_SHOWN, 200)."""
     root = tmp_path_factory.mktemp("org") / "org"
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "generate.py"), "--principals", "1000",
                     "--events", "16000", "--out", str(root)], check=True, capture_output=True, timeout=120)
@@ -87,7 +87,7 @@ def test_findings_split_over_pages_keep_their_order_and_links(generated: Path, t
     assert names == ["findings-0001.html", "findings-0002.html", "findings-0003.html"]
     first = (pack / "findings" / names[0]).read_text(encoding="utf-8")
     middle = (pack / "findings" / names[1]).read_text(encoding="utf-8")
-    assert "findings 1 to 250 of 684" in first and "findings 251 to 500 of 684" in middle
+    assert "findings 1 to 250 of 697" in first and "findings 251 to 500 of 697" in middle
     assert '<a href="findings-0001.html">previous page</a>' in middle
     assert '<a href="findings-0003.html">next page</a>' in middle
     assert '<a href="../index.html#findings">back to the review</a>' in middle
@@ -97,7 +97,7 @@ def test_findings_split_over_pages_keep_their_order_and_links(generated: Path, t
     assert FINGERPRINT.findall(section)[:5] == FINGERPRINT.findall(first)[:5]
     # No page repeats another's finding: the pages are one list cut in three.
     per_page = [FINGERPRINT.findall((pack / "findings" / n).read_text(encoding="utf-8")) for n in names]
-    assert sum(len(p) for p in per_page) == len({fp for p in per_page for fp in p}) == 684
+    assert sum(len(p) for p in per_page) == len({fp for p in per_page for fp in p}) == 697
     code = main(["review", "verify", str(pack), str(generated)])
     assert code == 0, capsys.readouterr().out
 
@@ -121,7 +121,7 @@ def test_the_comparison_catches_a_finding_missing_from_the_pages(generated: Path
 def test_summary_md_counts_the_findings_on_no_grant_row_by_rule(acme_pack: Path) -> None:
     summary = (acme_pack / "summary.md").read_text(encoding="utf-8")
     section = summary[summary.index("### Findings not on a grant row"):summary.index("### Reviewers")]
-    assert "14 findings of the period are on no grant row" in section
+    assert "29 findings of the period are on no grant row" in section
     assert "| critical | broken-chain | unexplained.broken-chain | 2 | index.html |" in section
     assert "| high | acme-payments-sod | separation-of-duties | 2 (1 waived) | index.html |" in section
     # The critical and unexplained ones by name, with their fingerprints.
@@ -146,7 +146,7 @@ def test_summary_md_lists_the_first_critical_ones_and_says_where_the_rest_are(
     pack = review(tmp_path / "pack")
     capsys.readouterr()
     summary = (pack / "summary.md").read_text(encoding="utf-8")
-    assert "Critical or unexplained (the first 2 of 4; the rest are in index.html):" in summary
+    assert "Critical or unexplained (the first 2 of 5; the rest are in index.html):" in summary
     assert summary.count("\n- **") == 2
 
 
@@ -186,7 +186,7 @@ def test_index_html_counts_the_findings_on_no_grant_row_by_rule(acme_pack: Path)
                          ("drift-extra", "unexplained.drift-extra", "1"),
                          ("key-out-of-scope", "unexplained.key-out-of-scope", "1")]
     # Every finding on no grant row is counted once, and the waived one is said to be waived.
-    assert sum(int(n) for _, _, n in rules) == 14
+    assert sum(int(n) for _, _, n in rules) == 29
     assert '<span class="note">1 waived</span>' in table
     # All of acme's are detailed on the page itself: each rule points below, to no page.
     assert table.count("<td>below</td>") == len(rules) and "findings/" not in table
