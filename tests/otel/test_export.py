@@ -18,6 +18,9 @@ from tests.otel.receiver import receiver
 
 ACME = str(REPO / "examples" / "acme")
 AS_OF = "2026-09-30T23:59:59Z"
+#: The findings of examples/acme as of AS_OF, one log record each (as many as its README
+#: counts; tests/test_docs_output.py compares the README with the check).
+ACME_FINDINGS = 51
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 pytest.importorskip("opentelemetry.proto.collector.logs.v1.logs_service_pb2")
 
@@ -57,7 +60,7 @@ def test_every_finding_arrives_as_one_log_record_with_its_attributes(tmp_path: P
     assert [r["path"] for r in got.requests] == ["/v1/logs"]
     assert got.requests[0]["headers"]["content-type"] == "application/x-protobuf"
     records = got.records()
-    assert len(records) == len(findings) == 51
+    assert len(records) == len(findings) == ACME_FINDINGS
     by_print = {attrs(r["record"]["attributes"])["keytrail.fingerprint"]: r for r in records}
     numbers = {"info": 9, "low": 13, "medium": 14, "high": 17, "critical": 21}
     for finding in findings:
@@ -125,7 +128,7 @@ def test_gzip_compression_from_the_environment(tmp_path: Path, capsys: Any, monk
         assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
                      "--otlp-endpoint", url]) == 1
     assert got.requests[0]["headers"]["content-encoding"] == "gzip"
-    assert len(got.records()) == 51
+    assert len(got.records()) == ACME_FINDINGS
 
 
 def test_a_503_is_retried_within_the_timeout_then_the_run_exits_2_with_its_outputs_written(
@@ -141,7 +144,7 @@ def test_a_503_is_retried_within_the_timeout_then_the_run_exits_2_with_its_outpu
     assert len(got.attempts) >= 2  # retried
     assert took < 12  # unbounded, six tries would take over 30 s
     assert out.is_file() and json.loads(out.read_text())["runs"]  # written before the export
-    assert f"OTLP export to {url}/v1/logs failed: 0 of 51 log records sent (timeout 2.5 s with retries)" in err
+    assert f"OTLP export to {url}/v1/logs failed: 0 of {ACME_FINDINGS} log records sent (timeout 2.5 s with retries)" in err
     assert "Traceback" not in err
 
 
@@ -156,7 +159,7 @@ def test_a_receiver_that_never_answers_costs_one_timeout(tmp_path: Path, capsys:
     assert rc == 2
     assert took < 10  # the receiver would hold the request for 30 s
     assert out.is_file()
-    assert "failed: 0 of 51 log records sent (timeout 1 s with retries)" in capsys.readouterr().err
+    assert f"failed: 0 of {ACME_FINDINGS} log records sent (timeout 1 s with retries)" in capsys.readouterr().err
 
 
 def test_a_refused_connection_fails_the_same_way(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,7 +171,7 @@ def test_a_refused_connection_fails_the_same_way(tmp_path: Path, capsys: Any, mo
         port = s.getsockname()[1]
     assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
                  "--otlp-endpoint", f"http://127.0.0.1:{port}"]) == 2
-    assert "0 of 51 log records sent" in capsys.readouterr().err
+    assert f"0 of {ACME_FINDINGS} log records sent" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("env,option,message", [
@@ -200,7 +203,7 @@ def test_http_protobuf_named_in_the_environment_is_accepted(tmp_path: Path, caps
     with receiver() as (url, got):
         assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
                      "--otlp-endpoint", url]) == 1
-    assert len(got.records()) == 51
+    assert len(got.records()) == ACME_FINDINGS
 
 
 def test_without_the_otel_extra_the_run_says_what_to_install(tmp_path: Path, capsys: Any,
@@ -268,7 +271,7 @@ def test_format_otlp_is_deterministic_and_holds_what_the_wire_carries(tmp_path: 
         assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
                      "--otlp-endpoint", url]) == 1
     on_wire = [r["record"] for r in got.records()]
-    assert len(in_file) == len(on_wire) == 51
+    assert len(in_file) == len(on_wire) == ACME_FINDINGS
     for a, b in zip(in_file, on_wire, strict=True):
         assert attrs(a.pop("attributes")) == attrs(b.pop("attributes"))
         assert a == b
@@ -280,7 +283,7 @@ def test_import_otlp_reads_a_findings_file_as_no_access_change(tmp_path: Path, c
     out = tmp_path / "h.jsonl"
     assert main(["import", "otlp", str(path), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "skipped 51 (not an access event): keytrail.finding 51" in err
+    assert f"skipped {ACME_FINDINGS} (not an access event): keytrail.finding {ACME_FINDINGS}" in err
     assert out.read_text() == ""
 
 
