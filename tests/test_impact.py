@@ -184,3 +184,64 @@ def test_impact_renders_every_format_asked_for_and_refuses_the_others(
         code = main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD", "-f", fmt])
         err = capsys.readouterr().err
         assert code == 2 and f"--compare-policies renders text, json, markdown, github, not {fmt}" in err
+
+
+# -- what the base is: exactly the policies of REF --------------------------------------------------
+
+def _impact_json(root: Path, capsys: pytest.CaptureFixture[str], ref: str = "HEAD") -> dict:  # type: ignore[type-arg]
+    main(["check", str(root), "--as-of", AS_OF, "--compare-policies", ref, "-f", "json"])
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_a_policy_file_with_a_non_ascii_name_at_ref_is_compared_not_skipped(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    (root / "policies" / "p0.yaml").rename(root / "policies" / "équipe.yaml")
+    _commit(root)
+    # Unchanged: nothing to report (git quotes such a name unless asked not to).
+    assert _impact_json(root, capsys)["summary"]["added"] == 0
+    # Deleted by the change: its finding is cleared, and the report says so.
+    (root / "policies" / "équipe.yaml").unlink()
+    (root / "policies" / "other.yaml").write_text(yaml.safe_dump(
+        dict(POLICY, rules=[{"id": "ghosts", "use": "orphaned.unknown-principal"}])))
+    assert _impact_json(root, capsys)["summary"]["removed"] == 1
+
+
+def test_a_change_that_drops_the_policy_folder_from_keytrail_yaml_shows_what_it_clears(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    _commit(root)
+    config = (root / "keytrail.yaml").read_text()
+    assert "policies/" in config
+    (root / "keytrail.yaml").write_text(config.replace("policies/", "keytrail:default"))
+    data = _impact_json(root, capsys)
+    assert [r["rule"] for r in data["rules"] if r["removed"]] == ["leavers"]
+
+
+def test_keytrail_yaml_unchanged_at_ref_compares_the_same_folders(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    # Near miss: the same keytrail.yaml at REF and now, one policy changed: only that shows.
+    root = _project(make_project)
+    _commit(root)
+    _change_policy(root)
+    data = _impact_json(root, capsys)
+    assert data["summary"]["added"] == 2 and data["summary"]["removed"] == 1
+
+
+@pytest.mark.parametrize("ref", ["--output=pwned", "--upload-pack=touch pwned", "-h"])
+def test_an_option_like_ref_is_refused_before_git_sees_it(
+        make_project, capsys: pytest.CaptureFixture[str], ref: str) -> None:  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    _commit(root)
+    assert main(["check", str(root), f"--compare-policies={ref}"]) == 2
+    assert "looks like an option" in capsys.readouterr().err
+    assert not (root / "pwned").exists()
+
+
+def test_a_folder_whose_name_starts_with_a_dash_is_still_a_folder(
+        make_project, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    shutil.copytree(root / "policies", tmp_path / "-old")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies=-old", "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["added"] == 0
