@@ -379,3 +379,31 @@ def test_an_sdk_without_the_logs_api_keytrail_uses_is_a_clear_error(tmp_path: Pa
     err = capsys.readouterr().err
     assert "the installed OpenTelemetry SDK lacks what keytrail uses" in err and "Traceback" not in err
     assert not got.requests
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_neither_followed_nor_counted_as_delivered(tmp_path: Path, capsys: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    # The exporter takes any answer below 400 as success: a collector moved elsewhere would
+    # swallow every finding while the run said it exported them. Nor may the headers (an API
+    # key) follow the redirect to another host.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2000")
+    with receiver() as (other, elsewhere), \
+            receiver(status=status, location=other.replace("127.0.0.1", "localhost") + "/v1/logs") as (url, _):
+        rc = main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                   "--otlp-endpoint", url])
+    err = capsys.readouterr().err
+    assert rc == 2 and elsewhere.attempts == []
+    assert (f"OTLP export to {url}/v1/logs failed: 0 of 33 log records sent (timeout 2 s with retries): "
+            f"the endpoint answered HTTP {status}, not 2xx (a redirect is not followed)") in err
+    assert "s3cret" not in err
+
+
+def test_a_2xx_other_than_200_is_a_delivery(tmp_path: Path, capsys: Any) -> None:
+    # Near miss: 202 Accepted is success in OTLP/HTTP terms.
+    with receiver(status=202) as (url, got):
+        rc = main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                   "--otlp-endpoint", url])
+    assert rc == 1 and len(got.attempts) == 1
+    assert "export" not in capsys.readouterr().err.lower()

@@ -200,6 +200,30 @@ def _records(items: Sequence[LogItem], project: str) -> list[object]:
     return out
 
 
+def _answer_session() -> tuple[Any, list[int]]:
+    """A requests session for the exporter that notes the status of every answer; the one the
+    SDK would make from its credential-provider variable when that is set."""
+    import requests
+
+    session = None
+    if os.environ.get(CREDENTIAL_PROVIDER, "").strip():
+        try:
+            from opentelemetry.exporter.otlp.proto.http._common import _load_session_from_envvar
+
+            session = _load_session_from_envvar(CREDENTIAL_PROVIDER)  # type: ignore[arg-type]
+        except ImportError:  # an SDK without it has no such variable to honour either
+            pass
+    session = session or requests.Session()
+    answers: list[int] = []
+    session.hooks.setdefault("response", []).append(
+        lambda response, *args, **kwargs: answers.append(response.status_code))
+    return session, answers
+
+
+#: The SDK's variable naming a function that makes an authenticated session for logs.
+CREDENTIAL_PROVIDER = "OTEL_PYTHON_EXPORTER_OTLP_HTTP_LOGS_CREDENTIAL_PROVIDER"
+
+
 def send(items: Sequence[LogItem], project: str, where: Target) -> int:
     """Export ``items``; return how many were sent, or raise :class:`ExportError`."""
     require_sdk()
@@ -217,12 +241,21 @@ def send(items: Sequence[LogItem], project: str, where: Target) -> int:
     sdk_log.propagate = False
     sent = 0
     try:
-        exporter = OTLPLogExporter(endpoint=where.url, timeout=where.timeout)
+        session, answers = _answer_session()
+        exporter = OTLPLogExporter(endpoint=where.url, timeout=where.timeout, session=session)
         try:
             for start in range(0, len(records), BATCH):
                 batch = records[start:start + BATCH]
+                answers.clear()
                 result = exporter.export(batch)  # type: ignore[arg-type]
                 if result is not LogRecordExportResult.SUCCESS:
+                    break
+                # The exporter counts any answer below 400 as delivered; OTLP/HTTP success is
+                # 2xx. A redirect is never followed (the headers, API keys among them, would
+                # go to the other host) and is not a delivery either.
+                if answers and not 200 <= answers[-1] < 300:
+                    collect.messages.append(f"the endpoint answered HTTP {answers[-1]}, not 2xx (a "
+                                            "redirect is not followed); the records were not delivered")
                     break
                 sent += len(batch)
         finally:
