@@ -245,3 +245,18 @@ def test_a_folder_whose_name_starts_with_a_dash_is_still_a_folder(
     monkeypatch.chdir(tmp_path)
     assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies=-old", "-f", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["added"] == 0
+
+
+def test_policies_outside_the_repository_count_the_same_at_ref_and_now(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    # Policies read with --allow-outside are not versioned: at REF they held what they hold now.
+    root = _project(make_project)
+    shared = root.parent / "shared"
+    shutil.move(str(root / "policies"), shared)
+    config = root / "keytrail.yaml"
+    config.write_text(config.read_text().replace("policies/", "../shared/"))
+    _commit(root)
+    assert main(["check", str(root), "--as-of", AS_OF, "--allow-outside", str(shared),
+                 "--compare-policies", "HEAD", "-f", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"]["added"] == 0 and data["summary"]["removed"] == 0

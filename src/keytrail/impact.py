@@ -120,11 +120,16 @@ def _from_git(config: ProjectConfig, ref: str, tmp: Path, packs: list[Path]) -> 
         sources = {p.resolve() for p in config.policies if p not in packs}
         folders = {s.parent if s.is_file() else s for s in sources} | sources
     listed: dict[str, tuple[str, str]] = {}
+    unversioned: list[Path] = []
     for folder in sorted(folders):
         try:
             rel = folder.relative_to(top).as_posix()
         except ValueError:
-            continue  # outside the repository: not versioned here
+            # Outside the repository (--allow-outside): not versioned, so at REF it held what
+            # it holds now; the files the run loads from it count on both sides.
+            unversioned += [p for p in config.policies if p not in packs and p not in unversioned
+                            and (p.resolve() == folder or folder in p.resolve().parents)]
+            continue
         # -z: names exactly as stored (without it git quotes a name with a non-ASCII or
         # special character, and `"équipe.yaml"` would not end in .yaml and be skipped).
         for entry in _git(top, "ls-tree", "-r", "-z", commit, "--", rel).split("\0"):
@@ -133,6 +138,8 @@ def _from_git(config: ProjectConfig, ref: str, tmp: Path, packs: list[Path]) -> 
                 mode, kind, _sha = meta.split(" ")
                 listed[name] = (mode, _sha)
     paths, displays = list(packs), [display_path(p, config.root) for p in packs]
+    paths += unversioned
+    displays += [display_path(p, config.root) for p in unversioned]
     for name in sorted(n for n in listed if n.endswith((".yaml", ".yml"))):
         mode, blob = listed[name]
         if mode not in ("100644", "100755"):  # a link or a submodule: no policy text to read
@@ -183,11 +190,8 @@ def _policies_at(config: ProjectConfig, top: Path, commit: str, ref: str) -> tup
             if pack not in packs:
                 packs.append(pack)
             continue
-        path = Path(os.path.normpath(root / entry))
-        if path != root and root not in path.parents:
-            raise UsageError(f"--compare-policies: {inline(rel)} at {inline(ref)} names "
-                             f"{inline(entry)!r}, outside the project")
-        folders.add(path)
+        # Read from git when inside the repository; outside it, only what the run loads now.
+        folders.add(Path(os.path.normpath(root / entry)))
     return packs, folders
 
 
