@@ -42,8 +42,18 @@ if [[ "$sarif" == *$'\n'* || "$sarif" == *$'\r'* ]]; then
     finish 2
 fi
 
+# A yes/no input that is neither would otherwise switch a step off without a word
+# (`lint: yes` skipping the lint); GitHub compares `true` ignoring case, and so does this.
+for pair in "lint=${INPUT_LINT:-true}" "upload-sarif=${INPUT_UPLOAD_SARIF:-true}"; do
+    case "${pair#*=}" in
+        [Tt][Rr][Uu][Ee] | [Ff][Aa][Ll][Ss][Ee]) ;;
+        *) echo "::error title=keytrail::the ${pair%%=*} input is '$(gh_escape "${pair#*=}")': write true or false"
+           finish 2 ;;
+    esac
+done
+
 lint=0
-if [ "${INPUT_LINT:-true}" = "true" ]; then
+if [[ "${INPUT_LINT:-true}" == [Tt][Rr][Uu][Ee] ]]; then
     lint_args=(lint "$dir" --format github)
     if [ -n "${INPUT_AS_OF:-}" ]; then lint_args+=("--as-of=$INPUT_AS_OF"); fi
     keytrail "${lint_args[@]}"

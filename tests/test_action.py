@@ -172,3 +172,22 @@ def test_odd_but_harmless_paths_reach_keytrail_as_they_are(tmp_path: Path) -> No
     assert code == 1 and outputs["exit-code"] == "1"
     assert sarif.is_file() and Path(REPO / outputs["sarif"]).resolve() == sarif.resolve()
     assert not any(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
+
+
+@pytest.mark.parametrize("name", ["lint", "upload_sarif"])
+@pytest.mark.parametrize("value", ["yes", "1", "on", "ture"])
+def test_a_yes_no_input_that_is_neither_fails_instead_of_switching_a_step_off(
+        tmp_path: Path, name: str, value: str) -> None:
+    _keytrail_installed()
+    code, out, outputs = _run(tmp_path, dir=str(ACME), as_of=AS_OF, sarif=str(tmp_path / "k.sarif"),
+                              **{name: value})
+    assert code == 2 and outputs == {"exit-code": "2"}
+    assert f"::error title=keytrail::the {name.replace('_', '-')} input is '{value}': write true or false" in out
+
+
+def test_true_and_false_are_read_ignoring_case_as_github_compares_them(tmp_path: Path) -> None:
+    # Near miss: `True` and `FALSE` are yes and no, not errors: the check runs as usual.
+    _keytrail_installed()
+    code, out, outputs = _run(tmp_path, dir=str(ACME), as_of=AS_OF, sarif=str(tmp_path / "k.sarif"),
+                              lint="True", upload_sarif="FALSE")
+    assert code == 1 and outputs["exit-code"] == "1" and "write true or false" not in out
