@@ -70,13 +70,31 @@ class Target:
 
 
 def shown_url(url: str) -> str:
-    """``url`` with any ``user:password@`` replaced by ``***@``, inert."""
+    """``url`` with any ``user:password@`` replaced by ``***@`` and a query or fragment (where
+    ingest tokens travel: ``?api-key=...``) by ``***``, inert."""
     from keytrail.textsafe import inline
 
     parts = urlsplit(url)
     if "@" in parts.netloc:
         parts = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2])
+    if parts.query:
+        parts = parts._replace(query="***")
+    if parts.fragment:
+        parts = parts._replace(fragment="***")
     return inline(parts.geturl())
+
+
+def _secrets(url: str) -> list[str]:
+    """The parts of ``url`` that may carry a secret, for scrubbing the exporter's messages."""
+    parts = urlsplit(url)
+    found = [parts.netloc.rpartition("@")[0]] if "@" in parts.netloc else []
+    return [s for s in (*found, parts.query, parts.fragment) if s]
+
+
+def _scrub(text: str, url: str) -> str:
+    for secret in sorted(_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def require_sdk() -> None:
@@ -105,7 +123,8 @@ def _with_path(base: str) -> str:
     parts = urlsplit(base)
     if parts.path.rstrip("/").endswith(LOGS_PATH):
         return base
-    return base.rstrip("/") + LOGS_PATH
+    # Into the path, before any query (`https://host/?token=x` → `https://host/v1/logs?token=x`).
+    return parts._replace(path=parts.path.rstrip("/") + LOGS_PATH).geturl()
 
 
 def _timeout() -> float:
@@ -270,5 +289,6 @@ def send(items: Sequence[LogItem], project: str, where: Target) -> int:
         seen = list(dict.fromkeys(collect.messages))
         why = "; ".join(seen[:1] + seen[-1:] if len(seen) > 1 else seen) or "the exporter reported a failure"
         raise ExportError(f"OTLP export to {where.shown} failed: {sent} of {len(records)} "
-                          f"log records sent (timeout {where.timeout:g} s with retries): {excerpt(why, 300)}")
+                          f"log records sent (timeout {where.timeout:g} s with retries): "
+                          f"{excerpt(_scrub(why, where.url), 300)}")
     return sent
