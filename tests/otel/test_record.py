@@ -432,3 +432,27 @@ def test_a_fifo_put_in_place_of_the_history_file_fails_at_once(tmp_path: Path) -
     os.mkfifo(fifo)
     with pytest.raises(UsageError, match="nothing was written"):
         append(fifo, b"{}")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 2**64, -2**63 - 1])
+def test_an_attribute_json_cannot_hold_is_refused_not_changed(project: Path, value: Any) -> None:
+    # NaN and infinity would be written as null (another value, silently); a huge integer
+    # crashed the encoder.
+    import keytrail
+    from keytrail.errors import UsageError
+
+    before = (project / "history" / "h.jsonl").read_bytes()
+    with pytest.raises(UsageError, match="attribute= level: .* cannot be written as a JSON number"):
+        keytrail.record("join", dir=project, out=project / "history" / "h.jsonl", subject="user:zed",
+                        actor="svc:terraform", key="pk-tf", attributes={"level": value})
+    assert (project / "history" / "h.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("value", [1.5, 2**63 - 1, -2**63, True, "7"])
+def test_finite_numbers_booleans_and_text_are_recorded_as_given(project: Path, value: Any) -> None:
+    import keytrail
+
+    event = keytrail.record("join", dir=project, out=project / "history" / "h.jsonl", subject="user:zed",
+                            actor="svc:terraform", key="pk-tf", attributes={"level": value})
+    written = json.loads((project / "history" / "h.jsonl").read_text().splitlines()[-1])
+    assert written["attributes"] == {"level": value} == event["attributes"]
