@@ -226,3 +226,17 @@ def test_a_utf8_name_in_the_pack_is_shown_as_it_is_in_json(acme_pack: Path, tmp_
     assert main(["review", "verify", str(pack), str(ACME), "--format", "json"]) == 1
     new = [f["path"] for f in json.loads(capsys.readouterr().out)["files"] if f["state"] == "new"]
     assert new == ["findings/résumé.html"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_place_of_a_worksheet_is_an_error_not_a_hang(acme_pack: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import shutil
+
+    pack = Path(shutil.copytree(acme_pack, tmp_path / "pack"))
+    sheet = sorted((pack / "worksheets").iterdir())[0]
+    sheet.unlink()
+    os.mkfifo(sheet)
+    assert main(["review", "verify", str(pack), str(ACME)]) == 2
+    assert f"{sheet}: cannot read: not a plain file" in capsys.readouterr().err
