@@ -260,3 +260,20 @@ def test_policies_outside_the_repository_count_the_same_at_ref_and_now(
                  "--compare-policies", "HEAD", "-f", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["summary"]["added"] == 0 and data["summary"]["removed"] == 0
+
+
+@pytest.mark.parametrize("at", ["git", "folder"])
+def test_a_policy_file_with_an_upper_case_extension_is_compared_not_skipped(
+        make_project, tmp_path: Path, capsys: pytest.CaptureFixture[str], at: str) -> None:  # type: ignore[no-untyped-def]
+    # The project reads `.YAML`; deleting such a policy must show what it clears.
+    root = _project(make_project)
+    (root / "policies" / "p0.yaml").rename(root / "policies" / "P0.YAML")
+    _commit(root)
+    old = tmp_path / "old"
+    shutil.copytree(root / "policies", old)
+    ref = "HEAD" if at == "git" else str(old)
+    assert _impact_json(root, capsys, ref)["summary"]["removed"] == 0  # near miss: unchanged
+    (root / "policies" / "P0.YAML").unlink()
+    (root / "policies" / "other.yaml").write_text(yaml.safe_dump(
+        dict(POLICY, rules=[{"id": "ghosts", "use": "orphaned.unknown-principal"}])))
+    assert _impact_json(root, capsys, ref)["summary"]["removed"] == 1

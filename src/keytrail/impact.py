@@ -81,7 +81,9 @@ def _base_policy_files(config: ProjectConfig, ref: str, tmp: Path) -> tuple[list
     packs = [p for p in config.policies if display_path(p, config.root).startswith(PACK_PREFIX)]
     folder = Path(ref)
     if folder.is_dir():
-        found = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        # `.YAML` too, as the project reads them: a policy skipped for its extension's case
+        # at the base would hide what deleting it clears.
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
         return packs + found, [display_path(p, config.root) for p in packs] + \
             [display_path(p, config.root) for p in found]
     return _from_git(config, ref, tmp, packs)
@@ -140,7 +142,7 @@ def _from_git(config: ProjectConfig, ref: str, tmp: Path, packs: list[Path]) -> 
     paths, displays = list(packs), [display_path(p, config.root) for p in packs]
     paths += unversioned
     displays += [display_path(p, config.root) for p in unversioned]
-    for name in sorted(n for n in listed if n.endswith((".yaml", ".yml"))):
+    for name in sorted(n for n in listed if n.lower().endswith((".yaml", ".yml"))):
         mode, blob = listed[name]
         if mode not in ("100644", "100755"):  # a link or a submodule: no policy text to read
             raise UsageError(f"--compare-policies: {inline(name)} at {inline(ref)} is a "
