@@ -277,3 +277,20 @@ def test_a_policy_file_with_an_upper_case_extension_is_compared_not_skipped(
     (root / "policies" / "other.yaml").write_text(yaml.safe_dump(
         dict(POLICY, rules=[{"id": "ghosts", "use": "orphaned.unknown-principal"}])))
     assert _impact_json(root, capsys, ref)["summary"]["removed"] == 1
+
+
+def test_a_folder_named_like_the_base_ref_cannot_stand_in_for_it(
+        make_project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # A pull request adding `HEAD/` (or `origin/main/`) with its own policies must not become
+    # the base the change is compared with.
+    root = _project(make_project)
+    _commit(root)
+    _change_policy(root)
+    (root / "HEAD").mkdir()
+    shutil.copy(root / "policies" / "p0.yaml", root / "HEAD" / "p0.yaml")
+    monkeypatch.chdir(root)
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD"]) == 2
+    assert "'HEAD' is both a folder and a git commit" in capsys.readouterr().err
+    # Near miss: ./HEAD is the folder, without doubt (and compares the change with itself).
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "./HEAD", "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["added"] == 0

@@ -81,12 +81,30 @@ def _base_policy_files(config: ProjectConfig, ref: str, tmp: Path) -> tuple[list
     packs = [p for p in config.policies if display_path(p, config.root).startswith(PACK_PREFIX)]
     folder = Path(ref)
     if folder.is_dir():
+        if _is_commit(config.root, ref):
+            # A folder a pull request adds under the base branch's name (`origin/main/`) would
+            # otherwise stand in for the base, and the change would compare with itself.
+            raise UsageError(f"--compare-policies: {inline(ref)!r} is both a folder and a git commit, "
+                             f"branch or tag; write ./{inline(ref)} for the folder, or the ref's full "
+                             "name (refs/remotes/..., refs/heads/...) for the ref")
         # `.YAML` too, as the project reads them: a policy skipped for its extension's case
         # at the base would hide what deleting it clears.
         found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
         return packs + found, [display_path(p, config.root) for p in packs] + \
             [display_path(p, config.root) for p in found]
     return _from_git(config, ref, tmp, packs)
+
+
+def _is_commit(root: Path, ref: str) -> bool:
+    """Whether ``ref`` names a commit of the repository ``root`` is in (False without git)."""
+    if ref.startswith("-"):
+        return False
+    try:
+        done = subprocess.run(["git", "-C", str(root.resolve()), "rev-parse", "--verify", "--quiet",
+                               f"{ref}^{{commit}}"], capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
+    return done.returncode == 0
 
 
 def _git(root: Path, *args: str) -> str:
