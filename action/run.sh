@@ -28,11 +28,13 @@ finish() {
     exit "$1"
 }
 
-# A workflow-command message or property from a value: GitHub's escapes (docs/ci.md).
+# A workflow-command message from a value: GitHub's escapes (docs/ci.md), and any other
+# control character (an ANSI escape) shown as `?`, so the value cannot repaint the log.
 gh_escape() {
     local text=${1//%/%25}
     text=${text//$'\r'/%0D}
-    printf '%s' "${text//$'\n'/%0A}"
+    text=${text//$'\n'/%0A}
+    printf '%s' "${text//[[:cntrl:]]/?}"
 }
 
 # Each output is one `name=value` line of GITHUB_OUTPUT: a value with a line break would

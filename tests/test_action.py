@@ -155,10 +155,11 @@ def test_a_base_branch_the_shallow_checkout_lacks_is_still_fetched(tmp_path: Pat
 def test_a_sarif_path_with_a_line_break_cannot_add_an_output(tmp_path: Path) -> None:
     _keytrail_installed()
     code, out, outputs = _run(tmp_path, dir=str(ACME), as_of=AS_OF, lint="false",
-                              sarif=str(tmp_path / "k.sarif") + "\nexit-code=0")
+                              sarif=str(tmp_path / "k.sarif") + "\nexit-code=0\x1b[2J")
     assert code == 2
     assert (tmp_path / "output.txt").read_text() == "exit-code=2\n"
-    assert "the sarif input holds a line break: " in out and "%0Aexit-code=0" in out
+    assert "the sarif input holds a line break: " in out and "%0Aexit-code=0?[2J" in out
+    assert "\x1b" not in out
 
 
 def test_odd_but_harmless_paths_reach_keytrail_as_they_are(tmp_path: Path) -> None:
