@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -294,3 +295,32 @@ def test_a_folder_named_like_the_base_ref_cannot_stand_in_for_it(
     # Near miss: ./HEAD is the folder, without doubt (and compares the change with itself).
     assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "./HEAD", "-f", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["added"] == 0
+
+
+def _many_rules(n: int) -> dict:  # type: ignore[type-arg]
+    finding = {"severity": "high", "subject": "user:a", "target": "role:b", "resource": "", "message": "m",
+               "waived": None}
+    rules = [{"rule": f"rule-{i:05d}-" + "x" * 60, "check": "forbid", "added": [finding], "removed": [],
+              "newly_waived": [], "unwaived": [], "location": {"path": "policies/p.yaml", "line": i + 1}}
+             for i in range(n)]
+    summary = {"added": n, "removed": 0, "newly_waived": 0, "unwaived": 0, "failing": n, "fail_on": "high",
+               "subjects_added": 1, "subjects_removed": 0}
+    return {"base": "HEAD", "summary": summary, "rules": rules}
+
+
+def test_the_impact_comment_of_a_change_to_many_rules_stays_under_the_limit() -> None:
+    from keytrail.formats.impact import markdown
+    from keytrail.formats.markdown import SIZE_LIMIT
+
+    out = markdown(_many_rules(1500))
+    assert len(out) <= SIZE_LIMIT
+    assert re.search(r"… and \d+ more rules changed: `--compare-policies REF --format json` lists them all", out)
+    assert out.endswith("**1500 newly flagged findings at or above high: failing.**\n")
+
+
+def test_the_impact_comment_of_a_few_rules_has_every_row() -> None:
+    # Near miss: what fits is shown whole, with no note.
+    from keytrail.formats.impact import markdown
+
+    out = markdown(_many_rules(3))
+    assert out.count("| `rule-0000") == 3 and "more rules changed" not in out
