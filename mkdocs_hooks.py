@@ -18,6 +18,11 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
+#: Code (fenced blocks, inline spans): its text is shown, never a link, so it is left alone.
+_CODE = re.compile(r"^(`{3,}|~{3,}).*?^\1|`+[^`\n]*`+", re.S | re.M)
+#: A link with a scheme, other than to the web or mail: `javascript:`, `file:`, `data:`.
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
+_REFERENCE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*(\S+)", re.M)
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
@@ -29,8 +34,13 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
 
     def fix(match: re.Match[str]) -> str:
         text, target = match.group(1), match.group(2)
-        if "://" in target or target.startswith(("#", "mailto:")):
+        if target.lower().startswith(("http://", "https://", "mailto:", "#")):
             return match.group(0)
+        if _SCHEME.match(target) or target.startswith("//"):
+            # A page may link to the web, to mail, to itself or into the repository: a
+            # `javascript:` or `file:` link would run or open something on the reader's side.
+            raise PluginError(f"{page.file.src_path}: link to {target!r}: only http(s), mailto and "
+                              "repository links are allowed")
         path, _, anchor = target.partition("#")
         # Lexically: a link names a place in the repository, wherever a link on disk points.
         resolved = Path(os.path.normpath(source / path))
@@ -43,4 +53,16 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
             return f"[{text}]({base}/blob/{branch}/{rel}{'#' + anchor if anchor else ''})"
         return f"{text} (`{rel}` in the repository)"
 
-    return _LINK.sub(fix, markdown)
+    def fix_text(text: str) -> str:
+        for ref in _REFERENCE.finditer(text):  # `[name]: target` definitions link as well
+            target = ref.group(1).strip("<>")
+            if _SCHEME.match(target) and not target.lower().startswith(("http://", "https://", "mailto:")):
+                raise PluginError(f"{page.file.src_path}: link to {target!r}: only http(s), mailto and "
+                                  "repository links are allowed")
+        return _LINK.sub(fix, text)
+
+    out, last = [], 0
+    for code in _CODE.finditer(markdown):
+        out += [fix_text(markdown[last:code.start()]), code.group()]
+        last = code.end()
+    return "".join(out) + fix_text(markdown[last:])

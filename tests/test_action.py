@@ -109,3 +109,86 @@ def test_action_yml_passes_every_input_through_the_environment_only() -> None:
         assert f"INPUT_{name.upper().replace('-', '_')}" in env, name
         assert name.replace("-", "_").upper() in SCRIPT.read_text() or name == "lint"
     assert all(spec.get("description") for spec in action["inputs"].values())
+
+
+def _git_project(tmp_path: Path) -> Path:
+    """acme committed in a repository that has an `origin` remote, as a CI checkout has."""
+    upstream = tmp_path / "upstream"
+    shutil.copytree(ACME, upstream)
+    git = ["-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q", str(upstream)], check=True)
+    subprocess.run(["git", "-C", str(upstream), *git, "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(upstream), *git, "commit", "-qm", "base"], check=True)
+    project = tmp_path / "acme"
+    subprocess.run(["git", "clone", "-q", str(upstream), str(project)], check=True)
+    return project
+
+
+@pytest.mark.parametrize("ref", ["origin/--upload-pack=touch PWNED;false", "--upload-pack=touch PWNED;false"])
+def test_a_compare_policies_value_like_an_option_runs_nothing_and_fails(tmp_path: Path, ref: str) -> None:
+    _keytrail_installed()
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    project = _git_project(tmp_path)
+    code, out, outputs = _run(tmp_path, dir=str(project), as_of=AS_OF, lint="false",
+                              sarif=str(tmp_path / "k.sarif"), compare_policies=ref)
+    assert code == 2 and outputs["exit-code"] == "2"
+    assert "compare-policies looks like an option, not a git ref" in out
+    assert not any(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
+
+
+def test_a_base_branch_the_shallow_checkout_lacks_is_still_fetched(tmp_path: Path) -> None:
+    # Near miss: origin/BRANCH that is not there yet is fetched and compared with.
+    _keytrail_installed()
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    project = _git_project(tmp_path)
+    branch = subprocess.run(["git", "-C", str(project), "branch", "--show-current"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["git", "-C", str(project), "update-ref", "-d", f"refs/remotes/origin/{branch}"], check=True)
+    code, out, _ = _run(tmp_path, dir=str(project), as_of=AS_OF, lint="false",
+                        sarif=str(tmp_path / "k.sarif"), compare_policies=f"origin/{branch}")
+    assert "title=keytrail policy impact::0 newly flagged" in out
+    assert code == 1  # acme's findings: the check itself fails
+
+
+def test_a_sarif_path_with_a_line_break_cannot_add_an_output(tmp_path: Path) -> None:
+    _keytrail_installed()
+    code, out, outputs = _run(tmp_path, dir=str(ACME), as_of=AS_OF, lint="false",
+                              sarif=str(tmp_path / "k.sarif") + "\nexit-code=0\x1b[2J")
+    assert code == 2
+    assert (tmp_path / "output.txt").read_text() == "exit-code=2\n"
+    assert "the sarif input holds a line break: " in out and "%0Aexit-code=0?[2J" in out
+    assert "\x1b" not in out
+
+
+def test_odd_but_harmless_paths_reach_keytrail_as_they_are(tmp_path: Path) -> None:
+    # Near miss: spaces, quotes and `$(...)` in a path are one path each, never run.
+    _keytrail_installed()
+    project = tmp_path / "-acme $(touch PWNED) 'q'"
+    shutil.copytree(ACME, project)
+    sarif = tmp_path / "-out $(touch PWNED).sarif"
+    code, _, outputs = _run(tmp_path, dir=os.path.relpath(project, REPO), as_of=AS_OF, lint="true",
+                            sarif=os.path.relpath(sarif, REPO))
+    assert code == 1 and outputs["exit-code"] == "1"
+    assert sarif.is_file() and Path(REPO / outputs["sarif"]).resolve() == sarif.resolve()
+    assert not any(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
+
+
+@pytest.mark.parametrize("name", ["lint", "upload_sarif"])
+@pytest.mark.parametrize("value", ["yes", "1", "on", "ture"])
+def test_a_yes_no_input_that_is_neither_fails_instead_of_switching_a_step_off(
+        tmp_path: Path, name: str, value: str) -> None:
+    _keytrail_installed()
+    code, out, outputs = _run(tmp_path, dir=str(ACME), as_of=AS_OF, sarif=str(tmp_path / "k.sarif"),
+                              **{name: value})
+    assert code == 2 and outputs == {"exit-code": "2"}
+    assert f"::error title=keytrail::the {name.replace('_', '-')} input is '{value}': write true or false" in out
+
+
+def test_true_and_false_are_read_ignoring_case_as_github_compares_them(tmp_path: Path) -> None:
+    # Near miss: `True` and `FALSE` are yes and no, not errors: the check runs as usual.
+    _keytrail_installed()
+    code, out, outputs = _run(tmp_path, dir=str(ACME), as_of=AS_OF, sarif=str(tmp_path / "k.sarif"),
+                              lint="True", upload_sarif="FALSE")
+    assert code == 1 and outputs["exit-code"] == "1" and "write true or false" not in out

@@ -75,3 +75,27 @@ def test_docs_cli_md_is_generated_from_the_parser() -> None:
         for name in action.choices:  # type: ignore[union-attr]
             assert f"## `keytrail {name}`" in text
     assert "## `keytrail review status`" in text and "`--compare-policies` `REF`" in text
+
+
+@pytest.mark.parametrize("link", ["[run](javascript:alert(1))", "[open](file:///etc/passwd)",
+                                  "[x](data:text/html,hi)", "[x](//evil.example/a)",
+                                  "[x][r]\n\n[r]: javascript:alert(1)"])
+def test_a_link_that_is_neither_web_mail_nor_repository_fails_the_build(tmp_path: Path, link: str) -> None:
+    root = _copy(tmp_path)
+    page = root / "docs" / "lint.md"
+    page.write_text(page.read_text() + f"\nSee {link}\n")
+    done = _build(root, tmp_path / "site")
+    assert done.returncode != 0
+    assert "lint.md: link to " in done.stderr and "only http(s), mailto and repository links" in done.stderr
+
+
+def test_links_shown_as_code_are_text_and_web_links_stay(tmp_path: Path) -> None:
+    # Near miss: a `javascript:` link inside code is an example, not a link; https and mailto pass.
+    root = _copy(tmp_path)
+    page = root / "docs" / "lint.md"
+    page.write_text(page.read_text() + "\nNever `[x](javascript:…)` nor\n\n```\n[y](file:///etc/passwd)\n```\n\n"
+                    "See [the site](https://example.org/) or [mail](mailto:security@example.org).\n")
+    done = _build(root, tmp_path / "site")
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "site" / "lint" / "index.html").read_text()
+    assert "[x](javascript:…)" in html and 'href="javascript' not in html

@@ -169,6 +169,8 @@ def outputs(root: Path, p: str) -> Iterator[tuple[str, str]]:
     change = impact.diff("base", dataclasses.replace(report, findings=[]), report)
     yield "impact-text", impact.render_impact(change, "text", "high")
     yield "impact-json", impact.render_impact(change, "json", "high")
+    yield "impact-markdown", impact.render_impact(change, "markdown", "high")
+    yield "impact-github", impact.render_impact(change, "github", "high")
     linted = lint.lint([str(root)], as_of)
     for fmt in ("text", "json", "github"):
         yield "lint-" + fmt, lint.render(linted, fmt)
@@ -197,9 +199,9 @@ def kind_of_output(name: str) -> str:
         return "csv"
     if name.endswith(".html") or name == "html":
         return "html"
-    if name.endswith(".md") or name == "markdown":
+    if name.endswith(".md") or name in ("markdown", "impact-markdown"):
         return "markdown"
-    if name in ("github", "lint-github"):
+    if name in ("github", "lint-github", "impact-github"):
         return "github"
     if name == "junit":
         return "xml"
@@ -310,7 +312,7 @@ def _strings(value: Any) -> Iterator[str]:
 #: Outputs that print the findings, so the hostile values must be visible in them.
 SHOWS_VALUES = ("text", "json", "sarif", "junit", "csv", "markdown", "github", "html", "explain",
                 "explain-all", "explain-holders", "pack:index.html", "pack:findings.json",
-                "impact-text", "impact-json")
+                "impact-text", "impact-json", "impact-markdown", "impact-github")
 
 
 def test_every_output_of_a_hostile_project_is_inert(rendered: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -184,3 +185,142 @@ def test_impact_renders_every_format_asked_for_and_refuses_the_others(
         code = main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD", "-f", fmt])
         err = capsys.readouterr().err
         assert code == 2 and f"--compare-policies renders text, json, markdown, github, not {fmt}" in err
+
+
+# -- what the base is: exactly the policies of REF --------------------------------------------------
+
+def _impact_json(root: Path, capsys: pytest.CaptureFixture[str], ref: str = "HEAD") -> dict:  # type: ignore[type-arg]
+    main(["check", str(root), "--as-of", AS_OF, "--compare-policies", ref, "-f", "json"])
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_a_policy_file_with_a_non_ascii_name_at_ref_is_compared_not_skipped(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    (root / "policies" / "p0.yaml").rename(root / "policies" / "équipe.yaml")
+    _commit(root)
+    # Unchanged: nothing to report (git quotes such a name unless asked not to).
+    assert _impact_json(root, capsys)["summary"]["added"] == 0
+    # Deleted by the change: its finding is cleared, and the report says so.
+    (root / "policies" / "équipe.yaml").unlink()
+    (root / "policies" / "other.yaml").write_text(yaml.safe_dump(
+        dict(POLICY, rules=[{"id": "ghosts", "use": "orphaned.unknown-principal"}])))
+    assert _impact_json(root, capsys)["summary"]["removed"] == 1
+
+
+def test_a_change_that_drops_the_policy_folder_from_keytrail_yaml_shows_what_it_clears(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    _commit(root)
+    config = (root / "keytrail.yaml").read_text()
+    assert "policies/" in config
+    (root / "keytrail.yaml").write_text(config.replace("policies/", "keytrail:default"))
+    data = _impact_json(root, capsys)
+    assert [r["rule"] for r in data["rules"] if r["removed"]] == ["leavers"]
+
+
+def test_keytrail_yaml_unchanged_at_ref_compares_the_same_folders(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    # Near miss: the same keytrail.yaml at REF and now, one policy changed: only that shows.
+    root = _project(make_project)
+    _commit(root)
+    _change_policy(root)
+    data = _impact_json(root, capsys)
+    assert data["summary"]["added"] == 2 and data["summary"]["removed"] == 1
+
+
+@pytest.mark.parametrize("ref", ["--output=pwned", "--upload-pack=touch pwned", "-h"])
+def test_an_option_like_ref_is_refused_before_git_sees_it(
+        make_project, capsys: pytest.CaptureFixture[str], ref: str) -> None:  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    _commit(root)
+    assert main(["check", str(root), f"--compare-policies={ref}"]) == 2
+    assert "looks like an option" in capsys.readouterr().err
+    assert not (root / "pwned").exists()
+
+
+def test_a_folder_whose_name_starts_with_a_dash_is_still_a_folder(
+        make_project, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    root = _project(make_project)
+    shutil.copytree(root / "policies", tmp_path / "-old")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies=-old", "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["added"] == 0
+
+
+def test_policies_outside_the_repository_count_the_same_at_ref_and_now(
+        make_project, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    # Policies read with --allow-outside are not versioned: at REF they held what they hold now.
+    root = _project(make_project)
+    shared = root.parent / "shared"
+    shutil.move(str(root / "policies"), shared)
+    config = root / "keytrail.yaml"
+    config.write_text(config.read_text().replace("policies/", "../shared/"))
+    _commit(root)
+    assert main(["check", str(root), "--as-of", AS_OF, "--allow-outside", str(shared),
+                 "--compare-policies", "HEAD", "-f", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"]["added"] == 0 and data["summary"]["removed"] == 0
+
+
+@pytest.mark.parametrize("at", ["git", "folder"])
+def test_a_policy_file_with_an_upper_case_extension_is_compared_not_skipped(
+        make_project, tmp_path: Path, capsys: pytest.CaptureFixture[str], at: str) -> None:  # type: ignore[no-untyped-def]
+    # The project reads `.YAML`; deleting such a policy must show what it clears.
+    root = _project(make_project)
+    (root / "policies" / "p0.yaml").rename(root / "policies" / "P0.YAML")
+    _commit(root)
+    old = tmp_path / "old"
+    shutil.copytree(root / "policies", old)
+    ref = "HEAD" if at == "git" else str(old)
+    assert _impact_json(root, capsys, ref)["summary"]["removed"] == 0  # near miss: unchanged
+    (root / "policies" / "P0.YAML").unlink()
+    (root / "policies" / "other.yaml").write_text(yaml.safe_dump(
+        dict(POLICY, rules=[{"id": "ghosts", "use": "orphaned.unknown-principal"}])))
+    assert _impact_json(root, capsys, ref)["summary"]["removed"] == 1
+
+
+def test_a_folder_named_like_the_base_ref_cannot_stand_in_for_it(
+        make_project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # A pull request adding `HEAD/` (or `origin/main/`) with its own policies must not become
+    # the base the change is compared with.
+    root = _project(make_project)
+    _commit(root)
+    _change_policy(root)
+    (root / "HEAD").mkdir()
+    shutil.copy(root / "policies" / "p0.yaml", root / "HEAD" / "p0.yaml")
+    monkeypatch.chdir(root)
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "HEAD"]) == 2
+    assert "'HEAD' is both a folder and a git commit" in capsys.readouterr().err
+    # Near miss: ./HEAD is the folder, without doubt (and compares the change with itself).
+    assert main(["check", str(root), "--as-of", AS_OF, "--compare-policies", "./HEAD", "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["added"] == 0
+
+
+def _many_rules(n: int) -> dict:  # type: ignore[type-arg]
+    finding = {"severity": "high", "subject": "user:a", "target": "role:b", "resource": "", "message": "m",
+               "waived": None}
+    rules = [{"rule": f"rule-{i:05d}-" + "x" * 60, "check": "forbid", "added": [finding], "removed": [],
+              "newly_waived": [], "unwaived": [], "location": {"path": "policies/p.yaml", "line": i + 1}}
+             for i in range(n)]
+    summary = {"added": n, "removed": 0, "newly_waived": 0, "unwaived": 0, "failing": n, "fail_on": "high",
+               "subjects_added": 1, "subjects_removed": 0}
+    return {"base": "HEAD", "summary": summary, "rules": rules}
+
+
+def test_the_impact_comment_of_a_change_to_many_rules_stays_under_the_limit() -> None:
+    from keytrail.formats.impact import markdown
+    from keytrail.formats.markdown import SIZE_LIMIT
+
+    out = markdown(_many_rules(1500))
+    assert len(out) <= SIZE_LIMIT
+    assert re.search(r"… and \d+ more rules changed: `--compare-policies REF --format json` lists them all", out)
+    assert out.endswith("**1500 newly flagged findings at or above high: failing.**\n")
+
+
+def test_the_impact_comment_of_a_few_rules_has_every_row() -> None:
+    # Near miss: what fits is shown whole, with no note.
+    from keytrail.formats.impact import markdown
+
+    out = markdown(_many_rules(3))
+    assert out.count("| `rule-0000") == 3 and "more rules changed" not in out

@@ -148,3 +148,68 @@ def test_the_templates_ship_in_the_package() -> None:
     assert len(files) == 6
     for name in files:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+@pytest.mark.parametrize("link", ["policies", "policies/tests", ".keytrail", ".keytrail/schemas", "history"])
+def test_init_refuses_a_link_where_it_writes_a_folder_and_writes_nothing_outside(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], link: str) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = tmp_path / "acct"
+    (root / link).parent.mkdir(parents=True, exist_ok=True)
+    (root / link).symlink_to(elsewhere, target_is_directory=True)
+    code, _, err = run(capsys, "init", str(root))
+    assert code == 2
+    assert f"{root / link}: is a link (keytrail init writes only into folders of its own)" in err
+    assert "nothing was written" in err
+    assert list(elsewhere.iterdir()) == []
+    assert not (root / "keytrail.yaml").exists()
+
+
+def test_init_writes_into_an_existing_real_folder_of_its_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Near miss: policies/ and history/ that are real (empty) folders are fine to write into.
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "history").mkdir()
+    code, _, _ = run(capsys, "init", str(tmp_path))
+    assert code == 0 and (tmp_path / "policies" / "example.yaml").is_file()
+
+
+@pytest.mark.parametrize("file", ["policies", ".keytrail", "policies/tests"])
+def test_init_refuses_a_file_where_it_makes_a_folder_before_writing_anything(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], file: str) -> None:
+    (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / file).write_text("mine\n")
+    code, _, err = run(capsys, "init", str(tmp_path))
+    assert code == 2 and f"{tmp_path / file}: is a file where keytrail init makes a folder" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(Path(file).parts)
+    assert (tmp_path / file).read_text() == "mine\n"
+
+
+def test_init_under_a_file_is_a_located_error_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes").write_text("mine\n")
+    code, _, err = run(capsys, "init", str(tmp_path / "notes" / "acct"))
+    assert code == 2 and f"{tmp_path / 'notes'} is a file, not a folder" in err
+    assert (tmp_path / "notes").read_text() == "mine\n"
+
+
+def test_init_that_fails_midway_takes_back_exactly_what_it_wrote(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file appearing between the check and the write (a race) stops init; the files it
+    # had written are removed, the one that appeared is left alone.
+    import keytrail.authoring.scaffold as scaffold
+
+    real_open = open
+
+    def racing_open(path: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if str(path).endswith("keys.yaml") and mode == "xb":
+            Path(str(path)).write_text("theirs\n")
+        return real_open(path, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(scaffold, "open", racing_open, raising=False)
+    code, _, err = run(capsys, "init", str(tmp_path))
+    assert code == 2 and f"{tmp_path / 'keys.yaml'}: cannot write: File exists" in err
+    assert "nothing was written" in err
+    assert (tmp_path / "keys.yaml").read_text() == "theirs\n"
+    assert not (tmp_path / "keytrail.yaml").exists() and not (tmp_path / "directory.yaml").exists()

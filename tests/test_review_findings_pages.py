@@ -190,3 +190,53 @@ def test_index_html_counts_the_findings_on_no_grant_row_by_rule(acme_pack: Path)
     assert '<span class="note">1 waived</span>' in table
     # All of acme's are detailed on the page itself: each rule points below, to no page.
     assert table.count("<td>below</td>") == len(rules) and "findings/" not in table
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_file_with_a_name_that_is_not_utf8_in_the_pack_fails_verify_without_a_traceback(
+        acme_pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    import os
+    import shutil
+
+    pack = Path(shutil.copytree(acme_pack, tmp_path / "pack"))
+    (pack / "findings").mkdir()
+    try:
+        fd = os.open(os.fsencode(pack / "findings") + b"/x\xff\x1b[31m.html", os.O_CREAT | os.O_WRONLY)
+    except OSError:
+        pytest.skip("this file system takes UTF-8 names only")
+    os.close(fd)
+    assert main(["review", "verify", str(pack), str(ACME), "--format", fmt]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "\x1b" not in out
+    if fmt == "json":
+        new = [f for f in json.loads(out)["files"] if f["state"] == "new"]
+        assert new == [{"group": "pack", "path": "findings/x\\xff\x1b[31m.html", "state": "new"}]
+    else:
+        assert "NEW        findings/x\\udcff\\x1b[31m.html" in out
+
+
+def test_a_utf8_name_in_the_pack_is_shown_as_it_is_in_json(acme_pack: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # Near miss: a non-ASCII name that is valid UTF-8 is kept exactly.
+    import shutil
+
+    pack = Path(shutil.copytree(acme_pack, tmp_path / "pack"))
+    (pack / "findings").mkdir()
+    (pack / "findings" / "résumé.html").write_text("<p>x</p>", encoding="utf-8")
+    assert main(["review", "verify", str(pack), str(ACME), "--format", "json"]) == 1
+    new = [f["path"] for f in json.loads(capsys.readouterr().out)["files"] if f["state"] == "new"]
+    assert new == ["findings/résumé.html"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_place_of_a_worksheet_is_an_error_not_a_hang(acme_pack: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import shutil
+
+    pack = Path(shutil.copytree(acme_pack, tmp_path / "pack"))
+    sheet = sorted((pack / "worksheets").iterdir())[0]
+    sheet.unlink()
+    os.mkfifo(sheet)
+    assert main(["review", "verify", str(pack), str(ACME)]) == 2
+    assert f"{sheet}: cannot read: not a plain file" in capsys.readouterr().err

@@ -85,15 +85,26 @@ def check_unchanged(before: dict[Path, tuple[int, int] | None], paths: list[Path
 
 def sha256_file(path: Path) -> str | None:
     """Hex SHA-256 of a file's bytes, read in large pieces (None: the file does not exist)."""
+    import os
+    import stat
+
     hasher = hashlib.sha256()
+    shown = str(path)
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(8 << 20):
-                hasher.update(chunk)
+        # O_NONBLOCK: a FIFO planted where a file was (a pack's worksheet) must not hang the run.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
-        shown = str(path)
+        raise InputError(f"{shown}: cannot read", [Problem(shown, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"{shown}: cannot read", [Problem(shown, 0, 0, "", "cannot read: not a plain file")])
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            while chunk := handle.read(8 << 20):
+                hasher.update(chunk)
+    except OSError as exc:
         raise InputError(f"{shown}: cannot read", [Problem(shown, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
     return hasher.hexdigest()
 

@@ -9,6 +9,7 @@ status it changes: the answer a reviewer of a policy pull request needs.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from keytrail.graph import AccessGraph
 from keytrail.model import SEVERITY_RANK, Policy, Reported
 from keytrail.project import PACK_PREFIX, Project, ProjectConfig, display_path
 from keytrail.replay import State
+from keytrail.textsafe import inline
 from keytrail.view import View
 
 
@@ -79,10 +81,30 @@ def _base_policy_files(config: ProjectConfig, ref: str, tmp: Path) -> tuple[list
     packs = [p for p in config.policies if display_path(p, config.root).startswith(PACK_PREFIX)]
     folder = Path(ref)
     if folder.is_dir():
-        found = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        if _is_commit(config.root, ref):
+            # A folder a pull request adds under the base branch's name (`origin/main/`) would
+            # otherwise stand in for the base, and the change would compare with itself.
+            raise UsageError(f"--compare-policies: {inline(ref)!r} is both a folder and a git commit, "
+                             f"branch or tag; write ./{inline(ref)} for the folder, or the ref's full "
+                             "name (refs/remotes/..., refs/heads/...) for the ref")
+        # `.YAML` too, as the project reads them: a policy skipped for its extension's case
+        # at the base would hide what deleting it clears.
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
         return packs + found, [display_path(p, config.root) for p in packs] + \
             [display_path(p, config.root) for p in found]
     return _from_git(config, ref, tmp, packs)
+
+
+def _is_commit(root: Path, ref: str) -> bool:
+    """Whether ``ref`` names a commit of the repository ``root`` is in (False without git)."""
+    if ref.startswith("-"):
+        return False
+    try:
+        done = subprocess.run(["git", "-C", str(root.resolve()), "rev-parse", "--verify", "--quiet",
+                               f"{ref}^{{commit}}"], capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
+    return done.returncode == 0
 
 
 def _git(root: Path, *args: str) -> str:
@@ -97,32 +119,108 @@ def _git(root: Path, *args: str) -> str:
 
 def _from_git(config: ProjectConfig, ref: str, tmp: Path, packs: list[Path]) -> tuple[list[Path], list[str]]:
     root = config.root.resolve()
+    if ref.startswith("-"):  # never an option to git (`--output=FILE`, `--upload-pack=CMD`)
+        raise UsageError(f"--compare-policies: {inline(ref)!r} looks like an option, not a folder or "
+                         "a git commit, branch or tag (write ./NAME for a folder of that name)")
     try:
-        _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        # The commit itself, once: every later git call reads this object, not a name that
+        # could move (or read as an option) between calls.
+        commit = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
     except UsageError:
-        raise UsageError(f"--compare-policies: {ref!r} is neither a folder nor a git commit, branch "
-                         "or tag of the project's repository") from None
+        raise UsageError(f"--compare-policies: {inline(ref)!r} is neither a folder nor a git commit, "
+                         "branch or tag of the project's repository") from None
     top = Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve()
-    # Every folder or file the project's policies come from, as it was at ref.
-    sources = {p.resolve() for p in config.policies if p not in packs}
-    folders = {s.parent if s.is_file() else s for s in sources}
-    listed: set[str] = set()
-    for folder in sorted(folders | sources):
+    # Every folder or file the project's policies come from, as it was at ref: named by
+    # keytrail.yaml as it was at ref (a change that drops `policies/` or the default pack
+    # from keytrail.yaml clears their findings), else where the working tree finds them.
+    named = _policies_at(config, top, commit, ref)
+    if named is not None:
+        packs, folders = named
+    else:
+        sources = {p.resolve() for p in config.policies if p not in packs}
+        folders = {s.parent if s.is_file() else s for s in sources} | sources
+    listed: dict[str, tuple[str, str]] = {}
+    unversioned: list[Path] = []
+    for folder in sorted(folders):
         try:
             rel = folder.relative_to(top).as_posix()
         except ValueError:
-            continue  # outside the repository: not versioned here
-        listed.update(_git(top, "ls-tree", "-r", "--name-only", ref, "--", rel).split("\n"))
+            # Outside the repository (--allow-outside): not versioned, so at REF it held what
+            # it holds now; the files the run loads from it count on both sides.
+            unversioned += [p for p in config.policies if p not in packs and p not in unversioned
+                            and (p.resolve() == folder or folder in p.resolve().parents)]
+            continue
+        # -z: names exactly as stored (without it git quotes a name with a non-ASCII or
+        # special character, and `"équipe.yaml"` would not end in .yaml and be skipped).
+        for entry in _git(top, "ls-tree", "-r", "-z", commit, "--", rel).split("\0"):
+            if entry:
+                meta, _, name = entry.partition("\t")
+                mode, kind, _sha = meta.split(" ")
+                listed[name] = (mode, _sha)
     paths, displays = list(packs), [display_path(p, config.root) for p in packs]
-    for name in sorted(n for n in listed if n.endswith((".yaml", ".yml"))):
-        content = subprocess.run(["git", "-C", str(top), "show", f"{ref}:{name}"], capture_output=True,
-                                 check=False).stdout
+    paths += unversioned
+    displays += [display_path(p, config.root) for p in unversioned]
+    for name in sorted(n for n in listed if n.lower().endswith((".yaml", ".yml"))):
+        mode, blob = listed[name]
+        if mode not in ("100644", "100755"):  # a link or a submodule: no policy text to read
+            raise UsageError(f"--compare-policies: {inline(name)} at {inline(ref)} is a "
+                             f"{'link' if mode == '120000' else 'submodule'}, not a policy file")
         target = tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        target.write_bytes(_git_bytes(top, "cat-file", "blob", blob))
         paths.append(target)
         displays.append(display_path(top / name, config.root))
     return paths, displays
+
+
+def _policies_at(config: ProjectConfig, top: Path, commit: str, ref: str) -> tuple[list[Path], set[Path]] | None:
+    """The packs and the files or folders keytrail.yaml named under ``policies:`` at the commit;
+    None when the project had no keytrail.yaml there."""
+    import yaml
+
+    from keytrail.project import packaged_pack
+
+    root = config.root.resolve()
+    try:
+        rel = (root / config.file).relative_to(top).as_posix()
+    except ValueError:
+        return None
+    done = subprocess.run(["git", "-C", str(top), "cat-file", "-e", f"{commit}:{rel}"],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        return None
+    try:
+        data = yaml.safe_load(_git_bytes(top, "cat-file", "blob", f"{commit}:{rel}"))
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--compare-policies: {inline(rel)} at {inline(ref)} is not valid YAML "
+                         f"({inline(str(exc).splitlines()[0])})") from None
+    entries = data.get("policies", []) if isinstance(data, dict) else []
+    entries = [entries] if isinstance(entries, str) else entries
+    packs: list[Path] = []
+    folders: set[Path] = set()
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, str):
+            raise UsageError(f"--compare-policies: {inline(rel)} at {inline(ref)}: policies holds "
+                             "an entry that is not a path")
+        if entry.startswith(PACK_PREFIX):
+            pack = packaged_pack(entry[len(PACK_PREFIX):])
+            if pack is None:
+                raise UsageError(f"--compare-policies: {inline(rel)} at {inline(ref)} names "
+                                 f"{inline(entry)!r}, which this keytrail does not have")
+            if pack not in packs:
+                packs.append(pack)
+            continue
+        # Read from git when inside the repository; outside it, only what the run loads now.
+        folders.add(Path(os.path.normpath(root / entry)))
+    return packs, folders
+
+
+def _git_bytes(root: Path, *args: str) -> bytes:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+    if done.returncode != 0:  # never an empty policy in place of one git could not read
+        raise UsageError(f"--compare-policies: git {' '.join(args[:2])}: "
+                         f"{inline(done.stderr.decode('utf-8', 'replace').strip())}")
+    return done.stdout
 
 
 #: The formats a policy-impact report is rendered in.

@@ -147,11 +147,23 @@ WORDS = {
 def as_json(items: list[Item], pack: str, root: str) -> dict[str, Any]:
     """What ``review verify --format json`` prints: the verdict, then every file compared."""
     return {
-        "pack": pack, "project": root, "matches": matches(items),
+        "pack": _json_name(pack), "project": _json_name(root), "matches": matches(items),
         "checked": sum(1 for i in items if i.group != "worksheet"),
         "failing": sum(1 for i in items if i.group != "worksheet" and i.state in FAILING),
-        "files": [{"group": i.group, "path": i.path, "state": i.state} for i in items],
+        "files": [{"group": i.group, "path": _json_name(i.path), "state": i.state} for i in items],
     }
+
+
+def _json_name(name: str) -> str:
+    """A file name as JSON can hold it: a name that is not UTF-8 (a file dropped into the pack
+    with raw bytes in its name) has those bytes as ``\\xNN``, never a crash."""
+    import os
+
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
 
 
 def text(items: list[Item], pack: str, root: str) -> str:

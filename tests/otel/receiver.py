@@ -28,6 +28,7 @@ class Received:
     attempts: list[float] = field(default_factory=list)  # arrival times (monotonic), answered or not
     status: int = 200
     hang: float = 0.0
+    location: str = ""  # sent with a non-200 status (a redirect)
 
     def records(self) -> list[dict[str, Any]]:
         """Every log record received, with its resource and scope attributes beside it."""
@@ -72,9 +73,9 @@ def decode(body: bytes, content_type: str, encoding: str) -> dict[str, Any]:
 
 
 @contextmanager
-def receiver(status: int = 200, hang: float = 0.0) -> Iterator[tuple[str, Received]]:
+def receiver(status: int = 200, hang: float = 0.0, location: str = "") -> Iterator[tuple[str, Received]]:
     """Run a receiver; yield its base URL (``http://127.0.0.1:PORT``) and what it receives."""
-    got = Received(status=status, hang=hang)
+    got = Received(status=status, hang=hang, location=location)
     stop = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
@@ -87,6 +88,8 @@ def receiver(status: int = 200, hang: float = 0.0) -> Iterator[tuple[str, Receiv
                 return
             if got.status != 200:
                 self.send_response(got.status)
+                if got.location:
+                    self.send_header("Location", got.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return

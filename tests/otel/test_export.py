@@ -382,3 +382,63 @@ def test_an_sdk_without_the_logs_api_keytrail_uses_is_a_clear_error(tmp_path: Pa
     err = capsys.readouterr().err
     assert "the installed OpenTelemetry SDK lacks what keytrail uses" in err and "Traceback" not in err
     assert not got.requests
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_neither_followed_nor_counted_as_delivered(tmp_path: Path, capsys: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    # The exporter takes any answer below 400 as success: a collector moved elsewhere would
+    # swallow every finding while the run said it exported them. Nor may the headers (an API
+    # key) follow the redirect to another host.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2000")
+    with receiver() as (other, elsewhere), \
+            receiver(status=status, location=other.replace("127.0.0.1", "localhost") + "/v1/logs") as (url, _):
+        rc = main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                   "--otlp-endpoint", url])
+    err = capsys.readouterr().err
+    assert rc == 2 and elsewhere.attempts == []
+    assert (f"OTLP export to {url}/v1/logs failed: 0 of 33 log records sent (timeout 2 s with retries): "
+            f"the endpoint answered HTTP {status}, not 2xx (a redirect is not followed)") in err
+    assert "s3cret" not in err
+
+
+def test_a_2xx_other_than_200_is_a_delivery(tmp_path: Path, capsys: Any) -> None:
+    # Near miss: 202 Accepted is success in OTLP/HTTP terms.
+    with receiver(status=202) as (url, got):
+        rc = main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                   "--otlp-endpoint", url])
+    assert rc == 1 and len(got.attempts) == 1
+    assert "export" not in capsys.readouterr().err.lower()
+
+
+def test_a_token_in_the_endpoint_query_is_sent_but_never_printed(tmp_path: Path, capsys: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+    with receiver(status=503) as (url, got):
+        assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                     "--otlp-endpoint", url + "/?api-key=s3cret"]) == 2
+    err = capsys.readouterr().err
+    assert f"OTLP export to {url}/v1/logs?*** failed" in err and "s3cret" not in err
+    assert got.attempts  # /v1/logs goes into the path, before the query
+
+
+def test_a_query_on_the_endpoint_keeps_v1_logs_in_the_path(tmp_path: Path, capsys: Any) -> None:
+    # Near miss: a working endpoint with a query receives every record at /v1/logs.
+    with receiver() as (url, got):
+        assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                     "--otlp-endpoint", url + "?tenant=acme"]) == 1
+    assert got.requests[0]["path"] == "/v1/logs?tenant=acme"
+
+
+def test_a_refused_connection_never_prints_the_query_token(tmp_path: Path, capsys: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
+                 "--otlp-endpoint", f"http://127.0.0.1:{port}/?token=s3cret"]) == 2
+    assert "s3cret" not in capsys.readouterr().err

@@ -400,3 +400,59 @@ def test_a_new_file_in_a_subfolder_a_double_star_glob_reads_is_created(project: 
     assert (project / "history" / "2026" / "06.jsonl").is_file()
     assert main(grant(project, out="history/2027/01.jsonl")) == 2  # no such folder: not created
     assert "its folder does not exist" in capsys.readouterr().err
+
+
+def test_a_hard_linked_history_file_is_not_appended_to(project: Path, tmp_path: Path, capsys: Any) -> None:
+    # A second name for the history file (elsewhere, outside the project) would get the event too.
+    outside = tmp_path / "elsewhere.jsonl"
+    os.link(project / "history" / "h.jsonl", outside)
+    before = outside.read_bytes()
+    assert main(grant(project)) == 2
+    err = capsys.readouterr().err
+    assert "the file has 2 hard links" in err and "nothing was written" in err
+    assert outside.read_bytes() == before
+
+
+def test_a_history_file_with_one_name_is_appended_to(project: Path, tmp_path: Path, capsys: Any) -> None:
+    # Near miss: a copy elsewhere is not a link; the record goes to the project's file only.
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes((project / "history" / "h.jsonl").read_bytes())
+    assert main(grant(project)) == 0
+    assert len((project / "history" / "h.jsonl").read_text().splitlines()) == 2
+    assert copy.read_bytes() == (project / "history" / "h.jsonl").read_bytes().splitlines(True)[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_put_in_place_of_the_history_file_fails_at_once(tmp_path: Path) -> None:
+    # The name was checked as a plain file; a FIFO put there since must not block the pipeline.
+    from keytrail.errors import UsageError
+    from keytrail.recording.append import append
+
+    fifo = tmp_path / "h.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="nothing was written"):
+        append(fifo, b"{}")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 2**64, -2**63 - 1])
+def test_an_attribute_json_cannot_hold_is_refused_not_changed(project: Path, value: Any) -> None:
+    # NaN and infinity would be written as null (another value, silently); a huge integer
+    # crashed the encoder.
+    import keytrail
+    from keytrail.errors import UsageError
+
+    before = (project / "history" / "h.jsonl").read_bytes()
+    with pytest.raises(UsageError, match="attribute= level: .* cannot be written as a JSON number"):
+        keytrail.record("join", dir=project, out=project / "history" / "h.jsonl", subject="user:zed",
+                        actor="svc:terraform", key="pk-tf", attributes={"level": value})
+    assert (project / "history" / "h.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("value", [1.5, 2**63 - 1, -2**63, True, "7"])
+def test_finite_numbers_booleans_and_text_are_recorded_as_given(project: Path, value: Any) -> None:
+    import keytrail
+
+    event = keytrail.record("join", dir=project, out=project / "history" / "h.jsonl", subject="user:zed",
+                            actor="svc:terraform", key="pk-tf", attributes={"level": value})
+    written = json.loads((project / "history" / "h.jsonl").read_text().splitlines()[-1])
+    assert written["attributes"] == {"level": value} == event["attributes"]

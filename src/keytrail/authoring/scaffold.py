@@ -11,6 +11,7 @@ hooks to add are printed instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,15 +57,49 @@ def plan(root: Path) -> list[tuple[str, bytes]]:
               for name in SCHEMAS]
     if root.exists() and not root.is_dir():
         raise InitRefused(f"{root} is a file: keytrail init makes a project folder")
+    above = _nearest_existing(root)
+    if not above.is_dir():
+        raise InitRefused(f"{above} is a file, not a folder: keytrail init cannot make {root} in it")
     taken = [dest for dest, _ in files if os.path.lexists(root / dest)]
-    taken += [folder for folder in FOLDERS
-              if os.path.lexists(root / folder) and not (root / folder).is_dir()]
-    if taken:
+    problems = [Problem(str(root / name), 0, 0, "", "exists (keytrail init never overwrites)")
+                for name in sorted(taken)]
+    # A folder init writes into must be a real folder of the project: a link there
+    # (`policies -> ../elsewhere`, `.keytrail -> ~/.config`) would send the files outside
+    # it, and a file there would stop the writing halfway.
+    problems += [Problem(str(root / name), 0, 0, "", problem)
+                 for name, problem in sorted(_bad_folders(root, [dest for dest, _ in files]))]
+    if problems:
         raise InitRefused(
             f"{root} already holds keytrail files: keytrail init never overwrites",
-            [Problem(str(root / name), 0, 0, "", "exists (keytrail init never overwrites)")
-             for name in sorted(taken)])
+            sorted(set(problems)))
     return files
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (the current folder at the end)."""
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return candidate
+    return Path(".")
+
+
+def _bad_folders(root: Path, dests: list[str]) -> set[tuple[str, str]]:
+    """(folder, problem) for each folder under ``root`` that init would write into, or
+    create, and that is a link or not a folder."""
+    folders = {str(Path(dest).parent) for dest in dests} | set(FOLDERS)
+    bad: set[tuple[str, str]] = set()
+    for folder in folders:
+        parts = Path(folder).parts if folder != "." else ()
+        for depth in range(1, len(parts) + 1):
+            name = "/".join(parts[:depth])
+            path = root / name
+            if path.is_symlink():
+                bad.add((name, "is a link (keytrail init writes only into folders of its own)"))
+                break
+            if os.path.lexists(path) and not path.is_dir():
+                bad.add((name, "is a file where keytrail init makes a folder"))
+                break
+    return bad
 
 
 def init(root: Path) -> Scaffold:
@@ -78,14 +113,25 @@ def init(root: Path) -> Scaffold:
         done.pre_commit_snippet = snippet
     else:
         files.append((snippet_dest, snippet.encode("utf-8")))
-    for folder in FOLDERS:
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    for dest, content in files:
-        path = root / dest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "xb") as handle:  # "x": never replace a file that appeared meanwhile
-            handle.write(content)
-        done.written.append(dest)
+    try:
+        for folder in FOLDERS:
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        for dest, content in files:
+            path = root / dest
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if _bad_folders(root, [dest]):  # a link planted since the plan
+                raise FileExistsError(f"{path.parent} became a link or a file")
+            with open(path, "xb") as handle:  # "x": never replace a file that appeared meanwhile
+                done.written.append(dest)
+                handle.write(content)
+    except OSError as exc:
+        # Take back exactly the files this run created, so that "nothing was written" holds.
+        for dest in done.written:
+            with contextlib.suppress(OSError):
+                os.unlink(root / dest)
+        where = exc.filename if isinstance(exc.filename, str) else str(root)
+        raise InitRefused(f"{root}: cannot write the project",
+                          [Problem(where, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
     return done
 
 

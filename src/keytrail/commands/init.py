@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
                     "a commented directory.yaml and keys.yaml, an example rule with its policy "
                     "test, the JSON Schemas editors complete from, and a .pre-commit-config.yaml "
                     "(printed instead when one exists). Refuses, writing nothing, if any of the "
-                    "files exists.")
+                    "files exists or a link or a file stands where it makes a folder.")
     parser.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
 
 

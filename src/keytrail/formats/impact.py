@@ -45,12 +45,25 @@ def markdown(data: dict[str, Any], size_limit: int = SIZE_LIMIT) -> str:
         head += ["", words + ".", "",
                  "| rule | check | where | newly flagged | cleared | newly waived | no longer waived |",
                  "|---|---|---|---:|---:|---:|---:|"]
-        for r in data["rules"]:
-            head.append(f"| {_code(r['rule'])} | {_code(r['check'])} | {_where(r)} | "
-                        + " | ".join(str(len(r[k])) for k, _ in KINDS) + " |")
     verdict = ("", f"**{s['failing']} newly flagged finding{'s' if s['failing'] != 1 else ''} at or "
                    f"above {s['fail_on']}: failing.**" if s["failing"] else
                f"Nothing newly flagged at or above {s['fail_on']}.")
+    # The table too stays under the limit (a change to hundreds of rules): the rows that fit,
+    # then how many more; the verdict below is always there.
+    used = len("\n".join(head + list(verdict))) + 600
+    rows = 0
+    for r in data["rules"]:
+        row = (f"| {_code(r['rule'])} | {_code(r['check'])} | {_where(r)} | "
+               + " | ".join(str(len(r[k])) for k, _ in KINDS) + " |")
+        if used + len(row) + 1 > size_limit:
+            break
+        head.append(row)
+        used += len(row) + 1
+        rows += 1
+    if rows < len(data["rules"]):
+        more = len(data["rules"]) - rows
+        head += ["", f"… and {more} more rule{'s' if more != 1 else ''} changed: "
+                     "`--compare-policies REF --format json` lists them all."]
     sections = [_section(r) for r in data["rules"]]
     out = "\n".join(head) + "\n"
     tail = "\n".join(verdict) + "\n"

@@ -70,13 +70,31 @@ class Target:
 
 
 def shown_url(url: str) -> str:
-    """``url`` with any ``user:password@`` replaced by ``***@``, inert."""
+    """``url`` with any ``user:password@`` replaced by ``***@`` and a query or fragment (where
+    ingest tokens travel: ``?api-key=...``) by ``***``, inert."""
     from keytrail.textsafe import inline
 
     parts = urlsplit(url)
     if "@" in parts.netloc:
         parts = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2])
+    if parts.query:
+        parts = parts._replace(query="***")
+    if parts.fragment:
+        parts = parts._replace(fragment="***")
     return inline(parts.geturl())
+
+
+def _secrets(url: str) -> list[str]:
+    """The parts of ``url`` that may carry a secret, for scrubbing the exporter's messages."""
+    parts = urlsplit(url)
+    found = [parts.netloc.rpartition("@")[0]] if "@" in parts.netloc else []
+    return [s for s in (*found, parts.query, parts.fragment) if s]
+
+
+def _scrub(text: str, url: str) -> str:
+    for secret in sorted(_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def require_sdk() -> None:
@@ -105,7 +123,8 @@ def _with_path(base: str) -> str:
     parts = urlsplit(base)
     if parts.path.rstrip("/").endswith(LOGS_PATH):
         return base
-    return base.rstrip("/") + LOGS_PATH
+    # Into the path, before any query (`https://host/?token=x` → `https://host/v1/logs?token=x`).
+    return parts._replace(path=parts.path.rstrip("/") + LOGS_PATH).geturl()
 
 
 def _timeout() -> float:
@@ -200,6 +219,30 @@ def _records(items: Sequence[LogItem], project: str) -> list[object]:
     return out
 
 
+def _answer_session() -> tuple[Any, list[int]]:
+    """A requests session for the exporter that notes the status of every answer; the one the
+    SDK would make from its credential-provider variable when that is set."""
+    import requests
+
+    session = None
+    if os.environ.get(CREDENTIAL_PROVIDER, "").strip():
+        try:
+            from opentelemetry.exporter.otlp.proto.http._common import _load_session_from_envvar
+
+            session = _load_session_from_envvar(CREDENTIAL_PROVIDER)  # type: ignore[arg-type]
+        except ImportError:  # an SDK without it has no such variable to honour either
+            pass
+    session = session or requests.Session()
+    answers: list[int] = []
+    session.hooks.setdefault("response", []).append(
+        lambda response, *args, **kwargs: answers.append(response.status_code))
+    return session, answers
+
+
+#: The SDK's variable naming a function that makes an authenticated session for logs.
+CREDENTIAL_PROVIDER = "OTEL_PYTHON_EXPORTER_OTLP_HTTP_LOGS_CREDENTIAL_PROVIDER"
+
+
 def send(items: Sequence[LogItem], project: str, where: Target) -> int:
     """Export ``items``; return how many were sent, or raise :class:`ExportError`."""
     require_sdk()
@@ -217,12 +260,21 @@ def send(items: Sequence[LogItem], project: str, where: Target) -> int:
     sdk_log.propagate = False
     sent = 0
     try:
-        exporter = OTLPLogExporter(endpoint=where.url, timeout=where.timeout)
+        session, answers = _answer_session()
+        exporter = OTLPLogExporter(endpoint=where.url, timeout=where.timeout, session=session)
         try:
             for start in range(0, len(records), BATCH):
                 batch = records[start:start + BATCH]
+                answers.clear()
                 result = exporter.export(batch)  # type: ignore[arg-type]
                 if result is not LogRecordExportResult.SUCCESS:
+                    break
+                # The exporter counts any answer below 400 as delivered; OTLP/HTTP success is
+                # 2xx. A redirect is never followed (the headers, API keys among them, would
+                # go to the other host) and is not a delivery either.
+                if answers and not 200 <= answers[-1] < 300:
+                    collect.messages.append(f"the endpoint answered HTTP {answers[-1]}, not 2xx (a "
+                                            "redirect is not followed); the records were not delivered")
                     break
                 sent += len(batch)
         finally:
@@ -237,5 +289,6 @@ def send(items: Sequence[LogItem], project: str, where: Target) -> int:
         seen = list(dict.fromkeys(collect.messages))
         why = "; ".join(seen[:1] + seen[-1:] if len(seen) > 1 else seen) or "the exporter reported a failure"
         raise ExportError(f"OTLP export to {where.shown} failed: {sent} of {len(records)} "
-                          f"log records sent (timeout {where.timeout:g} s with retries): {excerpt(why, 300)}")
+                          f"log records sent (timeout {where.timeout:g} s with retries): "
+                          f"{excerpt(_scrub(why, where.url), 300)}")
     return sent

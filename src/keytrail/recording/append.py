@@ -127,13 +127,27 @@ def last_line(path: Path) -> bytes | None:
 
 def append(path: Path, line: bytes) -> None:
     """Append ``line`` and a line feed (after one, when the file does not end with one)."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    import stat
+
+    # O_NONBLOCK: a FIFO put at the name since it was checked fails at once instead of
+    # blocking the pipeline until something reads it (no effect on a regular file).
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags, 0o644)
     except OSError as exc:
-        raise UsageError(f"cannot open {inline(str(path))} for appending: {exc.strerror}") from None
+        raise UsageError(f"cannot open {inline(str(path))} for appending: {exc.strerror}; "
+                         "nothing was written") from None
     try:
-        size = os.fstat(fd).st_size
+        info = os.fstat(fd)
+        # What was opened, not what the name showed before: a plain file, and the only name
+        # of its content (a hard link would append the event to a file elsewhere too).
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"cannot append to {inline(str(path))}: not a plain file; nothing was written")
+        if info.st_nlink > 1:
+            raise UsageError(f"cannot append to {inline(str(path))}: the file has {info.st_nlink} hard "
+                             "links, so the event would be written to another file too; nothing was "
+                             "written (copy the file to give it a name of its own)")
+        size = info.st_size
         data = line + b"\n"
         if size:
             with path.open("rb") as handle:

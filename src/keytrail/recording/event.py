@@ -10,6 +10,7 @@ option (``--subject``) or, for the Python API, the argument (``subject=``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,5 +164,11 @@ def fields(change: Change, now_us: int) -> tuple[dict[str, Any], int]:
             if not isinstance(name, str) or not name or not isinstance(value, (str, int, float, bool)):
                 raise UsageError(f"{change.name('attribute')} {excerpt(str(name))}: a name and a text, "
                                  "number or true/false value")
+            # JSON has no NaN or infinity (they would be written as null, silently another
+            # value) and the history's numbers are 64-bit integers or doubles.
+            if isinstance(value, float) and not math.isfinite(value) or \
+                    isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**64:
+                raise UsageError(f"{change.name('attribute')} {excerpt(name)}: {excerpt(repr(value))} "
+                                 "cannot be written as a JSON number (finite, 64-bit)")
         event["attributes"] = dict(change.attributes)
     return event, when
