@@ -398,7 +398,7 @@ def test_a_redirect_is_neither_followed_nor_counted_as_delivered(tmp_path: Path,
                    "--otlp-endpoint", url])
     err = capsys.readouterr().err
     assert rc == 2 and elsewhere.attempts == []
-    assert (f"OTLP export to {url}/v1/logs failed: 0 of 33 log records sent (timeout 2 s with retries): "
+    assert (f"OTLP export to {url}/v1/logs failed: 0 of {ACME_FINDINGS} log records sent (timeout 2 s with retries): "
             f"the endpoint answered HTTP {status}, not 2xx (a redirect is not followed)") in err
     assert "s3cret" not in err
 
