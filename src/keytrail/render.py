@@ -1,20 +1,26 @@
-"""Output formats. Human formats are Jinja2 templates; machine formats are built from data.
+"""Output formats. Human formats are Jinja2 templates (text is plain Python, see
+:mod:`keytrail.formats.text`); machine formats are built from data.
 
 Every format renders the same data (:mod:`keytrail.report`), so no two
 formats can disagree. Renderers return ``str``; only the command line writes.
+A format's module is imported when that format is rendered, not before: a
+pre-commit run that prints text imports neither Jinja2 nor the XML writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from keytrail.engine import Report
 from keytrail.errors import UsageError
-from keytrail.formats import csv, github, html, junit, markdown, sarif
+from keytrail.formats.text import TEXT_LIMIT  # the text format's default, named here as before
 from keytrail.textsafe import inline, json_inert
+
+if TYPE_CHECKING:
+    from keytrail.engine import Report
 
 
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
@@ -47,14 +53,11 @@ def render_json(report: Report, fail_on: str = "high") -> str:
     return "".join(iter_json(report, fail_on))
 
 
-#: How many findings of each category and severity the text format lists by default.
-TEXT_LIMIT = 50
-
 
 def render_text(report: Report, fail_on: str = "high", limit: int | None = TEXT_LIMIT) -> str:
-    from keytrail.report import context
+    from keytrail.formats import text
 
-    return _template("text.txt.j2", autoescape=False).render(**context(report, fail_on, limit))
+    return text.render(report, fail_on, limit)
 
 
 @cache
@@ -91,16 +94,34 @@ def _template(name: str, autoescape: bool) -> Any:
     return _environment(autoescape).get_template(name)
 
 
-FORMATS: dict[str, Callable[[Report, str], str]] = {
-    "text": render_text,
-    "json": render_json,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "csv": csv.render,
-    "markdown": markdown.render,
-    "github": github.render,
-    "html": html.render,
-}
+class _Formats(Mapping[str, Callable[["Report", str], str]]):
+    """Format name -> renderer, each format's module imported when its renderer is asked for."""
+
+    def __init__(self, where: dict[str, str]) -> None:
+        self._where = where  # name -> "module:function" (a module under keytrail)
+
+    def __getitem__(self, name: str) -> Callable[[Report, str], str]:
+        module, _, function = self._where[name].partition(":")
+        renderer: Callable[[Report, str], str] = getattr(importlib.import_module(f"keytrail.{module}"), function)
+        return renderer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+FORMATS: Mapping[str, Callable[[Report, str], str]] = _Formats({
+    "text": "render:render_text",
+    "json": "render:render_json",
+    "sarif": "formats.sarif:render",
+    "junit": "formats.junit:render",
+    "csv": "formats.csv:render",
+    "markdown": "formats.markdown:render",
+    "github": "formats.github:render",
+    "html": "formats.html:render",
+})
 
 
 def render_template(report: Report, path: Path, fail_on: str = "high") -> str:
