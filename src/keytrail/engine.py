@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from keytrail import checks, kinds
+from keytrail import checks, kinds, progress
 from keytrail.errors import PolicyError, Problem
 from keytrail.lookalike import IdNote, project_notes
 from keytrail.model import SEVERITY_RANK, Finding, Policy, Reported, Rule, Waiver
@@ -145,7 +145,9 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
     rules = active_rules(view) if rules is None else rules
     waivers = view.waivers
     reported: dict[bytes, Reported] = {}
-    for rule in rules:
+    for n, rule in enumerate(rules, 1):
+        progress.stage(f"checking rule {n} of {len(rules)} ({rule.id})", unit="findings so far",
+                       count=reported.__len__)
         module = implementation(rule)
         severity = rule.severity or module.SEVERITY
         category = category_of(rule)
@@ -165,5 +167,6 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
                 controls=rule.controls)
     findings = list(reported.values())
     reported.clear()  # a large organisation's findings: do not hold the table while sorting
+    progress.stage(f"sorting {len(findings):,} findings")
     findings.sort(key=Reported.sort_key)
     return Report(view.as_of, view.since, rules, findings, view, id_notes=project_notes(view.project))

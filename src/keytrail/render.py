@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keytrail import progress
 from keytrail.errors import UsageError
 from keytrail.formats.text import TEXT_LIMIT  # the text format's default, named here as before
 from keytrail.textsafe import inline, json_inert
@@ -43,9 +44,12 @@ def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
         return
     yield text[: text.rindex("[]")] + "["
     dumps = orjson.dumps
+    progress.stage("writing json", total=len(report.findings), unit="findings")
     for n, item in enumerate(report.findings):
         # The values stay exact; bidi and other invisible characters are written as \u escapes.
         yield ("," if n else "") + "\n    " + json_inert(dumps(finding_data(report, item)).decode("utf-8"))
+        if not n & 4095:
+            progress.advance(4096 if n else 1)
     yield "\n  ]\n}\n"
 
 

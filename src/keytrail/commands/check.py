@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,25 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--limit", type=limit_arg, default=50, metavar="N",
                         help="text format: list at most N findings of each category and severity "
                              "(counts stay complete; 0 lists all; default 50)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="show no progress on standard error (progress is shown only on a "
+                             "terminal, and only for runs longer than a few seconds)")
     confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from keytrail import pipeline
+    from keytrail import progress
+
+    with progress.showing(args.quiet):
+        finish, code = _run(args)
+    # Outputs are moved into place (and standard output written) once the progress line is gone.
+    finish()
+    return code
+
+
+def _run(args: argparse.Namespace) -> tuple[Callable[[], None], int]:
+    """Everything but writing the outputs: what writes them, and the exit code."""
+    from keytrail import pipeline, progress
 
     outputs = _outputs(args)
     args.format = outputs[0][1] if outputs[0][0] == "format" else "text"
@@ -90,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
             staged.add(args.write_baseline, baseline_text(report))
         for kind, value, output in outputs:
+            progress.stage(f"writing {value}")
             if kind == "template":
                 staged.add(output, render_template(report, Path(value), args.fail_on))
             else:
@@ -101,11 +117,10 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         staged.discard()
         raise
-    staged.commit()
     if args.write_baseline:
         # Writing a baseline accepts this run's findings: the run did what was asked.
-        return EXIT_OK
-    return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
+        return staged.commit, EXIT_OK
+    return staged.commit, EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
 
 
 def _outputs(args: argparse.Namespace) -> list[tuple[str, str, str | None]]:
@@ -153,11 +168,12 @@ def _read(args: argparse.Namespace, project: Any) -> list[Path]:
     return read
 
 
-def _compare_policies(args: argparse.Namespace, project: Any, state: Any, graph: Any) -> int:
+def _compare_policies(args: argparse.Namespace, project: Any, state: Any,
+                      graph: Any) -> tuple[Callable[[], None], int]:
     from keytrail.impact import compare, render_impact
     from keytrail.project import load_config
 
     impact = compare(project, load_config(Path(args.dir), args.allow_outside), state, graph,
                      args.compare_policies)
-    write(render_impact(impact, args.format, args.fail_on), args.output)
-    return EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK
+    text = render_impact(impact, args.format, args.fail_on)
+    return (lambda: write(text, args.output)), EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK
