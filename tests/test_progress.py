@@ -94,9 +94,9 @@ def test_quiet_shows_nothing_on_a_terminal() -> None:
     assert out.startswith(b"{")
 
 
-def test_a_short_run_shows_nothing_on_a_terminal() -> None:
-    # The default delay: the example takes well under the seconds before progress appears.
-    code, terminal, _ = run_on_terminal(CHECK, delay=None)
+def test_a_run_shorter_than_the_delay_shows_nothing_on_a_terminal() -> None:
+    # A delay no run of the example reaches, however busy the machine.
+    code, terminal, _ = run_on_terminal(CHECK, delay="3600")
     assert code == 1
     assert terminal == b""
 
