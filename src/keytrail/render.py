@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from keytrail import progress
 from keytrail.errors import UsageError
@@ -98,15 +98,18 @@ def _template(name: str, autoescape: bool) -> Any:
     return _environment(autoescape).get_template(name)
 
 
-class _Formats(Mapping[str, Callable[["Report", str], str]]):
+R = TypeVar("R")
+
+
+class _Formats(Mapping[str, R]):
     """Format name -> renderer, each format's module imported when its renderer is asked for."""
 
     def __init__(self, where: dict[str, str]) -> None:
         self._where = where  # name -> "module:function" (a module under keytrail)
 
-    def __getitem__(self, name: str) -> Callable[[Report, str], str]:
+    def __getitem__(self, name: str) -> R:
         module, _, function = self._where[name].partition(":")
-        renderer: Callable[[Report, str], str] = getattr(importlib.import_module(f"keytrail.{module}"), function)
+        renderer: R = getattr(importlib.import_module(f"keytrail.{module}"), function)
         return renderer
 
     def __iter__(self) -> Iterator[str]:
@@ -141,7 +144,12 @@ def render_template(report: Report, path: Path, fail_on: str = "high") -> str:
     return usertemplate.render(path, inline_all(context(report, fail_on, limit=None)))
 
 
-STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json}
+#: The formats written a piece at a time (line-oriented: a finding per line or row), so that
+#: millions of findings stream to the output instead of being held as one string.
+STREAMING: Mapping[str, Callable[[Report, str], Iterator[str]]] = _Formats({
+    "json": "render:iter_json",
+    "csv": "formats.csv:iter_csv",
+})
 
 
 def render_chunks(report: Report, fmt: str, fail_on: str = "high",
