@@ -68,3 +68,19 @@ def test_one_rule_id_under_two_severities_still_sorts_by_the_whole_key(make_proj
         ("unknown", "critical"), ("unknown", "critical"), ("target", "high"), ("target", "high"),
         ("unknown", "low")]
     assert report.findings == sorted(report.findings, key=Reported.sort_key)
+
+
+def test_the_chain_memo_stays_bounded_and_changes_no_byte(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Chains behind findings are memoised to share them between findings, up to MEMO_LIMIT
+    # entries (then started afresh): a tiny limit must give the same report, and hold no more.
+    from pathlib import Path
+
+    from keytrail.checks import _util
+    from keytrail.render import render_json
+
+    acme = Path(__file__).resolve().parent.parent / "examples" / "acme"
+    expected = render_json(report_of(acme))
+    monkeypatch.setattr(_util, "MEMO_LIMIT", 3)
+    report = report_of(acme)
+    assert render_json(report) == expected
+    assert 0 < len(report.view.memo) <= 3
