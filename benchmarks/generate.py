@@ -118,10 +118,6 @@ ONE_HISTORY_FILE = False
 # excessive access grow faster than the history.
 PEOPLE_PER_DEPARTMENT = 250
 MAX_DEPARTMENTS: int | None = 40
-# At most this many company-wide groups and roles (each) that people's grants draw from
-# (None: all of them, a fifth of every group and role, so the pool grows with the company
-# and its less popular entries become peer outliers everywhere).
-GLOBAL_POOL_MAX: int | None = None
 
 # A profile replaces some of the constants above for one run. "low-fault" stands in for a
 # well-run organisation: a clean background with few findings (leavers offboarded, keys
@@ -141,7 +137,6 @@ PROFILES: dict[str, dict[str, Any]] = {
         "PRINCIPALS_PER_KEY": 10, "NARROW_KEY_SHARE": 0.6,
         "HANDFUL_MIN": 2, "HANDFUL_PER": 1_000_000,
         "OFFBOARD_LEAVERS": True, "ONE_HISTORY_FILE": True, "MAX_DEPARTMENTS": None,
-        "GLOBAL_POOL_MAX": 80,
     },
 }
 
@@ -863,8 +858,6 @@ def generate(out: Path, n_principals: int, n_events: int, seed: int, policies_sr
             pool = dept_groups[d] if rnd() < USER_GROUP_SHARE else dept_roles[d]
         elif x < USER_TARGET_GLOBAL:
             pool = global_groups if rnd() < 0.5 else global_roles
-            if GLOBAL_POOL_MAX:  # the first ones only (services still draw from all of them)
-                pool = pool[:GLOBAL_POOL_MAX]
         else:
             d2 = int(rnd() * len(depts))
             pool = dept_groups[d2] if rnd() < USER_GROUP_SHARE else dept_roles[d2]
