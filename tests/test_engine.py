@@ -32,3 +32,55 @@ def test_snapshot_fields_beyond_the_three_are_kept_and_shown(make_project) -> No
     report = report_of(root)
     (finding,) = [f.finding for f in report.findings if f.rule == "drift"]
     assert finding.evidence_data()["observed"] == {"source": snapshot[0]["source"]}
+
+
+def test_findings_sorted_a_rule_at_a_time_are_in_report_order() -> None:
+    from pathlib import Path
+
+    from keytrail.model import Reported
+
+    report = report_of(Path(__file__).resolve().parent.parent / "examples" / "acme")
+    assert len({f.rule for f in report.findings}) > 10  # many rules, several per severity
+    assert report.findings == sorted(report.findings, key=Reported.sort_key)
+
+
+def test_one_rule_id_under_two_severities_still_sorts_by_the_whole_key(make_project) -> None:  # type: ignore[no-untyped-def]
+    # Rules passed in by hand may repeat an id with another severity: the per-rule sort must
+    # not assume one severity per rule id, and a finding is still reported once.
+    from dataclasses import replace
+
+    from keytrail.engine import evaluate
+    from keytrail.model import Reported, Rule
+    from keytrail.view import View
+
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": f"user:{s}", "target": "role:r"}
+              for s in ("a", "b")]
+    root = make_project(directory={"principals": [{"id": "user:a"}]}, events=events)
+    project = pipeline.load(root)
+    state = pipeline.replay(project, "2026-09-30T23:59:59Z")
+    view = View(project, state, pipeline.build_graph(project, state))
+    rule = Rule(id="unknown", kind="use", check="orphaned.unknown-principal", severity="low")
+    rules = [rule, replace(rule, severity="low"),  # the same rule twice: its findings once
+             replace(rule, check="orphaned.unknown-target", severity="critical"),
+             Rule(id="target", kind="use", check="orphaned.unknown-target", severity="high")]
+    report = evaluate(view, rules)
+    assert [(f.rule, f.severity) for f in report.findings] == [
+        ("unknown", "critical"), ("unknown", "critical"), ("target", "high"), ("target", "high"),
+        ("unknown", "low")]
+    assert report.findings == sorted(report.findings, key=Reported.sort_key)
+
+
+def test_the_chain_memo_stays_bounded_and_changes_no_byte(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Chains behind findings are memoised to share them between findings, up to MEMO_LIMIT
+    # entries (then started afresh): a tiny limit must give the same report, and hold no more.
+    from pathlib import Path
+
+    from keytrail.checks import _util
+    from keytrail.render import render_json
+
+    acme = Path(__file__).resolve().parent.parent / "examples" / "acme"
+    expected = render_json(report_of(acme))
+    monkeypatch.setattr(_util, "MEMO_LIMIT", 3)
+    report = report_of(acme)
+    assert render_json(report) == expected
+    assert 0 < len(report.view.memo) <= 3

@@ -375,3 +375,27 @@ def test_text_formats_of_the_example_match_their_golden_files(acme: Report, fmt:
     if os.environ.get("KEYTRAIL_UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8", newline="")
     assert text == golden.read_bytes().decode("utf-8")  # bytes: CSV lines end in CRLF
+
+
+def test_csv_streams_in_batches_with_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Millions of findings are written a batch of rows at a time; the pieces join to the
+    # same file whatever the batch size, with no row split across two pieces.
+    report = report_of(ACME)
+    whole = csv_format.render(report, "high")
+    monkeypatch.setattr(csv_format, "BATCH", 2)
+    pieces = list(csv_format.iter_csv(report, "high"))
+    assert "".join(pieces) == whole
+    assert len(pieces) == len(report.findings) // 2 + 1
+    assert all(piece.endswith("\r\n") for piece in pieces if piece)
+    assert len(list(csv.reader(io.StringIO(whole)))) == len(report.findings) + 1
+
+
+def test_the_line_oriented_formats_stream(tmp_path: Path) -> None:
+    from keytrail.render import STREAMING, render, render_chunks
+
+    report = report_of(ACME)
+    assert set(STREAMING) == {"json", "csv"}
+    for fmt in ("json", "csv"):
+        chunks = render_chunks(report, fmt, "high")
+        assert not isinstance(chunks, (list, tuple))  # a generator: nothing rendered yet
+        assert "".join(chunks) == render(report, fmt, "high")

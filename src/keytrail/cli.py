@@ -28,15 +28,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{command}: {message}" if command else message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from keytrail.commands import COMMANDS
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (``only``) the top level and that one command: a run
+    builds the parser of the command it runs, importing no other command's module."""
+    from keytrail import commands
 
     parser = _Parser(prog="keytrail", description="Policy-as-code access reviewer: every grant "
                      "traced to its provisioning key.")
     parser.add_argument("--version", action="version", version=f"keytrail {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in COMMANDS.values():
-        module.add_parser(sub)
+    for name in [only] if only is not None else commands.REGISTRY:
+        commands.get(name).add_parser(sub)
     return parser
 
 
@@ -87,18 +89,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from keytrail.commands import COMMANDS
+    from keytrail import commands
 
     given = list(sys.argv[1:] if argv is None else argv)
     try:
         sub = _subcommand(given)
         if sub is not None:
             return int(sub.run(sub.parse(given[2:])))
-        args = build_parser().parse_args(given)
+        # A known command first: only its parser is built. Anything else (an option such
+        # as --help or --version first, an unknown word) goes through the whole parser,
+        # whose messages list every command.
+        only = given[0] if given and given[0] in commands.REGISTRY else None
+        args = build_parser(only).parse_args(given)
         if args.command is None:
             build_parser().print_help(sys.stderr)
             return EXIT_ERROR
-        return int(COMMANDS[args.command].run(args))
+        return int(commands.get(args.command).run(args))
     except KeytrailError as exc:
         print(f"keytrail: {exc}" if not exc.problems else str(exc), file=sys.stderr)  # str: inert
         if exc.problems:

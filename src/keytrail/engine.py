@@ -11,14 +11,15 @@ message), so they stay stable across runs and unrelated changes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from keytrail import checks, kinds
+from keytrail import checks, kinds, progress
 from keytrail.errors import PolicyError, Problem
 from keytrail.lookalike import IdNote, project_notes
-from keytrail.model import SEVERITY_RANK, Finding, Policy, Reported, Rule, Waiver
+from keytrail.model import CATEGORIES, SEVERITY_RANK, Finding, Policy, Reported, Rule, Waiver
 from keytrail.selectors import glob_match
 from keytrail.view import View
 
@@ -144,26 +145,71 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
     """Run ``rules`` (default: every enabled rule) and return the sorted report."""
     rules = active_rules(view) if rules is None else rules
     waivers = view.waivers
-    reported: dict[bytes, Reported] = {}
-    for rule in rules:
+    # Findings are kept per rule: a fingerprint hashes the rule id, so a duplicate can only
+    # come from the same rule, and each rule's set of fingerprints is dropped when it is done
+    # (a large organisation has millions of findings: no table of all of them is held).
+    by_rule: dict[str, tuple[Rule, list[Reported]]] = {}
+    total = 0
+    for n, rule in enumerate(rules, 1):
+        _, bucket = by_rule.setdefault(rule.id, (rule, []))
+        before = len(bucket)
+        progress.stage(f"checking rule {n} of {len(rules)} ({rule.id})", unit="findings so far",
+                       count=_counter(total - before, bucket))
         module = implementation(rule)
         severity = rule.severity or module.SEVERITY
         category = category_of(rule)
         params: Any = dict(rule.params) if rule.kind == "use" else rule.params
+        seen = {item.digest for item in bucket}
         for finding in module.check(view, params):
             fp = digest(rule, finding)
-            if fp in reported:
+            if fp in seen:
                 continue
+            seen.add(fp)
             if finding.location is None and rule.kind != "use" and rule.location is not None:
                 # A policy rule's finding with no event behind it (a conflict of
                 # duties, a limit) points at the rule that states the policy.
                 finding = replace(finding, location=rule.location)
-            reported[fp] = Reported(
+            bucket.append(Reported(
                 rule=rule.id, check=rule.check, category=category, severity=severity,
                 finding=finding, digest=fp,
                 waived=waiver_for(waivers, rule, finding, view.as_of),
-                controls=rule.controls)
-    findings = list(reported.values())
-    reported.clear()  # a large organisation's findings: do not hold the table while sorting
-    findings.sort(key=Reported.sort_key)
-    return Report(view.as_of, view.since, rules, findings, view, id_notes=project_notes(view.project))
+                controls=rule.controls))
+        total += len(bucket) - before
+    progress.stage(f"sorting {total:,} findings")
+    return Report(view.as_of, view.since, rules, sort_findings(by_rule), view,
+                  id_notes=project_notes(view.project))
+
+
+def _counter(base: int, bucket: list[Reported]) -> Callable[[], int]:
+    """How many findings so far, read when the progress line is painted."""
+    return lambda: base + len(bucket)
+
+
+def sort_findings(by_rule: dict[str, tuple[Rule, list[Reported]]]) -> list[Reported]:
+    """Every rule's findings in report order (:meth:`Reported.sort_key`), sorted a rule at a time.
+
+    Severity, category and rule id are the same for all of one rule's findings, so the
+    rules are put in that order and each rule's findings sorted by the rest of the key:
+    the same order as sorting everything by the whole key, with one rule's sort keys held
+    at a time instead of a key for every finding of the run.
+    """
+    def rank(item: tuple[Rule, list[Reported]]) -> tuple[int, int, str]:
+        rule, bucket = item
+        first = bucket[0]
+        return -SEVERITY_RANK[first.severity], CATEGORIES.index(first.category), rule.id
+
+    buckets = [item for item in by_rule.values() if item[1]]
+    if any(len({(i.severity, i.category) for i in bucket}) > 1 for _, bucket in buckets):
+        # One rule id under two severities (rules passed in by hand): sort by the whole key.
+        return sorted((i for _, bucket in buckets for i in bucket), key=Reported.sort_key)
+    out: list[Reported] = []
+    for _, bucket in sorted(buckets, key=rank):
+        bucket.sort(key=_within_rule)
+        out.extend(bucket)
+        bucket.clear()
+    return out
+
+
+def _within_rule(item: Reported) -> tuple[str, str, str, str, bytes]:
+    f = item.finding
+    return (f.subject or "", f.target or "", f.resource, f.event.id if f.event else "", item.digest)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 from typing import Any
 
 #: Default ignorable code points (Unicode DerivedCoreProperties.txt) that Python's
@@ -46,7 +47,11 @@ TOKEN = rf"{VISIBLE}(?: *{VISIBLE})*"
 #: The end of every schema pattern: the true end of the string in Python as in ECMA-262.
 END = r"$(?!\n)"
 
-_TOKEN = re.compile(TOKEN + r"\Z")
+
+@cache
+def _token() -> re.Pattern[str]:
+    # Compiled when first needed: the class is large, and most runs never ask.
+    return re.compile(TOKEN + r"\Z")
 
 
 def bad_char(text: str) -> tuple[int, str] | None:
@@ -82,7 +87,7 @@ def token_problem(text: str) -> str | None:
                 "identifiers must be visible text, or they could look like another one")
     if text != text.strip(" "):
         return "starts or ends with a space; identifiers must not, or they could look like another one"
-    if _TOKEN.match(text) is None:
+    if _token().match(text) is None:
         return "is not visible text"
     return None
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from keytrail import progress
 from keytrail.engine import Report
 from keytrail.engine import evaluate as _evaluate
 from keytrail.graph import AccessGraph
@@ -31,16 +32,19 @@ def load(root: Path | str, extra_policies: list[Path] | None = None,
          allow_outside: Sequence[str | Path] = ()) -> Project:
     """Load and validate every input of the project at ``root`` (its paths confined to it
     and to the ``allow_outside`` folders)."""
+    progress.stage("loading and validating the inputs")
     return load_project(Path(root), extra_policies, allow_outside)
 
 
 def replay(project: Project, as_of: datetime | int | str, since: datetime | int | str | None = None) -> State:
     """Fold the history into the state as of ``as_of``."""
+    progress.stage(f"replaying {len(project.events):,} events")
     return _replay(project.events, _us(as_of) or 0, _us(since), project.history_files)
 
 
 def build_graph(project: Project, state: State) -> AccessGraph:
     """The access graph over the replayed state."""
+    progress.stage("building the access graph")
     return AccessGraph(state)
 
 

@@ -1,20 +1,27 @@
-"""Output formats. Human formats are Jinja2 templates; machine formats are built from data.
+"""Output formats. Human formats are Jinja2 templates (text is plain Python, see
+:mod:`keytrail.formats.text`); machine formats are built from data.
 
 Every format renders the same data (:mod:`keytrail.report`), so no two
 formats can disagree. Renderers return ``str``; only the command line writes.
+A format's module is imported when that format is rendered, not before: a
+pre-commit run that prints text imports neither Jinja2 nor the XML writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from keytrail.engine import Report
+from keytrail import progress
 from keytrail.errors import UsageError
-from keytrail.formats import csv, github, html, junit, markdown, sarif
+from keytrail.formats.text import TEXT_LIMIT  # the text format's default, named here as before
 from keytrail.textsafe import inline, json_inert
+
+if TYPE_CHECKING:
+    from keytrail.engine import Report
 
 
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
@@ -37,9 +44,12 @@ def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
         return
     yield text[: text.rindex("[]")] + "["
     dumps = orjson.dumps
+    progress.stage("writing json", total=len(report.findings), unit="findings")
     for n, item in enumerate(report.findings):
         # The values stay exact; bidi and other invisible characters are written as \u escapes.
         yield ("," if n else "") + "\n    " + json_inert(dumps(finding_data(report, item)).decode("utf-8"))
+        if not n & 4095:
+            progress.advance(4096 if n else 1)
     yield "\n  ]\n}\n"
 
 
@@ -47,14 +57,11 @@ def render_json(report: Report, fail_on: str = "high") -> str:
     return "".join(iter_json(report, fail_on))
 
 
-#: How many findings of each category and severity the text format lists by default.
-TEXT_LIMIT = 50
-
 
 def render_text(report: Report, fail_on: str = "high", limit: int | None = TEXT_LIMIT) -> str:
-    from keytrail.report import context
+    from keytrail.formats import text
 
-    return _template("text.txt.j2", autoescape=False).render(**context(report, fail_on, limit))
+    return text.render(report, fail_on, limit)
 
 
 @cache
@@ -91,24 +98,38 @@ def _template(name: str, autoescape: bool) -> Any:
     return _environment(autoescape).get_template(name)
 
 
-def _otlp(report: Report, fail_on: str = "high") -> str:
-    # OTLP/JSON logs (keytrail.otel.jsonfile): imported only when asked for.
-    from keytrail.otel.jsonfile import render as otlp_render
-
-    return otlp_render(report, fail_on)
+R = TypeVar("R")
 
 
-FORMATS: dict[str, Callable[[Report, str], str]] = {
-    "text": render_text,
-    "json": render_json,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "csv": csv.render,
-    "markdown": markdown.render,
-    "github": github.render,
-    "html": html.render,
-    "otlp": _otlp,
-}
+class _Formats(Mapping[str, R]):
+    """Format name -> renderer, each format's module imported when its renderer is asked for."""
+
+    def __init__(self, where: dict[str, str]) -> None:
+        self._where = where  # name -> "module:function" (a module under keytrail)
+
+    def __getitem__(self, name: str) -> R:
+        module, _, function = self._where[name].partition(":")
+        renderer: R = getattr(importlib.import_module(f"keytrail.{module}"), function)
+        return renderer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+FORMATS: Mapping[str, Callable[[Report, str], str]] = _Formats({
+    "text": "render:render_text",
+    "json": "render:render_json",
+    "sarif": "formats.sarif:render",
+    "junit": "formats.junit:render",
+    "csv": "formats.csv:render",
+    "markdown": "formats.markdown:render",
+    "github": "formats.github:render",
+    "html": "formats.html:render",
+    "otlp": "otel.jsonfile:render",   # OTLP/JSON logs
+})
 
 
 def render_template(report: Report, path: Path, fail_on: str = "high") -> str:
@@ -124,13 +145,13 @@ def render_template(report: Report, path: Path, fail_on: str = "high") -> str:
     return usertemplate.render(path, inline_all(context(report, fail_on, limit=None)))
 
 
-def _iter_otlp(report: Report, fail_on: str = "high") -> Iterator[str]:
-    from keytrail.otel.jsonfile import iter_render
-
-    return iter_render(report, fail_on)
-
-
-STREAMING: dict[str, Callable[[Report, str], Iterator[str]]] = {"json": iter_json, "otlp": _iter_otlp}
+#: The formats written a piece at a time (line-oriented: a finding per line or row), so that
+#: millions of findings stream to the output instead of being held as one string.
+STREAMING: Mapping[str, Callable[[Report, str], Iterator[str]]] = _Formats({
+    "json": "render:iter_json",
+    "csv": "formats.csv:iter_csv",
+    "otlp": "otel.jsonfile:iter_render",
+})
 
 
 def render_chunks(report: Report, fmt: str, fail_on: str = "high",

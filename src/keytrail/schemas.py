@@ -23,9 +23,10 @@ from keytrail.yamlload import Locator, format_path
 SCHEMA_NAMES = ("project", "directory", "keys", "event", "snapshot", "usage", "policy", "findings", "policytest",
                 "checkpoint", "proof", "pack")
 
-#: The end of a description's first sentence ("e.g." does not end one).
-_FIRST_SENTENCE = re.compile(r"(?<!e\.g)(?<!i\.e)\.\s")
-_NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+#: The end of a description's first sentence ("e.g." does not end one); a time without a
+#: zone. Both are compiled when an error is explained, not on every run.
+_FIRST_SENTENCE = r"(?<!e\.g)(?<!i\.e)\.\s"
+_NAIVE_TIME = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 
 
 @cache
@@ -168,9 +169,9 @@ def describe(error: Any) -> str:
             from keytrail.textsafe import inline
 
             return f'"{inline(inst if len(inst) <= 60 else inst[:57] + "...")}" {token_problem(inst)}'
-        if _NAIVE_TIME.match(inst):
+        if re.match(_NAIVE_TIME, inst):
             return f"time {inst!r} has no zone (add Z or an offset such as +02:00)"
-        desc = _FIRST_SENTENCE.split(schema.get("description", ""), 1)[0].rstrip(".")
+        desc = re.split(_FIRST_SENTENCE, schema.get("description", ""), maxsplit=1)[0].rstrip(".")
         if desc:
             return f"{_short(inst)} is not valid here: {desc[0].lower() + desc[1:]}"
         return f"{_short(inst)} does not match {error.validator_value}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,26 @@ def add_parser(sub: Any) -> None:
                         help="text format: list at most N findings of each category and severity "
                              "(counts stay complete; 0 lists all; default 50)")
     otlp_options(parser, "every finding")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="show no progress on standard error (progress is shown only on a "
+                             "terminal, and only for runs longer than a few seconds)")
     confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from keytrail import pipeline
+    from keytrail import progress
+
+    with progress.showing(args.quiet):
+        finish, code = _run(args)
+    # Outputs are moved into place (and standard output written) once the progress line is gone;
+    # the OTLP export comes last, after them.
+    finish()
+    return code
+
+
+def _run(args: argparse.Namespace) -> tuple[Callable[[], None], int]:
+    """Everything but writing the outputs: what writes them, and the exit code."""
+    from keytrail import pipeline, progress
 
     outputs = _outputs(args)
     if args.compare_policies:
@@ -107,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             if kind == "template":
                 staged.add(output, render_template(report, Path(value), args.fail_on))
             else:
+                progress.stage(f"writing {value}")
                 staged.add(output, render_chunks(report, value, args.fail_on, args.limit or None))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if any(kind == "format" and value == "github" for kind, value, _ in outputs) and summary:
@@ -115,13 +132,16 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         staged.discard()
         raise
-    staged.commit()
-    if otlp is not None:
-        export_findings(report, args.fail_on, otlp)  # last: the other outputs are written already
+
+    def finish() -> None:
+        staged.commit()
+        if otlp is not None:
+            export_findings(report, args.fail_on, otlp)  # last: the other outputs are written already
+
     if args.write_baseline:
         # Writing a baseline accepts this run's findings: the run did what was asked.
-        return EXIT_OK
-    return EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
+        return finish, EXIT_OK
+    return finish, EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
 
 
 def _outputs(args: argparse.Namespace) -> list[tuple[str, str, str | None]]:
@@ -170,7 +190,7 @@ def _read(args: argparse.Namespace, project: Any) -> list[Path]:
 
 
 def _compare_policies(args: argparse.Namespace, outputs: list[tuple[str, str, str | None]],
-                      project: Any, state: Any, graph: Any) -> int:
+                      project: Any, state: Any, graph: Any) -> tuple[Callable[[], None], int]:
     from keytrail.impact import compare, impact_data, render_impact
     from keytrail.project import load_config
 
@@ -187,8 +207,7 @@ def _compare_policies(args: argparse.Namespace, outputs: list[tuple[str, str, st
     except BaseException:
         staged.discard()
         raise
-    staged.commit()
-    return EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK
+    return staged.commit, EXIT_FINDINGS if impact.failing(args.fail_on) else EXIT_OK
 
 
 def _impact_formats(outputs: list[tuple[str, str, str | None]]) -> None:

@@ -50,11 +50,14 @@ def add_parser(sub: Any) -> None:
                         help="who certifies a grant: the owner of its role or group (default), "
                              "or the subject's manager")
     otlp_options(parser, "every finding of the review")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="show no progress on standard error (progress is shown only on a "
+                             "terminal, and only for runs longer than a few seconds)")
     confine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from keytrail import pipeline, review, review_pack
+    from keytrail import pipeline, progress, review, review_pack
     from keytrail.attest import attest, check_unchanged, compare_previous, stat_inputs
     from keytrail.project import load_config
     from keytrail.timeutil import format_time
@@ -69,28 +72,31 @@ def run(args: argparse.Namespace) -> int:
         trace_from_env()
     cfg = load_config(Path(args.dir), args.allow_outside)
     before = stat_inputs(cfg.files())  # what the attestation's hashes must be the hashes of
-    project = pipeline.load(args.dir, allow_outside=args.allow_outside)
-    from keytrail.engine import no_rules
+    with progress.showing(args.quiet):
+        project = pipeline.load(args.dir, allow_outside=args.allow_outside)
+        from keytrail.engine import no_rules
 
-    why = no_rules(project.policies)
-    if why is not None:
-        # A pack of grants to certify is useful without rules, but its "0 findings" must not
-        # read as "checked and clean" (`check` refuses such a project outright).
-        print(f"keytrail: warning: the pack lists the grants to certify but checks no rule: {inline(why)}",
-              file=sys.stderr)
-    out = Path(args.out)
-    _refuse_inputs(out, project, args.previous)
-    review_pack.check_out(out, args.force)  # before the long part; checked again when replacing
-    state = pipeline.replay(project, as_of, period.since)
-    graph = pipeline.build_graph(project, state)
-    report = pipeline.evaluate(project, state, graph)
-    pack = review.build(project, state, graph, report, period, args.reviewer, previous)
-    pack.attestation = att = attest(project, cfg)
-    pack.command = _command(args)
-    if args.previous:
-        compare_previous(att, Path(args.previous), cfg, project.anchor)
-    check_unchanged(before, list(project.inputs), project.root)
-    files = review_pack.render_pack(pack)
+        why = no_rules(project.policies)
+        if why is not None:
+            # A pack of grants to certify is useful without rules, but its "0 findings" must not
+            # read as "checked and clean" (`check` refuses such a project outright).
+            progress.current().clear()  # the warning on a line of its own, not after the progress
+            print(f"keytrail: warning: the pack lists the grants to certify but checks no rule: {inline(why)}",
+                  file=sys.stderr)
+        out = Path(args.out)
+        _refuse_inputs(out, project, args.previous)
+        review_pack.check_out(out, args.force)  # before the long part; checked again when replacing
+        state = pipeline.replay(project, as_of, period.since)
+        graph = pipeline.build_graph(project, state)
+        report = pipeline.evaluate(project, state, graph)
+        pack = review.build(project, state, graph, report, period, args.reviewer, previous)
+        pack.attestation = att = attest(project, cfg)
+        pack.command = _command(args)
+        if args.previous:
+            compare_previous(att, Path(args.previous), cfg, project.anchor)
+        check_unchanged(before, list(project.inputs), project.root)
+        progress.stage("rendering the pack")
+        files = review_pack.render_pack(pack)
     stamp = format_time(now_us()) or ""
     aside = review_pack.write_pack(out, files, args.force, stamp[:19].replace("-", "").replace(":", "") + "Z")
     if aside is not None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from keytrail.engine import Report
 from keytrail.formats._common import fields, location_text
@@ -73,10 +73,23 @@ def _formula(text: str) -> bool:
 
 
 def render(report: Report, fail_on: str = "high") -> str:
+    return "".join(iter_csv(report, fail_on))
+
+
+#: Rows written per piece when the CSV is streamed.
+BATCH = 4096
+
+
+def iter_csv(report: Report, fail_on: str = "high") -> Iterator[str]:
+    """The CSV in pieces of :data:`BATCH` rows: a run with millions of findings writes
+    them as it goes instead of holding the whole file in memory."""
+    from keytrail import progress
+
     out = io.StringIO(newline="")
     writer = csv.writer(out)  # the default dialect: RFC 4180 quoting, \r\n
     writer.writerow(HEADER)
-    for item in report.findings:
+    progress.stage("writing csv", total=len(report.findings), unit="findings")
+    for n, item in enumerate(report.findings, 1):
         data = fields(item)
         w = item.waived
         writer.writerow([safe(v) for v in (
@@ -85,4 +98,9 @@ def render(report: Report, fail_on: str = "high") -> str:
             location_text(item.finding.location), item.fingerprint,
             w.reason if w else None, w.approved_by if w else None,
             format_time(w.expires) if w else None)])
-    return out.getvalue()
+        if not n % BATCH:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            progress.advance(BATCH)
+    yield out.getvalue()
