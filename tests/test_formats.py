@@ -394,8 +394,8 @@ def test_the_line_oriented_formats_stream(tmp_path: Path) -> None:
     from keytrail.render import STREAMING, render, render_chunks
 
     report = report_of(ACME)
-    assert set(STREAMING) == {"json", "csv"}
-    for fmt in ("json", "csv"):
+    assert set(STREAMING) == {"json", "csv", "otlp"}
+    for fmt in ("json", "csv", "otlp"):
         chunks = render_chunks(report, fmt, "high")
         assert not isinstance(chunks, (list, tuple))  # a generator: nothing rendered yet
         assert "".join(chunks) == render(report, fmt, "high")

@@ -43,6 +43,7 @@ class AccessGraph:
         self._closure_sets: dict[str, frozenset[Entitlement]] = {}
         self._effective: dict[str, dict[Entitlement, list[Path]]] = {}
         self._nx: nx.MultiDiGraph | None = None
+        self._held_by: dict[str, set[str]] | None = None  # target -> subjects granted it directly
 
     # -- effective access -------------------------------------------------
 
@@ -189,13 +190,23 @@ class AccessGraph:
         return self._nx
 
     def holders(self, target: str) -> set[str]:
-        """Every subject that reaches ``target``, directly or through groups."""
-        g = self.nx
-        if target not in g:
-            return set()
-        import networkx as nx
-
-        return set(nx.ancestors(g, target))
+        """Every subject that reaches ``target``, directly or through groups (never ``target``
+        itself, even in a membership cycle). A walk over the grants in reverse, in plain Python:
+        the usage checks ask this on small projects, which must not import networkx."""
+        if self._held_by is None:
+            held_by: dict[str, set[str]] = {}
+            for grant in self.state.grants.values():
+                held_by.setdefault(grant.target, set()).add(grant.subject)
+            self._held_by = held_by
+        found: set[str] = set()
+        todo = [target]
+        while todo:
+            for subject in self._held_by.get(todo.pop(), ()):
+                if subject not in found:
+                    found.add(subject)
+                    todo.append(subject)
+        found.discard(target)
+        return found
 
     def paths(self, subject: str, target: str, limit: int = 20) -> list[Path]:
         """Every simple path (as grants) from ``subject`` to ``target``, shortest first, at most ``limit``."""
