@@ -40,7 +40,7 @@ class Project:
     directory: Directory
     keys: dict[str, Key]
     history_files: list[str]
-    events: list[Event]
+    events: Sequence[Event]
     chain_breaks: list[ChainBreak] = field(default_factory=list)
     snapshot: list[SnapshotEntry] | None = None
     snapshot_file: str | None = None
@@ -55,6 +55,9 @@ class Project:
     history_ids: set[str] | None = None
     #: The history verified against its checkpoint log (an integrity.Verification), when configured.
     anchor: Any = None
+    #: The history as a DuckDB table (a core.load.Loaded) when the columnar engine read it;
+    #: ``events`` is then a core.rows.LazyEvents.
+    columnar: Any = None
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -443,8 +446,11 @@ def _anchor_config(cfg: ProjectConfig, data: dict[str, Any], loc: Locator, probl
 
 
 def load_project(target: Path, extra_policies: list[Path] | None = None,
-                 allow_outside: Sequence[str | Path] = ()) -> Project:
-    """Load the whole project: every file validated, every problem reported together."""
+                 allow_outside: Sequence[str | Path] = (), engine: Any = None) -> Project:
+    """Load the whole project: every file validated, every problem reported together.
+
+    ``engine`` (a core.EngineOptions) chooses how the history is read: see keytrail.core.
+    """
     cfg = load_config(target, allow_outside)
     root = cfg.root
     problems: list[Problem] = []
@@ -459,7 +465,7 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
     attempt("directory", load_directory, cfg.directory, display_path(cfg.directory, root))
     attempt("keys", load_keys, cfg.keys, display_path(cfg.keys, root))
     displays = [display_path(p, root) for p in cfg.history]
-    attempt("history", load_history, cfg.history, displays)
+    attempt("history", _history_loader(cfg, engine), cfg.history, displays)
     if cfg.snapshot is not None:
         attempt("snapshot", load_snapshot, cfg.snapshot, display_path(cfg.snapshot, root))
     from keytrail.policy import load_policies
@@ -477,6 +483,7 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
     if problems:
         raise InputError("invalid input", problems)
     history = results["history"]
+    columnar = getattr(history, "loaded", None)
     return Project(
         root=root, directory=results["directory"], keys=results["keys"],
         history_files=history.files, events=history.events, chain_breaks=history.chain_breaks,
@@ -486,4 +493,18 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
         policies=results["policies"], name=cfg.name or root.resolve().name,
         inputs=(*cfg.files(), *policy_files[len(cfg.policies):]),
         history_ids=history.identifiers,
-        anchor=results.get("checkpoints"))
+        anchor=results.get("checkpoints"), columnar=columnar)
+
+
+def _history_loader(cfg: ProjectConfig, engine: Any) -> Any:
+    """The function that reads the history: the exact Python path, or the columnar core for a
+    large history (which hands back to the exact path any history it cannot vouch for)."""
+    if engine is None:
+        return load_history
+    from keytrail.core import choose
+
+    if choose(engine, cfg.history) == "python":
+        return load_history
+    from keytrail.core.history import loader
+
+    return loader(engine)

@@ -1,0 +1,185 @@
+"""Load: the history read by DuckDB into a typed table, or not at all.
+
+The typed read is taken only when it can vouch for every line exactly as
+:mod:`keytrail.history` would read it; otherwise :func:`load_history` returns
+``None`` and the caller reads the whole history with the exact Python path, so
+every error keeps its ``file:line:col`` and wording, and unknown fields are kept.
+
+What it proves, cheaply:
+
+- **Lines are rows.** A C-speed scan of each file's bytes (``bytes.count`` and
+  one regular expression per block) finds no blank or whitespace-only line, no
+  carriage return, no byte order mark, no space after an object: then row *n*
+  of the file is line *n*, and the row count must equal the line count.
+- **Every key was read, once, with the right type.** The scan counts ``":``
+  (one per key, plus any inside strings) and ``":"`` (one per string value);
+  the typed read counts the non-null fields it took. Equal counts mean no
+  unknown field, no repeated key, no null, no number where text belongs; any
+  spacing before a colon, or an escaped surrogate, sends the file to the exact
+  path rather than being counted.
+- **Values are valid.** Actions, required fields and times by one query;
+  identifiers on their *distinct* values (tens of thousands, not millions),
+  with :func:`keytrail.history.valid`.
+- Files whose events carry ``prev`` (a hash chain over the raw lines) go to the
+  exact path, which hashes every line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from keytrail.core.connect import Connection
+from keytrail.core.queries import sql
+from keytrail.history import MAX_LINE_BYTES, _good_ident, valid
+
+_BLOCK = 16 << 20
+#: Anything that makes a line not exactly one object at its start and end, or makes
+#: the key counts unreliable: a line not starting with "{", a space before a line end,
+#: a space before a colon after a key, a carriage return, an escaped surrogate.
+_ODD = re.compile(rb'\n[^{]|[ \t]\n|"[ \t]+:|\r|\\u[dD][89a-fA-F]')
+_SCALARS = (str, int, float, bool, type(None))
+#: (column, kind for history.valid, a regular expression that the ASCII values every
+#: generator and importer writes match, and the longest length it accepts).
+_VISIBLE = r"[!-~]([ -~]*[!-~])?"
+_IDS = (("subject", "subject", rf"(user|svc|group):{_VISIBLE}", 512),
+        ("target", "target", rf"(group|role):{_VISIBLE}", 512),
+        ("actor", "principal", rf"(user|svc):{_VISIBLE}", 512),
+        ("approver", "principal", rf"(user|svc):{_VISIBLE}", 512),
+        ("owner", "principal", rf"(user|svc):{_VISIBLE}", 512),
+        ("key", "token", rf"({_VISIBLE})?", 1024),
+        ("ticket", "token", rf"({_VISIBLE})?", 1024),
+        ("resource", "resource", rf"({_VISIBLE})?", 1024))
+
+
+@dataclass
+class Scan:
+    """What the byte scan of one file found."""
+
+    lines: int
+    keys: int       # occurrences of '":'
+    strings: int    # occurrences of '":"'
+
+
+def scan(path: Path) -> Scan | None:
+    """Count a file's lines and keys; None when the typed read cannot be trusted with it."""
+    lines = keys = strings = 0
+    with path.open("rb") as handle:
+        carry = b""
+        while True:
+            block = handle.read(_BLOCK)
+            if not block:
+                break
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            data, carry = data[:cut], data[cut:]
+            if data[:1] != b"{" or _ODD.search(data):
+                return None
+            lines += data.count(b"\n")
+            keys += data.count(b'":')
+            strings += data.count(b'":"')
+        if carry:
+            if carry[:1] != b"{" or _ODD.search(carry + b"\n"):
+                return None
+            lines += 1
+            keys += carry.count(b'":')
+            strings += carry.count(b'":"')
+    return Scan(lines, keys, strings)
+
+
+@dataclass
+class Loaded:
+    """A history in the DuckDB table ``ev`` (see core/sql/events.sql)."""
+
+    con: Connection
+    files: list[str]
+    identifiers: set[str]
+    count: int
+
+
+def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loaded | None:
+    """The history as the table ``ev``; None when any file needs the exact Python path."""
+    scans: dict[str, tuple[int, Scan]] = {}
+    for index, path in enumerate(paths):
+        try:
+            found = scan(path)
+        except OSError:
+            return None  # the exact path says why, with the file's name
+        if found is None:
+            return None
+        if found.lines:
+            scans[str(path)] = (index, found)
+    con.execute("CREATE TEMP TABLE files (filename VARCHAR, idx INTEGER, first_row BIGINT)")
+    if not scans:
+        con.execute(_EMPTY)
+        return Loaded(con, list(displays), set(), 0)
+    try:
+        con.execute(sql("read"), [list(scans), MAX_LINE_BYTES])
+    except con.error:
+        return None  # bad JSON, an over-long line, a type DuckDB refuses: the exact path explains
+    stats = con.execute(sql("files")).fetchall()
+    extra_keys, extra_strings = _attribute_counts(con)
+    if extra_keys is None:
+        return None
+    if len(stats) != len(scans):
+        return None
+    rows = []
+    for filename, first, last, n, string_keys, object_keys, chained, two_extras in stats:
+        index, found = scans[filename]
+        if (chained or two_extras or n != found.lines or last - first + 1 != n
+                or found.keys != string_keys + object_keys + extra_keys.get(filename, 0)
+                or found.strings != string_keys + extra_strings.get(filename, 0)):
+            return None
+        rows.append((filename, index, first))
+    if con.execute(sql("invalid")).fetchone()[0]:
+        return None
+    if not _valid_values(con):
+        return None
+    con.db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
+    identifiers = {row[0] for row in con.execute(sql("ids")).fetchall()}
+    con.execute(sql("events"))
+    con.execute("DROP TABLE raw")
+    count = con.execute("SELECT count(*) FROM ev").fetchone()[0]
+    return Loaded(con, list(displays), identifiers, count)
+
+
+_EMPTY = """CREATE TABLE ev (ord BIGINT, file INTEGER, line BIGINT, id VARCHAR, time BIGINT,
+    action VARCHAR, subject VARCHAR, target VARCHAR, resource VARCHAR, actor VARCHAR, key VARCHAR,
+    approver VARCHAR, ticket VARCHAR, reason VARCHAR, expires BIGINT, attributes JSON, owner VARCHAR)"""
+
+
+def _attribute_counts(con: Connection) -> tuple[dict[str, int] | None, dict[str, int]]:
+    """Keys and string values inside ``attributes`` per file (None: a value that is not a scalar)."""
+    keys: dict[str, int] = {}
+    strings: dict[str, int] = {}
+    for filename, text in con.execute("SELECT filename, attributes FROM raw WHERE attributes IS NOT NULL"
+                                      ).fetchall():
+        value: Any = orjson.loads(text)
+        if type(value) is not dict or not all(isinstance(v, _SCALARS) for v in value.values()):
+            return None, strings
+        keys[filename] = keys.get(filename, 0) + len(value)
+        strings[filename] = strings.get(filename, 0) + sum(type(v) is str for v in value.values())
+    return keys, strings
+
+
+def _valid_values(con: Connection) -> bool:
+    """Whether every event id and identifier is valid; only values the SQL pattern cannot vouch
+    for (not plain ASCII, or not matching) are checked one by one, with history.py's own tests."""
+    odd = con.execute("SELECT DISTINCT id FROM raw WHERE NOT regexp_full_match(id, ?) OR length(id) > 256",
+                      [_VISIBLE]).fetchall()
+    if not all(_good_ident(row[0]) for row in odd):
+        return False
+    for column, kind, pattern, longest in _IDS:
+        odd = con.execute(f"SELECT DISTINCT {column} FROM raw WHERE {column} IS NOT NULL "
+                          f"AND (NOT regexp_full_match({column}, ?) OR length({column}) > ?)",
+                          [pattern, longest]).fetchall()
+        if not all(valid(kind, row[0]) for row in odd):
+            return False
+    return True

@@ -1,0 +1,85 @@
+"""Rows back to Python: selected events of the table ``ev`` as :class:`~keytrail.model.Event`.
+
+Only what a question needs is turned into objects: the active grants, the rows a
+check's query flags, the lifecycle events. Rows come as one JSON text (DuckDB's
+``string_agg`` of ``json_array``), which orjson parses several times faster than
+DuckDB hands over row tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+import orjson
+
+from keytrail.core.connect import Connection
+from keytrail.core.queries import sql
+from keytrail.model import Event
+
+#: How many times a whole history was turned into objects (LazyEvents); the tests
+#: hold a columnar ``check`` to zero.
+FULL_READS = [0]
+
+
+def fetch(con: Connection, where: str, params: dict[str, Any]) -> tuple[list[Event], list[int]]:
+    """The events matching ``where`` (a fixed condition from core/sql), in replay order, and their ``ord``."""
+    text = con.execute(sql("rows").format(where=where), params).fetchone()[0]
+    if not text:
+        return [], []
+    rows = orjson.loads("[" + text + "]")
+    events: list[Event] = []
+    ords: list[int] = []
+    new = tuple.__new__
+    for row in rows:
+        attributes, owner = row[14], row[15]
+        extra = None
+        if attributes is not None or owner is not None:
+            # The typed read refused lines with both (their order in the line is not kept).
+            extra = {"attributes": attributes} if attributes is not None else {"owner": owner}
+        row[14] = extra
+        ords.append(row.pop())
+        row.pop()
+        events.append(new(Event, row))
+    return events, ords
+
+
+def by_ord(con: Connection, ords: list[int]) -> dict[int, Event]:
+    """The events with these ``ord`` values."""
+    if not ords:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT unnest(?) AS o", [ords])
+    events, found = fetch(con, "ord IN (SELECT o FROM wanted)", {})
+    return dict(zip(found, events, strict=True))
+
+
+class LazyEvents(Sequence[Event]):
+    """Every event matching a condition, turned into objects only if something asks for them all.
+
+    A columnar run's checks never do (they get their rows from queries); code that
+    walks every event still works, at the Python path's cost.
+    """
+
+    def __init__(self, con: Connection, where: str, params: dict[str, Any], count: int) -> None:
+        self._con, self._where, self._params, self._count = con, where, params, count
+        self._all: list[Event] | None = None
+
+    def _events(self) -> list[Event]:
+        if self._all is None:
+            FULL_READS[0] += 1
+            self._all = fetch(self._con, self._where, self._params)[0]
+        return self._all
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        return self._events()[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._events())
