@@ -63,6 +63,16 @@ class State:
         the columnar state narrows them by the check's query, see keytrail.core.replay)."""
         return [e for e in self.window if e.action in CHANGE_ACTIONS]
 
+    def last_revokes(self, targets: set[str]) -> dict[str, Event]:
+        """The latest revoke (in replay order) of each of ``targets`` from anyone, where there is one."""
+        last: dict[str, Event] = {}
+        for (_, target, _), event in self.ended.items():
+            if target in targets:
+                seen = last.get(target)
+                if seen is None or _order(event) > _order(seen):
+                    last[target] = event
+        return last
+
     def sharing_ids(self) -> list[Event]:
         """The events whose id another event also carries, in replay order."""
         # Sorting the ids finds repeats with a list of references; a Counter would
@@ -71,6 +81,10 @@ class State:
         shared = {a for a, b in zip(ids, islice(ids, 1, None), strict=False) if a == b}
         del ids
         return [e for e in self.events if e.id in shared] if shared else []
+
+
+def _order(event: Event) -> tuple[int, int, int]:
+    return (event.time, event.file, event.line)
 
 
 def _time(event: Event) -> int:

@@ -26,7 +26,6 @@ What it proves, cheaply:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,12 @@ from keytrail.core.queries import sql
 from keytrail.history import MAX_LINE_BYTES, _good_ident, valid
 
 _BLOCK = 16 << 20
-#: Anything that makes a line not exactly one object at its start and end, or makes
-#: the key counts unreliable: a line not starting with "{", a space before a line end,
-#: a space before a colon after a key, a carriage return, an escaped surrogate.
-_ODD = re.compile(rb'\n[^{]|[ \t]\n|"[ \t]+:|\r|\\u[dD][89a-fA-F]')
+#: Byte pairs that make the key counts unreliable or a line not exactly one object: a
+#: space or tab after a quote (before a colon, or after a value), a space or tab before
+#: a line end, a carriage return, an escaped surrogate (orjson refuses a lone one), a
+#: blank line. All found by ``bytes.find``; a line not starting with "{" is found by
+#: comparing counts of "\n" and "\n{".
+_ODD = (b'" ', b'"\t', b' \n', b'\t\n', b"\r", b"\\ud", b"\\uD", b"\n\n")
 _SCALARS = (str, int, float, bool, type(None))
 #: (column, kind for history.valid, a regular expression that the ASCII values every
 #: generator and importer writes match, and the longest length it accepts).
@@ -72,26 +73,31 @@ def scan(path: Path) -> Scan | None:
         carry = b""
         while True:
             block = handle.read(_BLOCK)
-            if not block:
-                break
             data = carry + block
+            if not block:
+                if not data:
+                    break
+                data += b"\n"  # the last line, without its line break
             cut = data.rfind(b"\n") + 1
             if cut == 0:
                 carry = data
                 continue
             data, carry = data[:cut], data[cut:]
-            if data[:1] != b"{" or _ODD.search(data):
+            newlines = data.count(b"\n")
+            if data[:1] != b"{" or data.count(b"\n{") != newlines - 1 or _odd(data):
                 return None
-            lines += data.count(b"\n")
+            lines += newlines
             keys += data.count(b'":')
-            strings += data.count(b'":"')
-        if carry:
-            if carry[:1] != b"{" or _ODD.search(carry + b"\n"):
-                return None
-            lines += 1
-            keys += carry.count(b'":')
-            strings += carry.count(b'":"')
+            # A string value follows its key's colon directly or after one space (as
+            # Python's json.dumps writes it); any other spacing makes the count differ.
+            strings += data.count(b'":"') + data.count(b'": "')
+            if not block:
+                break
     return Scan(lines, keys, strings)
+
+
+def _odd(data: bytes) -> bool:
+    return any(pattern in data for pattern in _ODD)
 
 
 @dataclass
@@ -150,7 +156,7 @@ def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loa
     return Loaded(con, list(displays), identifiers, count)
 
 
-_EMPTY = """CREATE TABLE ev (ord BIGINT, file INTEGER, line BIGINT, id VARCHAR, time BIGINT,
+_EMPTY = """CREATE TABLE ev (ord HUGEINT, file INTEGER, line BIGINT, id VARCHAR, time BIGINT,
     action VARCHAR, subject VARCHAR, target VARCHAR, resource VARCHAR, actor VARCHAR, key VARCHAR,
     approver VARCHAR, ticket VARCHAR, reason VARCHAR, expires BIGINT, attributes JSON, owner VARCHAR)"""
 

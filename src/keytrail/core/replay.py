@@ -13,13 +13,15 @@ rows from its query in ``core/sql/checks/`` (:meth:`ColumnarState.changes_for`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from keytrail.core.connect import Connection
 from keytrail.core.load import Loaded
 from keytrail.core.queries import condition, sql
 from keytrail.core.rows import LazyEvents, by_ord, fetch
 from keytrail.model import Event, Grant
-from keytrail.replay import State, _lifecycle, add_ties, certify_note, revoke_note
+from keytrail.replay import GrantKey, State, _lifecycle, add_ties, certify_note, revoke_note
 
 if TYPE_CHECKING:
     from keytrail.view import View
@@ -56,6 +58,16 @@ class ColumnarState(State):
         found = by_ord(con, ords)
         return [found[o] for o in sorted(ords)]
 
+    def last_revokes(self, targets: set[str]) -> dict[str, Event]:
+        con = self.loaded.con
+        if not targets:
+            return {}
+        rows = con.execute("SELECT target, max(last_revoke) FROM fold WHERE last_revoke IS NOT NULL "
+                           "AND target IN (SELECT unnest(?::VARCHAR[])) GROUP BY target",
+                           [sorted(targets)]).fetchall()
+        found = by_ord(con, [o for _, o in rows])
+        return {target: found[o] for target, o in rows}
+
     def _key_tables(self, view: View) -> None:
         """The key registry as a table (validity windows), and the (key, target) pairs out of scope."""
         if self._keys_ready:
@@ -80,6 +92,47 @@ class ColumnarState(State):
         self._keys_ready = True
 
 
+class LazyEnded(Mapping[GrantKey, Event]):
+    """``State.ended`` (the latest revoke of each entitlement) without building every revoke:
+    a lookup asks the fold for one entitlement; walking them all builds them all, once."""
+
+    def __init__(self, con: Connection) -> None:
+        self._con = con
+        self._all: dict[GrantKey, Event] | None = None
+
+    def _every(self) -> dict[GrantKey, Event]:
+        if self._all is None:
+            ords = [row[0] for row in self._con.execute(sql("ended")).fetchall()]
+            found = by_ord(self._con, ords)
+            self._all = {}
+            for o in ords:
+                event = found[o]
+                self._all[(event.subject, event.target, event.resource)] = event  # type: ignore[index]
+        return self._all
+
+    def get(self, key: GrantKey, default: Any = None) -> Any:
+        if self._all is None:
+            row = self._con.execute("SELECT last_revoke FROM fold WHERE subject = ? AND target = ? "
+                                    "AND resource = ? AND last_revoke IS NOT NULL", list(key)).fetchone()
+            return by_ord(self._con, [row[0]])[row[0]] if row else default
+        return self._all.get(key, default)
+
+    def __getitem__(self, key: GrantKey) -> Event:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found  # type: ignore[no-any-return]
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[GrantKey]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())
+
+
 def replay(loaded: Loaded, as_of: int, since: int | None) -> ColumnarState:
     """The state as of ``as_of`` (window after ``since``), as :func:`keytrail.replay.replay` gives it."""
     con = loaded.con
@@ -93,19 +146,16 @@ def replay(loaded: Loaded, as_of: int, since: int | None) -> ColumnarState:
     state.loaded = loaded
     con.execute(sql("fold"), params)
     active = con.execute(sql("active"), params).fetchall()
-    ended = [row[0] for row in con.execute(sql("ended")).fetchall()]
     anomalies = [row[0] for row in con.execute(sql("anomalies"), params).fetchall()]
     wanted = [row[0] for row in active] + [row[2] for row in active if row[2] is not None]
-    found = by_ord(con, wanted + ended + anomalies)
+    found = by_ord(con, wanted + anomalies)
     for last_grant, since_time, certified in active:
         event = found[last_grant]
         grant = Grant(event.subject, event.target, event.resource, event, since_time)  # type: ignore[arg-type]
         if certified is not None:
             grant.certified = found[certified]
         state.grants[(grant.subject, grant.target, grant.resource)] = grant
-    for o in ended:
-        event = found[o]
-        state.ended[(event.subject, event.target, event.resource)] = event  # type: ignore[index]
+    state.ended = LazyEnded(con)  # type: ignore[assignment]
     for o in sorted(anomalies):
         event = found[o]
         state.anomalies.append((event, revoke_note(event) if event.action == "revoke" else certify_note(event)))

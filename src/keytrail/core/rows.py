@@ -38,7 +38,7 @@ def fetch(con: Connection, where: str, params: dict[str, Any]) -> tuple[list[Eve
             # The typed read refused lines with both (their order in the line is not kept).
             extra = {"attributes": attributes} if attributes is not None else {"owner": owner}
         row[14] = extra
-        ords.append(row.pop())
+        ords.append(int(row.pop()))  # a HUGEINT, passed as text (JSON numbers stop at 64 bits)
         row.pop()
         events.append(new(Event, row))
     return events, ords
@@ -48,7 +48,7 @@ def by_ord(con: Connection, ords: list[int]) -> dict[int, Event]:
     """The events with these ``ord`` values."""
     if not ords:
         return {}
-    con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT unnest(?) AS o", [ords])
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT unnest(?::HUGEINT[]) AS o", [ords])
     events, found = fetch(con, "ord IN (SELECT o FROM wanted)", {})
     return dict(zip(found, events, strict=True))
 
