@@ -40,9 +40,11 @@ _BLOCK = 16 << 20
 #: Byte pairs that make the key counts unreliable or a line not exactly one object: a
 #: space or tab after a quote (before a colon, or after a value), a space or tab before
 #: a line end, a carriage return, an escaped surrogate (orjson refuses a lone one), a
-#: blank line. All found by ``bytes.find``; a line not starting with "{" is found by
-#: comparing counts of "\n" and "\n{".
-_ODD = (b'" ', b'"\t', b' \n', b'\t\n', b"\r", b"\\ud", b"\\uD", b"\n\n")
+#: blank line, a trailing comma (DuckDB's parser accepts ``{"a":1,}``; JSON does not), or
+#: spacing after a comma other than one space. All found by ``bytes.find``; a line not
+#: starting with "{" is found by comparing counts of "\n" and "\n{".
+_ODD = (b'" ', b'"\t', b' \n', b'\t\n', b"\r", b"\\ud", b"\\uD", b"\n\n",
+        b",}", b", }", b",]", b", ]", b",  ", b",\t")
 _SCALARS = (str, int, float, bool, type(None))
 #: (column, kind for history.valid, a regular expression that the ASCII values every
 #: generator and importer writes match, and the longest length it accepts).
@@ -84,7 +86,7 @@ def scan(path: Path) -> Scan | None:
                 continue
             data, carry = data[:cut], data[cut:]
             newlines = data.count(b"\n")
-            if data[:1] != b"{" or data.count(b"\n{") != newlines - 1 or _odd(data):
+            if data[:1] != b"{" or data.count(b"\n{") != newlines - 1 or _odd(data) or _long(data):
                 return None
             lines += newlines
             keys += data.count(b'":')
@@ -94,6 +96,17 @@ def scan(path: Path) -> Scan | None:
             if not block:
                 break
     return Scan(lines, keys, strings)
+
+
+def _long(data: bytes) -> bool:
+    """Whether a line may be longer than ``MAX_LINE_BYTES`` (DuckDB's own limit is not exact).
+
+    A line that long contains a whole aligned window of half that size, so a window without
+    a line break is the sign; a line between half and the whole limit may show it too, and
+    is then read by the exact path, which measures it.
+    """
+    window = MAX_LINE_BYTES // 2
+    return any(data.find(b"\n", start, start + window) < 0 for start in range(0, len(data) - window, window))
 
 
 def _odd(data: bytes) -> bool:
@@ -167,7 +180,10 @@ def _attribute_counts(con: Connection) -> tuple[dict[str, int] | None, dict[str,
     strings: dict[str, int] = {}
     for filename, text in con.execute("SELECT filename, attributes FROM raw WHERE attributes IS NOT NULL"
                                       ).fetchall():
-        value: Any = orjson.loads(text)
+        try:
+            value: Any = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None, strings  # NaN, Infinity, a number past 64 bits: JSON (and orjson) refuse them
         if type(value) is not dict or not all(isinstance(v, _SCALARS) for v in value.values()):
             return None, strings
         keys[filename] = keys.get(filename, 0) + len(value)
