@@ -301,6 +301,25 @@ def test_the_spill_folder_is_private_and_removed(tmp_path: Path) -> None:
     assert not spill.exists()
 
 
+def test_duckdb_reads_only_the_history_and_writes_only_its_spill_folder(tmp_path: Path) -> None:
+    from keytrail.core import EngineOptions
+    from keytrail.core.connect import Connection
+
+    history = tmp_path / "it's.jsonl"
+    history.write_text('{"id":"a"}\n')
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    con = Connection(EngineOptions("columnar"), [history])
+    assert con.execute("SELECT count(*) FROM read_json(?, format = 'newline_delimited')",
+                       [[str(history)]]).fetchone()[0] == 1
+    for statement in (f"SELECT * FROM read_csv('{secret}')", f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'",
+                      "SET enable_external_access = true", "INSTALL httpfs"):
+        with pytest.raises(con.error):
+            con.execute(statement)
+    assert not (tmp_path / "out.csv").exists()
+    con.close()
+
+
 def test_sql_files_are_where_the_core_reads_them() -> None:
     from keytrail.core.replay import NARROWED
 

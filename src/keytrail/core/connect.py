@@ -4,6 +4,12 @@ DuckDB is imported here and nowhere else, and only when the columnar path runs.
 The spill folder is a fresh ``tempfile.mkdtemp()`` owned by keytrail (never a path
 from input, never inside the project), removed when the run's connection is closed
 or the process exits.
+
+The connection is locked down before any query runs: it may read only the history
+files it is given and write only its spill folder (``enable_external_access`` off,
+``allowed_paths``, ``allowed_directories``), it never installs or loads an extension
+(no network), it draws no progress bar (stdout and stderr are keytrail's), and its
+configuration is then locked so no later statement can loosen it.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from keytrail.core import EngineOptions
@@ -20,7 +28,7 @@ from keytrail.errors import UsageError
 class Connection:
     """An open DuckDB connection and the folder it may spill to."""
 
-    def __init__(self, options: EngineOptions) -> None:
+    def __init__(self, options: EngineOptions, readable: Sequence[Path] = ()) -> None:
         try:
             import duckdb
         except ImportError:  # choose() checked, but the import can still fail (a broken install)
@@ -29,13 +37,21 @@ class Connection:
         self.spill = tempfile.mkdtemp(prefix="keytrail-spill-")
         config: dict[str, Any] = {"temp_directory": self.spill,
                                   # File order is the tie-break of the fold: keep rows in read order.
-                                  "preserve_insertion_order": True}
+                                  "preserve_insertion_order": True,
+                                  "autoinstall_known_extensions": False,
+                                  "autoload_known_extensions": False}
         if options.memory_limit is not None:
             config["memory_limit"] = f"{options.memory_limit // (1 << 20)}MiB"
         if options.threads is not None:
             config["threads"] = options.threads
         self.db = duckdb.connect(":memory:", config=config)
         self.error = duckdb.Error
+        # Set once the database has started (DuckDB refuses them earlier), then locked.
+        self.db.execute(f"SET allowed_paths = {_list(str(p) for p in readable)}")
+        self.db.execute(f"SET allowed_directories = {_list([self.spill])}")
+        self.db.execute("SET enable_progress_bar = false")
+        self.db.execute("SET enable_external_access = false")
+        self.db.execute("SET lock_configuration = true")
         self._finalizer = weakref.finalize(self, _cleanup, self.db, self.spill)
 
     def execute(self, sql: str, params: Any = None) -> Any:
@@ -43,6 +59,11 @@ class Connection:
 
     def close(self) -> None:
         self._finalizer()
+
+
+def _list(values: Iterable[str]) -> str:
+    """A SQL list of string literals (SET takes no bound parameters); quotes doubled."""
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
 def _cleanup(db: Any, spill: str) -> None:

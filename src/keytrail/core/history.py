@@ -26,7 +26,7 @@ def loader(options: EngineOptions) -> Any:
         from keytrail.core.load import load_history
         from keytrail.core.rows import LazyEvents
 
-        con = Connection(options)
+        con = Connection(options, paths)
         loaded = load_history(con, paths, displays)
         if loaded is None:
             con.close()
