@@ -107,9 +107,8 @@ def test_every_check_case_gives_the_same_bytes_under_both_engines(tmp_path: Path
 
 
 def _unchained_acme(tmp_path: Path) -> Path:
-    """examples/acme with every `prev` hash and importer `source` removed: a history the
-    typed read takes whole (a chained file goes to the exact path, which hashes every line,
-    and so does a file with fields beyond the event schema's own, which it keeps)."""
+    """examples/acme with every `prev` hash removed: a history the typed read takes whole
+    (a chained file goes to the exact path, which hashes every line)."""
     root = tmp_path / "acme"
     shutil.copytree(REPO / "examples" / "acme", root)
     for path in (root / "history").glob("*.jsonl"):
@@ -117,7 +116,6 @@ def _unchained_acme(tmp_path: Path) -> Path:
         for line in path.read_text().splitlines():
             event = json.loads(line)
             event.pop("prev", None)
-            event.pop("source", None)
             lines.append(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
         path.write_text("\n".join(lines) + "\n")
     return root
@@ -175,9 +173,11 @@ def _large_history(root: Path, bad: str | None, at: int) -> None:
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":1, }}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":NaN}}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","ticket":5}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","source":{"id":"a","id":"b"}}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","source":"okta"}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"' + "x" * (1 << 20) + '"}',
 ], ids=["json", "id-number", "no-zone", "no-such-day", "repeated-key", "invisible", "action", "null",
-        "trailing-comma", "nan", "ticket-number", "long-line"])
+        "trailing-comma", "nan", "ticket-number", "source-repeated-key", "source-not-object", "long-line"])
 def test_a_bad_line_in_a_columnar_run_is_reported_exactly_as_by_the_python_path(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str, columnar_reads: list[bool]) -> None:
     root = tmp_path / "org"
@@ -212,11 +212,29 @@ def test_a_near_miss_line_is_read_by_the_typed_read(tmp_path: Path, columnar_rea
     '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"see https://x.example/a"}',
     '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"a \\":\\" b"}',
     '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"define","target":"role:q","owner":"user:x","key":""}',
-], ids=["huge-number", "numbers", "spaced", "url", "colon-in-text", "owner"])
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r",'
+    '"source":{"format":"okta","file":"okta/2026.json","line":17,"id":"abc","time_assumed":true}}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r",'
+    '"source":{"format":"okta","nested":{"a":1}}}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r",'
+    '"source":{"id":12345678901234567890123}}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":"b"},'
+    '"source":{"format":"workday"}}',
+], ids=["huge-number", "numbers", "spaced", "url", "colon-in-text", "owner", "source", "nested-source",
+        "huge-source", "attributes-and-source"])
 def test_odd_but_valid_lines_give_the_same_bytes(tmp_path: Path, line: str) -> None:
     root = tmp_path / "org"
     _large_history(root, line, at=99)
     assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+
+
+def test_an_imported_history_with_source_is_read_by_the_typed_read(tmp_path: Path,
+                                                                    columnar_reads: list[bool]) -> None:
+    root = tmp_path / "org"
+    _large_history(root, '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x",'
+                         '"target":"role:r","source":{"format":"okta","file":"a.json","line":3}}', at=42)
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+    assert columnar_reads == [True]
 
 
 def test_unknown_fields_send_the_history_to_the_exact_path_where_they_are_kept(

@@ -20,6 +20,8 @@ What it proves, cheaply:
 - **Values are valid.** Actions, required fields and times by one query;
   identifiers on their *distinct* values (tens of thousands, not millions),
   with :func:`keytrail.history.valid`.
+- ``source`` (an importer's note of where the event came from) is read when it is a
+  flat object, its keys and string values counted in DuckDB's minified text of it.
 - Files whose events carry ``prev`` (a hash chain over the raw lines) go to the
   exact path, which hashes every line.
 """
@@ -157,14 +159,15 @@ def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loa
     if len(stats) != len(scans):
         return None
     rows = []
-    for filename, first, last, n, string_keys, object_keys, chained, two_extras in stats:
+    for (filename, first, last, n, string_keys, object_keys, source_strings, chained, two_extras,
+         odd_sources) in stats:
         index, found = scans[filename]
-        if (chained or two_extras or n != found.lines or last - first + 1 != n
+        if (chained or two_extras or odd_sources or n != found.lines or last - first + 1 != n
                 or found.keys != string_keys + object_keys + extra_keys.get(filename, 0)
-                or found.strings != string_keys + extra_strings.get(filename, 0)):
+                or found.strings != string_keys + source_strings + extra_strings.get(filename, 0)):
             return None
         rows.append((filename, index, first))
-    if con.execute(sql("invalid")).fetchone()[0]:
+    if con.execute(sql("invalid")).fetchone()[0] or not _numbers_readable(con):
         return None
     if not _valid_values(con):
         return None
@@ -178,7 +181,8 @@ def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loa
 
 _EMPTY = """CREATE TABLE ev (ord HUGEINT, file INTEGER, line BIGINT, id VARCHAR, time BIGINT,
     action VARCHAR, subject VARCHAR, target VARCHAR, resource VARCHAR, actor VARCHAR, key VARCHAR,
-    approver VARCHAR, ticket VARCHAR, reason VARCHAR, expires BIGINT, attributes JSON, owner VARCHAR)"""
+    approver VARCHAR, ticket VARCHAR, reason VARCHAR, expires BIGINT, attributes JSON, owner VARCHAR,
+    source JSON)"""
 
 
 def _attribute_counts(con: Connection) -> tuple[dict[str, int] | None, dict[str, int]]:
@@ -196,6 +200,19 @@ def _attribute_counts(con: Connection) -> tuple[dict[str, int] | None, dict[str,
         keys[filename] = keys.get(filename, 0) + len(value)
         strings[filename] = strings.get(filename, 0) + sum(type(v) is str for v in value.values())
     return keys, strings
+
+
+def _numbers_readable(con: Connection) -> bool:
+    """Whether every ``source`` whose text holds a long number, ``NaN`` or ``Infinity`` still
+    parses as JSON (orjson refuses numbers past 64 bits and the two words; so does the
+    exact path): only those few rows are parsed here."""
+    for (text,) in con.execute("SELECT source FROM raw WHERE regexp_matches(source, '[0-9]{16}|NaN|Infinity')"
+                               ).fetchall():
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return False
+    return True
 
 
 def _valid_values(con: Connection) -> bool:

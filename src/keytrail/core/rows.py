@@ -32,14 +32,18 @@ def fetch(con: Connection, where: str, params: dict[str, Any]) -> tuple[list[Eve
     ords: list[int] = []
     new = tuple.__new__
     for row in rows:
-        attributes, owner = row[14], row[15]
-        extra = None
-        if attributes is not None or owner is not None:
-            # The typed read refused lines with both (their order in the line is not kept).
-            extra = {"attributes": attributes} if attributes is not None else {"owner": owner}
-        row[14] = extra
         ords.append(int(row.pop()))  # a HUGEINT, passed as text (JSON numbers stop at 64 bits)
-        row.pop()
+        source = row.pop()
+        owner = row.pop()
+        attributes = row[14]
+        # The typed read refused lines with more than one of these (their order in the line,
+        # which extra keeps, is not in the table).
+        if attributes is not None:
+            row[14] = {"attributes": attributes}
+        elif owner is not None:
+            row[14] = {"owner": owner}
+        elif source is not None:
+            row[14] = {"source": source}
         events.append(new(Event, row))
     return events, ords
 
