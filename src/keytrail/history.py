@@ -150,12 +150,7 @@ def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | N
     sight by :meth:`_Interner.check`), and the common time form is parsed
     from an hourly cache.
     """
-    if type(obj) is not dict:
-        return None
-    # One subset test for the common line (no field beyond the common ones); a second only
-    # for lines that carry attributes, prev or owner.
-    plain = _COMMON_SET.issuperset(obj)
-    if not plain and not _FAST_FIELDS.issuperset(obj):
+    if type(obj) is not dict or not _FAST_FIELDS.issuperset(obj):
         return None
     get = obj.get
     try:
@@ -220,7 +215,7 @@ def _fast_event(obj: Any, c: _Interner, file_index: int, line: int) -> Event | N
         elif len(tickets) < c.TICKET_LIMIT:
             tickets[ticket] = ticket
     extra = None
-    if not plain:
+    if len(obj) > 3 and not _COMMON_SET.issuperset(obj):
         extra = _fast_extra(obj, c)
         if extra is None:
             return None
