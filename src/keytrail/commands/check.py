@@ -54,7 +54,7 @@ def add_parser(sub: Any) -> None:
                              "(counts stay complete; 0 lists all; default 50)")
     parser.add_argument("--engine", choices=("auto", "python", "columnar"), default="auto",
                         help="how to read and replay the history: python (every project), columnar "
-                             "(DuckDB; large histories), or auto (default: columnar above 64 MB of "
+                             "(DuckDB; large histories), or auto (default: columnar above 1 GB of "
                              "history); the findings are the same bytes either way")
     parser.add_argument("--memory-limit", metavar="SIZE",
                         help="columnar engine: the most memory DuckDB may hold (e.g. 4GB); beyond it, "
