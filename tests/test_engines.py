@@ -343,3 +343,19 @@ def test_sql_files_are_where_the_core_reads_them() -> None:
 
     folder = REPO / "src" / "keytrail" / "core" / "sql"
     assert {p.stem for p in (folder / "checks").glob("*.sql")} == NARROWED
+
+
+def test_duckdb_running_out_of_memory_is_an_error_not_a_traceback() -> None:
+    from keytrail.core import EngineOptions
+    from keytrail.core.connect import Connection, engine_errors
+    from keytrail.errors import KeytrailError
+
+    con = Connection(EngineOptions("columnar", 64 << 20))
+    with pytest.raises(KeytrailError) as caught, engine_errors(con):
+        # One text of 5M x 33 bytes cannot be spilled: more than the 64 MB limit.
+        con.execute("SELECT string_agg(md5(range::VARCHAR), ',') FROM range(5000000)").fetchone()
+    assert str(caught.value).startswith("the columnar engine stopped: Out of Memory Error")
+    assert "raise --memory-limit" in str(caught.value) and con.spill in str(caught.value)
+    with engine_errors(con):  # a query within the limit still runs
+        assert con.execute("SELECT count(*) FROM range(1000)").fetchone()[0] == 1000
+    con.close()

@@ -38,9 +38,11 @@ def load(root: Path | str, extra_policies: list[Path] | None = None,
 def replay(project: Project, as_of: datetime | int | str, since: datetime | int | str | None = None) -> State:
     """Fold the history into the state as of ``as_of``."""
     if project.columnar is not None:
+        from keytrail.core.connect import engine_errors
         from keytrail.core.replay import replay as columnar_replay
 
-        return columnar_replay(project.columnar, _us(as_of) or 0, _us(since))
+        with engine_errors(project.columnar.con):
+            return columnar_replay(project.columnar, _us(as_of) or 0, _us(since))
     return _replay(project.events, _us(as_of) or 0, _us(since), project.history_files)
 
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from keytrail.core import EngineOptions
-from keytrail.errors import UsageError
+from keytrail.errors import KeytrailError, UsageError
 
 
 class Connection:
@@ -59,6 +60,20 @@ class Connection:
 
     def close(self) -> None:
         self._finalizer()
+
+
+@contextmanager
+def engine_errors(con: Connection) -> Iterator[None]:
+    """DuckDB's errors (out of memory, a full disk) as keytrail errors: exit 2, a clear message."""
+    try:
+        yield
+    except con.error as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = ""
+        if "Out of Memory" in first:
+            hint = (" (raise --memory-limit, or give DuckDB more room to spill: it writes to "
+                    f"{con.spill})")
+        raise KeytrailError(f"the columnar engine stopped: {first}{hint}") from None
 
 
 def _list(values: Iterable[str]) -> str:

@@ -22,12 +22,13 @@ def loader(options: EngineOptions) -> Any:
     problem with its ``file:line:col``, as on a small project)."""
 
     def load(paths: list[Path], displays: list[str]) -> History:
-        from keytrail.core.connect import Connection
+        from keytrail.core.connect import Connection, engine_errors
         from keytrail.core.load import load_history
         from keytrail.core.rows import LazyEvents
 
         con = Connection(options, paths)
-        loaded = load_history(con, paths, displays)
+        with engine_errors(con):
+            loaded = load_history(con, paths, displays)
         if loaded is None:
             con.close()
             return exact(paths, displays)

@@ -1,9 +1,9 @@
 """Rows back to Python: selected events of the table ``ev`` as :class:`~keytrail.model.Event`.
 
 Only what a question needs is turned into objects: the active grants, the rows a
-check's query flags, the lifecycle events. Rows come as one JSON text (DuckDB's
-``string_agg`` of ``json_array``), which orjson parses several times faster than
-DuckDB hands over row tuples.
+check's query flags, the lifecycle events. Rows come as one JSON array text each
+(DuckDB's ``json_array``), a batch at a time, which orjson parses faster than DuckDB
+hands over row tuples.
 """
 
 from __future__ import annotations
@@ -20,31 +20,35 @@ from keytrail.model import Event
 #: How many times a whole history was turned into objects (LazyEvents); the tests
 #: hold a columnar ``check`` to zero.
 FULL_READS = [0]
+_BATCH = 50_000
 
 
 def fetch(con: Connection, where: str, params: dict[str, Any]) -> tuple[list[Event], list[int]]:
     """The events matching ``where`` (a fixed condition from core/sql), in replay order, and their ``ord``."""
-    text = con.execute(sql("rows").format(where=where), params).fetchone()[0]
-    if not text:
-        return [], []
-    rows = orjson.loads("[" + text + "]")
+    cursor = con.execute(sql("rows").format(where=where), params)
     events: list[Event] = []
     ords: list[int] = []
     new = tuple.__new__
-    for row in rows:
-        ords.append(int(row.pop()))  # a HUGEINT, passed as text (JSON numbers stop at 64 bits)
-        source = row.pop()
-        owner = row.pop()
-        attributes = row[14]
-        # The typed read refused lines with more than one of these (their order in the line,
-        # which extra keeps, is not in the table).
-        if attributes is not None:
-            row[14] = {"attributes": attributes}
-        elif owner is not None:
-            row[14] = {"owner": owner}
-        elif source is not None:
-            row[14] = {"source": source}
-        events.append(new(Event, row))
+    while True:
+        # A batch at a time: a million active grants as one text would need DuckDB to hold
+        # it whole, which --memory-limit forbids.
+        batch = cursor.fetchmany(_BATCH)
+        if not batch:
+            break
+        for row in orjson.loads("[" + ",".join(r[0] for r in batch) + "]"):
+            ords.append(int(row.pop()))  # a HUGEINT, passed as text (JSON numbers stop at 64 bits)
+            source = row.pop()
+            owner = row.pop()
+            attributes = row[14]
+            # The typed read refused lines with more than one of these (their order in the
+            # line, which extra keeps, is not in the table).
+            if attributes is not None:
+                row[14] = {"attributes": attributes}
+            elif owner is not None:
+                row[14] = {"owner": owner}
+            elif source is not None:
+                row[14] = {"source": source}
+            events.append(new(Event, row))
     return events, ords
 
 
