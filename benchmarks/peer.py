@@ -103,7 +103,8 @@ def side_by_side(args: argparse.Namespace, runner: Runner, root: Path) -> dict[s
     for i in range(args.runs):
         kt_out, peer_out = out_dir / f"keytrail-{i}.json", out_dir / f"peer-{i}.json"
         cmd = [args.python, "-m", "keytrail", "check", str(root), "--format", "json",
-               "--output", str(kt_out), "--as-of", args.as_of, "--fail-on", "critical"]
+               "--output", str(kt_out), "--as-of", args.as_of, "--fail-on", "critical",
+               *args.keytrail_arg]
         r = runner.wrapped(cmd)
         if "error" not in r and (r["rc"] not in (0, 1) or r["traceback"]):
             r = {"error": f"keytrail exited {r['rc']}: {last_line(r['stderr'])}"}
@@ -203,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--known-difference", action="append", default=[], metavar="CHECK",
                     help="a check whose disagreement is known and documented: still compared "
                          "and shown, but it does not fail the run (repeatable)")
+    ap.add_argument("--keytrail-arg", action="append", default=[], metavar="ARG",
+                    help="an extra argument for keytrail check, e.g. --keytrail-arg=--engine=columnar "
+                         "(repeatable)")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write every figure as JSON")
     ap.add_argument("--python", default=sys.executable, help="interpreter (default: this one)")
     ap.add_argument("--installed", action="store_true",

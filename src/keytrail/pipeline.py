@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from keytrail import progress
 from keytrail.engine import Report
@@ -29,16 +29,23 @@ def _us(value: datetime | int | str | None) -> int | None:
 
 
 def load(root: Path | str, extra_policies: list[Path] | None = None,
-         allow_outside: Sequence[str | Path] = ()) -> Project:
+         allow_outside: Sequence[str | Path] = (), engine: Any = None) -> Project:
     """Load and validate every input of the project at ``root`` (its paths confined to it
-    and to the ``allow_outside`` folders)."""
+    and to the ``allow_outside`` folders). ``engine`` (a :class:`keytrail.core.EngineOptions`)
+    lets a large history be read by the columnar core; None keeps the Python path."""
     progress.stage("loading and validating the inputs")
-    return load_project(Path(root), extra_policies, allow_outside)
+    return load_project(Path(root), extra_policies, allow_outside, engine)
 
 
 def replay(project: Project, as_of: datetime | int | str, since: datetime | int | str | None = None) -> State:
     """Fold the history into the state as of ``as_of``."""
     progress.stage(f"replaying {len(project.events):,} events")
+    if project.columnar is not None:
+        from keytrail.core.connect import engine_errors
+        from keytrail.core.replay import replay as columnar_replay
+
+        with engine_errors(project.columnar.con):
+            return columnar_replay(project.columnar, _us(as_of) or 0, _us(since))
     return _replay(project.events, _us(as_of) or 0, _us(since), project.history_files)
 
 

@@ -40,7 +40,7 @@ class Project:
     directory: Directory
     keys: dict[str, Key]
     history_files: list[str]
-    events: list[Event]
+    events: Sequence[Event]
     chain_breaks: list[ChainBreak] = field(default_factory=list)
     snapshot: list[SnapshotEntry] | None = None
     snapshot_file: str | None = None
@@ -58,6 +58,9 @@ class Project:
     #: The usage records (``usage:``; see keytrail.usage), None when the project has none configured.
     usage: list[Any] | None = None
     usage_files: list[str] = field(default_factory=list)
+    #: The history as a DuckDB table (a core.load.Loaded) when the columnar engine read it;
+    #: ``events`` is then a core.rows.LazyEvents.
+    columnar: Any = None
 
     def event_location(self, event: Event) -> Location:
         """Where an event was written."""
@@ -463,8 +466,11 @@ def _anchor_config(cfg: ProjectConfig, data: dict[str, Any], loc: Locator, probl
 
 
 def load_project(target: Path, extra_policies: list[Path] | None = None,
-                 allow_outside: Sequence[str | Path] = ()) -> Project:
-    """Load the whole project: every file validated, every problem reported together."""
+                 allow_outside: Sequence[str | Path] = (), engine: Any = None) -> Project:
+    """Load the whole project: every file validated, every problem reported together.
+
+    ``engine`` (a core.EngineOptions) chooses how the history is read: see keytrail.core.
+    """
     cfg = load_config(target, allow_outside)
     root = cfg.root
     problems: list[Problem] = []
@@ -479,7 +485,7 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
     attempt("directory", load_directory, cfg.directory, display_path(cfg.directory, root))
     attempt("keys", load_keys, cfg.keys, display_path(cfg.keys, root))
     displays = [display_path(p, root) for p in cfg.history]
-    attempt("history", load_history, cfg.history, displays)
+    attempt("history", _history_loader(cfg, engine), cfg.history, displays)
     if cfg.snapshot is not None:
         attempt("snapshot", load_snapshot, cfg.snapshot, display_path(cfg.snapshot, root))
     usage_files = [display_path(p, root) for p in cfg.usage]
@@ -502,6 +508,7 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
     if problems:
         raise InputError("invalid input", problems)
     history = results["history"]
+    columnar = getattr(history, "loaded", None)
     return Project(
         root=root, directory=results["directory"], keys=results["keys"],
         history_files=history.files, events=history.events, chain_breaks=history.chain_breaks,
@@ -512,4 +519,19 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
         inputs=(*cfg.files(), *policy_files[len(cfg.policies):]),
         history_ids=history.identifiers,
         anchor=results.get("checkpoints"),
-        usage=results.get("usage") if cfg.usage else None, usage_files=usage_files)
+        usage=results.get("usage") if cfg.usage else None, usage_files=usage_files,
+        columnar=columnar)
+
+
+def _history_loader(cfg: ProjectConfig, engine: Any) -> Any:
+    """The function that reads the history: the exact Python path, or the columnar core for a
+    large history (which hands back to the exact path any history it cannot vouch for)."""
+    if engine is None:
+        return load_history
+    from keytrail.core import choose
+
+    if choose(engine, cfg.history) == "python":
+        return load_history
+    from keytrail.core.history import loader
+
+    return loader(engine)

@@ -13,10 +13,12 @@ dropped.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, cast
 
-from keytrail.model import Event, Grant
+from keytrail.model import CHANGE_ACTIONS, Event, Grant
 from keytrail.ties import find_ties
 
 GrantKey = tuple[str, str, str]
@@ -37,7 +39,7 @@ class State:
 
     as_of: int
     since: int | None
-    events: list[Event]                          # every event at or before as_of, in replay order
+    events: Sequence[Event]                      # every event at or before as_of, in replay order
     window_start: int                            # index of the first event after `since`
     grants: dict[GrantKey, Grant] = field(default_factory=dict)
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -54,14 +56,42 @@ class State:
     @property
     def window(self) -> list[Event]:
         """The events of the review window (after ``since``, up to ``as_of``)."""
-        return self.events[self.window_start:]
+        return list(self.events[self.window_start:])
+
+    def changes(self, check: str | None = None) -> list[Event]:
+        """The access changes of the review window that ``check`` looks at (here: all of them;
+        the columnar state narrows them by the check's query, see keytrail.core.replay)."""
+        return [e for e in self.window if e.action in CHANGE_ACTIONS]
+
+    def last_revokes(self, targets: set[str]) -> dict[str, Event]:
+        """The latest revoke (in replay order) of each of ``targets`` from anyone, where there is one."""
+        last: dict[str, Event] = {}
+        for (_, target, _), event in self.ended.items():
+            if target in targets:
+                seen = last.get(target)
+                if seen is None or _order(event) > _order(seen):
+                    last[target] = event
+        return last
+
+    def sharing_ids(self) -> list[Event]:
+        """The events whose id another event also carries, in replay order."""
+        # Sorting the ids finds repeats with a list of references; a Counter would
+        # hold a hash table as large as the history (millions of entries).
+        ids = sorted(event.id for event in self.events)
+        shared = {a for a, b in zip(ids, islice(ids, 1, None), strict=False) if a == b}
+        del ids
+        return [e for e in self.events if e.id in shared] if shared else []
+
+
+def _order(event: Event) -> tuple[int, int, int]:
+    return (event.time, event.file, event.line)
 
 
 def _time(event: Event) -> int:
     return event.time
 
 
-def replay(events: list[Event], as_of: int, since: int | None = None, files: list[str] | None = None
+def replay(events: Sequence[Event], as_of: int, since: int | None = None, files: list[str] | None = None
            ) -> State:
     """Fold ``events`` (sorted) up to and including ``as_of``; ``files`` names the history files."""
     end = bisect_right(events, as_of, key=_time)
@@ -86,23 +116,37 @@ def replay(events: list[Event], as_of: int, since: int | None = None, files: lis
         elif action == "revoke":
             key = cast(GrantKey, (subject, target, resource))
             if grants.pop(key, None) is None:
-                anomalies.append((event, f"revoke of {target} from {subject}, "
-                                         "which the history never granted (or already revoked)"))
+                anomalies.append((event, revoke_note(event)))
             ended[key] = event
         elif action == "certify":
             held = grants.get(cast(GrantKey, (subject, target, resource)))
             if held is None:
-                anomalies.append((event, f"certification of {target} for {subject}, "
-                                         "which is not held at that time"))
+                anomalies.append((event, certify_note(event)))
             else:
                 held.certified = event
         else:
             _lifecycle(state, event)
-    state.ties = ties = find_ties(upto, files)
-    if ties:
-        anomalies.extend(ties)
-        anomalies.sort(key=_position)  # stable: a tie's note follows the fold's note on its event
+    add_ties(state, upto, files)
     return state
+
+
+def revoke_note(event: Event) -> str:
+    """The replay note on a revoke of access not held at that moment."""
+    return (f"revoke of {event.target} from {event.subject}, "
+            "which the history never granted (or already revoked)")
+
+
+def certify_note(event: Event) -> str:
+    """The replay note on a certification of access not held at that moment."""
+    return f"certification of {event.target} for {event.subject}, which is not held at that time"
+
+
+def add_ties(state: State, events: Sequence[Event], files: list[str] | None) -> None:
+    """Record the order-dependent ties among ``events`` (every event of each candidate group)."""
+    state.ties = ties = find_ties(list(events), files)
+    if ties:
+        state.anomalies.extend(ties)
+        state.anomalies.sort(key=_position)  # stable: a tie's note follows the fold's note on its event
 
 
 def _position(anomaly: tuple[Event, str]) -> tuple[int, int, int]:

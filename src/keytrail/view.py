@@ -12,7 +12,6 @@ from typing import Any
 
 from keytrail.graph import AccessGraph
 from keytrail.model import (
-    CHANGE_ACTIONS,
     Directory,
     Event,
     Key,
@@ -85,16 +84,22 @@ class View:
 
     # -- events ---------------------------------------------------------------
 
-    def changes(self) -> list[Event]:
+    def changes(self, check: str | None = None) -> list[Event]:
         """Access changes in the review window (grant, revoke, define, retire, certify).
 
-        Computed once per view: half a dozen checks walk them.
+        ``check`` names the check asking: on a columnar run it gets only the changes
+        its query in ``core/sql/checks/`` selects (a superset of those it flags; the
+        check's own code still decides). On the Python path every check gets every
+        change, computed once per view: half a dozen checks walk them.
         """
+        narrow = getattr(self.state, "changes_for", None)
+        if narrow is not None:
+            return narrow(self, check)  # type: ignore[no-any-return]
         return self._changes
 
     @cached_property
     def _changes(self) -> list[Event]:
-        return [e for e in self.state.window if e.action in CHANGE_ACTIONS]
+        return self.state.changes()
 
     # -- principals and targets ---------------------------------------------
 

@@ -26,17 +26,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from keytrail.checks._util import NO_PARAMS
-from keytrail.model import Event, Finding
+from keytrail.model import Finding
 from keytrail.timeutil import format_date, format_time
 from keytrail.view import View
 
 ID = "orphaned.unused-target"
 SEVERITY = "info"
 PARAMS = NO_PARAMS
-
-
-def _order(event: Event) -> tuple[int, int, int]:
-    return (event.time, event.file, event.line)
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
@@ -47,13 +43,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                         if t not in held and t not in state.retired)
     if not candidates:
         return
-    wanted = set(candidates)
-    last_revoke: dict[str, Event] = {}
-    for (_, target, _), event in state.ended.items():
-        if target in wanted:
-            seen = last_revoke.get(target)
-            if seen is None or _order(event) > _order(seen):
-                last_revoke[target] = event
+    last_revoke = state.last_revokes(set(candidates))
     for tid in candidates:
         t = directory.target(tid)
         assert t is not None

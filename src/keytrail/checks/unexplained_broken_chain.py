@@ -58,7 +58,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
-from itertools import islice
 from typing import Any
 
 from keytrail.checks._util import chain
@@ -91,17 +90,9 @@ def _occurrence(view: View, event: Event) -> dict[str, Any]:
 
 
 def _duplicates(view: View) -> Iterator[Finding]:
-    # Sorting the ids finds repeats with a list of references; a Counter would
-    # hold a hash table as large as the history (millions of entries).
-    ids = sorted(event.id for event in view.state.events)
-    dup_ids = {a for a, b in zip(ids, islice(ids, 1, None), strict=False) if a == b}
-    del ids
-    if not dup_ids:
-        return
     by_id: dict[str, list[Event]] = {}
-    for event in view.state.events:
-        if event.id in dup_ids:
-            by_id.setdefault(event.id, []).append(event)
+    for event in view.state.sharing_ids():
+        by_id.setdefault(event.id, []).append(event)
     for ident in sorted(by_id):
         events = sorted(by_id[ident], key=_file_order)
         second = events[1]

@@ -39,7 +39,7 @@ PARAMS = NO_PARAMS
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     keys = view.keys
-    for event in view.changes():
+    for event in view.changes(ID):
         key = keys.get(event.key) if event.key else None
         if key is None or event.actor == key.holder:
             continue

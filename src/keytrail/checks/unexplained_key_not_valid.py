@@ -83,7 +83,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     keys = view.keys
     # Nearly every change is inside its key's window: one pair of comparisons decides it.
     windows: dict[str, tuple[int, int]] = {}
-    for event in view.changes():
+    for event in view.changes(ID):
         key = keys.get(event.key) if event.key else None
         if key is None:
             continue

@@ -25,7 +25,7 @@ a new approval.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from keytrail.checks._util import NO_PARAMS, chain, describe_change, key_facts
@@ -43,28 +43,39 @@ def in_scope(key: Key, target: str) -> bool:
     return globs_regex(key.scope).match(target) is not None
 
 
+class Scopes:
+    """Whether a change under a key falls outside the key's scope (each scope compiled once
+    for the run: large registries hold more distinct globs than a bounded cache keeps)."""
+
+    def __init__(self, keys: Mapping[str, Key]) -> None:
+        self.keys = keys
+        self.compiled: dict[str, re.Pattern[str]] = {}
+
+    def outside(self, key_id: str, target: str) -> bool:
+        """Whether a change of ``target`` under ``key_id`` is out of scope (an unknown key is not:
+        that is unexplained.unknown-key's finding)."""
+        key = self.keys.get(key_id)
+        if key is None:
+            return False
+        rx = self.compiled.get(key.id)
+        if rx is None:
+            rx = self.compiled[key.id] = globs_regex(key.scope)
+        return rx.match(target) is None
+
+
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     keys = view.keys
     # Histories repeat the same (key, target) pairs many times over: each pair is decided
-    # once (whether it fires), and each key's scope compiled once for the run (large
-    # registries hold more distinct globs than a bounded cache keeps).
+    # once (whether it fires).
     fires: dict[tuple[str, str], bool] = {}
-    scopes: dict[str, re.Pattern[str]] = {}
-    for event in view.changes():
+    outside = Scopes(keys).outside
+    for event in view.changes(ID):
         if not event.key or not event.target:
             continue
         pair = (event.key, event.target)
         fire = fires.get(pair)
         if fire is None:
-            key = keys.get(event.key)
-            if key is None:
-                fire = False  # an unknown key is unexplained.unknown-key's finding
-            else:
-                rx = scopes.get(key.id)
-                if rx is None:
-                    rx = scopes[key.id] = globs_regex(key.scope)
-                fire = rx.match(event.target) is None
-            fires[pair] = fire
+            fire = fires[pair] = outside(event.key, event.target)
         if not fire:
             continue
         key = keys[event.key]

@@ -31,7 +31,7 @@ PARAMS = NO_PARAMS
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
-    for event in view.changes():
+    for event in view.changes(ID):
         if event.key:
             continue
         what = event.target if event.subject is None else f"{event.target} for {event.subject}"

@@ -60,7 +60,7 @@ def reasons(event: Event) -> list[tuple[str, str]]:
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
-    for event in view.changes():
+    for event in view.changes(ID):
         if event.action not in _ACTIONS or not (event.actor or event.approver):
             continue
         found = reasons(event)

@@ -91,7 +91,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     # One suggestion per distinct unknown id: an unmapped importer key can
     # stamp hundreds of thousands of events.
     suggestions: dict[str, str | None] = {}
-    for event in view.changes():
+    for event in view.changes(ID):
         key = event.key
         if not key or key in view.keys:
             continue

@@ -59,7 +59,24 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="show no progress on standard error (progress is shown only on a "
                              "terminal, and only for runs longer than a few seconds)")
+    parser.add_argument("--engine", choices=("auto", "python", "columnar"), default="auto",
+                        help="how to read and replay the history: python (every project), columnar "
+                             "(DuckDB; large histories), or auto (default: columnar above 1 GB of "
+                             "history); the findings are the same bytes either way")
+    parser.add_argument("--memory-limit", metavar="SIZE",
+                        help="columnar engine: the most memory DuckDB may hold (e.g. 4GB); beyond it, "
+                             "it spills to a private temporary folder")
     confine_options(parser)
+
+
+def engine_options(args: argparse.Namespace) -> Any:
+    """The ``--engine`` and ``--memory-limit`` options (a bad size is a usage error, exit 2)."""
+    from keytrail.core import EngineOptions, parse_size
+
+    limit = parse_size(args.memory_limit) if args.memory_limit is not None else None
+    if limit is not None and args.engine == "python":
+        raise UsageError("--memory-limit bounds the columnar engine; it means nothing with --engine python")
+    return EngineOptions(args.engine, limit)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +99,7 @@ def _run(args: argparse.Namespace) -> tuple[Callable[[], None], int]:
         _impact_formats(outputs)
     args.format = outputs[0][1] if outputs[0][0] == "format" else "text"
     args.output = outputs[0][2]
+    engine = engine_options(args)
     as_of = time_arg(args.as_of)
     since = since_arg(args.since, as_of)
     if args.compare_policies and args.otlp_endpoint:
@@ -98,7 +116,7 @@ def _run(args: argparse.Namespace) -> tuple[Callable[[], None], int]:
         from keytrail.baseline import read_baseline
 
         baseline = read_baseline(Path(args.baseline))
-    project = pipeline.load(args.dir, [Path(p) for p in args.policy], args.allow_outside)
+    project = pipeline.load(args.dir, [Path(p) for p in args.policy], args.allow_outside, engine)
     from keytrail.engine import require_rules
 
     require_rules(project)  # before the replay: a run that would check nothing fails at once

@@ -1,0 +1,88 @@
+"""A DuckDB connection for one run: threads, memory limit, and a private folder to spill to.
+
+DuckDB is imported here and nowhere else, and only when the columnar path runs.
+The spill folder is a fresh ``tempfile.mkdtemp()`` owned by keytrail (never a path
+from input, never inside the project), removed when the run's connection is closed
+or the process exits.
+
+The connection is locked down before any query runs: it may read only the history
+files it is given and write only its spill folder (``enable_external_access`` off,
+``allowed_paths``, ``allowed_directories``), it never installs or loads an extension
+(no network), it draws no progress bar (stdout and stderr are keytrail's), and its
+configuration is then locked so no later statement can loosen it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from keytrail.core import EngineOptions
+from keytrail.errors import KeytrailError, UsageError
+
+
+class Connection:
+    """An open DuckDB connection and the folder it may spill to."""
+
+    def __init__(self, options: EngineOptions, readable: Sequence[Path] = ()) -> None:
+        try:
+            import duckdb
+        except ImportError:  # choose() checked, but the import can still fail (a broken install)
+            raise UsageError("the columnar engine needs DuckDB, which cannot be imported: "
+                             "pip install 'keytrail[large]' (or pip install duckdb)") from None
+        self.spill = tempfile.mkdtemp(prefix="keytrail-spill-")
+        config: dict[str, Any] = {"temp_directory": self.spill,
+                                  # File order is the tie-break of the fold: keep rows in read order.
+                                  "preserve_insertion_order": True,
+                                  "autoinstall_known_extensions": False,
+                                  "autoload_known_extensions": False}
+        if options.memory_limit is not None:
+            config["memory_limit"] = f"{options.memory_limit // (1 << 20)}MiB"
+        if options.threads is not None:
+            config["threads"] = options.threads
+        self.db = duckdb.connect(":memory:", config=config)
+        self.error = duckdb.Error
+        # Set once the database has started (DuckDB refuses them earlier), then locked.
+        self.db.execute(f"SET allowed_paths = {_list(str(p) for p in readable)}")
+        self.db.execute(f"SET allowed_directories = {_list([self.spill])}")
+        self.db.execute("SET enable_progress_bar = false")
+        self.db.execute("SET enable_external_access = false")
+        self.db.execute("SET lock_configuration = true")
+        self._finalizer = weakref.finalize(self, _cleanup, self.db, self.spill)
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        return self.db.execute(sql, params) if params is not None else self.db.execute(sql)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+@contextmanager
+def engine_errors(con: Connection) -> Iterator[None]:
+    """DuckDB's errors (out of memory, a full disk) as keytrail errors: exit 2, a clear message."""
+    try:
+        yield
+    except con.error as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = ""
+        if "Out of Memory" in first:
+            hint = (" (raise --memory-limit, or give DuckDB more room to spill: it writes to "
+                    f"{con.spill})")
+        raise KeytrailError(f"the columnar engine stopped: {first}{hint}") from None
+
+
+def _list(values: Iterable[str]) -> str:
+    """A SQL list of string literals (SET takes no bound parameters); quotes doubled."""
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _cleanup(db: Any, spill: str) -> None:
+    try:
+        db.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)

@@ -1,0 +1,169 @@
+"""Replay over columns: the fold as a hash aggregate, and only what the checks read as objects.
+
+The state is the same :class:`keytrail.replay.State` the Python path builds, filled
+from queries (``core/sql/fold.sql``, ``active.sql``, ``ended.sql``,
+``anomalies.sql``, ``ties.sql``): the active grants with the events behind them,
+the lifecycle (replayed in Python by the same code, over the few join, move,
+leave, define and retire events), the replay notes (worded by the same functions),
+and the tie notes (decided by :mod:`keytrail.ties` over the candidate rows).
+The events themselves stay in the table: ``state.events`` is a
+:class:`~keytrail.core.rows.LazyEvents`, and each event-scanning check gets its
+rows from its query in ``core/sql/checks/`` (:meth:`ColumnarState.changes_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from keytrail.core.connect import Connection
+from keytrail.core.load import Loaded
+from keytrail.core.queries import condition, sql
+from keytrail.core.rows import LazyEvents, by_ord, fetch
+from keytrail.model import Event, Grant
+from keytrail.replay import GrantKey, State, _lifecycle, add_ties, certify_note, revoke_note
+
+if TYPE_CHECKING:
+    from keytrail.view import View
+
+#: The checks whose rows come from a query in core/sql/checks/ (the file is named by the id).
+NARROWED = frozenset({"unexplained.missing-key", "unexplained.unknown-key", "unexplained.key-not-valid",
+                      "unexplained.key-out-of-scope", "unexplained.key-misuse", "unexplained.self-grant"})
+
+
+class ColumnarState(State):
+    """A :class:`State` whose events stay in DuckDB (see the module docstring)."""
+
+    loaded: Loaded
+    _keys_ready: bool = False
+    _all_changes: list[Event] | None = None
+
+    def _params(self) -> dict[str, Any]:
+        return {"as_of": self.as_of, "since": self.since}
+
+    def changes_for(self, view: View, check: str | None) -> list[Event]:
+        """The changes ``check`` may flag: its query's rows (every change for other callers)."""
+        con = self.loaded.con
+        if check not in NARROWED:
+            if self._all_changes is None:
+                self._all_changes = fetch(con, condition("changes"), self._params())[0]
+            return self._all_changes
+        self._key_tables(view)
+        where = f"({condition('changes')}) AND ({condition('checks/' + check)})"
+        return fetch(con, where, self._params())[0]
+
+    def sharing_ids(self) -> list[Event]:
+        con = self.loaded.con
+        ords = [row[0] for row in con.execute(sql("duplicates"), {"as_of": self.as_of}).fetchall()]
+        found = by_ord(con, ords)
+        return [found[o] for o in sorted(ords)]
+
+    def last_revokes(self, targets: set[str]) -> dict[str, Event]:
+        con = self.loaded.con
+        if not targets:
+            return {}
+        rows = con.execute("SELECT target, max(last_revoke) FROM fold WHERE last_revoke IS NOT NULL "
+                           "AND target IN (SELECT unnest(?::VARCHAR[])) GROUP BY target",
+                           [sorted(targets)]).fetchall()
+        found = by_ord(con, [o for _, o in rows])
+        return {target: found[o] for target, o in rows}
+
+    def _key_tables(self, view: View) -> None:
+        """The key registry as a table (validity windows), and the (key, target) pairs out of scope."""
+        if self._keys_ready:
+            return
+        from keytrail.checks.unexplained_key_not_valid import valid_window
+        from keytrail.checks.unexplained_key_out_of_scope import Scopes
+
+        con = self.loaded.con
+        con.execute("CREATE OR REPLACE TEMP TABLE keys (id VARCHAR, holder VARCHAR, valid_from BIGINT, "
+                    "valid_to BIGINT)")
+        rows = [(k.id, k.holder, *valid_window(k)) for k in view.keys.values()]
+        if rows:
+            con.db.executemany("INSERT INTO keys VALUES (?, ?, ?, ?)", rows)
+        pairs = con.execute(f"SELECT DISTINCT key, target FROM ev WHERE ({condition('changes')}) "
+                            "AND target IS NOT NULL AND key IN (SELECT id FROM keys)",
+                            self._params()).fetchall()
+        outside = Scopes(view.keys).outside
+        con.execute("CREATE OR REPLACE TEMP TABLE scope_miss (pair_key VARCHAR, pair_target VARCHAR)")
+        missed = [pair for pair in pairs if outside(*pair)]
+        if missed:
+            con.db.executemany("INSERT INTO scope_miss VALUES (?, ?)", missed)
+        self._keys_ready = True
+
+
+class LazyEnded(Mapping[GrantKey, Event]):
+    """``State.ended`` (the latest revoke of each entitlement) without building every revoke:
+    a lookup asks the fold for one entitlement; walking them all builds them all, once."""
+
+    def __init__(self, con: Connection) -> None:
+        self._con = con
+        self._all: dict[GrantKey, Event] | None = None
+
+    def _every(self) -> dict[GrantKey, Event]:
+        if self._all is None:
+            ords = [row[0] for row in self._con.execute(sql("ended")).fetchall()]
+            found = by_ord(self._con, ords)
+            self._all = {}
+            for o in ords:
+                event = found[o]
+                self._all[(event.subject, event.target, event.resource)] = event  # type: ignore[index]
+        return self._all
+
+    def get(self, key: GrantKey, default: Any = None) -> Any:
+        if self._all is None:
+            row = self._con.execute("SELECT last_revoke FROM fold WHERE subject = ? AND target = ? "
+                                    "AND resource = ? AND last_revoke IS NOT NULL", list(key)).fetchone()
+            return by_ord(self._con, [row[0]])[row[0]] if row else default
+        return self._all.get(key, default)
+
+    def __getitem__(self, key: GrantKey) -> Event:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found  # type: ignore[no-any-return]
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[GrantKey]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())
+
+
+def replay(loaded: Loaded, as_of: int, since: int | None) -> ColumnarState:
+    """The state as of ``as_of`` (window after ``since``), as :func:`keytrail.replay.replay` gives it."""
+    con = loaded.con
+    params = {"as_of": as_of}
+    upto = con.execute("SELECT count(*) FILTER (WHERE time <= $as_of), "
+                       "count(*) FILTER (WHERE time <= $since) FROM ev",
+                       {"as_of": as_of, "since": since if since is not None else -(1 << 62)}).fetchone()
+    everything = LazyEvents(con, "time <= $as_of", params, upto[0])
+    start = 0 if since is None else min(upto[1], upto[0])
+    state = ColumnarState(as_of, since, everything, start)
+    state.loaded = loaded
+    con.execute(sql("fold"), params)
+    active = con.execute(sql("active"), params).fetchall()
+    anomalies = [row[0] for row in con.execute(sql("anomalies"), params).fetchall()]
+    wanted = [row[0] for row in active] + [row[2] for row in active if row[2] is not None]
+    found = by_ord(con, wanted + anomalies)
+    for last_grant, since_time, certified in active:
+        event = found[last_grant]
+        grant = Grant(event.subject, event.target, event.resource, event, since_time)  # type: ignore[arg-type]
+        if certified is not None:
+            grant.certified = found[certified]
+        state.grants[(grant.subject, grant.target, grant.resource)] = grant
+    state.ended = LazyEnded(con)  # type: ignore[assignment]
+    for o in sorted(anomalies):
+        event = found[o]
+        state.anomalies.append((event, revoke_note(event) if event.action == "revoke" else certify_note(event)))
+    lifecycle, _ = fetch(con, "time <= $as_of AND action IN ('join', 'move', 'leave', 'define', 'retire')",
+                         params)
+    for event in lifecycle:
+        _lifecycle(state, event)
+    if len(loaded.files) > 1:
+        tied, _ = fetch(con, "ord IN (" + sql("ties").rstrip().rstrip(";") + ")", params)
+        add_ties(state, tied, loaded.files)
+    return state

@@ -1,0 +1,2 @@
+-- Changes with no key, or an empty one.
+(key IS NULL OR key = '')

@@ -1,0 +1,8 @@
+-- Selected events, one JSON array per row, in replay order: fetched a batch at a time
+-- and parsed by orjson (much faster than DuckDB's row tuples, and bounded in memory);
+-- {where} is a fixed condition from core/sql, never input.
+SELECT json_array(id, time, action, subject, target, resource, actor, key, approver,
+                  ticket, reason, expires, file, line, attributes, owner, source, ord::VARCHAR)
+FROM ev
+WHERE {where}
+ORDER BY ord;

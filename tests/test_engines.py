@@ -1,0 +1,361 @@
+"""The two engines agree: ``--engine python`` and ``--engine columnar`` give the same bytes.
+
+The columnar core (keytrail.core) reads and replays a large history in DuckDB and
+hands the checks only the rows they flag; the Python path is the definition. These
+tests hold the two to the same output in every format: on every check's case file,
+on the example organisation (with its hash chain removed, so that the columnar path
+really runs), and on a generated organisation; and hold a bad line in a columnar run
+to the exact message of the Python path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keytrail.cli import main
+from tests.conftest import AS_OF, REPO, write_project
+
+pytest.importorskip("duckdb")
+
+FORMATS = ("json", "text", "markdown", "html", "sarif", "junit", "csv", "github")
+CASES = REPO / "tests" / "checks" / "cases"
+
+
+@pytest.fixture
+def columnar_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records, for each columnar load, whether the typed read took the history (True) or
+    handed it to the exact path (False)."""
+    from keytrail.core import load
+
+    seen: list[bool] = []
+    original = load.load_history
+
+    def spy(*args: Any) -> Any:
+        result = original(*args)
+        seen.append(result is not None)
+        return result
+
+    monkeypatch.setattr(load, "load_history", spy)
+    return seen
+
+
+def outputs(root: Path, engine: str, out: Path, *extra: str) -> tuple[int, dict[str, bytes]]:
+    """Run ``check`` once with every format; the exit code and each format's bytes."""
+    out.mkdir(parents=True, exist_ok=True)
+    argv = ["check", str(root), "--engine", engine, *extra]
+    for fmt in FORMATS:
+        argv += ["--format", fmt, "--output", str(out / f"{engine}.{fmt}")]
+    code = main(argv)
+    return code, {fmt: (out / f"{engine}.{fmt}").read_bytes() for fmt in FORMATS}
+
+
+def assert_same(root: Path, tmp: Path, *extra: str) -> None:
+    code_py, py = outputs(root, "python", tmp, *extra)
+    code_col, col = outputs(root, "columnar", tmp, *extra)
+    assert code_py == code_col
+    for fmt in FORMATS:
+        if py[fmt] != col[fmt]:
+            a, b = py[fmt].decode().splitlines(), col[fmt].decode().splitlines()
+            first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+            pytest.fail(f"{root.name}: {fmt} differs at line {first + 1}:\n  python:   "
+                        f"{a[first] if first < len(a) else '<end>'}\n  columnar: "
+                        f"{b[first] if first < len(b) else '<end>'}")
+
+
+def _cases() -> list[tuple[str, dict[str, Any]]]:
+    from keytrail.yamlload import load_yaml
+
+    found = []
+    for path in sorted(CASES.glob("*.yaml")):
+        doc, _ = load_yaml(path.read_text(), path.name)
+        found += [(doc["check"], case) for case in doc["cases"]]
+    return found
+
+
+def test_every_check_case_gives_the_same_bytes_under_both_engines(tmp_path: Path,
+                                                                  columnar_reads: list[bool]) -> None:
+    failures = []
+    cases = _cases()
+    for n, (check_id, case) in enumerate(cases):
+        as_of = str(case.get("as_of", AS_OF))
+        policies = case.get("policies") or [{
+            "apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "case"},
+            "rules": [{"id": "case", "use": check_id, **({"with": case["params"]} if case.get("params") else {})}]}]
+        root = write_project(tmp_path / f"c{n}", directory=case.get("directory"), keys=case.get("keys"),
+                             events=case.get("events"), history_text=case.get("history"),
+                             snapshot=case.get("snapshot"), policies=policies,
+                             snapshot_time=str(case.get("snapshot_time", as_of)))
+        extra = ["--as-of", as_of, "--fail-on", "critical"]
+        if case.get("since"):
+            extra += ["--since", str(case["since"])]
+        try:
+            assert_same(root, tmp_path / f"o{n}", *extra)
+        except BaseException as exc:  # collect every case, then fail once with all of them
+            if not isinstance(exc, (AssertionError, pytest.fail.Exception)):
+                raise
+            failures.append(f"{check_id}: {case['name']}: {exc}")
+    assert not failures, "\n".join(failures)
+    # The comparison means something only if the typed read took most histories.
+    assert sum(columnar_reads) >= 0.8 * len(cases), (sum(columnar_reads), len(cases))
+
+
+def _unchained_acme(tmp_path: Path) -> Path:
+    """examples/acme with every `prev` hash removed: a history the typed read takes whole
+    (a chained file goes to the exact path, which hashes every line)."""
+    root = tmp_path / "acme"
+    shutil.copytree(REPO / "examples" / "acme", root)
+    for path in (root / "history").glob("*.jsonl"):
+        lines = []
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            event.pop("prev", None)
+            lines.append(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+        path.write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_example_organisation_gives_the_same_bytes_under_both_engines(tmp_path: Path,
+                                                                      columnar_reads: list[bool]) -> None:
+    assert_same(REPO / "examples" / "acme", tmp_path / "chained", "--as-of", AS_OF)
+    assert columnar_reads == [False]  # its chained file goes to the exact path
+    assert_same(_unchained_acme(tmp_path), tmp_path / "plain", "--as-of", AS_OF)
+    assert_same(_unchained_acme(tmp_path / "w"), tmp_path / "window", "--as-of", AS_OF,
+                "--since", "2026-07-01T00:00:00Z")
+    assert columnar_reads == [False, True, True]
+
+
+def test_generated_organisation_gives_the_same_bytes_under_both_engines(
+        tmp_path: Path, columnar_reads: list[bool]) -> None:
+    from keytrail.core import rows
+
+    org = tmp_path / "S"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "generate.py"), "--size", "S",
+                    "--seed", "7", "--out", str(org)], check=True, capture_output=True)
+    before = rows.FULL_READS[0]
+    assert_same(org, tmp_path / "out", "--as-of", AS_OF)
+    assert columnar_reads == [True]
+    # No check walked every event: only flagged rows and active grants became objects.
+    assert rows.FULL_READS[0] == before
+
+
+def _large_history(root: Path, bad: str | None, at: int) -> None:
+    events = []
+    for n in range(1, 2001):
+        events.append(json.dumps({"id": f"ev-{n:05d}", "time": f"2026-03-01T10:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                                  "action": "grant", "subject": f"user:u{n % 50}", "target": "role:r",
+                                  "actor": "svc:bot", "key": "pk-1"}, separators=(",", ":")))
+    if bad is not None:
+        events[at - 1] = bad
+    write_project(root, directory={"principals": [{"id": "svc:bot", "owner": "user:u1"}],
+                                   "roles": [{"id": "role:r", "owner": "user:u1"}]},
+                  keys=[{"id": "pk-1", "holder": "svc:bot", "scope": ["role:*"]}],
+                  history_text="\n".join(events) + "\n",
+                  policies=[{"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+                             "rules": [{"id": "mk", "use": "unexplained.missing-key"}]}])
+
+
+@pytest.mark.parametrize("bad", [
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r",}',
+    '{"id":17,"time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r"}',
+    '{"id":"ev-bad","time":"2026-03-01 10:00:00","action":"grant","subject":"user:x","target":"role:r"}',
+    '{"id":"ev-bad","time":"2026-02-30T10:00:00Z","action":"grant","subject":"user:x","target":"role:r"}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","key":"a","key":"b"}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x\\u200b","target":"role:r"}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grnt","subject":"user:x","target":"role:r"}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","resource":null}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":1, }}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":NaN}}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","ticket":5}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","source":{"id":"a","id":"b"}}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","source":"okta"}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"' + "x" * (1 << 20) + '"}',
+], ids=["json", "id-number", "no-zone", "no-such-day", "repeated-key", "invisible", "action", "null",
+        "trailing-comma", "nan", "ticket-number", "source-repeated-key", "source-not-object", "long-line"])
+def test_a_bad_line_in_a_columnar_run_is_reported_exactly_as_by_the_python_path(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str, columnar_reads: list[bool]) -> None:
+    root = tmp_path / "org"
+    _large_history(root, bad, at=1234)
+    messages = {}
+    for engine in ("python", "columnar"):
+        code = main(["check", str(root), "--engine", engine, "--as-of", AS_OF])
+        captured = capsys.readouterr()
+        messages[engine] = (code, captured.out, captured.err)
+    assert messages["columnar"] == messages["python"]
+    assert messages["python"][0] == 2
+    assert "history/h.jsonl:1234" in messages["python"][2]
+    assert columnar_reads == [False]
+
+
+def test_a_near_miss_line_is_read_by_the_typed_read(tmp_path: Path, columnar_reads: list[bool]) -> None:
+    """Values the typed read must take as they are: non-ASCII ids, spaces inside tokens,
+    attributes, json.dumps spacing; and the run gives the same bytes as the Python path."""
+    root = tmp_path / "org"
+    _large_history(root, json.dumps({"id": "ev-é", "time": "2026-03-01T10:00:00Z", "action": "join",
+                                     "subject": "user:zoë", "attributes": {"dept": "pay", "level": 3},
+                                     "ticket": "CHG 12", "reason": 'said "x": y'.replace('"', "'")},
+                                    ensure_ascii=False), at=5)
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+    assert columnar_reads == [True]
+
+
+@pytest.mark.parametrize("line", [
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":1234567890123456789012}}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":1e2,"b":1.50,"c":null,"d":true}}',
+    '{"id": "ev-x", "time": "2026-03-01T10:00:00Z", "action": "grant", "subject": "user:x", "target": "role:r"}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"see https://x.example/a"}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"a \\":\\" b"}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"define","target":"role:q","owner":"user:x","key":""}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r",'
+    '"source":{"format":"okta","file":"okta/2026.json","line":17,"id":"abc","time_assumed":true}}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r",'
+    '"source":{"format":"okta","nested":{"a":1}}}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r",'
+    '"source":{"id":12345678901234567890123}}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":"b"},'
+    '"source":{"format":"workday"}}',
+], ids=["huge-number", "numbers", "spaced", "url", "colon-in-text", "owner", "source", "nested-source",
+        "huge-source", "attributes-and-source"])
+def test_odd_but_valid_lines_give_the_same_bytes(tmp_path: Path, line: str) -> None:
+    root = tmp_path / "org"
+    _large_history(root, line, at=99)
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+
+
+def test_an_imported_history_with_source_is_read_by_the_typed_read(tmp_path: Path,
+                                                                    columnar_reads: list[bool]) -> None:
+    root = tmp_path / "org"
+    _large_history(root, '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x",'
+                         '"target":"role:r","source":{"format":"okta","file":"a.json","line":3}}', at=42)
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+    assert columnar_reads == [True]
+
+
+def test_unknown_fields_send_the_history_to_the_exact_path_where_they_are_kept(
+        tmp_path: Path, columnar_reads: list[bool]) -> None:
+    root = tmp_path / "org"
+    _large_history(root, '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x",'
+                         '"target":"role:r","x_request":"r-81"}', at=7)
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+    assert columnar_reads == [False]
+
+
+def test_the_example_project_never_imports_duckdb() -> None:
+    code = ("import sys; from keytrail.cli import main; "
+            f"rc = main(['check', {str(REPO / 'examples' / 'acme')!r}, '--output', '/dev/null']); "
+            "print('duckdb' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_auto_takes_the_columnar_engine_above_the_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            columnar_reads: list[bool]) -> None:
+    import keytrail.core
+
+    root = tmp_path / "org"
+    _large_history(root, None, 1)
+    assert main(["check", str(root), "--as-of", AS_OF, "--output", str(tmp_path / "a")]) in (0, 1)
+    assert columnar_reads == []
+    monkeypatch.setattr(keytrail.core, "THRESHOLD_BYTES", 1000)
+    assert main(["check", str(root), "--as-of", AS_OF, "--output", str(tmp_path / "b")]) in (0, 1)
+    assert columnar_reads == [True]
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--memory-limit", "lots"], "--memory-limit: 'lots' is not a size such as 4GB"),
+    (["--memory-limit", "1MB"], "--memory-limit: '1MB' is too small (at least 64MB)"),
+    (["--memory-limit", "1GB", "--engine", "python"], "--memory-limit bounds the columnar engine"),
+])
+def test_bad_engine_options_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             argv: list[str], message: str) -> None:
+    root = tmp_path / "org"
+    _large_history(root, None, 1)
+    assert main(["check", str(root), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_memory_limit_runs_and_gives_the_same_bytes(tmp_path: Path, columnar_reads: list[bool]) -> None:
+    root = tmp_path / "org"
+    _large_history(root, None, 1)
+    _, python = outputs(root, "python", tmp_path / "a", "--as-of", AS_OF)
+    _, bounded = outputs(root, "columnar", tmp_path / "b", "--as-of", AS_OF, "--memory-limit", "256MB")
+    assert python == bounded
+    assert columnar_reads == [True]
+
+
+def test_columnar_without_duckdb_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import keytrail.core
+
+    root = tmp_path / "org"
+    _large_history(root, None, 1)
+    monkeypatch.setattr(keytrail.core, "available", lambda: False)
+    assert main(["check", str(root), "--engine", "columnar"]) == 2
+    assert "--engine columnar needs DuckDB, which is not installed" in capsys.readouterr().err
+    monkeypatch.setattr(keytrail.core, "THRESHOLD_BYTES", 1000)
+    assert main(["check", str(root)]) == 2  # auto on a large history: never silently the slow path
+    assert "pass --engine python to read it without" in capsys.readouterr().err
+    monkeypatch.setattr(keytrail.core, "THRESHOLD_BYTES", 1 << 30)
+    assert main(["check", str(root), "--output", str(tmp_path / "x")]) in (0, 1)  # small: no DuckDB needed
+
+
+def test_the_spill_folder_is_private_and_removed(tmp_path: Path) -> None:
+    from keytrail.core import EngineOptions
+    from keytrail.core.connect import Connection
+
+    con = Connection(EngineOptions("columnar", 128 << 20))
+    spill = Path(con.spill)
+    assert spill.is_dir() and spill.name.startswith("keytrail-spill-")
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(spill)
+    con.close()
+    assert not spill.exists()
+
+
+def test_duckdb_reads_only_the_history_and_writes_only_its_spill_folder(tmp_path: Path) -> None:
+    from keytrail.core import EngineOptions
+    from keytrail.core.connect import Connection
+
+    history = tmp_path / "it's.jsonl"
+    history.write_text('{"id":"a"}\n')
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    con = Connection(EngineOptions("columnar"), [history])
+    assert con.execute("SELECT count(*) FROM read_json(?, format = 'newline_delimited')",
+                       [[str(history)]]).fetchone()[0] == 1
+    for statement in (f"SELECT * FROM read_csv('{secret}')", f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'",
+                      "SET enable_external_access = true", "INSTALL httpfs"):
+        with pytest.raises(con.error):
+            con.execute(statement)
+    assert not (tmp_path / "out.csv").exists()
+    con.close()
+
+
+def test_sql_files_are_where_the_core_reads_them() -> None:
+    from keytrail.core.replay import NARROWED
+
+    folder = REPO / "src" / "keytrail" / "core" / "sql"
+    assert {p.stem for p in (folder / "checks").glob("*.sql")} == NARROWED
+
+
+def test_duckdb_running_out_of_memory_is_an_error_not_a_traceback() -> None:
+    from keytrail.core import EngineOptions
+    from keytrail.core.connect import Connection, engine_errors
+    from keytrail.errors import KeytrailError
+
+    con = Connection(EngineOptions("columnar", 64 << 20))
+    with pytest.raises(KeytrailError) as caught, engine_errors(con):
+        # One text of 5M x 33 bytes cannot be spilled: more than the 64 MB limit.
+        con.execute("SELECT string_agg(md5(range::VARCHAR), ',') FROM range(5000000)").fetchone()
+    assert str(caught.value).startswith("the columnar engine stopped: Out of Memory Error")
+    assert "raise --memory-limit" in str(caught.value) and con.spill in str(caught.value)
+    with engine_errors(con):  # a query within the limit still runs
+        assert con.execute("SELECT count(*) FROM range(1000)").fetchone()[0] == 1000
+    con.close()
