@@ -141,8 +141,10 @@ def test_generated_organisation_gives_the_same_bytes_under_both_engines(
     before = rows.FULL_READS[0]
     assert_same(org, tmp_path / "out", "--as-of", AS_OF)
     assert columnar_reads == [True]
-    # No check walked every event: only flagged rows and active grants became objects.
-    assert rows.FULL_READS[0] == before
+    # Only flagged rows and active grants became objects, but for one walk over the events:
+    # the key hygiene checks' table of each key's uses (checks/_keys.py `uses`, not yet a query
+    # of the core; docs/design/columnar-core.md, "What is left"). Once, shared by those checks.
+    assert rows.FULL_READS[0] - before == 1
 
 
 def _large_history(root: Path, bad: str | None, at: int) -> None:

@@ -30,7 +30,8 @@ class _OneChange:
         self.where = where
         self.memo: dict[Any, Any] = {}
 
-    def changes(self) -> list[Event]:
+    def changes(self, check: str | None = None) -> list[Event]:
+        """The one proposed change, whichever check asks (as :meth:`keytrail.view.View.changes`)."""
         return [self.event] if self.event.action in CHANGE_ACTIONS else []
 
     def location(self, event: Event | None) -> Location | None:
