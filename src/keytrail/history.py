@@ -496,13 +496,10 @@ def parse_line(raw: bytes, display: str, line: int) -> tuple[Event | None, list[
     return _parse_event(raw, interner, 0, line, display)
 
 
-def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
-    """Read a snapshot JSONL file; raise :class:`InputError` listing every problem."""
-    from keytrail.schemas import validate
-
-    interner = _Interner()
-    entries: list[SnapshotEntry] = []
-    problems: list[Problem] = []
+def json_lines(path: Path, display: str, problems: list[Problem]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) of each non-blank line of a JSON-lines file that is at most
+    MAX_LINE_BYTES long, parses, and writes no key twice; every other line adds its located
+    problem to ``problems`` (the snapshot and usage readers; history has its own fast path)."""
     for line, raw in iter_lines(path, display):
         if len(raw) > MAX_LINE_BYTES:
             problems.append(Problem(display, line, 0, "", f"line is {len(raw):,} bytes long; "
@@ -518,6 +515,18 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
             if repeated:
                 problems.extend(repeated)
                 continue
+        yield line, obj
+
+
+def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
+    """Read a snapshot JSONL file; raise :class:`InputError` listing every problem."""
+    from keytrail.schemas import validate
+
+    interner = _Interner()
+    entries: list[SnapshotEntry] = []
+    problems: list[Problem] = []
+    for line, obj in json_lines(path, display, problems):
+        if type(obj) is dict:
             subject = interner.check("subject", obj.get("subject"))
             target = interner.check("target", obj.get("target"))
             resource = interner.check("resource", obj.get("resource", ""))
@@ -542,4 +551,4 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
 
 
 __all__ = ["ACTIONS", "ChainBreak", "History", "load_history", "load_snapshot", "line_hash",
-           "iter_lines", "parse_line"]
+           "iter_lines", "json_lines", "parse_line"]

@@ -19,8 +19,6 @@ from keytrail.errors import InputError, Problem, cap_problems
 from keytrail.timeutil import TimeFormatError, format_time, parse_time
 
 _FIELDS = frozenset({"subject", "target", "resource", "service", "targets", "last_used", "source", "collected_at"})
-#: Longest accepted line (as for history): a longer one is an error, not a memory spike.
-MAX_LINE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +59,7 @@ def load_usage(paths: Sequence[Path], displays: Sequence[str]) -> list[UsageReco
 
 
 def _read(path: Path, display: str, problems: list[Problem]) -> list[UsageRecord]:
-    import orjson
-
-    from keytrail.history import _duplicate_keys, _json_problem, iter_lines
+    from keytrail.history import json_lines
     from keytrail.schemas import fast_validator, validate
     from keytrail.yamlload import Locator
 
@@ -71,21 +67,7 @@ def _read(path: Path, display: str, problems: list[Problem]) -> list[UsageRecord
 
     out: list[UsageRecord] = []
     times: dict[str, int] = {}  # collection times repeat on every line of an export: parse each once
-    for line, raw in iter_lines(path, display):
-        if len(raw) > MAX_LINE_BYTES:
-            problems.append(Problem(display, line, 0, "", f"line is {len(raw):,} bytes long; "
-                                    f"at most {MAX_LINE_BYTES:,} allowed"))
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            problems.append(_json_problem(display, line, exc, raw))
-            continue
-        if isinstance(obj, dict):
-            repeated = _duplicate_keys(raw, obj, display, line)
-            if repeated:
-                problems.extend(repeated)
-                continue
+    for line, obj in json_lines(path, display, problems):
         # The compiled validator vouches for a good line; only a bad one pays for located messages.
         found = [] if fast is not None and fast.is_valid(obj) else \
             validate(obj, "usage", Locator(display, {(): (line, 0)}))
