@@ -109,6 +109,25 @@ def test_credential_report_bad_row_is_located(tmp_path: Path, capsys: pytest.Cap
     assert code == 2 and "short.csv:3: CSV line 3: 2 fields, the header has 22" in err
 
 
+def test_credential_report_malformed_csv_is_an_error_not_a_traceback(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A lone carriage return inside an unquoted field made Python's csv reader raise, and the
+    import crashed with a traceback; it is a located error now, and nothing is written."""
+    text = (FIXTURES / "aws-credential-report" / "credential-report.csv").read_bytes()
+    at = text.index(b"arn:aws:iam::") + 5
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(text[:at] + b"\r" + text[at:])
+    out = tmp_path / "u.jsonl"
+    code, _, err = run_import(capsys, "aws-credential-report", [bad], out, "--assume-time", COLLECTED)
+    assert code == 2 and not out.exists() and "Traceback" not in err
+    assert "bad.csv:1: not a well-formed CSV (CSV line 2): new-line character seen in unquoted field" in err
+    # near miss: CRLF line ends, as a Windows tool may save the report, are no problem
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(text.replace(b"\n", b"\r\n"))
+    code, _, err = run_import(capsys, "aws-credential-report", [crlf], tmp_path / "ok.jsonl", "--assume-time", COLLECTED)
+    assert code == 0, err
+
+
 # -- aws-access-advisor ------------------------------------------------------------------
 
 @needs_data

@@ -91,7 +91,12 @@ def _response(record: Record, ctx: Context) -> Iterator[dict[str, Any]]:
 
 def _csv(text: str, record: Record, when: str | None, ctx: Context) -> Iterator[dict[str, Any]]:
     """The rows of a report; ``record`` is the raw CSV file (``data`` None) or the JSON response."""
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a line break inside an unquoted field, a NUL: malformed, not a crash
+        ctx.problem(record, f"not a well-formed CSV (CSV line {reader.line_num}): {exc}")
+        return
     if not rows or "user" not in rows[0] or "arn" not in rows[0]:
         ctx.problem(record, "not a credential report: the CSV has no user and arn columns")
         return
