@@ -147,8 +147,9 @@ def build(root: Path, p: str) -> Path:
 
 def outputs(root: Path, p: str) -> Iterator[tuple[str, str]]:
     """Every output keytrail writes from the project: (name, text)."""
-    from keytrail import impact, lint, review, review_pack
+    from keytrail import impact, lint, review
     from keytrail.explain import explain, explain_holders
+    from keytrail.review import pack as review_pack
 
     project = pipeline.load(root)
     period = review.parse_period("2026-Q3")
@@ -179,7 +180,9 @@ def outputs(root: Path, p: str) -> Iterator[tuple[str, str]]:
 def _finding_pages(project: Any, state: Any, graph: Any, report: Any, period: Any) -> dict[str, Any]:
     """The pack's findings pages, as a large organisation's pack has them: every grant row cut
     from index.html and none detailed there, so that every finding is on a page."""
-    from keytrail import review, review_findings, review_pack
+    from keytrail import review
+    from keytrail.review import findings as review_findings
+    from keytrail.review import pack as review_pack
 
     saved = review_findings.INDEX_SHOWN, review_pack.rows_per_reviewer
     review_findings.INDEX_SHOWN, review_pack.rows_per_reviewer = 0, lambda sections: 0

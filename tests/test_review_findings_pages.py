@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from keytrail import review_findings
 from keytrail.cli import main
+from keytrail.review import findings as review_findings
 from tests.conftest import REPO
 
 ACME = REPO / "examples" / "acme"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from keytrail.model import Key
-from keytrail.review_keys import KEY_COLUMNS, owner_of, status, valid_in
+from keytrail.review.keys import KEY_COLUMNS, owner_of, status, valid_in
 from keytrail.timeutil import parse_time
 from tests.test_review import ACME, decide, review, rows_of, run, write_rows
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from keytrail import review_pack
 from keytrail.cli import main
 from keytrail.review import UNASSIGNED_REASONS, WORKSHEET_COLUMNS
+from keytrail.review import pack as review_pack
 from tests.conftest import REPO
 
 ACME = REPO / "examples" / "acme"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from keytrail import review_pack
 from keytrail.cli import main
+from keytrail.review import pack as review_pack
 from tests.conftest import REPO
 from tests.test_html import _browser, _page_errors, _run_browser
 
@@ -77,7 +77,7 @@ document.body.appendChild(p);
 
 def test_a_findings_page_shows_its_links_and_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from keytrail import review_findings
+    from keytrail.review import findings as review_findings
     monkeypatch.setattr(review_findings, "INDEX_SHOWN", 3)
     monkeypatch.setattr(review_findings, "PER_PAGE", 4)
     assert main(["review", str(ACME), "--period", "2026-Q3", "--out", str(tmp_path / "pack")]) == 0, \
@@ -166,7 +166,7 @@ def test_the_print_view_expands_sections_and_repeats_header_rows(acme_pack: Path
 def test_findings_pages_are_told_before_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     # A reviewer reads the intro, not a note after the list: the findings pages are told up front.
-    from keytrail import review_findings
+    from keytrail.review import findings as review_findings
     monkeypatch.setattr(review_findings, "INDEX_SHOWN", 3)
     assert main(["review", str(ACME), "--period", "2026-Q3", "--out", str(tmp_path / "pack")]) == 0, \
         capsys.readouterr().err

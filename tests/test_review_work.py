@@ -251,9 +251,9 @@ def test_a_planted_link_at_the_temporary_pack_name_is_not_followed(tmp_path: Pat
 
 def test_cells_in_decision_errors_are_printed_inert(pack: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from keytrail.decisions import read_worksheets
     from keytrail.errors import InputError
     from keytrail.review import grant_id
+    from keytrail.review.decisions import read_worksheets
 
     rows = rows_of(pack / SHEET)
     weird = "user:x\x1b[2J"

@@ -249,8 +249,8 @@ def test_a_previous_findings_file_without_a_pack_is_not_compared(sealed: Sealed,
 
 
 def test_a_file_changed_while_the_review_read_it_is_refused(tmp_path: Path) -> None:
-    from keytrail.attest import check_unchanged, stat_inputs
     from keytrail.errors import UsageError
+    from keytrail.review.attest import check_unchanged, stat_inputs
 
     a = tmp_path / "a.jsonl"
     a.write_text("one\n")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from keytrail.cli import main
-from keytrail.key_decisions import proposal_text
+from keytrail.review.key_decisions import proposal_text
 from tests.keys.conftest import KEYS_YAML
 
 

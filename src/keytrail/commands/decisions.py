@@ -46,9 +46,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from keytrail import decisions, pipeline
-    from keytrail.attest import refuse_unverified
-    from keytrail.worksheets import read_manifest
+    from keytrail import pipeline
+    from keytrail.review import decisions
+    from keytrail.review.attest import refuse_unverified
+    from keytrail.review.worksheets import read_manifest
 
     time = time_arg(args.time, "--time")
     out = Path(args.out)
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 def _key_proposal(outcome: Any, project: Any, out: Path, time: int) -> tuple[Path, str] | None:
     """The key registry proposal (path, text) when a key owner decided ``revoke``, else None;
     checked (keys still registered, file new) before anything is written."""
-    from keytrail import key_decisions
+    from keytrail.review import key_decisions
     from keytrail.timeutil import format_time
 
     key_decisions.check_registry(outcome.keys, project.keys)
@@ -107,7 +108,7 @@ def _key_proposal(outcome: Any, project: Any, out: Path, time: int) -> tuple[Pat
 
 def _pack(given: str | None, sheets: list[Path]) -> Path:
     """The review pack whose manifest says who reviews each grant."""
-    from keytrail.worksheets import find_pack
+    from keytrail.review.worksheets import find_pack
 
     if given:
         return Path(given)

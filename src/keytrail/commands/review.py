@@ -57,9 +57,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from keytrail import pipeline, progress, review, review_pack
-    from keytrail.attest import attest, check_unchanged, compare_previous, stat_inputs
+    from keytrail import pipeline, progress, review
     from keytrail.project import load_config
+    from keytrail.review import pack as review_pack
+    from keytrail.review.attest import attest, check_unchanged, compare_previous, stat_inputs
     from keytrail.timeutil import format_time
 
     period = review.parse_period(args.period)

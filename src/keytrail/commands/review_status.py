@@ -37,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from keytrail import pack_status
+    from keytrail.review import status as pack_status
 
     project = None
     if args.dir is not None:

@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from keytrail import pack_verify
+    from keytrail.review import verify as pack_verify
 
     items = pack_verify.verify(Path(args.pack), Path(args.dir), args.allow_outside)
     if args.format == "json":

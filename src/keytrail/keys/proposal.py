@@ -1,7 +1,7 @@
 """Applying a review's key proposal: ``keytrail key revoke --proposal FILE.keys-proposal.yaml``.
 
 ``keytrail decisions`` turns the ``revoke`` rows of key owners' worksheets into a
-proposal (:mod:`keytrail.key_decisions`): for each key, the ``revoked_at`` the
+proposal (:mod:`keytrail.review.key_decisions`): for each key, the ``revoked_at`` the
 review decided, who decided, why and the worksheet row. Applying it sets each
 key's ``revoked_at`` and records the decision in its notes, all or nothing. A
 key whose ``revoked_at`` already is the proposed time was applied before and is

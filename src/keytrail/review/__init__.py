@@ -1,5 +1,12 @@
 """``keytrail review``: the quarterly access review pack.
 
+This package is the review job, one module a piece: this module builds the review's data
+(periods, reviewers, rows); ``rows``, ``keys``, ``findings``, ``evidence`` and ``people``
+shape it for the page; ``pack`` renders and writes the pack; ``worksheets`` reads and writes
+the CSV worksheets; ``decisions`` and ``key_decisions`` turn filled worksheets back into
+history and registry proposals; ``attest`` records what the review read; ``status`` and
+``verify`` answer ``keytrail review status|verify``.
+
 One folder per review, rendered from the same data as every other format:
 
 - ``index.html`` — self-contained (inline CSS, no script, nothing fetched):
@@ -14,7 +21,7 @@ One folder per review, rendered from the same data as every other format:
   grant, so that the next review can tell which grants were added and removed.
 - ``summary.md`` — a short Markdown summary.
 - ``findings/findings-NNNN.html`` — when more findings are on no grant row than
-  the page details, every one of them, :data:`keytrail.review_findings.PER_PAGE`
+  the page details, every one of them, :data:`keytrail.review.findings.PER_PAGE`
   a page (see that module).
 
 Decisions, documented in docs/formats.md:
@@ -200,13 +207,13 @@ class Review:
     rows: list[Row]
     reviewers: dict[str | None, list[Row]]          # sorted; None (no reviewer) last
     previous: dict[str, Any] | None = None
-    #: What the review read and whether the history verifies (a keytrail.attest.Attestation).
+    #: What the review read and whether the history verifies (a keytrail.review.attest.Attestation).
     attestation: Any = None
-    #: Who each id is (a keytrail.people.People over the directory and the replayed view).
+    #: Who each id is (a keytrail.review.people.People over the directory and the replayed view).
     people: Any = None
     #: The command line that wrote the pack, as given (recorded in pack.json's ``evidence``).
     command: list[str] | None = None
-    #: The keys valid in the period by owner (keytrail.review_keys.build; None: unowned, last).
+    #: The keys valid in the period by owner (keytrail.review.keys.build; None: unowned, last).
     keys: dict[str | None, Any] = field(default_factory=dict)
 
 
@@ -244,8 +251,8 @@ def build(project: Project, state: State, graph: AccessGraph, report: Report, pe
     reviewers: dict[str | None, list[Row]] = {r: grouped[r] for r in order}
     if None in grouped:
         reviewers[None] = grouped[None]
-    from keytrail import review_keys
-    from keytrail.people import People
+    from keytrail.review import keys as review_keys
+    from keytrail.review.people import People
 
     return Review(project, report, period, mode, rows, reviewers, previous,
                   people=People(directory, view),

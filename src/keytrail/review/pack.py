@@ -15,11 +15,9 @@ from typing import Any
 
 import orjson
 
-from keytrail import review_findings, review_keys
 from keytrail.engine import Report
 from keytrail.errors import UsageError
 from keytrail.model import CATEGORIES, SEVERITIES
-from keytrail.people import People
 from keytrail.review import (
     CHANGES_SHOWN,
     MIN_ROWS_PER_REVIEWER,
@@ -30,11 +28,14 @@ from keytrail.review import (
     grant_id,
     worksheet_name,
 )
-from keytrail.review_evidence import PACK_FILES, evidence, evidence_words, sha256_text
-from keytrail.review_rows import row_context, worksheet
+from keytrail.review import findings as review_findings
+from keytrail.review import keys as review_keys
+from keytrail.review.evidence import PACK_FILES, evidence, evidence_words, sha256_text
+from keytrail.review.people import People
+from keytrail.review.rows import row_context, worksheet
+from keytrail.review.worksheets import MANIFEST, has_work, manifest_text
 from keytrail.textsafe import json_inert
 from keytrail.timeutil import format_time
-from keytrail.worksheets import MANIFEST, has_work, manifest_text
 
 
 def _counts(report: Report) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def context(review: Review) -> dict[str, Any]:
             "rows": [row_context(r, project, people) for r in shown], "more": more})
     cut = {f.fingerprint: "worksheets/" + worksheet_name(reviewer)
            for reviewer, rows in review.reviewers.items() for r in rows for f in r.findings}
-    from keytrail.review_findings import PER_PAGE, unlisted
+    from keytrail.review.findings import PER_PAGE, unlisted
 
     others = unlisted(review, on_rows, cut, people)
     change = changes(review)
@@ -159,7 +160,7 @@ def _people(review: Review) -> People:
 
 
 def _attest_words(att: Any) -> dict[str, Any]:
-    from keytrail.attest import words
+    from keytrail.review.attest import words
 
     return words(att)
 
@@ -237,7 +238,7 @@ def render_pack(review: Review) -> dict[str, str | Iterable[str]]:
     # What was issued to whom: `keytrail decisions` takes each decision's approver from here.
     attestation = None
     if review.attestation is not None:
-        from keytrail.attest import as_json
+        from keytrail.review.attest import as_json
 
         attestation = as_json(review.attestation)
     pages = sorted(p["file"] for p in ctx["others"]["pages"])

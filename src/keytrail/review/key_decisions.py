@@ -18,9 +18,9 @@ import csv
 from typing import Any
 
 from keytrail.errors import Problem, UsageError
-from keytrail.review_keys import KEY_ROW_PREFIX
+from keytrail.review.keys import KEY_ROW_PREFIX
+from keytrail.review.worksheets import Assignment, dialect, short, table
 from keytrail.textsafe import inline
-from keytrail.worksheets import Assignment, dialect, short, table
 
 #: Columns a key worksheet must have; the others are informative.
 KEY_REQUIRED = ("key_id", "owner", "decision", "comment")
@@ -41,9 +41,9 @@ def is_key_sheet(header_line: str) -> bool:
 
 def read(display: str, text: str, problems: list[Problem],
          assigned: dict[str, Assignment] | None) -> tuple[list[Any], int]:
-    """The decided rows of one key worksheet (as :class:`keytrail.decisions.Decision` with
+    """The decided rows of one key worksheet (as :class:`keytrail.review.decisions.Decision` with
     ``key_id`` set) and how many are undecided; its problems go to ``problems``."""
-    from keytrail.decisions import Decision
+    from keytrail.review.decisions import Decision
 
     out: list[Any] = []
     undecided = 0

@@ -1,7 +1,7 @@
 """One grant row of the review pack: its worksheet cells and what the page prints for it.
 
 The worksheet carries the ids ``keytrail decisions`` keys on, and beside them who
-each person is (name, title, department, manager, status: :mod:`keytrail.people`),
+each person is (name, title, department, manager, status: :mod:`keytrail.review.people`),
 the grant's last change, its last use (usage data: :mod:`keytrail.usage.review`) and,
 for a grant nobody can review, why
 (``unassigned_reason``). Cells are plain text here; the CSV writer guards formulas
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from keytrail.people import People
 from keytrail.project import Project
 from keytrail.review import UNASSIGNED_REASONS, WORKSHEET_COLUMNS, Row, grant_id
+from keytrail.review.people import People
 from keytrail.timeutil import format_time
 from keytrail.usage.review import last_used
 

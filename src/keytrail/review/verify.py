@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from keytrail.errors import InputError, Problem
-from keytrail.worksheets import MANIFEST
+from keytrail.review.worksheets import MANIFEST
 
 #: Verdicts that make the pack not match.
 FAILING = ("differs", "missing", "new", "unrecorded")
@@ -41,9 +41,9 @@ class Item:
 
 def verify(pack: Path, root: Path, allow_outside: list[str] | None = None) -> list[Item]:
     """Every file compared, inputs first, in the pack's order."""
-    from keytrail.attest import sha256_file
-    from keytrail.pack_status import read_pack
     from keytrail.project import display_path, load_config
+    from keytrail.review.attest import sha256_file
+    from keytrail.review.status import read_pack
 
     data = read_pack(pack)
     shown = str(pack / MANIFEST)
@@ -67,9 +67,9 @@ def _pack_files(pack: Path, data: dict[str, Any], shown: str) -> list[Item]:
     """index.html, summary.md, findings.json and the findings pages pack.json records, then any
     findings page in the pack that it does not record. A recorded name must be one of these:
     pack.json is input, and cannot make keytrail open a file elsewhere."""
-    from keytrail.attest import sha256_file
-    from keytrail.review_evidence import PACK_FILES
-    from keytrail.review_findings import FOLDER, PAGE_NAME
+    from keytrail.review.attest import sha256_file
+    from keytrail.review.evidence import PACK_FILES
+    from keytrail.review.findings import FOLDER, PAGE_NAME
 
     evidence = data.get("evidence")
     files = evidence.get("files") if isinstance(evidence, dict) else None
@@ -115,9 +115,9 @@ def _recorded_inputs(data: dict[str, Any], shown: str) -> dict[str, str | None]:
 
 
 def _worksheets(pack: Path, data: dict[str, Any]) -> list[Item]:
-    from keytrail.attest import sha256_file
-    from keytrail.pack_status import worksheet_path
-    from keytrail.worksheets import has_work
+    from keytrail.review.attest import sha256_file
+    from keytrail.review.status import worksheet_path
+    from keytrail.review.worksheets import has_work
 
     out = []
     for n, entry in enumerate(data["worksheets"]):

@@ -127,7 +127,7 @@ def manifest_text(period: str, as_of: str, mode: str,
                   attestation: dict[str, Any] | None = None, evidence: dict[str, Any] | None = None) -> str:
     """``pack.json``: for each worksheet (file, reviewer, grant ids, text as issued) its
     file, reviewer, grants and the SHA-256 of its bytes as issued; then ``attestation``
-    (what the review read: see :mod:`keytrail.attest`) and ``evidence`` (what wrote the pack,
+    (what the review read: see :mod:`keytrail.review.attest`) and ``evidence`` (what wrote the pack,
     its counts and the hashes of its other files), when given."""
     from keytrail import __version__
 

@@ -1,7 +1,7 @@
 """How far the reviewers of a pack have got: ``keytrail review status PACK``.
 
 The worksheets are read exactly as ``keytrail decisions`` reads them
-(:func:`keytrail.decisions.read_worksheet`: BOM, UTF-16, semicolons and tabs,
+(:func:`keytrail.review.decisions.read_worksheet`: BOM, UTF-16, semicolons and tabs,
 the formula guard, the pack's assignments), so a row with a problem here is
 named ``file:line`` with the same message ``decisions`` would refuse it with.
 Nothing is written. With the project, a decided row whose grant already has a
@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from keytrail.errors import InputError, Problem
-from keytrail.worksheets import MANIFEST, read_manifest
+from keytrail.review.worksheets import MANIFEST, read_manifest
 
 
 @dataclass
@@ -82,7 +82,7 @@ def worksheet_path(pack: Path, name: object, where: str) -> Path:
 
 def status(pack: Path, project: Any = None) -> Status:
     """Read every worksheet of ``pack``; with ``project`` (a loaded project), mark applied decisions."""
-    from keytrail import decisions as reader
+    from keytrail.review import decisions as reader
 
     data = read_pack(pack)
     assigned = read_manifest(pack)

@@ -42,10 +42,10 @@ from keytrail.history import line_hash
 from keytrail.project import Project
 from keytrail.replay import State
 from keytrail.review import grant_id
+from keytrail.review.worksheets import Assignment, decode, short, table
 from keytrail.schemas import validate
 from keytrail.textsafe import inline
 from keytrail.timeutil import format_time
-from keytrail.worksheets import Assignment, decode, short, table
 from keytrail.yamlload import Locator
 
 #: Columns a worksheet must have; the others are informative.
@@ -71,7 +71,7 @@ class Decision:
 @dataclass
 class Outcome:
     """What the worksheets say: the grant decisions, how many rows were left undecided,
-    and the key decisions (rows of ``keys-*.csv``: see :mod:`keytrail.key_decisions`)."""
+    and the key decisions (rows of ``keys-*.csv``: see :mod:`keytrail.review.key_decisions`)."""
 
     decisions: list[Decision]
     undecided: int
@@ -131,7 +131,7 @@ def twice(decisions: list[Decision]) -> list[Problem]:
 
 def _read_one(display: str, text: str, problems: list[Problem],
               assigned: dict[str, Assignment] | None) -> tuple[list[Decision], int]:
-    from keytrail import key_decisions
+    from keytrail.review import key_decisions
 
     lines = text.splitlines()
     if lines and key_decisions.is_key_sheet(lines[0]):
