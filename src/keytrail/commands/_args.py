@@ -102,6 +102,13 @@ def confine_options(parser: argparse.ArgumentParser) -> None:
                              "symbolic links included, inside the project)")
 
 
+def quiet_option(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress line (``keytrail.progress``) for the long-running commands."""
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="show no progress on standard error (progress is shown only on a "
+                             "terminal, and only for runs longer than a few seconds)")
+
+
 def time_options(parser: argparse.ArgumentParser, since: bool = True) -> None:
     parser.add_argument("--as-of", default="now", metavar="TIME",
                         help="evaluate the state as of this time (ISO 8601 with a zone; default: now)")

@@ -14,6 +14,7 @@ from keytrail.commands._args import (
     Renderer,
     confine_options,
     limit_arg,
+    quiet_option,
     since_arg,
     time_arg,
     time_options,
@@ -56,9 +57,7 @@ def add_parser(sub: Any) -> None:
                         help="text format: list at most N findings of each category and severity "
                              "(counts stay complete; 0 lists all; default 50)")
     otlp_options(parser, "every finding")
-    parser.add_argument("--quiet", "-q", action="store_true",
-                        help="show no progress on standard error (progress is shown only on a "
-                             "terminal, and only for runs longer than a few seconds)")
+    quiet_option(parser)
     parser.add_argument("--engine", choices=("auto", "python", "columnar"), default="auto",
                         help="how to read and replay the history: python (every project), columnar "
                              "(DuckDB; large histories), or auto (default: columnar above 1 GB of "

@@ -12,6 +12,7 @@ from keytrail.commands._args import (
     EXIT_OK,
     confine_options,
     now_us,
+    quiet_option,
     time_arg,
 )
 from keytrail.commands._otel import export_findings, otlp_options, prepare
@@ -50,9 +51,7 @@ def add_parser(sub: Any) -> None:
                         help="who certifies a grant: the owner of its role or group (default), "
                              "or the subject's manager")
     otlp_options(parser, "every finding of the review")
-    parser.add_argument("--quiet", "-q", action="store_true",
-                        help="show no progress on standard error (progress is shown only on a "
-                             "terminal, and only for runs longer than a few seconds)")
+    quiet_option(parser)
     confine_options(parser)
 
 
