@@ -59,8 +59,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, State, json_type, safe_name
-from keytrail.importers.holdings import Holdings, scalar
+from keytrail.importers.base import Context, State, safe_name
+from keytrail.importers.holdings import Holdings, an_object, scalar
 from keytrail.importers.pages import Page, Pages, items
 from keytrail.textsafe import excerpt
 
@@ -87,8 +87,7 @@ class _Reader:
     # -- objects ----------------------------------------------------------------------
     def obj(self, page: Page, data: Any, at: str, hint: str = "") -> str | None:
         """A directory object (user, group, service principal, directory role) → its keytrail id."""
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}a directory object must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}a directory object"):
             return None
         kind = _type(data) or hint
         oid = scalar(data.get("id"))
@@ -240,8 +239,7 @@ class _Reader:
     def role_assignments(self, page: Page) -> None:
         for i, item in items(page, self.ctx, "value"):
             at = f"value[{i}]: "
-            if not isinstance(item, dict):
-                self.ctx.problem(page.record, f"{at}a role assignment must be an object, not {json_type(item)}")
+            if not an_object(self.ctx, page.record, item, f"{at}a role assignment"):
                 continue
             if isinstance(item.get("principal"), dict):
                 self.obj(page, item["principal"], f"{at}principal: ")
@@ -255,8 +253,7 @@ class _Reader:
     def app_role_assignments(self, page: Page) -> None:
         for i, item in items(page, self.ctx, "value"):
             at = f"value[{i}]: "
-            if not isinstance(item, dict):
-                self.ctx.problem(page.record, f"{at}an app role assignment must be an object, not {json_type(item)}")
+            if not an_object(self.ctx, page.record, item, f"{at}an app role assignment"):
                 continue
             app = scalar(item.get("resourceDisplayName"))
             role_id = str(item.get("appRoleId") or DEFAULT_APP_ROLE)

@@ -61,8 +61,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, State, json_type, safe_name
-from keytrail.importers.holdings import Holdings, as_dict, scalar
+from keytrail.importers.base import Context, State, safe_name
+from keytrail.importers.holdings import Holdings, an_object, as_dict, scalar
 from keytrail.importers.pages import Page, Pages, items
 from keytrail.textsafe import excerpt
 
@@ -96,8 +96,7 @@ class _Reader:
 
     # -- objects ----------------------------------------------------------------------
     def login(self, page: Page, data: Any, at: str, kind: str) -> str | None:
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}a user must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}a user"):
             return None
         login = scalar(data.get("login"))
         if login is None:
@@ -111,8 +110,7 @@ class _Reader:
 
     def team(self, page: Page, data: Any, at: str, org: str | None) -> str | None:
         """A team object → its group id (defined in the directory, its parent held)."""
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}a team must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}a team"):
             return None
         known = self.teams.get(str(data.get("id"))) if scalar(data.get("id")) is not None else None
         html = _TEAM_URL.search(str(data.get("html_url") or ""))
@@ -178,8 +176,7 @@ class _Reader:
         entries = [(0, page.body)] if isinstance(page.body, dict) else items(page, self.ctx)
         for i, item in entries:
             at = f"[{i}]: " if isinstance(page.body, list) else ""
-            if not isinstance(item, dict):
-                self.ctx.problem(page.record, f"{at}a membership must be an object, not {json_type(item)}")
+            if not an_object(self.ctx, page.record, item, f"{at}a membership"):
                 continue
             org = scalar(as_dict(item.get("organization")).get("login")) or (
                 page.parts[1] if page.parts[0] == "orgs" else None)
@@ -237,8 +234,7 @@ class _Reader:
 
     def team_repos(self, page: Page) -> None:
         def each(i: int, item: Any) -> tuple[str, str, str, dict] | None:
-            if not isinstance(item, dict):
-                self.ctx.problem(page.record, f"[{i}]: a repository must be an object, not {json_type(item)}")
+            if not an_object(self.ctx, page.record, item, f"[{i}]: a repository"):
                 return None
             resource = self.repo(page, item, f"[{i}]: ")
             return ("", REPO_ACCESS, resource, {"permission": level(item)}) if resource else None

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from keytrail.importers.base import Context, State, json_type, safe_name
-from keytrail.importers.holdings import Holdings, as_dict, scalar
+from keytrail.importers.holdings import Holdings, an_object, as_dict, scalar
 from keytrail.importers.pages import Page, Pages, items
 from keytrail.textsafe import excerpt
 
@@ -99,8 +99,7 @@ class _Reader:
             read(page, item, f"{key}[{i}]: ")
 
     def user(self, page: Page, data: Any, at: str) -> None:
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}a user must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}a user"):
             return
         email = scalar(data.get("primaryEmail"))
         if email is None:
@@ -127,8 +126,7 @@ class _Reader:
         self.ctx.count("user")
 
     def group(self, page: Page, data: Any, at: str) -> None:
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}a group must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}a group"):
             return
         email = scalar(data.get("email"))
         if email is None:
@@ -144,8 +142,7 @@ class _Reader:
         self.ctx.count("group")
 
     def role(self, page: Page, data: Any, at: str) -> None:
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}a role must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}a role"):
             return
         name, rid = scalar(data.get("roleName")), scalar(data.get("roleId"))
         if name is None or rid is None:
@@ -175,8 +172,7 @@ class _Reader:
     def group_members(self, page: Page) -> None:
         for i, item in items(page, self.ctx, "members"):
             at = f"members[{i}]: "
-            if not isinstance(item, dict):
-                self.ctx.problem(page.record, f"{at}a member must be an object, not {json_type(item)}")
+            if not an_object(self.ctx, page.record, item, f"{at}a member"):
                 continue
             kind = str(item.get("type") or "USER").upper()
             if kind == "CUSTOMER":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keytrail.importers.base import State
+from keytrail.importers.base import Context, Record, State, json_type
 
 
 class Holdings:
@@ -81,6 +81,15 @@ def scalar(value: Any) -> Any:
     if isinstance(value, (bool, int, float)):
         return value
     return None
+
+
+def an_object(ctx: Context, record: Record, value: Any, what: str) -> bool:
+    """Whether ``value`` is a JSON object; if not, the located problem "WHAT must be an object,
+    not a string" (an API object of the wrong type is an error, never skipped in silence)."""
+    if isinstance(value, dict):
+        return True
+    ctx.problem(record, f"{what} must be an object, not {json_type(value)}")
+    return False
 
 
 def as_dict(value: Any) -> dict[str, Any]:

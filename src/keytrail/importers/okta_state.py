@@ -56,8 +56,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from keytrail.importers.base import Context, State, json_type, safe_name
-from keytrail.importers.holdings import Holdings, as_dict, scalar
+from keytrail.importers.base import Context, State, safe_name
+from keytrail.importers.holdings import Holdings, an_object, as_dict, scalar
 from keytrail.importers.pages import Page, Pages, items
 from keytrail.textsafe import excerpt
 
@@ -96,8 +96,7 @@ class _Reader:
         self.owners: list[tuple[Page, str, str]] = []
 
     def user(self, page: Page, data: Any, at: str) -> str | None:
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}a user must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}a user"):
             return None
         profile = as_dict(data.get("profile"))
         login, oid = scalar(profile.get("login")), scalar(data.get("id"))
@@ -122,8 +121,7 @@ class _Reader:
         return uid
 
     def group(self, page: Page, data: Any, at: str) -> str | None:
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}a group must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}a group"):
             return None
         profile = as_dict(data.get("profile"))
         name, oid = scalar(profile.get("name")), scalar(data.get("id"))
@@ -139,8 +137,7 @@ class _Reader:
         return gid
 
     def app(self, page: Page, data: Any, at: str) -> str | None:
-        if not isinstance(data, dict):
-            self.ctx.problem(page.record, f"{at}an app must be an object, not {json_type(data)}")
+        if not an_object(self.ctx, page.record, data, f"{at}an app"):
             return None
         label, oid = scalar(data.get("label")), scalar(data.get("id"))
         if label is None or oid is None:
@@ -197,8 +194,7 @@ class _Reader:
     def roles(self, page: Page) -> None:
         holder = ("user" if page.parts[0] == "users" else "group", page.parts[1])
         for i, item in items(page, self.ctx):
-            if not isinstance(item, dict):
-                self.ctx.problem(page.record, f"[{i}]: a role assignment must be an object, not {json_type(item)}")
+            if not an_object(self.ctx, page.record, item, f"[{i}]: a role assignment"):
                 continue
             if holder[0] == "user" and str(item.get("assignmentType") or "USER") != "USER":
                 self.ctx.skip(page.record, "through a group", "admin role")

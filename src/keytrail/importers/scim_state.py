@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from keytrail.importers.base import Context, Record, State, json_type, safe_name
-from keytrail.importers.holdings import Holdings, as_dict, scalar
+from keytrail.importers.holdings import Holdings, an_object, as_dict, scalar
 from keytrail.importers.pages import Page, Pages, items
 
 FORMAT = "scim-state"
@@ -118,8 +118,7 @@ def _page(page: Page, out: Holdings, ctx: Context) -> None:
 
 def _resource(page: Page, data: Any, where: str, out: Holdings, ctx: Context) -> None:
     at = f"{where}: " if where else ""
-    if not isinstance(data, dict):
-        ctx.problem(page.record, f"{at}a SCIM resource must be an object, not {json_type(data)}")
+    if not an_object(ctx, page.record, data, f"{at}a SCIM resource"):
         return
     schemas = set(_schemas(data))
     meta = as_dict(data.get("meta"))
@@ -172,8 +171,7 @@ def _user(page: Page, data: dict[str, Any], ident: str, meta: dict[str, Any], ou
         ctx.problem(page.record, f"{at}groups must be a list, not {json_type(groups)}")
         return
     for n, group in enumerate(groups):
-        if not isinstance(group, dict):
-            ctx.problem(page.record, f"{at}groups[{n}] must be an object, not {json_type(group)}")
+        if not an_object(ctx, page.record, group, f"{at}groups[{n}]"):
             continue
         if str(group.get("type") or "direct").lower() != "direct":
             ctx.skip(page.record, "indirect membership", "User.groups")
@@ -202,8 +200,7 @@ def _group(page: Page, data: dict[str, Any], ident: str, meta: dict[str, Any], o
         ctx.problem(page.record, f"{at}members must be a list, not {json_type(members)}")
         return
     for n, member in enumerate(members):
-        if not isinstance(member, dict):
-            ctx.problem(page.record, f"{at}members[{n}] must be an object, not {json_type(member)}")
+        if not an_object(ctx, page.record, member, f"{at}members[{n}]"):
             continue
         value = scalar(member.get("value"))
         if value is None:
