@@ -132,6 +132,10 @@ def test_import_into_a_folder_with_no_project_says_how_to_make_one(
     assert "no key mapping given" not in err
     assert (f"note: no keytrail.yaml in {out.parent} or its parent, so no project reads this file "
             f"yet: `keytrail init {tmp_path / 'acct'}` writes one that reads history/*.jsonl") in err
+    # a keytrail.yml is not a project keytrail reads (it loads keytrail.yaml only): still the note
+    (tmp_path / "acct" / "keytrail.yml").write_text("history: [history/*.jsonl]\n")
+    code, _, err = run(capsys, "import", "cloudtrail", str(source), "--out", str(out), "--force")
+    assert code == 0 and "note: no keytrail.yaml" in err
     # near miss: with a project above the history folder, no note
     assert run(capsys, "init", str(tmp_path / "acct2"))[0] == 0
     code, _, err = run(capsys, "import", "cloudtrail", str(source), "--out",

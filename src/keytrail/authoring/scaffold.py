@@ -138,8 +138,10 @@ def init(root: Path) -> Scaffold:
 def project_root_of(out: Path) -> Path | None:
     """The project an imported history file lands in: the nearest folder (the file's own, or
     its parent's for ``history/x.jsonl``) with a ``keytrail.yaml``; None when there is none."""
+    from keytrail.project import PROJECT_FILE  # the one name a project is loaded from
+
     folder = out.parent
     for candidate in (folder, folder.parent):
-        if (candidate / "keytrail.yaml").is_file() or (candidate / "keytrail.yml").is_file():
+        if (candidate / PROJECT_FILE).is_file():
             return candidate
     return None
