@@ -51,17 +51,13 @@ _ODD = (b'" ', b" \n", b",}", b", }", b",  ")
 _ODD_TAB = (b'"\t', b"\t\n", b",\t")
 _ODD_ESCAPE = (b"\\ud", b"\\uD")
 _SCALARS = (str, int, float, bool, type(None))
-#: (column, kind for history.valid, a regular expression that the ASCII values every
-#: generator and importer writes match, and the longest length it accepts).
-_VISIBLE = r"[!-~]([ -~]*[!-~])?"
-_IDS = (("subject", "subject", rf"(user|svc|group):{_VISIBLE}", 512),
-        ("target", "target", rf"(group|role):{_VISIBLE}", 512),
-        ("actor", "principal", rf"(user|svc):{_VISIBLE}", 512),
-        ("approver", "principal", rf"(user|svc):{_VISIBLE}", 512),
-        ("owner", "principal", rf"(user|svc):{_VISIBLE}", 512),
-        ("key", "token", rf"({_VISIBLE})?", 1024),
-        ("ticket", "token", rf"({_VISIBLE})?", 1024),
-        ("resource", "resource", rf"({_VISIBLE})?", 1024))
+#: Each identifier column's kind for :func:`keytrail.history.valid` (``id``: an event id,
+#: checked as :func:`keytrail.history._good_ident` checks it); ids.sql says which values
+#: need the check.
+_KINDS = {"subject": "subject", "target": "target", "actor": "principal", "approver": "principal",
+          "owner": "principal", "key": "token", "ticket": "token", "resource": "resource"}
+#: The columns whose values name a principal or a target (the lookalike warnings compare them).
+_NAMES = frozenset(("subject", "target", "actor", "approver", "owner"))
 
 
 @dataclass
@@ -134,6 +130,27 @@ class Loaded:
 
 def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loaded | None:
     """The history as the table ``ev``; None when any file needs the exact Python path."""
+    con.execute("CREATE TEMP TABLE files (filename VARCHAR, idx INTEGER, first_row BIGINT)")
+    # DuckDB's typed read runs in its own threads (it releases the GIL) while Python scans the
+    # same bytes: on two cores the two overlap. A scan that refuses a file stops the read.
+    reader = _Reader(con, [str(path) for path in paths]) if paths else None
+    scans = _scan_all(paths)
+    if scans is None:
+        if reader is not None:
+            reader.stop()
+        return None
+    read = reader is not None and reader.join()
+    if not scans:
+        con.execute("DROP TABLE IF EXISTS raw")
+        con.execute(_EMPTY)
+        return Loaded(con, list(displays), set(), 0)
+    if not read:
+        return None  # bad JSON, an over-long line, a type DuckDB refuses: the exact path explains
+    return _checked(con, scans, displays)
+
+
+def _scan_all(paths: list[Path]) -> dict[str, tuple[int, Scan]] | None:
+    """Each non-empty file's scan, keyed by the name DuckDB gives it; None when any is refused."""
     scans: dict[str, tuple[int, Scan]] = {}
     for index, path in enumerate(paths):
         try:
@@ -144,14 +161,40 @@ def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loa
             return None
         if found.lines:
             scans[str(path)] = (index, found)
-    con.execute("CREATE TEMP TABLE files (filename VARCHAR, idx INTEGER, first_row BIGINT)")
-    if not scans:
-        con.execute(_EMPTY)
-        return Loaded(con, list(displays), set(), 0)
-    try:
-        con.execute(sql("read"), [list(scans), MAX_LINE_BYTES])
-    except con.error:
-        return None  # bad JSON, an over-long line, a type DuckDB refuses: the exact path explains
+    return scans
+
+
+class _Reader:
+    """``read.sql`` run on a thread of its own; :meth:`join` says whether it read every file."""
+
+    def __init__(self, con: Connection, files: list[str]) -> None:
+        import threading
+
+        self.con = con
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(files,), name="keytrail-read", daemon=True)
+        self.thread.start()
+
+    def _run(self, files: list[str]) -> None:
+        try:
+            self.con.execute(sql("read"), [files, MAX_LINE_BYTES])
+        except BaseException as exc:  # handed to the caller's thread by join()
+            self.error = exc
+
+    def join(self) -> bool:
+        self.thread.join()
+        if self.error is not None and not isinstance(self.error, self.con.error):
+            raise self.error  # not a refusal of the input (out of memory, say): engine_errors words it
+        return self.error is None
+
+    def stop(self) -> None:
+        """Interrupt the read (the scan refused the history) and wait for its thread."""
+        self.con.db.interrupt()
+        self.thread.join()
+
+
+def _checked(con: Connection, scans: dict[str, tuple[int, Scan]], displays: list[str]) -> Loaded | None:
+    """The typed read proven to match the scans and valid, as ``ev``; None: the exact path reads it."""
     stats = con.execute(sql("files")).fetchall()
     extra_keys, extra_strings = _attribute_counts(con)
     if extra_keys is None:
@@ -160,19 +203,21 @@ def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loa
         return None
     rows = []
     for (filename, first, last, n, string_keys, object_keys, source_strings, chained, two_extras,
-         odd_sources) in stats:
+         odd_sources, invalid) in stats:
+        if filename not in scans:
+            return None
         index, found = scans[filename]
-        if (chained or two_extras or odd_sources or n != found.lines or last - first + 1 != n
+        if (chained or two_extras or odd_sources or invalid or n != found.lines or last - first + 1 != n
                 or found.keys != string_keys + object_keys + extra_keys.get(filename, 0)
                 or found.strings != string_keys + source_strings + extra_strings.get(filename, 0)):
             return None
         rows.append((filename, index, first))
-    if con.execute(sql("invalid")).fetchone()[0] or not _numbers_readable(con):
+    if not _numbers_readable(con):
         return None
-    if not _valid_values(con):
+    identifiers = _valid_values(con)
+    if identifiers is None:
         return None
     con.db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
-    identifiers = {row[0] for row in con.execute(sql("ids")).fetchall()}
     con.execute(sql("events"))
     con.execute("DROP TABLE raw")
     count = con.execute("SELECT count(*) FROM ev").fetchone()[0]
@@ -215,18 +260,14 @@ def _numbers_readable(con: Connection) -> bool:
     return True
 
 
-def _valid_values(con: Connection) -> bool:
-    """Whether every event id and identifier is valid; only values the SQL pattern cannot vouch
-    for (not plain ASCII, or not matching) are checked one by one, with history.py's own tests."""
-    odd = con.execute("SELECT DISTINCT id FROM raw WHERE NOT regexp_full_match(id, ?) OR length(id) > 256",
-                      [_VISIBLE]).fetchall()
-    if not all(_good_ident(row[0]) for row in odd):
-        return False
-    for column, kind, pattern, longest in _IDS:
-        # Distinct first: the pattern then runs once per value, not once per event.
-        odd = con.execute(f"SELECT v FROM (SELECT DISTINCT {column} AS v FROM raw) "
-                          "WHERE v IS NOT NULL AND (NOT regexp_full_match(v, ?) OR length(v) > ?)",
-                          [pattern, longest]).fetchall()
-        if not all(valid(kind, row[0]) for row in odd):
-            return False
-    return True
+def _valid_values(con: Connection) -> set[str] | None:
+    """Every identifier the history names, when every event id and identifier is valid (None
+    otherwise). One query over the distinct values of every column (ids.sql); only values its
+    plain pattern cannot vouch for are checked one by one, with history.py's own tests."""
+    identifiers: set[str] = set()
+    for column, value, odd in con.execute(sql("ids")).fetchall():
+        if odd and not (_good_ident(value) if column == "id" else valid(_KINDS[column], value)):
+            return None
+        if column in _NAMES:
+            identifiers.add(value)
+    return identifiers
