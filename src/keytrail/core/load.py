@@ -48,7 +48,9 @@ _BLOCK = 16 << 20
 #: found by comparing the counts of "\n" and "\n{". Arrays need no test: an array
 #: anywhere changes a count or is not a scalar attribute.
 _ODD = (b'" ', b" \n", b",}", b", }", b",  ")
-_ODD_TAB = (b'"\t', b"\t\n", b",\t")
+#: A trailing comma is a comma, then spaces and tabs, then "}": the patterns above and
+#: these cover every start of that run ("," then "}", " }", two spaces, " \t" or a tab).
+_ODD_TAB = (b'"\t', b"\t\n", b",\t", b", \t")
 _ODD_ESCAPE = (b"\\ud", b"\\uD")
 _SCALARS = (str, int, float, bool, type(None))
 #: Each identifier column's kind for :func:`keytrail.history.valid` (``id``: an event id,
