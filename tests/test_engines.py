@@ -254,6 +254,24 @@ def test_an_imported_history_with_source_is_read_by_the_typed_read(tmp_path: Pat
     assert columnar_reads == [True]
 
 
+def test_the_typed_read_starts_before_the_yaml_is_read_and_reads_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columnar_reads: list[bool]) -> None:
+    """DuckDB's read runs on its own threads while Python reads the directory: it is started
+    first, once, and the load uses that read rather than starting another."""
+    from keytrail import project
+    from keytrail.core import load
+
+    order: list[str] = []
+    start, load_directory = load.start, project.load_directory
+    monkeypatch.setattr(load, "start", lambda *a: (order.append("read"), start(*a))[1])
+    monkeypatch.setattr(project, "load_directory", lambda *a: (order.append("directory"), load_directory(*a))[1])
+    root = tmp_path / "org"
+    _large_history(root, None, 1)
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+    assert order == ["directory", "read", "directory"]  # python, then columnar
+    assert columnar_reads == [True]
+
+
 def test_unknown_fields_send_the_history_to_the_exact_path_where_they_are_kept(
         tmp_path: Path, columnar_reads: list[bool]) -> None:
     root = tmp_path / "org"

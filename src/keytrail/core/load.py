@@ -130,25 +130,41 @@ class Loaded:
     count: int
 
 
-def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loaded | None:
-    """The history as the table ``ev``; None when any file needs the exact Python path."""
-    con.execute("CREATE TEMP TABLE files (filename VARCHAR, idx INTEGER, first_row BIGINT)")
-    # DuckDB's typed read runs in its own threads (it releases the GIL) while Python scans the
-    # same bytes: on two cores the two overlap. A scan that refuses a file stops the read.
-    reader = _Reader(con, [str(path) for path in paths]) if paths else None
+def load_history(con: Connection, paths: list[Path], displays: list[str],
+                 pending: Pending | None = None) -> Loaded | None:
+    """The history as the table ``ev``; None when any file needs the exact Python path.
+
+    ``pending`` is the typed read already started (by :func:`start`, before the project's
+    YAML was read); without it the read starts here. Either way DuckDB reads, checks and
+    builds the table on its own threads (it releases the GIL) while Python scans the same
+    bytes, and the table is kept only when the two agree.
+    """
+    if pending is None:
+        pending = start(con, paths)
     scans = _scan_all(paths)
     if scans is None:
-        if reader is not None:
-            reader.stop()
+        pending.stop()
         return None
-    read = reader is not None and reader.join()
-    if not scans:
-        con.execute("DROP TABLE IF EXISTS raw")
-        con.execute(_EMPTY)
-        return Loaded(con, list(displays), set(), 0)
-    if not read:
+    typed = pending.join()
+    if typed is None:
         return None  # bad JSON, an over-long line, a type DuckDB refuses: the exact path explains
-    return _checked(con, scans, displays)
+    if len(typed.stats) != len(scans):
+        return None
+    for filename, n_rows, keys, strings in typed.stats:
+        if filename not in scans:
+            return None
+        found = scans[filename][1]
+        if n_rows != found.lines or keys != found.keys or strings != found.strings:
+            return None
+    identifiers = _valid_values(typed.values)
+    if identifiers is None:
+        return None
+    return Loaded(con, list(displays), identifiers, typed.count)
+
+
+def start(con: Connection, paths: list[Path]) -> Pending:
+    """Start the typed read of ``paths`` on a thread of its own."""
+    return Pending(con, [str(path) for path in paths])
 
 
 def _scan_all(paths: list[Path]) -> dict[str, tuple[int, Scan]] | None:
@@ -166,64 +182,85 @@ def _scan_all(paths: list[Path]) -> dict[str, tuple[int, Scan]] | None:
     return scans
 
 
-class _Reader:
-    """``read.sql`` run on a thread of its own; :meth:`join` says whether it read every file."""
+@dataclass
+class Typed:
+    """What the typed read found, for the scan to confirm."""
+
+    stats: list[tuple[str, int, int, int]]   # per file with rows: name, rows, keys, string values
+    values: list[tuple[str, str, bool]]      # ids.sql: column, value, whether Python must check it
+    count: int
+
+
+class Pending:
+    """The typed read under way: ``read.sql``, the checks that need no scan, and the table ``ev``,
+    run on a thread of its own; :meth:`join` gives what it found (None: not a history it can
+    vouch for)."""
 
     def __init__(self, con: Connection, files: list[str]) -> None:
         import threading
 
         self.con = con
         self.error: BaseException | None = None
+        self.typed: Typed | None = None
+        self.stopped = False
         self.thread = threading.Thread(target=self._run, args=(files,), name="keytrail-read", daemon=True)
         self.thread.start()
 
     def _run(self, files: list[str]) -> None:
         try:
-            self.con.execute(sql("read"), [files, MAX_LINE_BYTES])
+            self.typed = _typed(self.con, files, self)
         except BaseException as exc:  # handed to the caller's thread by join()
             self.error = exc
 
-    def join(self) -> bool:
+    def join(self) -> Typed | None:
         self.thread.join()
-        if self.error is not None and not isinstance(self.error, self.con.error):
-            raise self.error  # not a refusal of the input (out of memory, say): engine_errors words it
-        return self.error is None
+        if self.error is not None:
+            if isinstance(self.error, self.con.error):
+                return None  # DuckDB refused the input: the exact path reads it and explains
+            raise self.error
+        return self.typed
 
     def stop(self) -> None:
         """Interrupt the read (the scan refused the history) and wait for its thread."""
+        self.stopped = True  # seen between two queries, where an interrupt would be missed
         self.con.db.interrupt()
         self.thread.join()
 
 
-def _checked(con: Connection, scans: dict[str, tuple[int, Scan]], displays: list[str]) -> Loaded | None:
-    """The typed read proven to match the scans and valid, as ``ev``; None: the exact path reads it."""
-    stats = con.execute(sql("files")).fetchall()
+def _typed(con: Connection, files: list[str], pending: Pending) -> Typed | None:
+    """Read every file into ``raw``, check what needs no scan, and build ``ev``; None when a
+    check refuses (the history then goes to the exact path)."""
+    con.execute("CREATE TEMP TABLE files (filename VARCHAR, idx INTEGER, first_row BIGINT)")
+    stats: list[Any] = []
+    if files:
+        con.execute(sql("read"), [files, MAX_LINE_BYTES])
+        stats = [] if pending.stopped else con.execute(sql("files")).fetchall()
+    if pending.stopped:
+        return None
+    if not stats:
+        con.execute("DROP TABLE IF EXISTS raw")
+        con.execute(_EMPTY)
+        return Typed([], [], 0)
     extra_keys, extra_strings = _attribute_counts(con)
-    if extra_keys is None:
+    if extra_keys is None or not _numbers_readable(con):
         return None
-    if len(stats) != len(scans):
-        return None
-    rows = []
+    index = {name: n for n, name in enumerate(files)}
+    rows, counts = [], []
     for (filename, first, last, n, string_keys, object_keys, source_strings, chained, two_extras,
          odd_sources, invalid) in stats:
-        if filename not in scans:
+        if chained or two_extras or odd_sources or invalid or last - first + 1 != n or filename not in index:
             return None
-        index, found = scans[filename]
-        if (chained or two_extras or odd_sources or invalid or n != found.lines or last - first + 1 != n
-                or found.keys != string_keys + object_keys + extra_keys.get(filename, 0)
-                or found.strings != string_keys + source_strings + extra_strings.get(filename, 0)):
-            return None
-        rows.append((filename, index, first))
-    if not _numbers_readable(con):
-        return None
-    identifiers = _valid_values(con)
-    if identifiers is None:
+        rows.append((filename, index[filename], first))
+        counts.append((filename, n, string_keys + object_keys + extra_keys.get(filename, 0),
+                       string_keys + source_strings + extra_strings.get(filename, 0)))
+    values = con.execute(sql("ids")).fetchall()
+    if pending.stopped:
         return None
     con.db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
     con.execute(sql("events"))
     con.execute("DROP TABLE raw")
     count = con.execute("SELECT count(*) FROM ev").fetchone()[0]
-    return Loaded(con, list(displays), identifiers, count)
+    return Typed(counts, values, count)
 
 
 _EMPTY = """CREATE TABLE ev (ord HUGEINT, file INTEGER, line BIGINT, id VARCHAR, time BIGINT,
@@ -262,12 +299,12 @@ def _numbers_readable(con: Connection) -> bool:
     return True
 
 
-def _valid_values(con: Connection) -> set[str] | None:
+def _valid_values(values: list[tuple[str, str, bool]]) -> set[str] | None:
     """Every identifier the history names, when every event id and identifier is valid (None
-    otherwise). One query over the distinct values of every column (ids.sql); only values its
-    plain pattern cannot vouch for are checked one by one, with history.py's own tests."""
+    otherwise), from ids.sql's rows: the distinct values of every column, and whether its
+    plain pattern vouched for each; the others are checked here with history.py's own tests."""
     identifiers: set[str] = set()
-    for column, value, odd in con.execute(sql("ids")).fetchall():
+    for column, value, odd in values:
         if odd and not (_good_ident(value) if column == "id" else valid(_KINDS[column], value)):
             return None
         if column in _NAMES:
