@@ -5,21 +5,30 @@ The typed read is taken only when it can vouch for every line exactly as
 ``None`` and the caller reads the whole history with the exact Python path, so
 every error keeps its ``file:line:col`` and wording, and unknown fields are kept.
 
+Two readers go over the same bytes at once: DuckDB's typed read (``read.sql``), the
+checks that need no scan and the event table (``ev``) on a thread of its own, started
+before the project's YAML is read (:func:`start`; DuckDB releases the GIL, so on two
+cores its threads work while Python reads the YAML and scans); and Python's byte scan.
+The table is kept only when the scan confirms it; a scan that refuses a file stops the
+read.
+
 What it proves, cheaply:
 
 - **Lines are rows.** A C-speed scan of each file's bytes (``bytes.count`` and
-  one regular expression per block) finds no blank or whitespace-only line, no
-  carriage return, no byte order mark, no space after an object: then row *n*
-  of the file is line *n*, and the row count must equal the line count.
+  ``in`` searches per block) finds no blank or whitespace-only line, no
+  carriage return, no byte order mark, no space after an object, no trailing
+  comma: then row *n* of the file is line *n*, and the row count must equal the
+  line count.
 - **Every key was read, once, with the right type.** The scan counts ``":``
   (one per key, plus any inside strings) and ``":"`` (one per string value);
   the typed read counts the non-null fields it took. Equal counts mean no
   unknown field, no repeated key, no null, no number where text belongs; any
   spacing before a colon, or an escaped surrogate, sends the file to the exact
   path rather than being counted.
-- **Values are valid.** Actions, required fields and times by one query;
-  identifiers on their *distinct* values (tens of thousands, not millions),
-  with :func:`keytrail.history.valid`.
+- **Values are valid.** Actions, required fields and times in the same pass as the
+  counts (``files.sql``); identifiers on their *distinct* values (tens of thousands,
+  not millions), all columns in one query (``ids.sql``), those its plain pattern
+  cannot vouch for checked with :func:`keytrail.history.valid`.
 - ``source`` (an importer's note of where the event came from) is read when it is a
   flat object, its keys and string values counted in DuckDB's minified text of it.
 - Files whose events carry ``prev`` (a hash chain over the raw lines) go to the
