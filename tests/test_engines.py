@@ -173,13 +173,16 @@ def _large_history(root: Path, bad: str | None, at: int) -> None:
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grnt","subject":"user:x","target":"role:r"}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","resource":null}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":1, }}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r", \t}',
+    '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":1, \t}}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":NaN}}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","ticket":5}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","source":{"id":"a","id":"b"}}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","source":"okta"}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"' + "x" * (1 << 20) + '"}',
 ], ids=["json", "id-number", "no-zone", "no-such-day", "repeated-key", "invisible", "action", "null",
-        "trailing-comma", "nan", "ticket-number", "source-repeated-key", "source-not-object", "long-line"])
+        "trailing-comma", "trailing-comma-space-tab", "attributes-trailing-comma-space-tab", "nan",
+        "ticket-number", "source-repeated-key", "source-not-object", "long-line"])
 def test_a_bad_line_in_a_columnar_run_is_reported_exactly_as_by_the_python_path(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str, columnar_reads: list[bool]) -> None:
     root = tmp_path / "org"
@@ -213,6 +216,7 @@ def test_a_near_miss_line_is_read_by_the_typed_read(tmp_path: Path, columnar_rea
     '{"id": "ev-x", "time": "2026-03-01T10:00:00Z", "action": "grant", "subject": "user:x", "target": "role:r"}',
     '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"see https://x.example/a"}',
     '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"a \\":\\" b"}',
+    '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"a, \\t}"}',
     '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"define","target":"role:q","owner":"user:x","key":""}',
     '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r",'
     '"source":{"format":"okta","file":"okta/2026.json","line":17,"id":"abc","time_assumed":true}}',
@@ -222,12 +226,23 @@ def test_a_near_miss_line_is_read_by_the_typed_read(tmp_path: Path, columnar_rea
     '"source":{"id":12345678901234567890123}}',
     '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"join","subject":"user:x","attributes":{"a":"b"},'
     '"source":{"format":"workday"}}',
-], ids=["huge-number", "numbers", "spaced", "url", "colon-in-text", "owner", "source", "nested-source",
-        "huge-source", "attributes-and-source"])
+], ids=["huge-number", "numbers", "spaced", "url", "colon-in-text", "escaped-tab-in-text", "owner", "source",
+        "nested-source", "huge-source", "attributes-and-source"])
 def test_odd_but_valid_lines_give_the_same_bytes(tmp_path: Path, line: str) -> None:
     root = tmp_path / "org"
     _large_history(root, line, at=99)
     assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+
+
+def test_a_comma_space_tab_written_as_text_is_still_read_by_the_typed_read(
+        tmp_path: Path, columnar_reads: list[bool]) -> None:
+    """The near miss of the trailing comma after a space and a tab (which DuckDB's parser
+    accepts and JSON does not): the same characters escaped inside a string are valid."""
+    root = tmp_path / "org"
+    _large_history(root, '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x",'
+                         '"target":"role:r","reason":"a, \\t}","ticket":"T, 1"}', at=42)
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+    assert columnar_reads == [True]
 
 
 def test_an_imported_history_with_source_is_read_by_the_typed_read(tmp_path: Path,
@@ -236,6 +251,24 @@ def test_an_imported_history_with_source_is_read_by_the_typed_read(tmp_path: Pat
     _large_history(root, '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x",'
                          '"target":"role:r","source":{"format":"okta","file":"a.json","line":3}}', at=42)
     assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+    assert columnar_reads == [True]
+
+
+def test_the_typed_read_starts_before_the_yaml_is_read_and_reads_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columnar_reads: list[bool]) -> None:
+    """DuckDB's read runs on its own threads while Python reads the directory: it is started
+    first, once, and the load uses that read rather than starting another."""
+    from keytrail import project
+    from keytrail.core import load
+
+    order: list[str] = []
+    start, load_directory = load.start, project.load_directory
+    monkeypatch.setattr(load, "start", lambda *a: (order.append("read"), start(*a))[1])
+    monkeypatch.setattr(project, "load_directory", lambda *a: (order.append("directory"), load_directory(*a))[1])
+    root = tmp_path / "org"
+    _large_history(root, None, 1)
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+    assert order == ["directory", "read", "directory"]  # python, then columnar
     assert columnar_reads == [True]
 
 

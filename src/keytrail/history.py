@@ -525,11 +525,18 @@ def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
     interner = _Interner()
     entries: list[SnapshotEntry] = []
     problems: list[Problem] = []
+    check = interner.check
+    # A value seen before is found in its kind's table without a call (most lines repeat
+    # the subjects, targets and resources of others); anything else goes through check().
+    subjects, targets, resources = interner.subject, interner.target, interner.resource
     for line, obj in json_lines(path, display, problems):
         if type(obj) is dict:
-            subject = interner.check("subject", obj.get("subject"))
-            target = interner.check("target", obj.get("target"))
-            resource = interner.check("resource", obj.get("resource", ""))
+            value = obj.get("subject")
+            subject = (type(value) is str and subjects.get(value)) or check("subject", value)
+            value = obj.get("target")
+            target = (type(value) is str and targets.get(value)) or check("target", value)
+            value = obj.get("resource", "")
+            resource = (type(value) is str and resources.get(value)) or check("resource", value)
             if subject and target and resource is not None:
                 # Fields beyond the three are kept (a system's own record id, say)
                 # and shown with drift findings; never dropped.

@@ -482,10 +482,14 @@ def load_project(target: Path, extra_policies: list[Path] | None = None,
         except KeytrailError as exc:
             problems.extend(exc.problems or [Problem(name, 0, 0, "", exc.message)])
 
+    history_loader = _history_loader(cfg, engine)
+    # The columnar core starts reading the history on DuckDB's threads now, while Python reads
+    # the directory and the key registry (the exact path has nothing to start).
+    getattr(history_loader, "start", lambda paths: None)(cfg.history)
     attempt("directory", load_directory, cfg.directory, display_path(cfg.directory, root))
     attempt("keys", load_keys, cfg.keys, display_path(cfg.keys, root))
     displays = [display_path(p, root) for p in cfg.history]
-    attempt("history", _history_loader(cfg, engine), cfg.history, displays)
+    attempt("history", history_loader, cfg.history, displays)
     if cfg.snapshot is not None:
         attempt("snapshot", load_snapshot, cfg.snapshot, display_path(cfg.snapshot, root))
     usage_files = [display_path(p, root) for p in cfg.usage]

@@ -230,12 +230,15 @@ class _Builder:
             self._check_tag(event, path, "tag:yaml.org,2002:seq")
             result, size = [], 1
             index = 0
-            while not loader.check_event(yaml.SequenceEndEvent):
-                item, item_size = self.value(loader, loader.get_event(), path + (index,))
+            # One get_event per item (not a check_event first): the parser's calls are most
+            # of the cost of a large file.
+            item_event = loader.get_event()
+            while type(item_event) is not yaml.SequenceEndEvent:
+                item, item_size = self.value(loader, item_event, path + (index,))
                 result.append(item)
                 size += item_size
                 index += 1
-            loader.get_event()
+                item_event = loader.get_event()
         elif cls is yaml.AliasEvent:
             if event.anchor not in self.anchors:
                 self._problem(event, path, f"unknown alias *{event.anchor}")
@@ -279,9 +282,13 @@ class _Builder:
         merged: list[dict[str, Any]] = []
         size = 1
         positions = self.positions
-        while not loader.check_event(yaml.MappingEndEvent):
+        scalar_event = yaml.ScalarEvent
+        deep = len(path) >= MAX_DEPTH  # a child of this mapping is too deep: value() says so
+        while True:
             key_event = loader.get_event()
-            if type(key_event) is not yaml.ScalarEvent:
+            if type(key_event) is yaml.MappingEndEvent:
+                break
+            if type(key_event) is not scalar_event:
                 self._problem(key_event, path, "mapping keys must be plain strings")
                 self.value(loader, key_event, path + ("?",))
                 self.value(loader, loader.get_event(), path + ("?",))
@@ -307,12 +314,18 @@ class _Builder:
                 continue
             seen[key] = where
             child = path + (key,)
-            positions[child] = where
-            out[key], child_size = self.value(loader, loader.get_event(), child)
             # The key's position is more useful than its value's for errors about the entry.
             positions[child] = where
+            value_event = loader.get_event()
+            if type(value_event) is scalar_event and not deep and not value_event.anchor:
+                # The common case, built here rather than through value(): what value() would
+                # do for a scalar without an anchor (its position is the key's, set above).
+                out[key] = self.scalar(value_event, child)
+                size += 1
+                continue
+            out[key], child_size = self.value(loader, value_event, child)
+            positions[child] = where
             size += child_size
-        loader.get_event()
         if merged:
             base: dict[str, Any] = {}
             for src in merged:

@@ -5,21 +5,30 @@ The typed read is taken only when it can vouch for every line exactly as
 ``None`` and the caller reads the whole history with the exact Python path, so
 every error keeps its ``file:line:col`` and wording, and unknown fields are kept.
 
+Two readers go over the same bytes at once: DuckDB's typed read (``read.sql``), the
+checks that need no scan and the event table (``ev``) on a thread of its own, started
+before the project's YAML is read (:func:`start`; DuckDB releases the GIL, so on two
+cores its threads work while Python reads the YAML and scans); and Python's byte scan.
+The table is kept only when the scan confirms it; a scan that refuses a file stops the
+read.
+
 What it proves, cheaply:
 
 - **Lines are rows.** A C-speed scan of each file's bytes (``bytes.count`` and
-  one regular expression per block) finds no blank or whitespace-only line, no
-  carriage return, no byte order mark, no space after an object: then row *n*
-  of the file is line *n*, and the row count must equal the line count.
+  ``in`` searches per block) finds no blank or whitespace-only line, no
+  carriage return, no byte order mark, no space after an object, no trailing
+  comma: then row *n* of the file is line *n*, and the row count must equal the
+  line count.
 - **Every key was read, once, with the right type.** The scan counts ``":``
   (one per key, plus any inside strings) and ``":"`` (one per string value);
   the typed read counts the non-null fields it took. Equal counts mean no
   unknown field, no repeated key, no null, no number where text belongs; any
   spacing before a colon, or an escaped surrogate, sends the file to the exact
   path rather than being counted.
-- **Values are valid.** Actions, required fields and times by one query;
-  identifiers on their *distinct* values (tens of thousands, not millions),
-  with :func:`keytrail.history.valid`.
+- **Values are valid.** Actions, required fields and times in the same pass as the
+  counts (``files.sql``); identifiers on their *distinct* values (tens of thousands,
+  not millions), all columns in one query (``ids.sql``), those its plain pattern
+  cannot vouch for checked with :func:`keytrail.history.valid`.
 - ``source`` (an importer's note of where the event came from) is read when it is a
   flat object, its keys and string values counted in DuckDB's minified text of it.
 - Files whose events carry ``prev`` (a hash chain over the raw lines) go to the
@@ -48,20 +57,18 @@ _BLOCK = 16 << 20
 #: found by comparing the counts of "\n" and "\n{". Arrays need no test: an array
 #: anywhere changes a count or is not a scalar attribute.
 _ODD = (b'" ', b" \n", b",}", b", }", b",  ")
-_ODD_TAB = (b'"\t', b"\t\n", b",\t")
+#: A trailing comma is a comma, then spaces and tabs, then "}": the patterns above and
+#: these cover every start of that run ("," then "}", " }", two spaces, " \t" or a tab).
+_ODD_TAB = (b'"\t', b"\t\n", b",\t", b", \t")
 _ODD_ESCAPE = (b"\\ud", b"\\uD")
 _SCALARS = (str, int, float, bool, type(None))
-#: (column, kind for history.valid, a regular expression that the ASCII values every
-#: generator and importer writes match, and the longest length it accepts).
-_VISIBLE = r"[!-~]([ -~]*[!-~])?"
-_IDS = (("subject", "subject", rf"(user|svc|group):{_VISIBLE}", 512),
-        ("target", "target", rf"(group|role):{_VISIBLE}", 512),
-        ("actor", "principal", rf"(user|svc):{_VISIBLE}", 512),
-        ("approver", "principal", rf"(user|svc):{_VISIBLE}", 512),
-        ("owner", "principal", rf"(user|svc):{_VISIBLE}", 512),
-        ("key", "token", rf"({_VISIBLE})?", 1024),
-        ("ticket", "token", rf"({_VISIBLE})?", 1024),
-        ("resource", "resource", rf"({_VISIBLE})?", 1024))
+#: Each identifier column's kind for :func:`keytrail.history.valid` (``id``: an event id,
+#: checked as :func:`keytrail.history._good_ident` checks it); ids.sql says which values
+#: need the check.
+_KINDS = {"subject": "subject", "target": "target", "actor": "principal", "approver": "principal",
+          "owner": "principal", "key": "token", "ticket": "token", "resource": "resource"}
+#: The columns whose values name a principal or a target (the lookalike warnings compare them).
+_NAMES = frozenset(("subject", "target", "actor", "approver", "owner"))
 
 
 @dataclass
@@ -132,8 +139,45 @@ class Loaded:
     count: int
 
 
-def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loaded | None:
-    """The history as the table ``ev``; None when any file needs the exact Python path."""
+def load_history(con: Connection, paths: list[Path], displays: list[str],
+                 pending: Pending | None = None) -> Loaded | None:
+    """The history as the table ``ev``; None when any file needs the exact Python path.
+
+    ``pending`` is the typed read already started (by :func:`start`, before the project's
+    YAML was read); without it the read starts here. Either way DuckDB reads, checks and
+    builds the table on its own threads (it releases the GIL) while Python scans the same
+    bytes, and the table is kept only when the two agree.
+    """
+    if pending is None:
+        pending = start(con, paths)
+    scans = _scan_all(paths)
+    if scans is None:
+        pending.stop()
+        return None
+    typed = pending.join()
+    if typed is None:
+        return None  # bad JSON, an over-long line, a type DuckDB refuses: the exact path explains
+    if len(typed.stats) != len(scans):
+        return None
+    for filename, n_rows, keys, strings in typed.stats:
+        if filename not in scans:
+            return None
+        found = scans[filename][1]
+        if n_rows != found.lines or keys != found.keys or strings != found.strings:
+            return None
+    identifiers = _valid_values(typed.values)
+    if identifiers is None:
+        return None
+    return Loaded(con, list(displays), identifiers, typed.count)
+
+
+def start(con: Connection, paths: list[Path]) -> Pending:
+    """Start the typed read of ``paths`` on a thread of its own."""
+    return Pending(con, [str(path) for path in paths])
+
+
+def _scan_all(paths: list[Path]) -> dict[str, tuple[int, Scan]] | None:
+    """Each non-empty file's scan, keyed by the name DuckDB gives it; None when any is refused."""
     scans: dict[str, tuple[int, Scan]] = {}
     for index, path in enumerate(paths):
         try:
@@ -144,39 +188,88 @@ def load_history(con: Connection, paths: list[Path], displays: list[str]) -> Loa
             return None
         if found.lines:
             scans[str(path)] = (index, found)
+    return scans
+
+
+@dataclass
+class Typed:
+    """What the typed read found, for the scan to confirm."""
+
+    stats: list[tuple[str, int, int, int]]   # per file with rows: name, rows, keys, string values
+    values: list[tuple[str, str, bool]]      # ids.sql: column, value, whether Python must check it
+    count: int
+
+
+class Pending:
+    """The typed read under way: ``read.sql``, the checks that need no scan, and the table ``ev``,
+    run on a thread of its own; :meth:`join` gives what it found (None: not a history it can
+    vouch for)."""
+
+    def __init__(self, con: Connection, files: list[str]) -> None:
+        import threading
+
+        self.con = con
+        self.error: BaseException | None = None
+        self.typed: Typed | None = None
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, args=(files,), name="keytrail-read", daemon=True)
+        self.thread.start()
+
+    def _run(self, files: list[str]) -> None:
+        try:
+            self.typed = _typed(self.con, files, self)
+        except BaseException as exc:  # handed to the caller's thread by join()
+            self.error = exc
+
+    def join(self) -> Typed | None:
+        self.thread.join()
+        if self.error is not None:
+            if isinstance(self.error, self.con.error):
+                return None  # DuckDB refused the input: the exact path reads it and explains
+            raise self.error
+        return self.typed
+
+    def stop(self) -> None:
+        """Interrupt the read (the scan refused the history) and wait for its thread."""
+        self.stopped = True  # seen between two queries, where an interrupt would be missed
+        self.con.db.interrupt()
+        self.thread.join()
+
+
+def _typed(con: Connection, files: list[str], pending: Pending) -> Typed | None:
+    """Read every file into ``raw``, check what needs no scan, and build ``ev``; None when a
+    check refuses (the history then goes to the exact path)."""
     con.execute("CREATE TEMP TABLE files (filename VARCHAR, idx INTEGER, first_row BIGINT)")
-    if not scans:
+    stats: list[Any] = []
+    if files:
+        con.execute(sql("read"), [files, MAX_LINE_BYTES])
+        stats = [] if pending.stopped else con.execute(sql("files")).fetchall()
+    if pending.stopped:
+        return None
+    if not stats:
+        con.execute("DROP TABLE IF EXISTS raw")
         con.execute(_EMPTY)
-        return Loaded(con, list(displays), set(), 0)
-    try:
-        con.execute(sql("read"), [list(scans), MAX_LINE_BYTES])
-    except con.error:
-        return None  # bad JSON, an over-long line, a type DuckDB refuses: the exact path explains
-    stats = con.execute(sql("files")).fetchall()
+        return Typed([], [], 0)
     extra_keys, extra_strings = _attribute_counts(con)
-    if extra_keys is None:
+    if extra_keys is None or not _numbers_readable(con):
         return None
-    if len(stats) != len(scans):
-        return None
-    rows = []
+    index = {name: n for n, name in enumerate(files)}
+    rows, counts = [], []
     for (filename, first, last, n, string_keys, object_keys, source_strings, chained, two_extras,
-         odd_sources) in stats:
-        index, found = scans[filename]
-        if (chained or two_extras or odd_sources or n != found.lines or last - first + 1 != n
-                or found.keys != string_keys + object_keys + extra_keys.get(filename, 0)
-                or found.strings != string_keys + source_strings + extra_strings.get(filename, 0)):
+         odd_sources, invalid) in stats:
+        if chained or two_extras or odd_sources or invalid or last - first + 1 != n or filename not in index:
             return None
-        rows.append((filename, index, first))
-    if con.execute(sql("invalid")).fetchone()[0] or not _numbers_readable(con):
-        return None
-    if not _valid_values(con):
+        rows.append((filename, index[filename], first))
+        counts.append((filename, n, string_keys + object_keys + extra_keys.get(filename, 0),
+                       string_keys + source_strings + extra_strings.get(filename, 0)))
+    values = con.execute(sql("ids")).fetchall()
+    if pending.stopped:
         return None
     con.db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
-    identifiers = {row[0] for row in con.execute(sql("ids")).fetchall()}
     con.execute(sql("events"))
     con.execute("DROP TABLE raw")
     count = con.execute("SELECT count(*) FROM ev").fetchone()[0]
-    return Loaded(con, list(displays), identifiers, count)
+    return Typed(counts, values, count)
 
 
 _EMPTY = """CREATE TABLE ev (ord HUGEINT, file INTEGER, line BIGINT, id VARCHAR, time BIGINT,
@@ -215,18 +308,14 @@ def _numbers_readable(con: Connection) -> bool:
     return True
 
 
-def _valid_values(con: Connection) -> bool:
-    """Whether every event id and identifier is valid; only values the SQL pattern cannot vouch
-    for (not plain ASCII, or not matching) are checked one by one, with history.py's own tests."""
-    odd = con.execute("SELECT DISTINCT id FROM raw WHERE NOT regexp_full_match(id, ?) OR length(id) > 256",
-                      [_VISIBLE]).fetchall()
-    if not all(_good_ident(row[0]) for row in odd):
-        return False
-    for column, kind, pattern, longest in _IDS:
-        # Distinct first: the pattern then runs once per value, not once per event.
-        odd = con.execute(f"SELECT v FROM (SELECT DISTINCT {column} AS v FROM raw) "
-                          "WHERE v IS NOT NULL AND (NOT regexp_full_match(v, ?) OR length(v) > ?)",
-                          [pattern, longest]).fetchall()
-        if not all(valid(kind, row[0]) for row in odd):
-            return False
-    return True
+def _valid_values(values: list[tuple[str, str, bool]]) -> set[str] | None:
+    """Every identifier the history names, when every event id and identifier is valid (None
+    otherwise), from ids.sql's rows: the distinct values of every column, and whether its
+    plain pattern vouched for each; the others are checked here with history.py's own tests."""
+    identifiers: set[str] = set()
+    for column, value, odd in values:
+        if odd and not (_good_ident(value) if column == "id" else valid(_KINDS[column], value)):
+            return None
+        if column in _NAMES:
+            identifiers.add(value)
+    return identifiers

@@ -2,7 +2,8 @@
 -- (compared with the keys counted in the file's bytes: any difference means a
 -- field this read did not take, a null, a repeated key or a value of another type).
 -- DuckDB keeps a JSON column's text minified, so a flat `source` object's keys and
--- string values are counted in its text.
+-- string values are counted in its text. One pass over `raw` gives every count and
+-- the rows the typed read cannot vouch for (`invalid`).
 SELECT filename,
        min(rowid) AS first_row,
        max(rowid) AS last_row,
@@ -25,6 +26,21 @@ SELECT filename,
            AND NOT regexp_matches(substr(source, 2), '[\[{]')
            AND len(json_keys(source)) = len(list_distinct(json_keys(source)))
            AND len(json_keys(source)) = (length(source) - length(replace(source, '":', ''))) // 2,
-           false)) AS odd_sources
+           false)) AS odd_sources,
+       -- Rows the typed read cannot vouch for: an unknown action, a missing field the
+       -- action needs, a time not in the form 2026-03-01T10:00:00Z (or not a real date),
+       -- an over-long reason. Any such row sends the history to the exact Python path.
+       count(*) FILTER (WHERE NOT coalesce(
+           action IN ('grant', 'revoke', 'certify', 'join', 'move', 'leave', 'define', 'retire')
+           AND id IS NOT NULL
+           AND (subject IS NOT NULL OR action IN ('define', 'retire'))
+           AND (target IS NOT NULL OR action IN ('join', 'move', 'leave'))
+           AND regexp_full_match(time, '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z')
+           AND try_strptime(time, '%Y-%m-%dT%H:%M:%SZ') IS NOT NULL
+           AND (expires IS NULL
+                OR (regexp_full_match(expires, '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z')
+                    AND try_strptime(expires, '%Y-%m-%dT%H:%M:%SZ') IS NOT NULL))
+           AND (reason IS NULL OR length(reason) <= 1048576),
+           false)) AS invalid
 FROM raw
 GROUP BY filename;

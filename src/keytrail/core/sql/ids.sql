@@ -1,6 +1,34 @@
--- Every distinct identifier the history names (subject, target, actor, approver, owner):
--- what the lookalike warnings compare, without a pass over the events in Python.
-SELECT DISTINCT x FROM (
-    SELECT subject AS x FROM raw UNION ALL SELECT target FROM raw UNION ALL
-    SELECT actor FROM raw UNION ALL SELECT approver FROM raw UNION ALL SELECT owner FROM raw)
-WHERE x IS NOT NULL;
+-- Each identifier column's distinct values, in one query (a DISTINCT per column, not a
+-- query per column): every value that names a principal or a target (what the lookalike
+-- warnings compare, without a pass over the events in Python), and every value of any
+-- column that its plain pattern cannot vouch for (`odd`: not printable ASCII in the form
+-- every generator and importer writes, or too long), which the loader then checks one by
+-- one with keytrail.history's own tests. The pattern only ever vouches: a value it does
+-- not match is not refused here, it is looked at in Python.
+WITH vals AS (
+    SELECT DISTINCT 'id' AS col, id AS v FROM raw
+    UNION ALL SELECT DISTINCT 'subject', subject FROM raw
+    UNION ALL SELECT DISTINCT 'target', target FROM raw
+    UNION ALL SELECT DISTINCT 'actor', actor FROM raw
+    UNION ALL SELECT DISTINCT 'approver', approver FROM raw
+    UNION ALL SELECT DISTINCT 'owner', owner FROM raw
+    UNION ALL SELECT DISTINCT 'key', key FROM raw
+    UNION ALL SELECT DISTINCT 'ticket', ticket FROM raw
+    UNION ALL SELECT DISTINCT 'resource', resource FROM raw
+), judged AS (
+    SELECT col, v, NOT CASE col
+        WHEN 'id' THEN length(v) <= 256 AND regexp_full_match(v, '[!-~]([ -~]*[!-~])?')
+        WHEN 'subject' THEN length(v) <= 512 AND regexp_full_match(v, '(user|svc|group):[!-~]([ -~]*[!-~])?')
+        WHEN 'target' THEN length(v) <= 512 AND regexp_full_match(v, '(group|role):[!-~]([ -~]*[!-~])?')
+        WHEN 'key' THEN length(v) <= 1024 AND regexp_full_match(v, '([!-~]([ -~]*[!-~])?)?')
+        WHEN 'ticket' THEN length(v) <= 1024 AND regexp_full_match(v, '([!-~]([ -~]*[!-~])?)?')
+        WHEN 'resource' THEN length(v) <= 1024 AND regexp_full_match(v, '([!-~]([ -~]*[!-~])?)?')
+        -- actor, approver, owner: a principal
+        ELSE length(v) <= 512 AND regexp_full_match(v, '(user|svc):[!-~]([ -~]*[!-~])?')
+    END AS odd
+    FROM vals
+    WHERE v IS NOT NULL
+)
+SELECT col, v, odd
+FROM judged
+WHERE odd OR col IN ('subject', 'target', 'actor', 'approver', 'owner');
