@@ -132,19 +132,29 @@ def test_example_organisation_gives_the_same_bytes_under_both_engines(tmp_path: 
 
 
 def test_generated_organisation_gives_the_same_bytes_under_both_engines(
-        tmp_path: Path, columnar_reads: list[bool]) -> None:
+        tmp_path: Path, columnar_reads: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
     from keytrail.core import rows
+    from keytrail.core.replay import ColumnarState
 
+    asked: list[str | None] = []
+    narrow = ColumnarState.changes_for
+
+    def spy(self: ColumnarState, view: Any, check: str | None) -> Any:
+        asked.append(check)
+        return narrow(self, view, check)
+
+    monkeypatch.setattr(ColumnarState, "changes_for", spy)
     org = tmp_path / "S"
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "generate.py"), "--size", "S",
                     "--seed", "7", "--out", str(org)], check=True, capture_output=True)
     before = rows.FULL_READS[0]
     assert_same(org, tmp_path / "out", "--as-of", AS_OF)
     assert columnar_reads == [True]
-    # Only flagged rows and active grants became objects, but for one walk over the events:
-    # the key hygiene checks' table of each key's uses (checks/_keys.py `uses`, not yet a query
-    # of the core; docs/design/columnar-core.md, "What is left"). Once, shared by those checks.
-    assert rows.FULL_READS[0] - before == 1
+    # Only flagged rows and active grants became objects: no walk over every event (the key
+    # hygiene checks read State.key_uses / key_actors, aggregates), and every check that asked
+    # for changes got its own query's rows, never every change of the window.
+    assert rows.FULL_READS[0] - before == 0
+    assert asked and None not in asked, asked
 
 
 def _large_history(root: Path, bad: str | None, at: int) -> None:
