@@ -119,19 +119,19 @@ class State:
     def key_uses(self) -> dict[str, KeyUse]:
         """Per key id (any non-empty key, registered or not), the access changes
         (``CHANGE_ACTIONS``) made under it at or before ``as_of``, over the whole history."""
+        events = self.events
         found: dict[str, list[Any]] = {}
-        for ref, event in enumerate(self.events):
+        for ref, event in enumerate(events):
             key = event.key
             if key and event.action in CHANGE_ACTIONS:
                 seen = found.get(key)
                 if seen is None:
-                    seen = found[key] = [0, 0, 0, set()]
+                    seen = found[key] = [0, 0, set()]
                 seen[0] += 1
                 seen[1] = ref
-                seen[2] = event.time
-                if event.target:
-                    seen[3].add(event.target)
-        return {k: KeyUse(n, ref, time, frozenset(targets)) for k, (n, ref, time, targets) in found.items()}
+                seen[2].add(event.target)  # events with no target are dropped below, once per key
+        return {k: KeyUse(n, ref, events[ref].time, frozenset(t for t in targets if t))
+                for k, (n, ref, targets) in found.items()}
 
     def key_actors(self) -> dict[str, list[ActorUse]]:
         """Per key id, each actor of the access changes of the review window made under it
