@@ -392,14 +392,15 @@ def _keyed_org(root: Path) -> Path:
         {"id": "pk-recent", "holder": "svc:new", "owner": "user:own", "scope": ["role:r02"]},
     ]
 
-    def ev(n: str, time: str, action: str, key: str, actor: str | None, target: str = "role:r00",
+    def ev(n: str, time: str, action: str, key: str | None, actor: str | None, target: str = "role:r00",
            subject: str = "user:x") -> str:
         event: dict[str, Any] = {"id": n, "time": time, "action": action, "subject": subject}
         if action != "join":
             event["target"] = target
         if actor is not None:
             event["actor"] = actor
-        event["key"] = key
+        if key is not None:
+            event["key"] = key
         return json.dumps(event, separators=(",", ":"))
 
     first = [  # history/h.jsonl
@@ -420,6 +421,8 @@ def _keyed_org(root: Path) -> Path:
         ev("i3", "2026-07-05T00:00:00Z", "grant", "pk-ghost", "user:c"),
         ev("i4", "2026-09-21T00:00:00Z", "revoke", "pk-shared", "user:c", "role:r04", "user:y"),
         ev("i5", "2026-10-05T00:00:00Z", "grant", "pk-unused", "svc:idle"),  # after as_of
+        ev("i6", "2026-07-10T00:00:00Z", "grant", "", "user:b", "role:r05"),  # an empty key
+        ev("i7", "2026-07-11T00:00:00Z", "grant", None, "user:c", "role:r06"),  # no key
     ]
     policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "keys"}, "rules": [
         {"id": "unused", "use": "sprawl.unused-key"},
@@ -501,6 +504,7 @@ def test_key_use_aggregates_agree_between_the_states(tmp_path: Path) -> None:
     assert start == 1767571200000000  # 2026-01-05, h1
     assert uses["pk-idle"] == (3, "i1", 1772323200000000, ["role:r01"])
     assert "pk-unused" not in uses and uses["pk-ghost"][0] == 2  # unregistered keys are counted too
+    assert set(uses) == set(actors) == {"pk-shared", "pk-idle", "pk-recent", "pk-ghost"}  # no "" key
     assert actors["pk-shared"][0] == ("user:z", 1, "h1", "h1")
     # The window is after since (exclusive): h5 and i2, at since exactly, are outside it.
     assert seen[("python", "2026-07-03T10:00:00Z")][2]["pk-shared"] == [
