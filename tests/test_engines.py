@@ -132,19 +132,29 @@ def test_example_organisation_gives_the_same_bytes_under_both_engines(tmp_path: 
 
 
 def test_generated_organisation_gives_the_same_bytes_under_both_engines(
-        tmp_path: Path, columnar_reads: list[bool]) -> None:
+        tmp_path: Path, columnar_reads: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
     from keytrail.core import rows
+    from keytrail.core.replay import ColumnarState
 
+    asked: list[str | None] = []
+    narrow = ColumnarState.changes_for
+
+    def spy(self: ColumnarState, view: Any, check: str | None) -> Any:
+        asked.append(check)
+        return narrow(self, view, check)
+
+    monkeypatch.setattr(ColumnarState, "changes_for", spy)
     org = tmp_path / "S"
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "generate.py"), "--size", "S",
                     "--seed", "7", "--out", str(org)], check=True, capture_output=True)
     before = rows.FULL_READS[0]
     assert_same(org, tmp_path / "out", "--as-of", AS_OF)
     assert columnar_reads == [True]
-    # Only flagged rows and active grants became objects, but for one walk over the events:
-    # the key hygiene checks' table of each key's uses (checks/_keys.py `uses`, not yet a query
-    # of the core; docs/design/columnar-core.md, "What is left"). Once, shared by those checks.
-    assert rows.FULL_READS[0] - before == 1
+    # Only flagged rows and active grants became objects: no walk over every event (the key
+    # hygiene checks read State.key_uses / key_actors, aggregates), and every check that asked
+    # for changes got its own query's rows, never every change of the window.
+    assert rows.FULL_READS[0] - before == 0
+    assert asked and None not in asked, asked
 
 
 def _large_history(root: Path, bad: str | None, at: int) -> None:
@@ -394,3 +404,149 @@ def test_duckdb_running_out_of_memory_is_an_error_not_a_traceback() -> None:
     with engine_errors(con):  # a query within the limit still runs
         assert con.execute("SELECT count(*) FROM range(1000)").fetchone()[0] == 1000
     con.close()
+
+
+# -- Key-use aggregates (State.key_uses, key_actors, history_start, events_at) ---------------
+# The key hygiene checks read per-key aggregates instead of walking the history: a GROUP BY
+# on the columnar path, one pass on the Python path. These cases hold the two to the same
+# bytes on the edges of their semantics: replay order across files at the same time, the
+# review window, keys never used, keys not in the registry, changes with no actor.
+
+def _keyed_org(root: Path) -> Path:
+    """Two history files whose events tie in time; keys shared, idle, unused, overbroad."""
+    roles = [{"id": f"role:r{n:02d}", "owner": "user:own"} for n in range(12)]
+    people = [{"id": p} for p in ("user:own", "user:b", "user:c", "user:z", "user:x", "user:y")]
+    keys = [
+        # scope role:* matches 12 roles; it changes 2 (overbroad), and 3 actors use it (shared)
+        {"id": "pk-shared", "holder": "svc:bot", "scope": ["role:*"]},
+        {"id": "pk-unused", "holder": "svc:idle", "owner": "user:own", "scope": ["role:r00"],
+         "not_before": "2026-02-01T00:00:00Z"},
+        {"id": "pk-idle", "holder": "svc:old", "owner": "user:own", "scope": ["role:r01"]},
+        {"id": "pk-recent", "holder": "svc:new", "owner": "user:own", "scope": ["role:r02"]},
+    ]
+
+    def ev(n: str, time: str, action: str, key: str | None, actor: str | None, target: str = "role:r00",
+           subject: str = "user:x") -> str:
+        event: dict[str, Any] = {"id": n, "time": time, "action": action, "subject": subject}
+        if action != "join":
+            event["target"] = target
+        if actor is not None:
+            event["actor"] = actor
+        if key is not None:
+            event["key"] = key
+        return json.dumps(event, separators=(",", ":"))
+
+    first = [  # history/h.jsonl
+        ev("h1", "2026-01-05T00:00:00Z", "grant", "pk-shared", "user:z", "role:r03"),
+        ev("h2", "2026-03-01T00:00:00Z", "grant", "pk-idle", "svc:old", "role:r01"),
+        ev("h3", "2026-03-01T00:00:00Z", "revoke", "pk-idle", "svc:old", "role:r01", "user:y"),
+        ev("h4", "2026-07-02T10:00:00Z", "grant", "pk-shared", "svc:bot", "role:r04"),
+        ev("h5", "2026-07-03T10:00:00Z", "grant", "pk-shared", "user:b", "role:r04", "user:y"),
+        ev("h6", "2026-07-04T00:00:00Z", "grant", "pk-shared", None, "role:r04", "user:own"),
+        ev("h7", "2026-07-05T00:00:00Z", "grant", "pk-ghost", "user:b"),
+        ev("h8", "2026-07-06T00:00:00Z", "join", "pk-shared", "user:x", subject="user:new"),
+        ev("h9", "2026-09-20T00:00:00Z", "grant", "pk-recent", "svc:new", "role:r02"),
+        ev("h10", "2026-09-21T00:00:00Z", "grant", "pk-shared", "svc:bot", "role:r03", "user:y"),
+    ]
+    second = [  # history/i.jsonl: ties with h.jsonl; file order decides replay order
+        ev("i1", "2026-03-01T00:00:00Z", "grant", "pk-idle", "svc:old", "role:r01", "user:own"),
+        ev("i2", "2026-07-03T10:00:00Z", "grant", "pk-shared", "user:c", "role:r03", "user:own"),
+        ev("i3", "2026-07-05T00:00:00Z", "grant", "pk-ghost", "user:c"),
+        ev("i4", "2026-09-21T00:00:00Z", "revoke", "pk-shared", "user:c", "role:r04", "user:y"),
+        ev("i5", "2026-10-05T00:00:00Z", "grant", "pk-unused", "svc:idle"),  # after as_of
+        ev("i6", "2026-07-10T00:00:00Z", "grant", "", "user:b", "role:r05"),  # an empty key
+        ev("i7", "2026-07-11T00:00:00Z", "grant", None, "user:c", "role:r06"),  # no key
+    ]
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "keys"}, "rules": [
+        {"id": "unused", "use": "sprawl.unused-key"},
+        {"id": "overbroad", "use": "sprawl.overbroad-key"},
+        {"id": "shared", "use": "unexplained.shared-key"}]}
+    write_project(root, directory={"principals": [*people, *({"id": s, "owner": "user:own"} for s in (
+        "svc:bot", "svc:idle", "svc:old", "svc:new"))], "roles": roles},
+        keys=keys, history_text="\n".join(first) + "\n", policies=[policy])
+    (root / "history" / "i.jsonl").write_text("\n".join(second) + "\n")
+    return root
+
+
+def _findings(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(f["rule"], f["key"]): f for f in json.loads(path.read_text())["findings"]}
+
+
+def test_key_hygiene_checks_give_the_same_bytes_under_both_engines_without_walking_events(
+        tmp_path: Path, columnar_reads: list[bool]) -> None:
+    from keytrail.core import rows
+
+    root = _keyed_org(tmp_path / "org")
+    before = rows.FULL_READS[0]
+    assert_same(root, tmp_path / "whole", "--as-of", AS_OF)
+    assert_same(root, tmp_path / "window", "--as-of", AS_OF, "--since", "2026-07-01T00:00:00Z")
+    assert columnar_reads == [True, True]
+    assert rows.FULL_READS[0] == before
+
+    # The bytes compared above say what they should (so the comparison is not vacuous).
+    whole = _findings(tmp_path / "whole" / "columnar.json")
+    assert set(whole) == {("unused", "pk-unused"), ("unused", "pk-idle"), ("overbroad", "pk-shared"),
+                          ("shared", "pk-shared")}
+    # The last use of pk-idle ties h2, h3 and i1 in time: file order makes i1 the last.
+    idle = whole[("unused", "pk-idle")]["evidence"]
+    assert (idle["last_use"], idle["changes"], idle["last_use_location"]) == ("i1", 3, "history/i.jsonl:1")
+    # Never used (its one change is after as_of), judged from its not_before, not the history's start.
+    assert "has never been used: no change in the 241 days since 2026-02-01" in whole[("unused", "pk-unused")]["message"]
+    # Targets over the whole history (r03 before the window too), not the empty-actor change's only.
+    assert whole[("overbroad", "pk-shared")]["evidence"]["changed"] == ["role:r03", "role:r04"]
+    # Four actors; user:b and user:c tie in time, file order puts user:b first; no "" actor,
+    # no unknown key (pk-ghost), no join.
+    shared = whole[("shared", "pk-shared")]
+    assert shared["message"].endswith("user:z (1 change), svc:bot (2 changes), user:b (1 change), "
+                                      "user:c (2 changes)")
+    assert shared["event"] == "h4"
+    assert [(a["actor"], a["first"], a["last"]) for a in shared["evidence"]["actors"]] == [
+        ("user:z", "h1", "h1"), ("svc:bot", "h4", "h10"), ("user:b", "h5", "h5"), ("user:c", "i2", "i4")]
+
+    window = _findings(tmp_path / "window" / "columnar.json")
+    assert window[("shared", "pk-shared")]["message"].endswith(
+        "3 actors in the review window: svc:bot (2 changes), user:b (1 change), user:c (2 changes)")
+    assert window[("shared", "pk-shared")]["event"] == "h5"
+    assert window[("overbroad", "pk-shared")]["evidence"]["changed"] == ["role:r03", "role:r04"]
+
+
+def test_key_use_aggregates_agree_between_the_states(tmp_path: Path) -> None:
+    """State.key_uses, key_actors and history_start: the same facts from both engines, the
+    references resolving to the same events."""
+    from keytrail import pipeline
+    from keytrail.core import EngineOptions
+
+    root = _keyed_org(tmp_path / "org")
+    seen = {}
+    for engine in ("python", "columnar"):
+        project = pipeline.load(root, engine=EngineOptions(engine))
+        assert (project.columnar is not None) == (engine == "columnar")
+        for since in (None, "2026-07-03T10:00:00Z"):
+            state = pipeline.replay(project, AS_OF, since)
+            uses, actors = state.key_uses(), state.key_actors()
+            events = state.events_at([u.last for u in uses.values()]
+                                     + [r for a in actors.values() for u in a for r in (u.first, u.last)])
+            seen[(engine, since)] = (
+                state.history_start,
+                {k: (u.changes, events[u.last].id, u.last_time, sorted(u.targets)) for k, u in uses.items()},
+                {k: [(u.actor, u.changes, events[u.first].id, events[u.last].id) for u in a]
+                 for k, a in actors.items()})
+    for since in (None, "2026-07-03T10:00:00Z"):
+        assert seen[("python", since)] == seen[("columnar", since)]
+    start, uses, actors = seen[("python", None)]
+    assert start == 1767571200000000  # 2026-01-05, h1
+    assert uses["pk-idle"] == (3, "i1", 1772323200000000, ["role:r01"])
+    assert "pk-unused" not in uses and uses["pk-ghost"][0] == 2  # unregistered keys are counted too
+    assert set(uses) == set(actors) == {"pk-shared", "pk-idle", "pk-recent", "pk-ghost"}  # no "" key
+    assert actors["pk-shared"][0] == ("user:z", 1, "h1", "h1")
+    # The window is after since (exclusive): h5 and i2, at since exactly, are outside it.
+    assert seen[("python", "2026-07-03T10:00:00Z")][2]["pk-shared"] == [
+        ("svc:bot", 1, "h10", "h10"), ("user:c", 1, "i4", "i4")]
+
+
+def test_an_empty_history_has_no_start_and_no_key_uses(tmp_path: Path) -> None:
+    from keytrail.replay import replay
+
+    state = replay([], 10)
+    assert state.history_start is None and state.key_uses() == {} and state.key_actors() == {}
+    assert state.events_at([]) == {}

@@ -13,10 +13,10 @@ dropped.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from keytrail.model import CHANGE_ACTIONS, Event, Grant
 from keytrail.ties import find_ties
@@ -31,6 +31,30 @@ class Move:
     event: Event
     before: dict[str, Any]
     after: dict[str, Any]
+
+
+#: An event's place in replay order, as the state that gave it numbers it (an index into
+#: ``events`` on the Python path, ``ord`` in the columnar core): compare them, and turn them
+#: into events with :meth:`State.events_at`, nothing else.
+EventRef = int
+
+
+class KeyUse(NamedTuple):
+    """How the history used one key: the access changes made under it at or before ``as_of``."""
+
+    changes: int                   # how many access changes
+    last: EventRef                 # the last change (replay order)
+    last_time: int
+    targets: frozenset[str]        # the distinct targets it changed (events with no target add none)
+
+
+class ActorUse(NamedTuple):
+    """One actor's access changes under one key in the review window."""
+
+    actor: str
+    changes: int                   # how many access changes
+    first: EventRef
+    last: EventRef
 
 
 @dataclass
@@ -81,6 +105,54 @@ class State:
         shared = {a for a, b in zip(ids, islice(ids, 1, None), strict=False) if a == b}
         del ids
         return [e for e in self.events if e.id in shared] if shared else []
+
+    @property
+    def history_start(self) -> int | None:
+        """The time of the first event at or before ``as_of`` (None for an empty history)."""
+        return self.events[0].time if self.events else None
+
+    def events_at(self, refs: Iterable[EventRef]) -> dict[EventRef, Event]:
+        """The events these references name (see :data:`EventRef`)."""
+        events = self.events
+        return {ref: events[ref] for ref in refs}
+
+    def key_uses(self) -> dict[str, KeyUse]:
+        """Per key id (any non-empty key, registered or not), the access changes
+        (``CHANGE_ACTIONS``) made under it at or before ``as_of``, over the whole history."""
+        events = self.events
+        found: dict[str, list[Any]] = {}
+        for ref, event in enumerate(events):
+            key = event.key
+            if key and event.action in CHANGE_ACTIONS:
+                seen = found.get(key)
+                if seen is None:
+                    seen = found[key] = [0, 0, set()]
+                seen[0] += 1
+                seen[1] = ref
+                seen[2].add(event.target)  # events with no target are dropped below, once per key
+        return {k: KeyUse(n, ref, events[ref].time, frozenset(t for t in targets if t))
+                for k, (n, ref, targets) in found.items()}
+
+    def key_actors(self) -> dict[str, list[ActorUse]]:
+        """Per key id, each actor of the access changes of the review window made under it
+        (changes with no key or no actor count for none), actors in order of first use."""
+        found: dict[tuple[str, str], list[int]] = {}
+        events = self.events
+        for ref in range(self.window_start, len(events)):
+            event = events[ref]
+            key, actor = event.key, event.actor
+            if key and actor and event.action in CHANGE_ACTIONS:
+                seen = found.get((key, actor))
+                if seen is None:
+                    found[(key, actor)] = [1, ref, ref]
+                else:
+                    seen[0] += 1
+                    seen[2] = ref
+        # Dicts keep insertion order and events come in replay order: actors by first use.
+        out: dict[str, list[ActorUse]] = {}
+        for (key, actor), (n, first, last) in found.items():
+            out.setdefault(key, []).append(ActorUse(actor, n, first, last))
+        return out
 
 
 def _order(event: Event) -> tuple[int, int, int]:

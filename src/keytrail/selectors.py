@@ -28,16 +28,58 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(translate(pattern))
 
 
-def globs_regex(patterns: Iterable[str]) -> re.Pattern[str]:
-    """One compiled expression matching a value that any of the globs matches.
+_META = frozenset("*?[")
 
-    Not cached: a caller that tests many values against the same globs (a key's scope)
-    compiles them once and keeps the result for the run. Thousands of keys with
-    distinct scopes would otherwise cycle through ``glob_regex``'s bounded cache and
-    recompile on every lookup. No globs give an expression that matches nothing.
+
+class GlobSet:
+    """Matches a value that any of its globs matches, as ``fnmatch`` globs do: the whole
+    value, case-sensitively, ``*`` and ``?`` crossing every character (newlines too).
+
+    Key scopes are mostly literals (``role:prod-admin``) and ``prefix*`` globs
+    (``group:eng-*``, ``*``): those are one set lookup and one ``str.startswith``; only
+    the other globs (``?``, ``[...]``, an inner ``*``) are compiled, into one expression.
+    ``match`` follows ``re.Pattern.match``'s contract: a true value when a glob matches,
+    else None.
     """
-    alternatives = [f"(?:{translate(p)})" for p in patterns]
-    return re.compile("|".join(alternatives) if alternatives else "(?!)")
+
+    __slots__ = ("_exact", "_prefixes", "_rx")
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        rest: list[str] = []
+        for pattern in patterns:
+            head = pattern[:-1]
+            if not _META.intersection(pattern):
+                exact.add(pattern)
+            elif pattern.endswith("*") and not _META.intersection(head):
+                prefixes.append(head)
+            else:
+                rest.append(pattern)
+        self._exact = frozenset(exact)
+        self._prefixes = tuple(prefixes)
+        self._rx = re.compile("|".join(f"(?:{translate(p)})" for p in rest)).match if rest else None
+
+    def match(self, value: str) -> bool | None:
+        if value in self._exact or (self._prefixes and value.startswith(self._prefixes)):
+            return True
+        return True if self._rx is not None and self._rx(value) is not None else None
+
+
+def globs_regex(patterns: Iterable[str]) -> GlobSet:
+    """A matcher for a value that any of the globs matches (see :class:`GlobSet`); no globs
+    match nothing.
+
+    Registries repeat scopes across keys, so matchers are kept by their globs; the cache is
+    bounded, and a miss costs little (only globs other than literals and ``prefix*`` are
+    compiled), so thousands of distinct scopes never make a run recompile its way through.
+    """
+    return _globset(tuple(patterns))
+
+
+@lru_cache(maxsize=16384)
+def _globset(patterns: tuple[str, ...]) -> GlobSet:
+    return GlobSet(patterns)
 
 
 def glob_match(pattern: str, value: str) -> bool:

@@ -18,11 +18,11 @@ Time semantics, common to every check over the registry itself:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
 from typing import Any
 
 from keytrail.checks.unexplained_key_not_valid import valid_window
-from keytrail.model import CHANGE_ACTIONS, Event, Key
+from keytrail.model import Key
+from keytrail.replay import KeyUse
 from keytrail.selectors import glob_regex
 from keytrail.timeutil import format_date
 from keytrail.view import View
@@ -69,23 +69,18 @@ def validity(key: Key, as_of: int) -> str:
     return f"valid until {format_date(last)}" if last is not None else "valid with no expiry"
 
 
-def uses(view: View) -> dict[str, list[Event]]:
-    """Every access change made under each key id at or before ``as_of``, in time order.
+def uses(view: View) -> dict[str, KeyUse]:
+    """How the history used each key id at or before ``as_of``: the number of access changes
+    made under it, the last of them and the targets they changed (``State.key_uses``).
 
-    Built once per evaluation and kept in the view's memo: several key checks
-    read it, and a history has far more events than a registry has keys.
+    Built once per evaluation and kept in the view's memo: several key checks read it.
+    The state aggregates (one pass on the Python path, one query on the columnar one), so
+    no check walks the history event by event.
     """
-    memo = view.memo
-    found = memo.get(_USES)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    out: dict[str, list[Event]] = defaultdict(list)
-    for event in view.state.events:
-        if event.key and event.action in CHANGE_ACTIONS:
-            out[event.key].append(event)
-    result = dict(out)
-    memo[_USES] = result
-    return result
+    found = view.memo.get(_USES)
+    if found is None:
+        found = view.memo[_USES] = view.state.key_uses()
+    return found  # type: ignore[no-any-return]
 
 
 _USES: Any = ("keytrail.checks._keys", "uses")

@@ -80,7 +80,8 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
             continue
         matched = universe if wildcard else covered(view, key.scope)
         # What the key changed is small next to what it may change: intersect from its side.
-        touched = frozenset(e.target for e in used.get(key_id, ()) if e.target) & matched
+        use = used.get(key_id)
+        touched = use.targets & matched if use is not None else frozenset()
         share = len(touched) / len(matched) if matched else 0.0
         if not wildcard and (len(matched) < minimum or share >= share_limit):
             continue

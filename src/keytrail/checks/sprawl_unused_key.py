@@ -38,7 +38,8 @@ from typing import Any
 
 from keytrail.checks._keys import end, uses, valid_at
 from keytrail.checks._util import key_facts
-from keytrail.model import Finding
+from keytrail.model import Finding, Key
+from keytrail.replay import KeyUse
 from keytrail.timeutil import DAY, format_date, format_time
 from keytrail.view import View
 
@@ -60,29 +61,39 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     idle: int = params["unused_for"]
     as_of = view.as_of
     used = uses(view)
-    history_start = view.state.events[0].time if view.state.events else as_of
+    start = view.state.history_start
+    history_start = as_of if start is None else start
+    # Decide every key from the aggregates first; then fetch, in one go, only the last-use
+    # events of the keys that fire (a columnar run keeps the events in its table).
+    firing: list[tuple[Key, KeyUse | None]] = []
     for key_id in sorted(view.keys):
         key = view.keys[key_id]
         if not valid_at(key, as_of):
             continue
-        changes = used.get(key_id)
-        last = end(key)
-        until = f"it is valid until {format_date(last)}" if last is not None else "it never expires"
-        if changes:
-            latest = changes[-1]
-            if as_of - latest.time < idle:
+        use = used.get(key_id)
+        if use is not None:
+            if as_of - use.last_time < idle:
                 continue
-            days = (as_of - latest.time) // DAY
-            message = (f"key {key.id} (held by {key.holder}) has not been used since "
-                       f"{format_date(latest.time)} ({days} days); {until}")
-            facts: dict[str, Any] = {"last_use": latest.id, "last_use_time": format_time(latest.time),
-                                     "last_use_location": str(view.location(latest)),
-                                     "idle_days": days, "changes": len(changes)}
         else:
             # The history is all keytrail knows: a key issued before it began is judged from its start.
             since = history_start if key.not_before is None else max(key.not_before, history_start)
             if as_of - since < idle:
                 continue
+        firing.append((key, use))
+    events = view.state.events_at(use.last for _, use in firing if use is not None)
+    for key, use in firing:
+        last = end(key)
+        until = f"it is valid until {format_date(last)}" if last is not None else "it never expires"
+        if use is not None:
+            latest = events[use.last]
+            days = (as_of - latest.time) // DAY
+            message = (f"key {key.id} (held by {key.holder}) has not been used since "
+                       f"{format_date(latest.time)} ({days} days); {until}")
+            facts: dict[str, Any] = {"last_use": latest.id, "last_use_time": format_time(latest.time),
+                                     "last_use_location": str(view.location(latest)),
+                                     "idle_days": days, "changes": use.changes}
+        else:
+            since = history_start if key.not_before is None else max(key.not_before, history_start)
             days = (as_of - since) // DAY
             message = (f"key {key.id} (held by {key.holder}) has never been used: no change in the "
                        f"{days} days since {format_date(since)} was made under it; {until}")

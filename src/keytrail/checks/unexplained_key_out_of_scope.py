@@ -24,13 +24,12 @@ a new approval.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from keytrail.checks._util import NO_PARAMS, chain, describe_change, key_facts
 from keytrail.model import Finding, Key
-from keytrail.selectors import globs_regex
+from keytrail.selectors import GlobSet, globs_regex
 from keytrail.view import View
 
 ID = "unexplained.key-out-of-scope"
@@ -49,7 +48,7 @@ class Scopes:
 
     def __init__(self, keys: Mapping[str, Key]) -> None:
         self.keys = keys
-        self.compiled: dict[str, re.Pattern[str]] = {}
+        self.compiled: dict[str, GlobSet] = {}
 
     def outside(self, key_id: str, target: str) -> bool:
         """Whether a change of ``target`` under ``key_id`` is out of scope (an unknown key is not:

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from keytrail.checks._util import deferred, key_facts
-from keytrail.model import Finding, Key
+from keytrail.model import Event, Finding, Key
 from keytrail.timeutil import format_time
 from keytrail.view import View
 
@@ -58,27 +58,15 @@ _NAMED = 5
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     limit = params.get("max_actors", 1)
     keys = view.keys
-    # (key id, actor) -> [changes, first change, last change]; changes arrive in time order.
-    seen: dict[tuple[str, str], list[Any]] = {}
-    for event in view.changes():
-        key_id, actor = event.key, event.actor
-        if not key_id or not actor or key_id not in keys:
-            continue
-        found = seen.get((key_id, actor))
-        if found is None:
-            seen[(key_id, actor)] = [1, event, event]
-        else:
-            found[0] += 1
-            found[2] = event
-    by_key: dict[str, list[tuple[str, list[Any]]]] = {}
-    for (key_id, actor), facts in seen.items():
-        by_key.setdefault(key_id, []).append((actor, facts))
-    for key_id in sorted(by_key):
-        actors = by_key[key_id]
-        if len(actors) <= limit:
-            continue
+    # Per key, each actor's count and first and last change in the window, actors in order
+    # of first use: aggregated by the state, so no check walks the window event by event.
+    shared = [(key_id, actors) for key_id, actors in sorted(view.state.key_actors().items())
+              if key_id in keys and len(actors) > limit]
+    # Only the events a finding names become objects, fetched in one go.
+    events = view.state.events_at(ref for _, actors in shared for a in actors for ref in (a.first, a.last))
+    for key_id, uses in shared:
         key = keys[key_id]
-        # Dicts keep insertion order, and changes arrive in time order: actors by first use.
+        actors = [(a.actor, (a.changes, events[a.first], events[a.last])) for a in uses]
         named = ", ".join(f"{a} ({n} change{'s' if n != 1 else ''})" for a, (n, _, _) in actors[:_NAMED])
         if len(actors) > _NAMED:
             named += f" and {len(actors) - _NAMED} more"
@@ -89,7 +77,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
             evidence=deferred(_evidence, view, key, actors), location=key.location, ident=(key.id,))
 
 
-def _evidence(view: View, key: Key, actors: list[tuple[str, list[Any]]]) -> dict[str, Any]:
+def _evidence(view: View, key: Key, actors: list[tuple[str, tuple[int, Event, Event]]]) -> dict[str, Any]:
     """A finding's evidence, built when it is rendered: every actor with its changes."""
     return {"key": key_facts(key), "actors": [
         {"actor": a, "changes": n, "first": first.id, "first_time": format_time(first.time),

@@ -13,15 +13,25 @@ rows from its query in ``core/sql/checks/`` (:meth:`ColumnarState.changes_for`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from keytrail.core.connect import Connection
+from keytrail.core.connect import Connection, engine_errors
 from keytrail.core.load import Loaded
 from keytrail.core.queries import condition, sql
 from keytrail.core.rows import LazyEvents, by_ord, fetch
 from keytrail.model import Event, Grant
-from keytrail.replay import GrantKey, State, _lifecycle, add_ties, certify_note, revoke_note
+from keytrail.replay import (
+    ActorUse,
+    EventRef,
+    GrantKey,
+    KeyUse,
+    State,
+    _lifecycle,
+    add_ties,
+    certify_note,
+    revoke_note,
+)
 
 if TYPE_CHECKING:
     from keytrail.view import View
@@ -90,6 +100,33 @@ class ColumnarState(State):
         if missed:
             con.db.executemany("INSERT INTO scope_miss VALUES (?, ?)", missed)
         self._keys_ready = True
+
+    # -- per-key aggregates (the key hygiene checks): GROUP BY queries, then only the
+    # events a finding names, by ord.
+
+    @property
+    def history_start(self) -> int | None:
+        with engine_errors(self.loaded.con):
+            return self.loaded.con.execute(sql("history_start"), {"as_of": self.as_of}).fetchone()[0]  # type: ignore[no-any-return]
+
+    def events_at(self, refs: Iterable[EventRef]) -> dict[EventRef, Event]:
+        with engine_errors(self.loaded.con):
+            return by_ord(self.loaded.con, sorted(set(refs)))
+
+    def key_uses(self) -> dict[str, KeyUse]:
+        with engine_errors(self.loaded.con):
+            rows = self.loaded.con.execute(sql("key_uses"), {"as_of": self.as_of}).fetchall()
+        return {key: KeyUse(n, last, last_time, frozenset(targets or ()))
+                for key, n, last, last_time, targets in rows}
+
+    def key_actors(self) -> dict[str, list[ActorUse]]:
+        with engine_errors(self.loaded.con):
+            rows = self.loaded.con.execute(sql("key_actors").format(changes=condition("changes")),
+                                           self._params()).fetchall()
+        out: dict[str, list[ActorUse]] = {}
+        for key, actor, n, first, last in rows:  # by key, then by first use
+            out.setdefault(key, []).append(ActorUse(actor, n, first, last))
+        return out
 
 
 class LazyEnded(Mapping[GrantKey, Event]):
