@@ -151,7 +151,8 @@ def replay(loaded: Loaded, as_of: int, since: int | None) -> ColumnarState:
     with paused_gc():
         for event, (since_time,) in decoded(con.execute(sql("grants")), pool):
             key = cast(GrantKey, (event.subject, event.target, event.resource))
-            grants[key] = Grant(*key, event, since_time)
+            # Mostly the grant in force began the holding: one int object for both times.
+            grants[key] = Grant(*key, event, event.time if since_time == event.time else since_time)
     for event in events(con, "ord IN (SELECT certified FROM active)", {}, pool):
         grants[(event.subject, event.target, event.resource)].certified = event  # type: ignore[index]
     # Only the fold (ended, last revokes) is asked again after the replay.
