@@ -27,9 +27,9 @@ from keytrail.core import EngineOptions
 from keytrail.errors import KeytrailError, UsageError
 
 #: DuckDB's share of memory when ``--memory-limit`` is not given (its own default is 80 %
-#: of the machine). The Python side holds the active grants, the graph and the findings
-#: beside it: at 5M events that is about a gigabyte, so with DuckDB held to 1 GiB (and
-#: spilling past it) a whole ``check`` fits in about 2 GB (docs/large-histories.md).
+#: of the machine, which it took: 6.2 GiB at 5M events). The Python side holds the active
+#: grants, the graph and the findings beside it, so DuckDB spills past 1 GiB rather than
+#: stacking its peak on theirs (docs/large-histories.md).
 DEFAULT_MEMORY_LIMIT = 1 << 30
 
 
