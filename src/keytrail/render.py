@@ -24,8 +24,12 @@ if TYPE_CHECKING:
     from keytrail.engine import Report
 
 
+#: Findings written per piece of the JSON stream.
+_CHUNK = 1024
+
+
 def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
-    """The findings JSON in pieces, one finding at a time.
+    """The findings JSON in pieces, a chunk of findings at a time.
 
     The document is indented, except that each finding is written compactly
     on a line of its own: a large organisation can have hundreds of
@@ -44,12 +48,16 @@ def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
         return
     yield text[: text.rindex("[]")] + "["
     dumps = orjson.dumps
-    progress.stage("writing json", total=len(report.findings), unit="findings")
-    for n, item in enumerate(report.findings):
-        # The values stay exact; bidi and other invisible characters are written as \u escapes.
-        yield ("," if n else "") + "\n    " + json_inert(dumps(finding_data(report, item)).decode("utf-8"))
-        if not n & 4095:
-            progress.advance(4096 if n else 1)
+    findings = report.findings
+    progress.stage("writing json", total=len(findings), unit="findings")
+    for start in range(0, len(findings), _CHUNK):
+        # A chunk of findings, one per line, decoded and made inert at once: the same bytes
+        # as one finding at a time (json_inert's escapes never span a line), in a fifth of
+        # the calls. The values stay exact; bidi and other invisible characters are
+        # written as \u escapes.
+        chunk = b",\n    ".join([dumps(finding_data(report, item)) for item in findings[start:start + _CHUNK]])
+        yield ("," if start else "") + "\n    " + json_inert(chunk.decode("utf-8"))
+        progress.advance(min(_CHUNK, len(findings) - start))
     yield "\n  ]\n}\n"
 
 

@@ -37,7 +37,7 @@ class EngineOptions:
     """How to run the load and replay stages: ``--engine`` and ``--memory-limit``."""
 
     engine: str = "auto"
-    memory_limit: int | None = None   # bytes; None: DuckDB's default (80 % of memory)
+    memory_limit: int | None = None   # bytes; None: connect.memory_limit's default (1 GiB)
     threads: int | None = None        # None: DuckDB's default (every core)
 
 

@@ -14,6 +14,7 @@ configuration is then locked so no later statement can loosen it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
@@ -24,6 +25,24 @@ from typing import Any
 
 from keytrail.core import EngineOptions
 from keytrail.errors import KeytrailError, UsageError
+
+#: DuckDB's share of memory when ``--memory-limit`` is not given (its own default is 80 %
+#: of the machine, which it took: 6.2 GiB at 5M events). The Python side holds the active
+#: grants, the graph and the findings beside it, so DuckDB spills past 1 GiB rather than
+#: stacking its peak on theirs (docs/large-histories.md).
+DEFAULT_MEMORY_LIMIT = 1 << 30
+
+
+def memory_limit(options: EngineOptions) -> int:
+    """The bytes DuckDB may hold: ``--memory-limit``, else 1 GiB or a quarter of the machine's
+    memory where that is less (a small CI runner)."""
+    if options.memory_limit is not None:
+        return options.memory_limit
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: no such names
+        return DEFAULT_MEMORY_LIMIT
+    return max(64 << 20, min(DEFAULT_MEMORY_LIMIT, physical // 4))
 
 
 class Connection:
@@ -41,8 +60,7 @@ class Connection:
                                   "preserve_insertion_order": True,
                                   "autoinstall_known_extensions": False,
                                   "autoload_known_extensions": False}
-        if options.memory_limit is not None:
-            config["memory_limit"] = f"{options.memory_limit // (1 << 20)}MiB"
+        config["memory_limit"] = f"{memory_limit(options) // (1 << 20)}MiB"
         if options.threads is not None:
             config["threads"] = options.threads
         self.db = duckdb.connect(":memory:", config=config)

@@ -14,12 +14,12 @@ rows from its query in ``core/sql/checks/`` (:meth:`ColumnarState.changes_for`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from keytrail.core.connect import Connection, engine_errors
 from keytrail.core.load import Loaded
 from keytrail.core.queries import condition, sql
-from keytrail.core.rows import LazyEvents, by_ord, fetch
+from keytrail.core.rows import LazyEvents, by_ord, decoded, events, fetch, paused_gc
 from keytrail.model import Event, Grant
 from keytrail.replay import (
     ActorUse,
@@ -182,25 +182,26 @@ def replay(loaded: Loaded, as_of: int, since: int | None) -> ColumnarState:
     state = ColumnarState(as_of, since, everything, start)
     state.loaded = loaded
     con.execute(sql("fold"), params)
-    active = con.execute(sql("active"), params).fetchall()
-    anomalies = [row[0] for row in con.execute(sql("anomalies"), params).fetchall()]
-    wanted = [row[0] for row in active] + [row[2] for row in active if row[2] is not None]
-    found = by_ord(con, wanted + anomalies)
-    for last_grant, since_time, certified in active:
-        event = found[last_grant]
-        grant = Grant(event.subject, event.target, event.resource, event, since_time)  # type: ignore[arg-type]
-        if certified is not None:
-            grant.certified = found[certified]
-        state.grants[(grant.subject, grant.target, grant.resource)] = grant
+    con.execute(sql("active"), params)
+    pool: dict[str, str] = {}  # one string object per distinct value, across every query below
+    grants = state.grants
+    with paused_gc():
+        for event, (since_time,) in decoded(con.execute(sql("grants")), pool):
+            key = cast(GrantKey, (event.subject, event.target, event.resource))
+            # Mostly the grant in force began the holding: one int object for both times.
+            grants[key] = Grant(*key, event, event.time if since_time == event.time else since_time)
+    for event in events(con, "ord IN (SELECT certified FROM active)", {}, pool):
+        grants[(event.subject, event.target, event.resource)].certified = event  # type: ignore[index]
+    # Only the fold (ended, last revokes) is asked again after the replay.
+    con.execute("DROP TABLE active")
     state.ended = LazyEnded(con)  # type: ignore[assignment]
-    for o in sorted(anomalies):
-        event = found[o]
+    for event in events(con, "ord IN (" + sql("anomalies").rstrip().rstrip(";") + ")", params, pool):
         state.anomalies.append((event, revoke_note(event) if event.action == "revoke" else certify_note(event)))
-    lifecycle, _ = fetch(con, "time <= $as_of AND action IN ('join', 'move', 'leave', 'define', 'retire')",
-                         params)
+    lifecycle = events(con, "time <= $as_of AND action IN ('join', 'move', 'leave', 'define', 'retire')",
+                       params, pool)
     for event in lifecycle:
         _lifecycle(state, event)
     if len(loaded.files) > 1:
-        tied, _ = fetch(con, "ord IN (" + sql("ties").rstrip().rstrip(";") + ")", params)
+        tied = events(con, "ord IN (" + sql("ties").rstrip().rstrip(";") + ")", params, pool)
         add_ties(state, tied, loaded.files)
     return state
