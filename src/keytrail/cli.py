@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from keytrail import __version__
@@ -81,11 +83,36 @@ def main(argv: list[str] | None = None) -> int:
     # counting still frees everything that is dropped.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    restore = _exit_on_terminate()
     try:
         return _main(argv)
     finally:
+        restore()
         if gc_was_enabled:
             gc.enable()
+
+
+def _exit_on_terminate() -> Callable[[], None]:
+    """Make SIGTERM (a CI job cancelled, ``timeout``, ``kill``) end the run as Ctrl-C does: by
+    an exception, so cleanup runs (the columnar engine's spill folder, which may hold gigabytes,
+    is removed) and the exit code is 143, as for a process killed by SIGTERM. Only when
+    SIGTERM has its default action (a host program's own handler is kept) and only in the
+    main thread (where Python allows handlers); the previous handler is restored after."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return lambda: None
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: Python allows handlers only there
+        return lambda: None
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    return restore
 
 
 def _main(argv: list[str] | None) -> int:

@@ -71,7 +71,9 @@ class Connection:
         self.db.execute("SET enable_progress_bar = false")
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
-        self._finalizer = weakref.finalize(self, _cleanup, self.db, self.spill)
+        # Threads reading with this connection (core/load.py): joined before it is closed.
+        self.threads: list[Any] = []
+        self._finalizer = weakref.finalize(self, _cleanup, self.db, self.spill, self.threads)
 
     def execute(self, sql: str, params: Any = None) -> Any:
         return self.db.execute(sql, params) if params is not None else self.db.execute(sql)
@@ -99,8 +101,18 @@ def _list(values: Iterable[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
-def _cleanup(db: Any, spill: str) -> None:
+def _cleanup(db: Any, spill: str, threads: list[Any]) -> None:
+    """Close the database and remove its spill folder. At exit after an interruption (Ctrl-C,
+    SIGTERM) the typed read's thread may still be in a query: it is interrupted and joined
+    first (a thread still inside DuckDB when Python finalizes aborts the process), and a
+    connection that still refuses to close is left to end with the process; the folder
+    (which may hold gigabytes) is removed either way."""
     try:
+        db.interrupt()
+        for thread in threads:
+            thread.join(timeout=60)
         db.close()
+    except Exception:  # noqa: BLE001 - only at exit or close; nothing is left to report it to
+        pass
     finally:
         shutil.rmtree(spill, ignore_errors=True)

@@ -213,6 +213,7 @@ class Pending:
         self.typed: Typed | None = None
         self.stopped = False
         self.thread = threading.Thread(target=self._run, args=(files,), name="keytrail-read", daemon=True)
+        con.threads.append(self.thread)
         self.thread.start()
 
     def _run(self, files: list[str]) -> None:
