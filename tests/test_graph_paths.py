@@ -18,7 +18,6 @@ from keytrail.graph import AccessGraph, Entitlement, Path
 from keytrail.model import Event, Grant, kind_of
 from keytrail.replay import State
 
-
 EVENT = Event("e", 0, "grant", None, None, "", None, None, None, None, None, None, 0, 1, None)
 
 
@@ -103,3 +102,26 @@ def test_a_group_never_reaches_itself_by_any_path_or_count() -> None:
     assert graph.entitlements("user:u", "group") == {("group:a", ""), ("group:b", "")}
     [path] = graph.paths_to("user:u", ("role:r", ""))
     assert [g.target for g in path] == ["group:a", "group:b", "role:r"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_redundant_grant_candidates_are_what_two_first_hops_reach(seed: int) -> None:
+    # sprawl.redundant-grant selects its candidates with set algebra over the closures; the
+    # reference counts, per entitlement, the distinct first hops (hops() merged by target).
+    from collections import Counter
+
+    from keytrail.checks.sprawl_redundant_grant import _reached_twice
+
+    graph = AccessGraph(random_state(seed))
+    found = 0
+    for subject in sorted(graph.direct):
+        by_hop: dict[str, frozenset[Entitlement]] = {}
+        for grant, reach in graph.hops(subject):
+            by_hop[grant.target] = by_hop.get(grant.target, frozenset()) | reach
+        counts: Counter[Entitlement] = Counter()
+        for reach in by_hop.values():
+            counts.update(reach)
+        expected = sorted(ent for ent, n in counts.items() if n >= 2)
+        assert _reached_twice(graph, subject, graph.direct[subject]) == expected, subject
+        found += bool(expected)
+    assert found >= 3  # the organisation does hold things twice

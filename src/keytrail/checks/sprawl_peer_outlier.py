@@ -87,8 +87,9 @@ def percent(share: float) -> str:
     return f"{share * 100:.3g}%"
 
 
-def _roles(view: View, user: str) -> list[Entitlement]:
-    return [ent for ent in view.graph.entitlements(user) if ent[0].startswith("role:")]
+def _roles(view: View, user: str) -> set[Entitlement]:
+    # Unioned from each group's role-only closure: a role set is a fraction of the closure.
+    return view.graph.entitlements(user, "role")
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
@@ -100,7 +101,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     # One pass over every active user's roles: how many users of each value hold each role.
     # A value with fewer than min_peers users gives nobody enough peers: skip it.
     held: dict[Any, Counter[Entitlement]] = {}
-    roles_of: dict[str, list[Entitlement]] = {}
+    roles_of: dict[str, set[Entitlement]] = {}
     for value, members in groups.items():
         if len(members) < min_peers:
             continue
@@ -139,14 +140,16 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                 if (value, ent) in wanted:
                     named[(value, ent)].append(user)
 
+    under = percent(threshold)
     for subject, value, ent, paths, holders, peers in outliers:
         target, resource = ent
-        grant = next((p[0] for p in paths if len(p) == 1), paths[0][0])
+        # paths_to puts the direct grant first: the grant that gives the role.
+        grant = paths[0][0]
         share = holders / peers
         on = f" on {resource}" if resource else ""
         yield Finding(
             message=f"{subject} holds {target}{on}, which {holders} of {peers} peers "
-                    f"({attribute} {value}) hold ({percent(share)}, under {percent(threshold)})",
+                    f"({attribute} {value}) hold ({percent(share)}, under {under})",
             subject=subject, target=target, resource=resource,
             event=grant.event, key=grant.event.key,
             evidence=deferred(_evidence, view, subject, tuple(paths), params, value,

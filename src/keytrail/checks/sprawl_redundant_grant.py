@@ -30,13 +30,12 @@ mistake, remove the membership; then certify the remaining path.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from keytrail.checks._util import NO_PARAMS, lazy_paths
-from keytrail.graph import Entitlement, Path
-from keytrail.model import Finding, kind_of
+from keytrail.graph import AccessGraph, Entitlement, Path
+from keytrail.model import Finding, Grant, kind_of
 from keytrail.view import View
 
 ID = "sprawl.redundant-grant"
@@ -60,16 +59,9 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         direct = graph.direct[subject]
         if len(direct) < 2 or not any(g.target.startswith("group:") for g in direct):
             continue
-        # Count, in sets, how many distinct first hops reach each entitlement;
-        # only the few reached twice need their paths built.
-        by_hop: dict[str, frozenset[Entitlement]] = {}
-        for grant, reach in graph.hops(subject):
-            seen = by_hop.get(grant.target)
-            by_hop[grant.target] = reach if seen is None else seen | reach
-        counts: Counter[Entitlement] = Counter()
-        for reach in by_hop.values():
-            counts.update(reach)
-        candidates = sorted(ent for ent, n in counts.items() if n >= 2)
+        # Find, in sets, the entitlements two distinct first hops reach (a group
+        # granted on two resources is one first hop); only those need their paths.
+        candidates = _reached_twice(graph, subject, direct)
         if not candidates:
             continue
         for ent in candidates:
@@ -80,6 +72,29 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
             if len(hops) < 2:
                 continue
             yield _finding(view, subject, ent, paths)
+
+
+def _reached_twice(graph: AccessGraph, subject: str, direct: list[Grant]) -> list[Entitlement]:
+    """The entitlements that two or more distinct first hops of ``subject`` reach, sorted.
+
+    Direct grants are distinct entitlements (one per target and resource), and a group's
+    closure never holds the group itself: so an entitlement is reached twice exactly when
+    two group closures share it, or a closure holds one of the direct entitlements.
+    """
+    ents = {(g.target, g.resource) for g in direct if g.target != subject}
+    seen: set[Entitlement] = set()
+    twice: set[Entitlement] = set()
+    # Each group once, however many resources it is granted on (one first hop).
+    for target in dict.fromkeys(g.target for g in direct
+                                if g.target != subject and g.target.startswith("group:")):
+        reach = graph.closure_set(target)
+        twice |= seen & reach
+        seen |= reach
+    twice |= ents & seen
+    if twice and kind_of(subject) == "group":
+        # A group reaching itself through a cycle does not hold itself.
+        twice = {e for e in twice if e[0] != subject}
+    return sorted(twice)
 
 
 def _finding(view: View, subject: str, ent: Entitlement, paths: list[Path]) -> Finding:
