@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from keytrail.model import Grant, kind_of
@@ -38,7 +39,7 @@ class AccessGraph:
         for grant in state.grants.values():
             self.direct.setdefault(grant.subject, []).append(grant)
         for grants in self.direct.values():
-            grants.sort(key=_grant_order)
+            grants.sort(key=_BY_ENTITLEMENT)
         self._closure: dict[str, dict[Entitlement, Path]] = {}
         self._closure_sets: dict[str, frozenset[Entitlement]] = {}
         self._kind_sets: dict[tuple[str, str], frozenset[Entitlement]] = {}
@@ -270,6 +271,10 @@ class AccessGraph:
 
 def _grant_order(grant: Grant) -> tuple[str, str]:
     return (grant.target, grant.resource)
+
+
+#: :func:`_grant_order` in C, for sorting every subject's grants.
+_BY_ENTITLEMENT = attrgetter("target", "resource")
 
 
 def path_ids(subject: str, path: Path) -> list[str]:
