@@ -30,11 +30,11 @@ mistake, remove the membership; then certify the remaining path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, lazy_paths
-from keytrail.graph import AccessGraph, Entitlement, Path
+from keytrail.checks._util import NO_PARAMS, deferred, lazy_paths, path_evidence
+from keytrail.graph import AccessGraph, Entitlement
 from keytrail.model import Finding, Grant, kind_of
 from keytrail.view import View
 
@@ -51,6 +51,7 @@ INDIRECT: dict[str, Any] = {"direct": False}
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     graph = view.graph
+    grants = view.state.grants
     for subject in sorted(graph.direct):
         if kind_of(subject) not in SUBJECT_KINDS:
             continue
@@ -64,14 +65,37 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         candidates = _reached_twice(graph, subject, direct)
         if not candidates:
             continue
+        if kind_of(subject) == "group":
+            # A group's routes may loop back through itself: only its built paths tell.
+            for ent in candidates:
+                paths = graph.paths_to(subject, ent)
+                hops = {p[0].target for p in paths}
+                if len(hops) < 2:
+                    continue
+                direct_grant = next((p[0] for p in paths if len(p) == 1), None)
+                yield _finding(view, subject, ent, direct_grant, paths[0][0], len(hops),
+                               sorted({p[0].target for p in paths if len(p) > 1}),
+                               lazy_paths(view, subject, paths,
+                                          DIRECT if direct_grant is not None else INDIRECT))
+            continue
+        # A user or service: the first hops that reach a candidate are read off the
+        # group closures (paths_to would find the same, in the same order); the paths
+        # themselves are built only for the evidence, when it is rendered.
+        memberships = [g for g in direct if g.target.startswith("group:")]
         for ent in candidates:
-            paths = graph.paths_to(subject, ent)
-            if len(paths) < 2:
+            if ent[0] == subject:
+                continue  # never held (paths_to has no path to the subject itself)
+            via = [g for g in memberships if ent in graph.closure_set(g.target)]
+            direct_grant = grants.get((subject, ent[0], ent[1]))
+            groups = sorted({g.target for g in via})
+            # The direct grant's target is the entitlement's, which no closure of a group
+            # holds for that group: the first hops are the direct grant and the groups.
+            count = (direct_grant is not None) + len(groups)
+            if count < 2:
                 continue
-            hops = {p[0].target for p in paths}
-            if len(hops) < 2:
-                continue
-            yield _finding(view, subject, ent, paths)
+            yield _finding(view, subject, ent, direct_grant, direct_grant or via[0], count, groups,
+                           deferred(_evidence, view, subject, ent,
+                                    DIRECT if direct_grant is not None else INDIRECT))
 
 
 def _reached_twice(graph: AccessGraph, subject: str, direct: list[Grant]) -> list[Entitlement]:
@@ -97,16 +121,19 @@ def _reached_twice(graph: AccessGraph, subject: str, direct: list[Grant]) -> lis
     return sorted(twice)
 
 
-def _finding(view: View, subject: str, ent: Entitlement, paths: list[Path]) -> Finding:
+def _finding(view: View, subject: str, ent: Entitlement, direct: Grant | None, first: Grant,
+             count: int, groups: list[str], evidence: Callable[[], dict[str, Any]]) -> Finding:
+    """The finding: pointing at the direct grant when there is one, else the first membership."""
     target, resource = ent
-    direct = next((p[0] for p in paths if len(p) == 1), None)
-    event = (direct or paths[0][0]).event
-    groups = sorted({p[0].target for p in paths if len(p) > 1})
+    event = first.event
     via = " and ".join((["directly"] if direct else []) + [f"through {g}" for g in groups])
     on = f" on {resource}" if resource else ""
     return Finding(
-        message=f"{subject} holds {target}{on} by {len({p[0].target for p in paths})} paths: {via}",
+        message=f"{subject} holds {target}{on} by {count} paths: {via}",
         subject=subject, target=target, resource=resource, event=event, key=event.key,
-        evidence=lazy_paths(view, subject, paths, DIRECT if direct is not None else INDIRECT),
-        location=view.location(event))
+        evidence=evidence, location=view.location(event))
 
+
+def _evidence(view: View, subject: str, ent: Entitlement, fields: dict[str, Any]) -> dict[str, Any]:
+    """A user's or service's evidence, built when it is rendered: every path to ``ent``."""
+    return {**fields, "paths": [path_evidence(view, subject, p) for p in view.graph.paths_to(subject, ent)]}
