@@ -84,3 +84,43 @@ def test_the_chain_memo_stays_bounded_and_changes_no_byte(monkeypatch) -> None: 
     report = report_of(acme)
     assert render_json(report) == expected
     assert 0 < len(report.view.memo) <= 3
+
+
+def test_a_rule_s_digester_gives_the_bytes_of_digest() -> None:
+    # The evaluate loop hashes each rule's part once and continues per finding: the
+    # fingerprints, which baselines and waivers match on, must not move by a byte.
+    from keytrail.engine import digest, digester
+    from keytrail.model import Finding, Rule
+
+    findings = [Finding("m"), Finding("m", subject="user:a", target="role:r", resource="aws:1"),
+                Finding("m", subject="user:é\x1fb", target=None, ident=("e1", "e2")),
+                Finding("m", subject="", target="", resource="", ident=("",))]
+    for rule in (Rule(id="r", kind="use", check="sprawl.redundant-grant", severity=None),
+                 Rule(id="x\x1fy", kind="limit", check="limit", severity="high")):
+        digest_of = digester(rule)
+        for finding in findings:
+            assert digest_of(finding) == digest(rule, finding)
+    # The near miss: another rule id hashes differently.
+    other = Rule(id="r2", kind="use", check="sprawl.redundant-grant", severity=None)
+    assert digester(other)(findings[1]) != digest(Rule(id="r", kind="use", check="sprawl.redundant-grant",
+                                                        severity=None), findings[1])
+
+
+def test_waivers_are_matched_per_rule_first_in_policy_order(make_project) -> None:  # type: ignore[no-untyped-def]
+    events = [{"time": "2026-01-01T00:00:00Z", "action": "grant", "subject": "user:a", "target": f"role:r{n}",
+               "expires": "2026-02-01T00:00:00Z"} for n in range(2)]
+    waiver = {"reason": "on call", "approved_by": "user:boss", "expires": "2027-01-01T00:00:00Z"}
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "p"},
+              "rules": [{"id": "one", "use": "sprawl.expired-grant"},
+                        {"id": "two", "use": "sprawl.expired-grant"}],
+              # A waiver of rule `two` that would cover rule one's findings too, then two of `one`.
+              "waivers": [{**waiver, "rule": "two", "subject": "user:a", "ticket": "T-0"},
+                          {**waiver, "rule": "one", "target": "role:r1", "ticket": "T-1"},
+                          {**waiver, "rule": "one", "subject": "user:*", "ticket": "T-2"}]}
+    root = make_project(directory={"principals": [{"id": "user:a"}, {"id": "user:boss"}],
+                                   "roles": [{"id": "role:r0"}, {"id": "role:r1"}]},
+                        events=events, policies=[policy])
+    report = report_of(root)
+    tickets = {(f.rule, f.finding.target): f.waived.ticket if f.waived else None for f in report.findings}
+    assert tickets == {("one", "role:r0"): "T-2", ("one", "role:r1"): "T-1",
+                       ("two", "role:r0"): "T-0", ("two", "role:r1"): "T-0"}

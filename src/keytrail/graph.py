@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from keytrail.model import Grant, kind_of
@@ -38,9 +39,14 @@ class AccessGraph:
         for grant in state.grants.values():
             self.direct.setdefault(grant.subject, []).append(grant)
         for grants in self.direct.values():
-            grants.sort(key=_grant_order)
+            grants.sort(key=_BY_ENTITLEMENT)
         self._closure: dict[str, dict[Entitlement, Path]] = {}
         self._closure_sets: dict[str, frozenset[Entitlement]] = {}
+        self._kind_sets: dict[tuple[str, str], frozenset[Entitlement]] = {}
+        # The group grants of the subject asked last (see _group_hops): checks ask
+        # about one subject's entitlements in a row, so one entry is all the reuse
+        # there is, and memory stays flat however many subjects there are.
+        self._hops_of: tuple[str, list[tuple[Grant, dict[Entitlement, Path]]]] = ("", [])
         self._effective: dict[str, dict[Entitlement, list[Path]]] = {}
         self._nx: nx.MultiDiGraph | None = None
         self._held_by: dict[str, set[str]] | None = None  # target -> subjects granted it directly
@@ -94,26 +100,34 @@ class AccessGraph:
         cached = self._effective.get(subject)
         if cached is not None:
             return cached.get(ent, [])
-        out: list[Path] = []
+        target, resource = ent
+        if target == subject:
+            return []  # a group does not hold itself, directly or through a cycle
+        # The active grants are keyed (subject, target, resource): at most one direct grant.
+        grant = self.state.grants.get((subject, target, resource))
+        out: list[Path] = [] if grant is None else [(grant,)]
         is_group = kind_of(subject) == "group"
-        for grant in self.direct.get(subject, ()):
-            if grant.target == subject:
-                continue
-            if (grant.target, grant.resource) == ent:
-                out.append((grant,))
-        for grant in self.direct.get(subject, ()):
-            if grant.target == subject or not grant.target.startswith("group:") or ent[0] == subject:
-                continue
-            path = self.group_closure(grant.target).get(ent)
+        for grant, reach in self._group_hops(subject):
+            path = reach.get(ent)
             if path is None:
                 continue
             if is_group and any(g.target == subject for g in path):
                 path = self.path_avoiding(grant.target, subject, ent)
                 if path is None:
                     continue
-            if all(p[0] is not grant for p in out):
-                out.append((grant,) + path)
+            # Never the direct grant again: a group's closure never holds the group itself.
+            out.append((grant,) + path)
         return out
+
+    def _group_hops(self, subject: str) -> list[tuple[Grant, dict[Entitlement, Path]]]:
+        """``subject``'s direct grants of groups (never of itself), each with the group's closure."""
+        last, hops = self._hops_of
+        if last == subject and subject:
+            return hops
+        hops = [(g, self.group_closure(g.target)) for g in self.direct.get(subject, ())
+                if g.target != subject and g.target.startswith("group:")]
+        self._hops_of = (subject, hops)
+        return hops
 
     def path_avoiding(self, start: str, avoid: str, ent: Entitlement) -> Path | None:
         """The shortest path of grants from group ``start`` to ``ent`` that avoids group ``avoid``."""
@@ -160,12 +174,36 @@ class AccessGraph:
             out.append((grant, own))
         return out
 
-    def entitlements(self, subject: str) -> set[Entitlement]:
-        """The (target, resource) pairs ``subject`` effectively holds."""
+    def entitlements(self, subject: str, kind: str | None = None) -> set[Entitlement]:
+        """The (target, resource) pairs ``subject`` effectively holds; with ``kind``
+        (``role``, ``group``), only those whose target is of that kind.
+
+        The union of :meth:`hops`, without a set per hop: the direct entitlements,
+        then each group's closure unioned in C.
+        """
+        prefix = None if kind is None else kind + ":"
         held: set[Entitlement] = set()
-        for _, reach in self.hops(subject):
-            held |= reach
+        for grant in self.direct.get(subject, ()):
+            target = grant.target
+            if target == subject:
+                continue  # a group granted to itself does not hold itself
+            if prefix is None or target.startswith(prefix):
+                held.add((target, grant.resource))
+            if target.startswith("group:"):
+                held |= self.closure_set(target) if prefix is None else self.kind_set(target, kind or "")
+        if kind_of(subject) == "group":
+            # A group reaching itself through a cycle does not hold itself.
+            return {e for e in held if e[0] != subject}
         return held
+
+    def kind_set(self, group: str, kind: str) -> frozenset[Entitlement]:
+        """The entitlements of :meth:`closure_set` whose target is of ``kind``, cached."""
+        cached = self._kind_sets.get((group, kind))
+        if cached is None:
+            prefix = kind + ":"
+            cached = frozenset(e for e in self.closure_set(group) if e[0].startswith(prefix))
+            self._kind_sets[(group, kind)] = cached
+        return cached
 
     def targets(self, subject: str) -> set[str]:
         """The targets ``subject`` effectively holds, whatever the resource."""
@@ -233,6 +271,10 @@ class AccessGraph:
 
 def _grant_order(grant: Grant) -> tuple[str, str]:
     return (grant.target, grant.resource)
+
+
+#: :func:`_grant_order` in C, for sorting every subject's grants.
+_BY_ENTITLEMENT = attrgetter("target", "resource")
 
 
 def path_ids(subject: str, path: Path) -> list[str]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from keytrail.checks._util import deferred
 from keytrail.model import Finding, kind_of
 from keytrail.view import View
 
@@ -47,20 +48,27 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     limit = params["max"]
     graph = view.graph
     for subject in graph.principals():
-        effective = graph.entitlements(subject)
-        count = len(effective)
+        count = len(graph.entitlements(subject))
         if count <= limit:
             continue
         direct = len({g.entitlement for g in graph.direct[subject] if g.target != subject})
-        groups = sum(1 for target, _ in effective if kind_of(target) == "group")
-        roles = sum(1 for target, _ in effective if kind_of(target) == "role")
-        entitlements = [target + (f" on {resource}" if resource else "")
-                        for target, resource in sorted(effective)]
         principal = view.directory.principals.get(subject)
         yield Finding(
             message=f"{subject} holds {count} entitlements (max {limit}): {direct} directly, "
                     f"{count - direct} only through groups",
             subject=subject,
-            evidence={"count": count, "max": limit, "direct": direct, "inherited": count - direct,
-                      "groups": groups, "roles": roles, "entitlements": entitlements},
+            # The list is as long as the access is excessive: built when rendered, not held.
+            evidence=deferred(_evidence, view, subject, limit, direct),
             location=principal.location if principal is not None else None)
+
+
+def _evidence(view: View, subject: str, limit: int, direct: int) -> dict[str, Any]:
+    """A finding's evidence, built when it is rendered: the counts and every entitlement."""
+    effective = view.graph.entitlements(subject)
+    count = len(effective)
+    groups = sum(1 for target, _ in effective if kind_of(target) == "group")
+    roles = sum(1 for target, _ in effective if kind_of(target) == "role")
+    entitlements = [target + (f" on {resource}" if resource else "")
+                    for target, resource in sorted(effective)]
+    return {"count": count, "max": limit, "direct": direct, "inherited": count - direct,
+            "groups": groups, "roles": roles, "entitlements": entitlements}

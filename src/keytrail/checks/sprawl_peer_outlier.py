@@ -36,7 +36,7 @@ from itertools import islice
 from typing import Any
 
 from keytrail.checks._util import deferred, path_evidence
-from keytrail.graph import Entitlement, Path
+from keytrail.graph import Entitlement
 from keytrail.model import Finding, kind_of
 from keytrail.view import View
 
@@ -87,8 +87,9 @@ def percent(share: float) -> str:
     return f"{share * 100:.3g}%"
 
 
-def _roles(view: View, user: str) -> list[Entitlement]:
-    return [ent for ent in view.graph.entitlements(user) if ent[0].startswith("role:")]
+def _roles(view: View, user: str) -> set[Entitlement]:
+    # Unioned from each group's role-only closure: a role set is a fraction of the closure.
+    return view.graph.entitlements(user, "role")
 
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
@@ -100,7 +101,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     # One pass over every active user's roles: how many users of each value hold each role.
     # A value with fewer than min_peers users gives nobody enough peers: skip it.
     held: dict[Any, Counter[Entitlement]] = {}
-    roles_of: dict[str, list[Entitlement]] = {}
+    roles_of: dict[str, set[Entitlement]] = {}
     for value, members in groups.items():
         if len(members) < min_peers:
             continue
@@ -126,12 +127,11 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         for ent in sorted(_roles(view, subject) if roles is None else roles):
             holders = counts[ent] - self_counted
             if holders / peers < threshold:
-                # Paths are built only for the outliers: most roles are not.
-                outliers.append((subject, value, ent, graph.paths_to(subject, ent), holders, peers))
+                outliers.append((subject, value, ent, holders, peers))
 
     # Name a few peers who do hold each outlying role: one more pass, over the
     # values that have outliers only, instead of a scan of the peers per finding.
-    wanted = {(value, ent) for _, value, ent, _, holders, _ in outliers if holders}
+    wanted = {(value, ent) for _, value, ent, holders, _ in outliers if holders}
     named: dict[tuple[Any, Entitlement], list[str]] = defaultdict(list)
     for value in sorted({value for value, _ in wanted}, key=str):
         for user in groups[value]:
@@ -139,22 +139,29 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                 if (value, ent) in wanted:
                     named[(value, ent)].append(user)
 
-    for subject, value, ent, paths, holders, peers in outliers:
+    under = percent(threshold)
+    grants = view.state.grants
+    for subject, value, ent, holders, peers in outliers:
         target, resource = ent
-        grant = next((p[0] for p in paths if len(p) == 1), paths[0][0])
+        # The grant that gives the role, as paths_to's first path would start: the direct
+        # grant, else the first membership whose group reaches it. The paths themselves
+        # are built only for the evidence, when it is rendered.
+        grant = grants.get((subject, target, resource)) or next(
+            g for g in graph.direct[subject]
+            if g.target.startswith("group:") and ent in graph.closure_set(g.target))
         share = holders / peers
         on = f" on {resource}" if resource else ""
         yield Finding(
             message=f"{subject} holds {target}{on}, which {holders} of {peers} peers "
-                    f"({attribute} {value}) hold ({percent(share)}, under {percent(threshold)})",
+                    f"({attribute} {value}) hold ({percent(share)}, under {under})",
             subject=subject, target=target, resource=resource,
             event=grant.event, key=grant.event.key,
-            evidence=deferred(_evidence, view, subject, tuple(paths), params, value,
+            evidence=deferred(_evidence, view, subject, ent, params, value,
                               named.get((value, ent), ()), holders, peers),
             location=view.location(grant.event))
 
 
-def _evidence(view: View, subject: str, paths: tuple[Path, ...], params: dict[str, Any],
+def _evidence(view: View, subject: str, ent: Entitlement, params: dict[str, Any],
               value: Any, named: Sequence[str], holders: int, peers: int) -> dict[str, Any]:
     """A finding's evidence, built when it is rendered: the comparison, then the paths."""
     others = list(islice((u for u in named if u != subject), NAMED_HOLDERS))
@@ -163,4 +170,4 @@ def _evidence(view: View, subject: str, paths: tuple[Path, ...], params: dict[st
         "value": value if isinstance(value, (str, int, float)) else str(value),
         "peers": peers, "holders": holders, "share": round(holders / peers, 4),
         "threshold": params["threshold"], "peer_holders": others,
-        "paths": [path_evidence(view, subject, p) for p in paths]}
+        "paths": [path_evidence(view, subject, p) for p in view.graph.paths_to(subject, ent)]}

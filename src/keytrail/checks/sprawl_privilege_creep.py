@@ -119,6 +119,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         held[value] = counts
     members = {value: set(groups.get(value, ())) for value in wanted}
 
+    under = percent(threshold)
     for subject, move, value, grant in candidates:
         is_member = subject in members[value]
         peers = len(members[value]) - is_member
@@ -130,7 +131,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         on = f" on {grant.resource}" if grant.resource else ""
         if peers:
             why = (f"which {holders} of {peers} new peers hold "
-                   f"({percent(share)}, under {percent(threshold)})")
+                   f"({percent(share)}, under {under})")
         else:
             why = f"and no other active user has {attribute} {value} to compare with"
         yield Finding(

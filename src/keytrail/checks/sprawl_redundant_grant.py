@@ -30,13 +30,12 @@ mistake, remove the membership; then certify the remaining path.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from keytrail.checks._util import NO_PARAMS, lazy_paths
-from keytrail.graph import Entitlement, Path
-from keytrail.model import Finding, kind_of
+from keytrail.checks._util import NO_PARAMS, deferred, lazy_paths, path_evidence
+from keytrail.graph import AccessGraph, Entitlement
+from keytrail.model import Finding, Grant, kind_of
 from keytrail.view import View
 
 ID = "sprawl.redundant-grant"
@@ -52,6 +51,7 @@ INDIRECT: dict[str, Any] = {"direct": False}
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     graph = view.graph
+    grants = view.state.grants
     for subject in sorted(graph.direct):
         if kind_of(subject) not in SUBJECT_KINDS:
             continue
@@ -60,38 +60,80 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         direct = graph.direct[subject]
         if len(direct) < 2 or not any(g.target.startswith("group:") for g in direct):
             continue
-        # Count, in sets, how many distinct first hops reach each entitlement;
-        # only the few reached twice need their paths built.
-        by_hop: dict[str, frozenset[Entitlement]] = {}
-        for grant, reach in graph.hops(subject):
-            seen = by_hop.get(grant.target)
-            by_hop[grant.target] = reach if seen is None else seen | reach
-        counts: Counter[Entitlement] = Counter()
-        for reach in by_hop.values():
-            counts.update(reach)
-        candidates = sorted(ent for ent, n in counts.items() if n >= 2)
+        # Find, in sets, the entitlements two distinct first hops reach (a group
+        # granted on two resources is one first hop); only those need their paths.
+        candidates = _reached_twice(graph, subject, direct)
         if not candidates:
             continue
+        if kind_of(subject) == "group":
+            # A group's routes may loop back through itself: only its built paths tell.
+            for ent in candidates:
+                paths = graph.paths_to(subject, ent)
+                hops = {p[0].target for p in paths}
+                if len(hops) < 2:
+                    continue
+                direct_grant = next((p[0] for p in paths if len(p) == 1), None)
+                yield _finding(view, subject, ent, direct_grant, paths[0][0], len(hops),
+                               sorted({p[0].target for p in paths if len(p) > 1}),
+                               lazy_paths(view, subject, paths,
+                                          DIRECT if direct_grant is not None else INDIRECT))
+            continue
+        # A user or service: the first hops that reach a candidate are read off the
+        # group closures (paths_to would find the same, in the same order); the paths
+        # themselves are built only for the evidence, when it is rendered.
+        memberships = [g for g in direct if g.target.startswith("group:")]
         for ent in candidates:
-            paths = graph.paths_to(subject, ent)
-            if len(paths) < 2:
+            if ent[0] == subject:
+                continue  # never held (paths_to has no path to the subject itself)
+            via = [g for g in memberships if ent in graph.closure_set(g.target)]
+            direct_grant = grants.get((subject, ent[0], ent[1]))
+            groups = sorted({g.target for g in via})
+            # The direct grant's target is the entitlement's, which no closure of a group
+            # holds for that group: the first hops are the direct grant and the groups.
+            count = (direct_grant is not None) + len(groups)
+            if count < 2:
                 continue
-            hops = {p[0].target for p in paths}
-            if len(hops) < 2:
-                continue
-            yield _finding(view, subject, ent, paths)
+            yield _finding(view, subject, ent, direct_grant, direct_grant or via[0], count, groups,
+                           deferred(_evidence, view, subject, ent,
+                                    DIRECT if direct_grant is not None else INDIRECT))
 
 
-def _finding(view: View, subject: str, ent: Entitlement, paths: list[Path]) -> Finding:
+def _reached_twice(graph: AccessGraph, subject: str, direct: list[Grant]) -> list[Entitlement]:
+    """The entitlements that two or more distinct first hops of ``subject`` reach, sorted.
+
+    Direct grants are distinct entitlements (one per target and resource), and a group's
+    closure never holds the group itself: so an entitlement is reached twice exactly when
+    two group closures share it, or a closure holds one of the direct entitlements.
+    """
+    ents = {(g.target, g.resource) for g in direct if g.target != subject}
+    seen: set[Entitlement] = set()
+    twice: set[Entitlement] = set()
+    # Each group once, however many resources it is granted on (one first hop).
+    for target in dict.fromkeys(g.target for g in direct
+                                if g.target != subject and g.target.startswith("group:")):
+        reach = graph.closure_set(target)
+        twice |= seen & reach
+        seen |= reach
+    twice |= ents & seen
+    if twice and kind_of(subject) == "group":
+        # A group reaching itself through a cycle does not hold itself.
+        twice = {e for e in twice if e[0] != subject}
+    return sorted(twice)
+
+
+def _finding(view: View, subject: str, ent: Entitlement, direct: Grant | None, first: Grant,
+             count: int, groups: list[str], evidence: Callable[[], dict[str, Any]]) -> Finding:
+    """The finding: pointing at the direct grant when there is one, else the first membership."""
     target, resource = ent
-    direct = next((p[0] for p in paths if len(p) == 1), None)
-    event = (direct or paths[0][0]).event
-    groups = sorted({p[0].target for p in paths if len(p) > 1})
+    event = first.event
     via = " and ".join((["directly"] if direct else []) + [f"through {g}" for g in groups])
     on = f" on {resource}" if resource else ""
     return Finding(
-        message=f"{subject} holds {target}{on} by {len({p[0].target for p in paths})} paths: {via}",
+        message=f"{subject} holds {target}{on} by {count} paths: {via}",
         subject=subject, target=target, resource=resource, event=event, key=event.key,
-        evidence=lazy_paths(view, subject, paths, DIRECT if direct is not None else INDIRECT),
-        location=view.location(event))
+        evidence=evidence, location=view.location(event))
 
+
+def _evidence(view: View, subject: str, ent: Entitlement, fields: dict[str, Any]) -> dict[str, Any]:
+    """A user's or service's evidence, built when it is rendered: every path to ``ent``."""
+    return {**fields, "paths": [path_evidence(view, subject, p) for p in view.graph.paths_to(subject, ent)]}
