@@ -46,6 +46,7 @@ class ColumnarState(State):
 
     loaded: Loaded
     _keys_ready: bool = False
+    _narrowed: dict[str, list[Event]] | None = None
     _all_changes: list[Event] | None = None
 
     def _params(self) -> dict[str, Any]:
@@ -58,9 +59,27 @@ class ColumnarState(State):
             if self._all_changes is None:
                 self._all_changes = fetch(con, condition("changes"), self._params())[0]
             return self._all_changes
-        self._key_tables(view)
-        where = f"({condition('changes')}) AND ({condition('checks/' + check)})"
-        return fetch(con, where, self._params())[0]
+        if self._narrowed is None:
+            self._key_tables(view)
+            self._narrowed = self._flagged()
+        return self._narrowed[check]
+
+    def _flagged(self) -> dict[str, list[Event]]:
+        """Every narrowing check's rows, from one pass over the events (core/sql/flagged.sql):
+        six queries scanned the history six times and built shared rows once per check."""
+        order = sorted(NARROWED)
+        conditions = [f"({condition('checks/' + check)})" for check in order]
+        text = sql("flagged").format(changes=condition("changes"), any=" OR ".join(conditions),
+                                     flags=", ".join(f"coalesce({c}, false)" for c in conditions))
+        found: dict[str, list[Event]] = {check: [] for check in order}
+        lists = [found[check] for check in order]
+        cursor = self.loaded.con.execute(text, self._params())
+        with paused_gc():
+            for event, flags in decoded(cursor, {}):
+                for flag, rows in zip(flags, lists, strict=True):
+                    if flag:
+                        rows.append(event)
+        return found
 
     def sharing_ids(self) -> list[Event]:
         con = self.loaded.con
@@ -86,19 +105,21 @@ class ColumnarState(State):
         from keytrail.checks.unexplained_key_out_of_scope import Scopes
 
         con = self.loaded.con
-        con.execute("CREATE OR REPLACE TEMP TABLE keys (id VARCHAR, holder VARCHAR, valid_from BIGINT, "
-                    "valid_to BIGINT)")
-        rows = [(k.id, k.holder, *valid_window(k)) for k in view.keys.values()]
-        if rows:
-            con.db.executemany("INSERT INTO keys VALUES (?, ?, ?, ?)", rows)
+        # One statement per table, the rows as bound lists: executemany ran one INSERT per key.
+        windows = [valid_window(k) for k in view.keys.values()]
+        con.execute("CREATE OR REPLACE TEMP TABLE keys AS SELECT unnest($ids::VARCHAR[]) AS id, "
+                    "unnest($holders::VARCHAR[]) AS holder, unnest($starts::BIGINT[]) AS valid_from, "
+                    "unnest($ends::BIGINT[]) AS valid_to",
+                    {"ids": [k.id for k in view.keys.values()], "holders": [k.holder for k in view.keys.values()],
+                     "starts": [w[0] for w in windows], "ends": [w[1] for w in windows]})
         pairs = con.execute(f"SELECT DISTINCT key, target FROM ev WHERE ({condition('changes')}) "
                             "AND target IS NOT NULL AND key IN (SELECT id FROM keys)",
                             self._params()).fetchall()
         outside = Scopes(view.keys).outside
-        con.execute("CREATE OR REPLACE TEMP TABLE scope_miss (pair_key VARCHAR, pair_target VARCHAR)")
         missed = [pair for pair in pairs if outside(*pair)]
-        if missed:
-            con.db.executemany("INSERT INTO scope_miss VALUES (?, ?)", missed)
+        con.execute("CREATE OR REPLACE TEMP TABLE scope_miss AS SELECT unnest($keys::VARCHAR[]) AS pair_key, "
+                    "unnest($targets::VARCHAR[]) AS pair_target",
+                    {"keys": [p[0] for p in missed], "targets": [p[1] for p in missed]})
         self._keys_ready = True
 
     # -- per-key aggregates (the key hygiene checks): GROUP BY queries, then only the
