@@ -345,11 +345,21 @@ def test_columnar_without_duckdb_says_so(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(keytrail.core, "available", lambda: False)
     assert main(["check", str(root), "--engine", "columnar"]) == 2
     assert "--engine columnar needs DuckDB, which is not installed" in capsys.readouterr().err
-    monkeypatch.setattr(keytrail.core, "THRESHOLD_BYTES", 1000)
-    assert main(["check", str(root)]) == 2  # auto on a large history: never silently the slow path
+    monkeypatch.setattr(keytrail.core, "THRESHOLD_BYTES", 100)
+    monkeypatch.setattr(keytrail.core, "REQUIRED_BYTES", 1000)
+    assert main(["check", str(root)]) == 2  # auto on a very large history: never silently the slow path
     assert "pass --engine python to read it without" in capsys.readouterr().err
+    monkeypatch.setattr(keytrail.core, "REQUIRED_BYTES", 1 << 30)
+    # Between the two: the python path, the same findings, and a note saying so.
+    assert main(["check", str(root), "--as-of", AS_OF, "--output", str(tmp_path / "mid")]) in (0, 1)
+    err = capsys.readouterr().err
+    assert "keytrail: note: the history is" in err and "reads faster with DuckDB" in err
     monkeypatch.setattr(keytrail.core, "THRESHOLD_BYTES", 1 << 30)
-    assert main(["check", str(root), "--output", str(tmp_path / "x")]) in (0, 1)  # small: no DuckDB needed
+    assert main(["check", str(root), "--as-of", AS_OF, "--output", str(tmp_path / "x")]) in (0, 1)  # small: no DuckDB needed
+    assert "note:" not in capsys.readouterr().err
+    assert (tmp_path / "mid").read_bytes() == (tmp_path / "x").read_bytes()
+    assert main(["check", str(root), "--as-of", AS_OF, "--engine", "python", "--output", str(tmp_path / "y")]) in (0, 1)
+    assert "note:" not in capsys.readouterr().err
 
 
 def test_the_spill_folder_is_private_and_removed(tmp_path: Path) -> None:

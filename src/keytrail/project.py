@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -534,7 +535,10 @@ def _history_loader(cfg: ProjectConfig, engine: Any) -> Any:
         return load_history
     from keytrail.core import choose
 
-    if choose(engine, cfg.history) == "python":
+    def note(text: str) -> None:
+        print(f"keytrail: note: {text}", file=sys.stderr)
+
+    if choose(engine, cfg.history, note) == "python":
         return load_history
     from keytrail.core.history import loader
 

@@ -60,8 +60,8 @@ def add_parser(sub: Any) -> None:
     quiet_option(parser)
     parser.add_argument("--engine", choices=("auto", "python", "columnar"), default="auto",
                         help="how to read and replay the history: python (every project), columnar "
-                             "(DuckDB; large histories), or auto (default: columnar above 1 GB of "
-                             "history); the findings are the same bytes either way")
+                             "(DuckDB; large histories), or auto (default: columnar above 64 MB of "
+                             "history when DuckDB is installed); the findings are the same bytes either way")
     parser.add_argument("--memory-limit", metavar="SIZE",
                         help="columnar engine: the most memory DuckDB may hold (e.g. 4GB); beyond it, "
                              "it spills to a private temporary folder")

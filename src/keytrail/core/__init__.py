@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from keytrail.errors import UsageError
 
 ENGINES = ("auto", "python", "columnar")
-#: Above this many bytes of history, ``--engine auto`` reads with the columnar core.
-#: Measured side by side (docs/design/columnar-core.md): at 50k and 500k events (14 and
-#: 133 MB) the Python path used as little CPU or less, and half the memory; at 5M events
-#: (1.4 GB) the columnar core was 8 % faster in CPU and wall time.
-THRESHOLD_BYTES = 1 << 30
+#: Above this many bytes of history, ``--engine auto`` reads with the columnar core when
+#: DuckDB is installed. Measured side by side (docs/design/columnar-core.md): at 50k events
+#: (14 MB) the two engines use the same CPU and the python path a third of the memory; at
+#: 500k events (133 MB) the columnar core is faster in CPU and much faster in wall time.
+THRESHOLD_BYTES = 64 << 20
+#: Above this many bytes, ``--engine auto`` without DuckDB is an error rather than the python
+#: path with a note: a history this large needs the columnar core's bounded memory.
+REQUIRED_BYTES = 1 << 30
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*\Z", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -57,7 +61,7 @@ def parse_size(text: str, option: str = "--memory-limit") -> int:
 
 
 def _size(n: int) -> str:
-    return f"{n / (1 << 30):g} GB" if n >= 1 << 30 else f"{n / (1 << 20):g} MB"
+    return f"{n / (1 << 30):.3g} GB" if n >= 1 << 30 else f"{n / (1 << 20):.3g} MB"
 
 
 def available() -> bool:
@@ -76,8 +80,12 @@ def history_bytes(paths: list[Path]) -> int:
     return total
 
 
-def choose(options: EngineOptions, history: list[Path]) -> str:
-    """``"python"`` or ``"columnar"`` for this history; a usage error when DuckDB is needed but missing."""
+def choose(options: EngineOptions, history: list[Path], note: Callable[[str], None] | None = None) -> str:
+    """``"python"`` or ``"columnar"`` for this history; a usage error when DuckDB is needed but missing.
+
+    ``auto`` between :data:`THRESHOLD_BYTES` and :data:`REQUIRED_BYTES` without DuckDB reads
+    with the python path (the same findings, slower) and says so through ``note``.
+    """
     if options.engine == "python":
         return "python"
     if options.engine == "columnar":
@@ -85,10 +93,17 @@ def choose(options: EngineOptions, history: list[Path]) -> str:
             raise UsageError("--engine columnar needs DuckDB, which is not installed: "
                              "pip install 'keytrail[large]' (or pip install duckdb)")
         return "columnar"
-    if history_bytes(history) <= THRESHOLD_BYTES:
+    size = history_bytes(history)
+    if size <= THRESHOLD_BYTES:
         return "python"
-    if not available():
-        raise UsageError(f"the history is larger than {_size(THRESHOLD_BYTES)}, which keytrail reads "
+    if available():
+        return "columnar"
+    if size > REQUIRED_BYTES:
+        raise UsageError(f"the history is larger than {_size(REQUIRED_BYTES)}, which keytrail reads "
                          "with DuckDB, and DuckDB is not installed: pip install 'keytrail[large]' "
                          "(or pip install duckdb), or pass --engine python to read it without")
-    return "columnar"
+    if note is not None:
+        note(f"the history is {_size(size)}, which keytrail reads faster with DuckDB (pip install "
+             "'keytrail[large]'); reading it with the python engine (--engine python says so "
+             "and silences this note)")
+    return "python"
