@@ -38,9 +38,21 @@ def _write(root: Path, files: list[list[dict[str, Any]]]) -> Path:
     return root
 
 
+#: Every entitlement the tests' histories can name, and some they never do.
+_CANDIDATES = [(s, t, r) for s in ("user:a", "user:b", "user:c", "user:d", "user:e", "user:f", "user:g",
+                                   "user:r", "svc:c", "user:u0", "user:u1", "user:u2", "user:nobody")
+               for t in ("group:g", "role:r", "group:g0", "group:g1", "group:none")
+               for r in ("", "db:x", "db:y")]
+
+
 def _picture(state: State) -> dict[str, Any]:
     """Everything the fold decides, by event id."""
+    # Asked first, before anything walks state.ended: the columnar core answers by one query.
+    ended_for = {key: event.id for key, event in state.ended_for(_CANDIDATES).items()}
+    one_by_one = {key: event.id for key in _CANDIDATES if (event := state.ended.get(key)) is not None}
     return {
+        "ended_for": ended_for,
+        "ended_one_by_one": one_by_one,
         "grants": [(key, g.event.id, g.since, g.certified.id if g.certified else None)
                    for key, g in state.grants.items()],
         "anomalies": [(event.id, note) for event, note in state.anomalies],

@@ -65,6 +65,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         key = (entry.subject, entry.target, entry.resource)
         if key not in grants:
             extra.setdefault(key, []).append(entry)
+    revoked = view.state.ended_for(sorted(extra))
     for key in sorted(extra):
         subject, target, resource = key
         entries = extra[key]
@@ -74,7 +75,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         if first.extra:
             evidence["observed"] = first.extra
         why = "but the history has no active grant for it"
-        revoke = view.state.ended.get(key)
+        revoke = revoked.get(key)
         if revoke is not None:
             why = f"but the history revoked it {format_date(revoke.time)} ({revoke.id})"
             evidence["revoked"] = chain(view, revoke)

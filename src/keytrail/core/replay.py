@@ -87,6 +87,10 @@ class ColumnarState(State):
         found = by_ord(con, ords)
         return [found[o] for o in sorted(ords)]
 
+    def ended_for(self, keys: Iterable[GrantKey]) -> dict[GrantKey, Event]:
+        with engine_errors(self.loaded.con):
+            return self.ended.many(keys)  # type: ignore[attr-defined, no-any-return]
+
     def last_revokes(self, targets: set[str]) -> dict[str, Event]:
         con = self.loaded.con
         if not targets:
@@ -167,6 +171,19 @@ class LazyEnded(Mapping[GrantKey, Event]):
                 event = found[o]
                 self._all[(event.subject, event.target, event.resource)] = event  # type: ignore[index]
         return self._all
+
+    def many(self, keys: Iterable[GrantKey]) -> dict[GrantKey, Event]:
+        """The latest revoke of each of ``keys`` that has one, by one query (or the built table)."""
+        wanted = list(dict.fromkeys(keys))
+        if self._all is not None or not wanted:
+            every = self._all or {}
+            return {key: every[key] for key in wanted if key in every}
+        rows = self._con.execute(sql("ended_for"), {"subjects": [k[0] for k in wanted],
+                                                    "targets": [k[1] for k in wanted],
+                                                    "resources": [k[2] for k in wanted]}).fetchall()
+        found = by_ord(self._con, [row[0] for row in rows])
+        by_key = {(e.subject, e.target, e.resource): e for e in found.values()}
+        return {key: by_key[key] for key in wanted if key in by_key}  # type: ignore[index]
 
     def get(self, key: GrantKey, default: Any = None) -> Any:
         if self._all is None:
