@@ -1,4 +1,4 @@
-"""DuckDB's memory on the columnar path: 1 GiB by default (not 80 % of the machine), or --memory-limit."""
+"""DuckDB's memory on the columnar path: 512 MiB by default (not 80 % of the machine), or --memory-limit."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ def _setting(options: EngineOptions) -> str:
         con.close()
 
 
-def test_without_a_limit_duckdb_is_held_to_one_gib() -> None:
+def test_without_a_limit_duckdb_is_held_to_512_mib() -> None:
     physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     expected = min(DEFAULT_MEMORY_LIMIT, physical // 4)
     assert memory_limit(EngineOptions()) == expected
-    if expected == 1 << 30:
-        assert _setting(EngineOptions()) == "1.0 GiB"
+    assert DEFAULT_MEMORY_LIMIT == 512 << 20
+    if expected == 512 << 20:
+        assert _setting(EngineOptions()) == "512.0 MiB"
 
 
 def test_a_given_limit_is_kept_above_the_default() -> None:
@@ -36,6 +37,6 @@ def test_a_given_limit_is_kept_above_the_default() -> None:
 
 
 def test_a_machine_with_little_memory_gets_a_quarter_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": (2 << 30) // 4096}  # a 2 GiB runner
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": (1 << 30) // 4096}  # a 1 GiB runner
     monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
-    assert memory_limit(EngineOptions()) == 512 << 20
+    assert memory_limit(EngineOptions()) == 256 << 20

@@ -41,7 +41,7 @@ class EngineOptions:
     """How to run the load and replay stages: ``--engine`` and ``--memory-limit``."""
 
     engine: str = "auto"
-    memory_limit: int | None = None   # bytes; None: connect.memory_limit's default (1 GiB)
+    memory_limit: int | None = None   # bytes; None: connect.memory_limit's default (512 MiB)
     threads: int | None = None        # None: DuckDB's default (every core)
 
 

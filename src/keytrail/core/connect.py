@@ -28,13 +28,14 @@ from keytrail.errors import KeytrailError, UsageError
 
 #: DuckDB's share of memory when ``--memory-limit`` is not given (its own default is 80 %
 #: of the machine, which it took: 6.2 GiB at 5M events). The Python side holds the active
-#: grants, the graph and the findings beside it, so DuckDB spills past 1 GiB rather than
-#: stacking its peak on theirs (docs/large-histories.md).
-DEFAULT_MEMORY_LIMIT = 1 << 30
+#: grants, the graph and the findings beside it, so DuckDB spills past 512 MiB rather than
+#: stacking its peak on theirs (docs/large-histories.md). Measured at 5M events: 1 GiB gave
+#: a 2,366 MiB peak in 105 s, 512 MiB 1,782 MiB in 111 s; at 500k events the same time.
+DEFAULT_MEMORY_LIMIT = 512 << 20
 
 
 def memory_limit(options: EngineOptions) -> int:
-    """The bytes DuckDB may hold: ``--memory-limit``, else 1 GiB or a quarter of the machine's
+    """The bytes DuckDB may hold: ``--memory-limit``, else 512 MiB or a quarter of the machine's
     memory where that is less (a small CI runner)."""
     if options.memory_limit is not None:
         return options.memory_limit
