@@ -65,23 +65,23 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     history_start = as_of if start is None else start
     # Decide every key from the aggregates first; then fetch, in one go, only the last-use
     # events of the keys that fire (a columnar run keeps the events in its table).
-    firing: list[tuple[Key, KeyUse | None]] = []
+    firing: list[tuple[Key, KeyUse | None, int]] = []
     for key_id in sorted(view.keys):
         key = view.keys[key_id]
         if not valid_at(key, as_of):
             continue
         use = used.get(key_id)
+        # Idle since its last use; a key never used, since it became valid. The history is all
+        # keytrail knows: a key issued before it began is judged from its start.
         if use is not None:
-            if as_of - use.last_time < idle:
-                continue
+            since = use.last_time
         else:
-            # The history is all keytrail knows: a key issued before it began is judged from its start.
             since = history_start if key.not_before is None else max(key.not_before, history_start)
-            if as_of - since < idle:
-                continue
-        firing.append((key, use))
-    events = view.state.events_at(use.last for _, use in firing if use is not None)
-    for key, use in firing:
+        if as_of - since < idle:
+            continue
+        firing.append((key, use, since))
+    events = view.state.events_at(use.last for _, use, _ in firing if use is not None)
+    for key, use, since in firing:
         last = end(key)
         until = f"it is valid until {format_date(last)}" if last is not None else "it never expires"
         if use is not None:
@@ -93,7 +93,6 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                                      "last_use_location": str(view.location(latest)),
                                      "idle_days": days, "changes": use.changes}
         else:
-            since = history_start if key.not_before is None else max(key.not_before, history_start)
             days = (as_of - since) // DAY
             message = (f"key {key.id} (held by {key.holder}) has never been used: no change in the "
                        f"{days} days since {format_date(since)} was made under it; {until}")

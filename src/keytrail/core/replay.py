@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 from keytrail.core.connect import Connection, engine_errors
 from keytrail.core.load import Loaded
 from keytrail.core.queries import condition, sql
-from keytrail.core.rows import LazyEvents, by_ord, decoded, events, fetch, paused_gc
+from keytrail.core.rows import LazyEvents, by_ord, decoded, events, paused_gc
 from keytrail.model import Event, Grant
 from keytrail.replay import (
     ActorUse,
@@ -57,7 +57,7 @@ class ColumnarState(State):
         con = self.loaded.con
         if check not in NARROWED:
             if self._all_changes is None:
-                self._all_changes = fetch(con, condition("changes"), self._params())[0]
+                self._all_changes = events(con, condition("changes"), self._params())
             return self._all_changes
         if self._narrowed is None:
             self._key_tables(view)
@@ -186,11 +186,7 @@ class LazyEnded(Mapping[GrantKey, Event]):
         return {key: by_key[key] for key in wanted if key in by_key}  # type: ignore[index]
 
     def get(self, key: GrantKey, default: Any = None) -> Any:
-        if self._all is None:
-            row = self._con.execute("SELECT last_revoke FROM fold WHERE subject = ? AND target = ? "
-                                    "AND resource = ? AND last_revoke IS NOT NULL", list(key)).fetchone()
-            return by_ord(self._con, [row[0]])[row[0]] if row else default
-        return self._all.get(key, default)
+        return self.many([key]).get(key, default)
 
     def __getitem__(self, key: GrantKey) -> Event:
         found = self.get(key)

@@ -94,12 +94,6 @@ def events(con: Connection, where: str, params: dict[str, Any], pool: dict[str, 
         return [event for event, _ in decoded(cursor, {} if pool is None else pool)]
 
 
-def fetch(con: Connection, where: str, params: dict[str, Any]) -> tuple[list[Event], list[int]]:
-    """The events matching ``where`` (a fixed condition from core/sql), in replay order, and their ``ord``."""
-    found = events(con, where, params)
-    return found, [ord_of(event) for event in found]
-
-
 def by_ord(con: Connection, ords: list[int]) -> dict[int, Event]:
     """The events with these ``ord`` values."""
     if not ords:
