@@ -1,2 +1,3 @@
--- Changes under a registered key whose actor is not the key's holder.
-EXISTS (SELECT 1 FROM keys AS k WHERE k.id = key AND actor IS DISTINCT FROM k.holder)
+-- Changes under a registered key whose actor is not the key's holder (k: the event's key
+-- in the registry, NULL when it is not registered; see flagged.sql).
+k.id IS NOT NULL AND actor IS DISTINCT FROM k.holder

@@ -1,2 +1,2 @@
--- Changes under a key the registry does not list.
-key <> '' AND key NOT IN (SELECT id FROM keys)
+-- Changes under a key the registry does not list (k is NULL: no registered key has its id).
+key <> '' AND k.id IS NULL
