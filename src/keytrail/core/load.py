@@ -37,6 +37,7 @@ What it proves, cheaply:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,11 @@ _ODD = (b'" ', b" \n", b",}", b", }", b",  ")
 #: these cover every start of that run ("," then "}", " }", two spaces, " \t" or a tab).
 _ODD_TAB = (b'"\t', b"\t\n", b",\t", b", \t")
 _ODD_ESCAPE = (b"\\ud", b"\\uD")
+#: The patterns of ``_ODD`` that hold a space, and a space after a key's colon (``": "``),
+#: as one search: the pattern starts with the space and lookbehinds test the bytes before
+#: it, so the search jumps from space to space (a lookbehind first would be tried at every
+#: byte: ten times slower than the five searches it replaces).
+_SPACED = re.compile(rb' (?:\n|(?<=" )|(?<=, )[ }]|(?<=": ))')
 _SCALARS = (str, int, float, bool, type(None))
 #: Each identifier column's kind for :func:`keytrail.history.valid` (``id``: an event id,
 #: checked as :func:`keytrail.history._good_ident` checks it); ids.sql says which values
@@ -98,13 +104,16 @@ def scan(path: Path) -> Scan | None:
                 continue
             data, carry = data[:cut], data[cut:]
             newlines = data.count(b"\n")
-            if data[:1] != b"{" or data.count(b"\n{") != newlines - 1 or _odd(data) or _long(data):
+            if data[:1] != b"{" or data.count(b"\n{") != newlines - 1 or _long(data):
+                return None
+            spaced = _odd(data)
+            if spaced is None:
                 return None
             lines += newlines
             keys += data.count(b'":')
             # A string value follows its key's colon directly or after one space (as
             # Python's json.dumps writes it); any other spacing makes the count differ.
-            strings += data.count(b'":"') + data.count(b'": "')
+            strings += data.count(b'":"') + (data.count(b'": "') if spaced else 0)
             if not block:
                 break
     return Scan(lines, keys, strings)
@@ -121,12 +130,28 @@ def _long(data: bytes) -> bool:
     return any(data.find(b"\n", start, start + window) < 0 for start in range(0, len(data) - window, window))
 
 
-def _odd(data: bytes) -> bool:
-    if b"\r" in data or any(pattern in data for pattern in _ODD):
-        return True
+def _odd(data: bytes) -> bool | None:
+    """None when the block holds one of the byte pairs that make it odd (``_ODD`` and the
+    rest); otherwise whether it has a space after a key's colon (``": "``, to be counted).
+
+    Spaces are rare in compact JSON lines (a reason's words), so one search that skips
+    from space to space (``_SPACED``) stands for the four patterns that hold one; only a
+    block written with spaced colons, where spaces are everywhere, is searched pattern by
+    pattern. A one-byte test goes first where a pattern's byte is rare (one-byte searches
+    are many times faster than two-byte ones).
+    """
+    if b"\r" in data or b",}" in data:
+        return None
     if b"\t" in data and any(pattern in data for pattern in _ODD_TAB):
-        return True
-    return b"\\u" in data and any(pattern in data for pattern in _ODD_ESCAPE)
+        return None
+    if b"\\" in data and b"\\u" in data and any(pattern in data for pattern in _ODD_ESCAPE):
+        return None
+    found = _SPACED.search(data)
+    if found is None:
+        return False
+    if found.group() != b" " or data[found.start() - 2:found.start()] != b'":':
+        return None
+    return None if any(pattern in data for pattern in _ODD) else True
 
 
 @dataclass
