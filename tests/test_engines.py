@@ -10,6 +10,7 @@ to the exact message of the Python path.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import subprocess
@@ -157,6 +158,51 @@ def test_generated_organisation_gives_the_same_bytes_under_both_engines(
     assert asked and None not in asked, asked
 
 
+def test_a_history_larger_than_memory_is_kept_on_disk_with_the_same_bytes(
+        tmp_path: Path, columnar_reads: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past half of DuckDB's memory the tables live compressed in a database file in the
+    spill folder: the same findings to the byte, and the folder is removed after the run."""
+    from keytrail.core import connect
+
+    made: list[tuple[bool, str]] = []
+    build = connect.Connection.__init__
+
+    def spy(self: connect.Connection, *args: Any, **kwargs: Any) -> None:
+        build(self, *args, **kwargs)
+        made.append((self.on_disk, self.spill))  # not the connection: it must be let go
+
+    monkeypatch.setattr(connect.Connection, "__init__", spy)
+    monkeypatch.setattr(connect, "ON_DISK_SHARE", 1 << 40)  # any history is "large"
+    org = tmp_path / "S"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "generate.py"), "--size", "S",
+                    "--seed", "11", "--out", str(org)], check=True, capture_output=True)
+    assert_same(org, tmp_path / "out", "--as-of", AS_OF)
+    assert columnar_reads == [True]
+    assert [on_disk for on_disk, _ in made] == [True]
+    gc.collect()
+    assert not Path(made[0][1]).exists()
+
+
+def test_a_small_history_stays_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The near miss: under half of the memory limit, no database file is made."""
+    from keytrail.core import EngineOptions, connect
+
+    history = tmp_path / "h.jsonl"
+    history.write_text(_LINE + "}\n", encoding="utf-8")
+    con = connect.Connection(EngineOptions(engine="columnar"), [history])
+    try:
+        assert not con.on_disk
+        assert not (Path(con.spill) / "history.duckdb").exists()
+    finally:
+        con.close()
+    monkeypatch.setattr(connect, "ON_DISK_SHARE", 1 << 40)
+    con = connect.Connection(EngineOptions(engine="columnar"), [history])
+    try:
+        assert con.on_disk and (Path(con.spill) / "history.duckdb").exists()
+    finally:
+        con.close()
+
+
 def _large_history(root: Path, bad: str | None, at: int) -> None:
     events = []
     for n in range(1, 2001):
@@ -242,6 +288,43 @@ def test_odd_but_valid_lines_give_the_same_bytes(tmp_path: Path, line: str) -> N
     root = tmp_path / "org"
     _large_history(root, line, at=99)
     assert_same(root, tmp_path / "out", "--as-of", AS_OF)
+
+
+_LINE = '{"id":"ev-x","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r"'
+
+
+@pytest.mark.parametrize("tail", [
+    ',"reason":"a" }', ',"reason":"a"} ', ',"reason":"a", }', ',"reason":"a",  "ticket":"t"}',
+    ',"reason":"a",}', ',"reason" :"a"}', ',"reason": "a" ,"ticket":"t"}', ',"reason": "a", }',
+], ids=["space-after-value", "space-at-line-end", "comma-space-brace", "comma-two-spaces",
+        "trailing-comma", "space-before-colon", "spaced-colons-then-space-after-value",
+        "spaced-colons-then-comma-space-brace"])
+def test_the_byte_scan_refuses_a_line_it_cannot_count(tmp_path: Path, tail: str) -> None:
+    """Each spacing that would make the key counts unreliable, alone or in a file written
+    with spaced colons, sends the file to the exact path (scan gives None)."""
+    from keytrail.core.load import scan
+
+    path = tmp_path / "h.jsonl"
+    path.write_text(_LINE + ',"key":"pk-1"}\n' + _LINE + tail + "\n", encoding="utf-8")
+    assert scan(path) is None
+
+
+def test_the_byte_scan_counts_spaced_colons_and_ignores_spaces_in_text(tmp_path: Path) -> None:
+    """The near misses: json.dumps spacing is counted (a string value after ": " too), and
+    spaces, colons and commas inside a reason are text, not layout."""
+    from keytrail.core.load import scan
+
+    spaced = json.dumps({"id": "ev-1", "time": "2026-03-01T10:00:00Z", "action": "grant",
+                         "subject": "user:x", "target": "role:r", "attributes": {"n": 3}})
+    compact = _LINE + ',"reason":"review: not needed, per CHG 1"}'
+    path = tmp_path / "h.jsonl"
+    path.write_text(spaced + "\n" + compact + "\n", encoding="utf-8")
+    found = scan(path)
+    assert found is not None
+    assert (found.lines, found.keys, found.strings) == (2, 7 + 6, 5 + 6)
+    path.write_text(compact + "\n", encoding="utf-8")
+    found = scan(path)
+    assert found is not None and (found.lines, found.keys, found.strings) == (1, 6, 6)
 
 
 def test_a_comma_space_tab_written_as_text_is_still_read_by_the_typed_read(
