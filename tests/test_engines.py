@@ -236,9 +236,12 @@ def _large_history(root: Path, bad: str | None, at: int) -> None:
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","source":{"id":"a","id":"b"}}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","source":"okta"}',
     '{"id":"ev-bad","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r","reason":"' + "x" * (1 << 20) + '"}',
+    '{"id":"ev-bad ","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r"}',
+    '{"id":"ev-\u0007","time":"2026-03-01T10:00:00Z","action":"grant","subject":"user:x","target":"role:r"}',
 ], ids=["json", "id-number", "no-zone", "no-such-day", "repeated-key", "invisible", "action", "null",
         "trailing-comma", "trailing-comma-space-tab", "attributes-trailing-comma-space-tab", "nan",
-        "ticket-number", "source-repeated-key", "source-not-object", "long-line"])
+        "ticket-number", "source-repeated-key", "source-not-object", "long-line",
+        "id-trailing-space", "id-control-character"])
 def test_a_bad_line_in_a_columnar_run_is_reported_exactly_as_by_the_python_path(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str, columnar_reads: list[bool]) -> None:
     root = tmp_path / "org"
