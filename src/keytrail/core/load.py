@@ -28,7 +28,8 @@ What it proves, cheaply:
 - **Values are valid.** Actions, required fields and times in the same pass as the
   counts (``files.sql``); identifiers on their *distinct* values (tens of thousands,
   not millions), all columns in one query (``ids.sql``), those its plain pattern
-  cannot vouch for checked with :func:`keytrail.history.valid`.
+  cannot vouch for checked with :func:`keytrail.history.valid` (event ids, nearly all
+  distinct, row by row: only those the pattern cannot vouch for come back).
 - ``source`` (an importer's note of where the event came from) is read when it is a
   flat object, its keys and string values counted in DuckDB's minified text of it.
 - Files whose events carry ``prev`` (a hash chain over the raw lines) go to the
@@ -336,8 +337,9 @@ def _numbers_readable(con: Connection) -> bool:
 
 def _valid_values(values: list[tuple[str, str, bool]]) -> set[str] | None:
     """Every identifier the history names, when every event id and identifier is valid (None
-    otherwise), from ids.sql's rows: the distinct values of every column, and whether its
-    plain pattern vouched for each; the others are checked here with history.py's own tests."""
+    otherwise), from ids.sql's rows: the distinct values of every column (of the event ids,
+    only the odd ones), and whether its plain pattern vouched for each; the others are
+    checked here with history.py's own tests."""
     identifiers: set[str] = set()
     for column, value, odd in values:
         if odd and not (_good_ident(value) if column == "id" else valid(_KINDS[column], value)):
