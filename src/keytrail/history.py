@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -526,27 +526,32 @@ def _blocks(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
     except OSError as exc:
         raise InputError(f"{display}: cannot read: {exc.strerror}",
                          [Problem(display, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
-    first, carry = 1, b""
+    first = 1
     with handle:
-        while True:
-            block = handle.read(_BLOCK)
-            data = carry + block
-            if block:
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    carry = data  # one line longer than a block: read on to its end
-                    continue
-                data, carry = data[:cut], data[cut:]
-            elif not data:
-                return
-            else:
-                carry = b""
+        for data in line_blocks(handle, _BLOCK):
             if first == 1 and data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:]  # a UTF-8 byte order mark, as some Windows tools write
             yield first, data
             first += data.count(b"\n")
-            if not block:
-                return
+
+
+def line_blocks(handle: BinaryIO, size: int) -> Iterator[bytes]:
+    """The bytes of ``handle`` about ``size`` at a time, cut after a line break (a line longer
+    than ``size`` is read on to its end); the last block may lack its final line break."""
+    carry = b""
+    while True:
+        block = handle.read(size)
+        data = carry + block
+        if not block:
+            if data:
+                yield data
+            return
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            carry = data
+            continue
+        carry = data[cut:]
+        yield data[:cut]
 
 
 def _split(data: bytes, first: int) -> Iterator[tuple[int, bytes]]:
@@ -568,7 +573,7 @@ def _bulk(data: bytes) -> list[Any] | None:
     so a total equal to the objects' keys means each line wrote each of its keys once and
     holds no nested object.
     """
-    if b"\r" in data or b'" :' in data or b'"\t:' in data or _may_be_long(data):
+    if b"\r" in data or b'" :' in data or b'"\t:' in data or may_hold_long_line(data):
         return None
     body = data[:-1] if data.endswith(b"\n") else data
     try:
@@ -585,9 +590,13 @@ def _bulk(data: bytes) -> list[Any] | None:
     return values if data.count(b'":') == keys else None
 
 
-def _may_be_long(data: bytes) -> bool:
-    """Whether a line of ``data`` may pass ``MAX_LINE_BYTES`` (such a line holds a whole aligned
-    window of half that size without a line break; the exact path measures it)."""
+def may_hold_long_line(data: bytes) -> bool:
+    """Whether a line of ``data`` (whole lines) may be longer than ``MAX_LINE_BYTES``.
+
+    A line that long contains a whole aligned window of half that size, so a window without
+    a line break is the sign; a line between half and the whole limit may show it too, and
+    is then read by the exact path, which measures it.
+    """
     window = MAX_LINE_BYTES // 2
     return any(data.find(b"\n", start, start + window) < 0 for start in range(0, len(data) - window, window))
 

@@ -47,7 +47,7 @@ import orjson
 
 from keytrail.core.connect import Connection
 from keytrail.core.queries import sql
-from keytrail.history import MAX_LINE_BYTES, _good_ident, valid
+from keytrail.history import MAX_LINE_BYTES, _good_ident, line_blocks, may_hold_long_line, valid
 
 _BLOCK = 16 << 20
 #: Byte pairs that make the key counts unreliable or a line not exactly one object: a
@@ -91,21 +91,11 @@ def scan(path: Path) -> Scan | None:
     """Count a file's lines and keys; None when the typed read cannot be trusted with it."""
     lines = keys = strings = 0
     with path.open("rb") as handle:
-        carry = b""
-        while True:
-            block = handle.read(_BLOCK)
-            data = carry + block
-            if not block:
-                if not data:
-                    break
+        for data in line_blocks(handle, _BLOCK):
+            if data[-1:] != b"\n":
                 data += b"\n"  # the last line, without its line break
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
-                continue
-            data, carry = data[:cut], data[cut:]
             newlines = data.count(b"\n")
-            if data[:1] != b"{" or data.count(b"\n{") != newlines - 1 or _long(data):
+            if data[:1] != b"{" or data.count(b"\n{") != newlines - 1 or may_hold_long_line(data):
                 return None
             spaced = _odd(data)
             if spaced is None:
@@ -115,20 +105,7 @@ def scan(path: Path) -> Scan | None:
             # A string value follows its key's colon directly or after one space (as
             # Python's json.dumps writes it); any other spacing makes the count differ.
             strings += data.count(b'":"') + (data.count(b'": "') if spaced else 0)
-            if not block:
-                break
     return Scan(lines, keys, strings)
-
-
-def _long(data: bytes) -> bool:
-    """Whether a line may be longer than ``MAX_LINE_BYTES`` (DuckDB's own limit is not exact).
-
-    A line that long contains a whole aligned window of half that size, so a window without
-    a line break is the sign; a line between half and the whole limit may show it too, and
-    is then read by the exact path, which measures it.
-    """
-    window = MAX_LINE_BYTES // 2
-    return any(data.find(b"\n", start, start + window) < 0 for start in range(0, len(data) - window, window))
 
 
 def _odd(data: bytes) -> bool | None:
