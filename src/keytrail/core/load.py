@@ -266,12 +266,14 @@ def _typed(con: Connection, files: list[str], pending: Pending) -> Typed | None:
         rows.append((filename, index[filename], first))
         counts.append((filename, n, string_keys + object_keys + extra_keys.get(filename, 0),
                        string_keys + source_strings + extra_strings.get(filename, 0)))
-    values = con.execute(sql("ids")).fetchall()
-    if pending.stopped:
-        return None
     con.db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
     con.execute(sql("events"))
     con.execute("DROP TABLE raw")
+    if pending.stopped:
+        return None
+    # After the event table is built: a large history's is compressed on disk, where a
+    # scan costs a fraction of one over the raw table spilled uncompressed.
+    values = con.execute(sql("ids")).fetchall()
     count = con.execute("SELECT count(*) FROM ev").fetchone()[0]
     return Typed(counts, values, count)
 
