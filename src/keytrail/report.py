@@ -63,17 +63,23 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
     """Counts of unwaived findings by severity and category, plus totals."""
     by_severity: dict[str, int] = {}
     by_category: dict[str, int] = {}
-    waived = 0
+    waived = failing = 0
     known = sum(1 for item in report.findings if report.known(item)) if report.baseline is not None else None
+    rank = SEVERITY_RANK[fail_on]
+    # One pass: the counts, and the failing findings Report.failing lists (unwaived, at or
+    # above fail_on, not in the baseline), counted rather than listed.
     for item in report.findings:
         if item.waived is not None:
             waived += 1
             continue
-        by_severity[item.severity] = by_severity.get(item.severity, 0) + 1
+        severity = item.severity
+        by_severity[severity] = by_severity.get(severity, 0) + 1
         by_category[item.category] = by_category.get(item.category, 0) + 1
+        if SEVERITY_RANK[severity] >= rank and not report.known(item):
+            failing += 1
     return {
         "findings": len(report.findings),
-        "failing": len(report.failing(fail_on)),
+        "failing": failing,
         "waived": waived,
         **({"known": known} if known is not None else {}),
         "fail_on": fail_on,
