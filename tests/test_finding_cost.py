@@ -75,19 +75,22 @@ def _reference_time(us: int) -> str:
     return text + (f".{moment.microsecond:06d}Z" if moment.microsecond else "Z")
 
 
-def test_times_are_formatted_from_tables_as_datetime_formats_them() -> None:
-    from keytrail.timeutil import DAY, MAX_TIME, MIN_TIME, SECOND, format_time, parse_time
+def test_times_and_dates_are_formatted_from_tables_as_datetime_formats_them() -> None:
+    from keytrail import timeutil
+
+    DAY, SECOND, format_date, format_time = timeutil.DAY, timeutil.SECOND, timeutil.format_date, timeutil.format_time
 
     rng = random.Random(12)
-    samples = [rng.randrange(MIN_TIME, MAX_TIME) for _ in range(3000)]
+    samples = [rng.randrange(timeutil.MIN_TIME, timeutil.MAX_TIME) for _ in range(3000)]
     samples += [s - s % SECOND for s in samples]
-    samples += [MIN_TIME, MAX_TIME, 0, -1, 1, DAY - 1, DAY, DAY - SECOND, -SECOND]
+    samples += [timeutil.MIN_TIME, timeutil.MAX_TIME, 0, -1, 1, DAY - 1, DAY, DAY - SECOND, -SECOND]
     for us in samples:
         assert format_time(us) == _reference_time(us), us
-    assert format_time(parse_time("2026-03-01T23:59:59Z")) == "2026-03-01T23:59:59Z"
+        assert format_date(us) == _reference_time(us)[:10], us
+    assert format_time(timeutil.parse_time("2026-03-01T23:59:59Z")) == "2026-03-01T23:59:59Z"
     # The near miss: a fraction is shown only when there is one.
-    assert format_time(parse_time("2026-03-01T00:00:00.5Z")) == "2026-03-01T00:00:00.500000Z"
-    assert format_time(None) is None
+    assert format_time(timeutil.parse_time("2026-03-01T00:00:00.5Z")) == "2026-03-01T00:00:00.500000Z"
+    assert format_time(None) is None and format_date(None) == ""
 
 
 def test_findings_and_reported_keep_their_dataclass_behaviour() -> None:
