@@ -67,6 +67,23 @@ def test_building_chains_never_drops_what_checks_share_in_the_view_memo(
     assert len(view.chains.new) + len(view.chains.old) <= 4
 
 
+def test_a_stand_in_view_without_a_chain_memo_still_gets_chains(make_project: Any) -> None:
+    # The recording gate runs the key checks on a view of one proposed change, which has no
+    # chain memo: the chain is built, not shared.
+    from types import SimpleNamespace
+
+    from keytrail.checks._util import chain, grant_chain
+
+    view = _grants_view(make_project, 1)
+    (grant,) = view.graph.direct["user:a"]
+    bare = SimpleNamespace(keys=view.keys, location=view.location)
+    assert chain(bare, grant.event) == chain(view, grant.event)
+    assert grant_chain(bare, grant) == grant_chain(view, grant)
+    # The near miss: a full view shares one dict between askers; the stand-in builds anew.
+    assert grant_chain(view, grant) is grant_chain(view, grant)
+    assert grant_chain(bare, grant) is not grant_chain(bare, grant)
+
+
 def _reference_time(us: int) -> str:
     from keytrail.timeutil import to_datetime
 

@@ -62,7 +62,9 @@ def chain(view: View, event: Event | None) -> dict[str, Any]:
     """
     if event is None:
         return {}
-    memo = view.chains
+    memo = getattr(view, "chains", None)
+    if memo is None:
+        return _event_chain(view, event)  # a stand-in view for one change (recording.gate): nothing to share
     where = (event.file, event.line)
     found = memo.new.get(where)
     if found is None:
@@ -77,19 +79,27 @@ def grant_chain(view: View, grant: Grant) -> dict[str, Any]:
     """The chain of the event that put ``grant`` in force, plus since when it is held and its
     certification (memoised per grant: one group's grant of a role stands behind every
     member's findings; read-only)."""
-    memo = view.chains
+    memo = getattr(view, "chains", None)
+    if memo is None:
+        return _grant_chain(view, grant)
     found = memo.new.get(grant)
     if found is None:
         found = memo.old.get(grant)
         if found is None:
-            # Built afresh rather than copied from the event's chain: a grant's event rarely
-            # stands behind anything but the grant, so its chain alone is not kept.
-            found = _event_chain(view, grant.event)
-            found["since"] = format_time(grant.since)
-            if grant.certified is not None:
-                found["certified"] = format_time(grant.certified.time)
+            found = _grant_chain(view, grant)
         memo.keep(grant, found)
     return found
+
+
+def _grant_chain(view: View, grant: Grant) -> dict[str, Any]:
+    """A new dict: the chain of ``grant`` (see :func:`grant_chain`). Built afresh rather than
+    copied from its event's chain: a grant's event rarely stands behind anything but the
+    grant, so the event's chain alone is not kept."""
+    out = _event_chain(view, grant.event)
+    out["since"] = format_time(grant.since)
+    if grant.certified is not None:
+        out["certified"] = format_time(grant.certified.time)
+    return out
 
 
 def path_evidence(view: View, subject: str, path: Path) -> dict[str, Any]:
