@@ -76,15 +76,19 @@ def digest(rule: Rule, finding: Finding) -> bytes:
 
 
 def digester(rule: Rule) -> Callable[[Finding], bytes]:
-    """:func:`digest` for one rule's findings: the rule's part of the hash is taken once,
-    and each finding's hash continues from a copy of it (the same bytes as :func:`digest`)."""
-    base = hashlib.sha256(f"{rule.id}\x1f{rule.check}\x1f".encode())
+    """:func:`digest` for one rule's findings: the rule's part of the hashed text is encoded
+    once, and each finding's hash is of that prefix and its own part (the same bytes as
+    :func:`digest`)."""
+    prefix = f"{rule.id}\x1f{rule.check}\x1f".encode()
+    sha256 = hashlib.sha256
 
     def digest_of(finding: Finding) -> bytes:
-        hasher = base.copy()
-        hasher.update("\x1f".join([finding.subject or "", finding.target or "", finding.resource,
-                                   *finding.ident]).encode("utf-8"))
-        return hasher.digest()
+        ident = finding.ident
+        if ident:
+            own = "\x1f".join([finding.subject or "", finding.target or "", finding.resource, *ident])
+        else:
+            own = f"{finding.subject or ''}\x1f{finding.target or ''}\x1f{finding.resource}"
+        return sha256(prefix + own.encode("utf-8")).digest()
 
     return digest_of
 
@@ -113,6 +117,8 @@ def unused_waivers(report: Report) -> list[Waiver]:
     listing it is how the author finds out. Expired waivers are not listed:
     ``policy.expired-waiver`` reports them.
     """
+    if not report.view.waivers:
+        return []
     by_rule: dict[str, list[Finding]] = {}
     for item in report.findings:
         by_rule.setdefault(item.rule, []).append(item.finding)
@@ -178,20 +184,21 @@ def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
         seen = {item.digest for item in bucket}
         own_waivers = [w for w in waivers if w.rule == rule.id] if rule.id in waived_rules else []
         digest_of = digester(rule)
+        # A policy rule's finding with no event behind it (a conflict of duties, a limit)
+        # points at the rule that states the policy.
+        rule_location = rule.location if rule.kind != "use" else None
+        rule_id, check, controls, as_of = rule.id, rule.check, rule.controls, view.as_of
+        append, remember = bucket.append, seen.add
         for finding in module.check(view, params):
             fp = digest_of(finding)
             if fp in seen:
                 continue
-            seen.add(fp)
-            if finding.location is None and rule.kind != "use" and rule.location is not None:
-                # A policy rule's finding with no event behind it (a conflict of
-                # duties, a limit) points at the rule that states the policy.
-                finding = replace(finding, location=rule.location)
-            bucket.append(Reported(
-                rule=rule.id, check=rule.check, category=category, severity=severity,
-                finding=finding, digest=fp,
-                waived=waiver_for(own_waivers, rule, finding, view.as_of) if own_waivers else None,
-                controls=rule.controls))
+            remember(fp)
+            if rule_location is not None and finding.location is None:
+                finding = replace(finding, location=rule_location)
+            append(Reported(rule_id, check, category, severity, finding, fp,
+                            waiver_for(own_waivers, rule, finding, as_of) if own_waivers else None,
+                            controls))
         total += len(bucket) - before
     progress.stage(f"sorting {total:,} findings")
     return Report(view.as_of, view.since, rules, sort_findings(by_rule), view,

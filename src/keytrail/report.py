@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from keytrail import __version__
+from keytrail.checks._util import Deferred
 from keytrail.engine import Report, unused_waivers
 from keytrail.model import CATEGORIES, SEVERITIES, SEVERITY_RANK, Reported, Waiver
 from keytrail.timeutil import format_time
@@ -27,39 +28,58 @@ def waiver_data(waiver: Waiver | None) -> dict[str, Any] | None:
 
 
 def finding_data(report: Report, item: Reported) -> dict[str, Any]:
-    """One finding, as the JSON contract has it."""
-    from keytrail.formats._common import fields
-
+    """One finding, as the JSON contract has it (the fields of :func:`formats._common.fields`
+    written out here: this runs once per finding of every report)."""
     f = item.finding
-    return {
+    event = f.event
+    evidence = f.evidence
+    location = f.location
+    waived = item.waived
+    fingerprint = "sha256:" + item.digest.hex()  # Reported.fingerprint, once
+    data = {
         "rule": item.rule,
         "check": item.check,
         "category": item.category,
         "severity": item.severity,
-        **fields(item),
-        "evidence": dict(f.evidence_data()),
-        "location": f.location.as_dict() if f.location else None,
-        "fingerprint": item.fingerprint,
-        "waived": waiver_data(item.waived),
-        **({"baseline": "known" if report.known(item) else "new"} if report.baseline is not None else {}),
+        "subject": f.subject,
+        "target": f.target,
+        "resource": f.resource,
+        "event": event.id if event is not None else None,
+        "key": f.key if f.key is not None else (event.key if event is not None else None),
+        "message": f.message,
+        # Deferred evidence is a new dict on every call: only a mapping the finding holds
+        # (and may share with others) is copied.
+        "evidence": evidence() if type(evidence) is Deferred else dict(f.evidence_data()),
+        "location": location.as_dict() if location is not None else None,
+        "fingerprint": fingerprint,
+        "waived": waiver_data(waived) if waived is not None else None,
     }
+    if report.baseline is not None:
+        data["baseline"] = "known" if fingerprint in report.baseline else "new"
+    return data
 
 
 def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
     """Counts of unwaived findings by severity and category, plus totals."""
     by_severity: dict[str, int] = {}
     by_category: dict[str, int] = {}
-    waived = 0
+    waived = failing = 0
     known = sum(1 for item in report.findings if report.known(item)) if report.baseline is not None else None
+    rank = SEVERITY_RANK[fail_on]
+    # One pass: the counts, and the failing findings Report.failing lists (unwaived, at or
+    # above fail_on, not in the baseline), counted rather than listed.
     for item in report.findings:
         if item.waived is not None:
             waived += 1
             continue
-        by_severity[item.severity] = by_severity.get(item.severity, 0) + 1
+        severity = item.severity
+        by_severity[severity] = by_severity.get(severity, 0) + 1
         by_category[item.category] = by_category.get(item.category, 0) + 1
+        if SEVERITY_RANK[severity] >= rank and not report.known(item):
+            failing += 1
     return {
         "findings": len(report.findings),
-        "failing": len(report.failing(fail_on)),
+        "failing": failing,
         "waived": waived,
         **({"known": known} if known is not None else {}),
         "fail_on": fail_on,

@@ -105,32 +105,41 @@ def to_datetime(us: int) -> datetime:
 
 
 _DATE_TEXT: dict[int, str] = {}
+#: ``T10:00:`` for each minute of a day, and ``00Z`` for each second: a whole-second time
+#: (nearly every time a report shows) is three strings joined, no number formatted.
+_MINUTE_TEXT = tuple(f"T{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
+_SECOND_TEXT = tuple(f"{s:02d}Z" for s in range(60))
 
 
-def format_time(us: int | None) -> str | None:
-    """Format epoch microseconds as ``2026-03-01T10:00:00Z`` (fractions only when present)."""
-    if us is None:
-        return None
-    # Reports format hundreds of thousands of times: cache the date part per day
-    # and build the time of day by arithmetic instead of strftime.
-    day, rest = divmod(us, DAY)
+def _date_text(day: int) -> str:
+    """``2026-03-01`` for a count of days since the epoch, cached per day."""
     date = _DATE_TEXT.get(day)
     if date is None:
         d = to_datetime(day * DAY)
         date = f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
         if len(_DATE_TEXT) < 100_000:
             _DATE_TEXT[day] = date
+    return date
+
+
+def format_time(us: int | None) -> str | None:
+    """Format epoch microseconds as ``2026-03-01T10:00:00Z`` (fractions only when present)."""
+    if us is None:
+        return None
+    # Reports format hundreds of thousands of times: the date part is cached per day
+    # and the time of day is built from tables instead of strftime.
+    day, rest = divmod(us, DAY)
+    date = _DATE_TEXT.get(day) or _date_text(day)
     seconds, micro = divmod(rest, SECOND)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
+    minute, second = divmod(seconds, 60)
     if micro:
-        return f"{date}T{hours:02d}:{minutes:02d}:{seconds:02d}.{micro:06d}Z"
-    return f"{date}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+        return f"{date}{_MINUTE_TEXT[minute]}{second:02d}.{micro:06d}Z"
+    return date + _MINUTE_TEXT[minute] + _SECOND_TEXT[second]
 
 
 def format_date(us: int | None) -> str:
     """Format epoch microseconds as a date (``2026-05-31``), for messages."""
-    return "" if us is None else (format_time(us) or "")[:10]
+    return "" if us is None else _DATE_TEXT.get(us // DAY) or _date_text(us // DAY)
 
 
 def parse_duration(text: object) -> int:

@@ -10,12 +10,6 @@ from keytrail.model import Event, Grant, Key
 from keytrail.timeutil import format_time
 from keytrail.view import View
 
-#: How many chains the per-evaluation memo keeps before starting afresh: enough to
-#: share the chains of popular group grants, bounded so that memory stays flat. Measured
-#: on the benchmark M (150,000 findings): 200,000 held 73 MB more at the peak of writing
-#: the JSON than 50,000, which costs about half a second more of building chains again.
-MEMO_LIMIT = 50_000
-
 #: An empty parameter schema, for checks without parameters.
 NO_PARAMS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 
@@ -39,25 +33,16 @@ def key_facts(key: Key) -> dict[str, Any]:
             "location": str(key.location) if key.location else None}
 
 
-def chain(view: View, event: Event | None) -> dict[str, Any]:
-    """The who/what/when/why of an event: actor, key, key holder, approver, ticket, reason, time.
-
-    Memoised per event: one group membership can stand behind thousands of
-    findings. The dict is shared between findings, so it is read-only.
-    """
-    if event is None:
-        return {}
-    memo = view.memo
-    found = memo.get((event.file, event.line))
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    key = view.keys.get(event.key) if event.key else None
+def _event_chain(view: View, event: Event) -> dict[str, Any]:
+    """A new dict: the chain of ``event`` (see :func:`chain`)."""
+    key_id = event.key
+    key = view.keys.get(key_id) if key_id else None
     out: dict[str, Any] = {
         "event": event.id,
         "action": event.action,
         "time": format_time(event.time),
         "actor": event.actor,
-        "key": event.key,
+        "key": key_id,
         "key_holder": key.holder if key else None,
         "approver": event.approver,
         "ticket": event.ticket,
@@ -66,25 +51,54 @@ def chain(view: View, event: Event | None) -> dict[str, Any]:
     }
     if event.expires is not None:
         out["expires"] = format_time(event.expires)
-    if len(memo) >= MEMO_LIMIT:
-        memo.clear()
-    memo[(event.file, event.line)] = out
     return out
 
 
+def chain(view: View, event: Event | None) -> dict[str, Any]:
+    """The who/what/when/why of an event: actor, key, key holder, approver, ticket, reason, time.
+
+    Memoised per event: one event can stand behind several findings. The dict
+    is shared between findings, so it is read-only.
+    """
+    if event is None:
+        return {}
+    memo = getattr(view, "chains", None)
+    if memo is None:
+        return _event_chain(view, event)  # a stand-in view for one change (recording.gate): nothing to share
+    where = (event.file, event.line)
+    found = memo.new.get(where)
+    if found is None:
+        found = memo.old.get(where)
+        if found is None:
+            found = _event_chain(view, event)
+        memo.keep(where, found)
+    return found
+
+
 def grant_chain(view: View, grant: Grant) -> dict[str, Any]:
-    """The chain of the event that put ``grant`` in force, plus its certification (memoised, read-only)."""
-    memo = view.memo
-    found = memo.get(grant)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    out = dict(chain(view, grant.event))
+    """The chain of the event that put ``grant`` in force, plus since when it is held and its
+    certification (memoised per grant: one group's grant of a role stands behind every
+    member's findings; read-only)."""
+    memo = getattr(view, "chains", None)
+    if memo is None:
+        return _grant_chain(view, grant)
+    found = memo.new.get(grant)
+    if found is None:
+        found = memo.old.get(grant)
+        if found is None:
+            found = _grant_chain(view, grant)
+        memo.keep(grant, found)
+    return found
+
+
+def _grant_chain(view: View, grant: Grant) -> dict[str, Any]:
+    """A new dict: the chain of ``grant`` (see :func:`grant_chain`). Built afresh rather than
+    copied from its event's chain: a grant's event rarely stands behind anything but the
+    grant, so the event's chain alone is not kept."""
+    out = _event_chain(view, grant.event)
     out["since"] = format_time(grant.since)
     if grant.certified is not None:
         out["certified"] = format_time(grant.certified.time)
-    if len(memo) >= MEMO_LIMIT:
-        memo.clear()
-    memo[grant] = out
     return out
 
 

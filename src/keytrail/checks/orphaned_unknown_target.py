@@ -67,11 +67,16 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
             verdicts[target] = _problem(view, target)
         return verdicts[target]
 
-    for subject in sorted(view.graph.direct):
-        for grant in view.graph.direct[subject]:
-            verdict = verdict_of(grant.target)
-            if verdict is None:
+    direct = view.graph.direct
+    # Each target judged once, and the grants walked only when some target is not live.
+    bad = {target for target in {g.target for held in direct.values() for g in held}
+           if verdict_of(target) is not None}
+    for subject in sorted(direct) if bad else ():
+        for grant in direct[subject]:
+            if grant.target not in bad:
                 continue
+            verdict = verdict_of(grant.target)
+            assert verdict is not None
             why, evidence = verdict
             on = f" on {grant.resource}" if grant.resource else ""
             yield Finding(

@@ -44,6 +44,8 @@ PARAMS = _PARAMS
 
 def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
     found = usage(view, params)
+    if not (found.entitlement or found.service):
+        return  # no usage covers any grant (grant_use would say None for each): nothing to judge
     as_of, limit = view.as_of, params["unused_for"]
     for key in sorted(view.state.grants):
         grant = view.state.grants[key]
