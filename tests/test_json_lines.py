@@ -9,28 +9,28 @@ from typing import Any
 
 import pytest
 
-from keytrail import history
+from keytrail import history, jsonlines
 from keytrail.errors import Problem
 
 
 def read(path: Path) -> tuple[list[tuple[int, Any]], list[Problem]]:
     problems: list[Problem] = []
-    values = list(history.json_lines(path, "s.jsonl", problems))
+    values = list(jsonlines.json_lines(path, "s.jsonl", problems))
     return values, problems
 
 
 def line_by_line(path: Path) -> tuple[list[tuple[int, Any]], list[Problem]]:
     """The reference: every line through the exact path."""
     problems: list[Problem] = []
-    values = list(history._exact_lines(history.iter_lines(path, "s.jsonl"), "s.jsonl", problems))
+    values = list(jsonlines._exact_lines(history.iter_lines(path, "s.jsonl"), "s.jsonl", problems))
     return values, problems
 
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Blocks of a few lines, and a record of which blocks were parsed at once."""
-    monkeypatch.setattr(history, "_BLOCK", 64)
-    bulk = history._bulk
+    monkeypatch.setattr(jsonlines, "_BLOCK", 64)
+    bulk = jsonlines._bulk
     seen: list[bool] = []
 
     def spy(data: bytes) -> Any:
@@ -38,7 +38,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         seen.append(found is not None)
         return found
 
-    monkeypatch.setattr(history, "_bulk", spy)
+    monkeypatch.setattr(jsonlines, "_bulk", spy)
     return seen
 
 

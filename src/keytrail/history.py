@@ -14,16 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
 from keytrail.errors import MAX_PROBLEMS_PER_FILE, InputError, Problem, cap_problems
 from keytrail.ids import TOKEN, token_problem
-from keytrail.model import ACTIONS, Event, SnapshotEntry
+from keytrail.model import ACTIONS, Event
 from keytrail.timeutil import TimeFormatError, parse_time
 from keytrail.yamlload import Locator
 
@@ -51,7 +51,6 @@ _NEEDS = {"grant": ("subject", "target"), "revoke": ("subject", "target"),
 #: For each action: whether it needs a subject, and whether it needs a target.
 _NEEDS2 = {action: ("subject" in needs, "target" in needs, action) for action, needs in _NEEDS.items()}
 _SCALARS = (str, int, float, bool, type(None))
-_SNAPSHOT_FIELDS = frozenset({"subject", "target", "resource"})
 _new_event = tuple.__new__
 
 
@@ -496,170 +495,4 @@ def parse_line(raw: bytes, display: str, line: int) -> tuple[Event | None, list[
     return _parse_event(raw, interner, 0, line, display)
 
 
-#: Bytes of a JSON-lines file parsed at once by :func:`json_lines` (whole lines).
-_BLOCK = 4 << 20
-
-
-def json_lines(path: Path, display: str, problems: list[Problem]) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) of each non-blank line of a JSON-lines file that is at most
-    MAX_LINE_BYTES long, parses, and writes no key twice; every other line adds its located
-    problem to ``problems`` (the snapshot and usage readers; history has its own fast path).
-
-    A block of whole lines at a time is parsed as one JSON array when :func:`_bulk` can vouch
-    that it holds one flat object per line, none too long and none with a key twice (a
-    snapshot of 471,620 lines: 2.8 s line by line, 0.9 s in blocks); any other block is read
-    line by line, so every problem keeps its line and wording.
-    """
-    for first, data in _blocks(path, display):
-        values = _bulk(data)
-        if values is not None:
-            yield from enumerate(values, first)
-        else:
-            yield from _exact_lines(_split(data, first), display, problems)
-
-
-def _blocks(path: Path, display: str) -> Iterator[tuple[int, bytes]]:
-    """(number of its first line, bytes) of each block of whole lines, the byte order mark of
-    line 1 removed; the last block may lack its final line break."""
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{display}: cannot read: {exc.strerror}",
-                         [Problem(display, 0, 0, "", f"cannot read: {exc.strerror}")]) from None
-    first = 1
-    with handle:
-        for data in line_blocks(handle, _BLOCK):
-            if first == 1 and data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]  # a UTF-8 byte order mark, as some Windows tools write
-            yield first, data
-            first += data.count(b"\n")
-
-
-def line_blocks(handle: BinaryIO, size: int) -> Iterator[bytes]:
-    """The bytes of ``handle`` about ``size`` at a time, cut after a line break (a line longer
-    than ``size`` is read on to its end); the last block may lack its final line break."""
-    carry = b""
-    while True:
-        block = handle.read(size)
-        data = carry + block
-        if not block:
-            if data:
-                yield data
-            return
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            carry = data
-            continue
-        carry = data[cut:]
-        yield data[:cut]
-
-
-def _split(data: bytes, first: int) -> Iterator[tuple[int, bytes]]:
-    """:func:`iter_lines` over one block: each non-blank line, without its line break."""
-    for number, raw in enumerate(data.split(b"\n"), first):
-        if raw[-1:] == b"\r":
-            raw = raw[:-1]
-        if raw and not raw.isspace():
-            yield number, raw
-
-
-def _bulk(data: bytes) -> list[Any] | None:
-    """The block's lines parsed at once, or None when that cannot stand for line by line.
-
-    Every line holds exactly one value: the block parses as an array with commas for line
-    breaks (a blank or broken line, or two values on one line, do not) and the value count
-    is the line count. No key is written twice: ``":`` occurs at least once per key written
-    when no space, tab or carriage return comes between a key and its colon (refused here),
-    so a total equal to the objects' keys means each line wrote each of its keys once and
-    holds no nested object.
-    """
-    if b"\r" in data or b'" :' in data or b'"\t:' in data or may_hold_long_line(data):
-        return None
-    body = data[:-1] if data.endswith(b"\n") else data
-    try:
-        values = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
-    except orjson.JSONDecodeError:
-        return None
-    if type(values) is not list or len(values) != body.count(b"\n") + 1:
-        return None
-    keys = 0
-    for value in values:
-        if type(value) is not dict:
-            return None
-        keys += len(value)
-    return values if data.count(b'":') == keys else None
-
-
-def may_hold_long_line(data: bytes) -> bool:
-    """Whether a line of ``data`` (whole lines) may be longer than ``MAX_LINE_BYTES``.
-
-    A line that long contains a whole aligned window of half that size, so a window without
-    a line break is the sign; a line between half and the whole limit may show it too, and
-    is then read by the exact path, which measures it.
-    """
-    window = MAX_LINE_BYTES // 2
-    return any(data.find(b"\n", start, start + window) < 0 for start in range(0, len(data) - window, window))
-
-
-def _exact_lines(lines: Iterable[tuple[int, bytes]], display: str, problems: list[Problem]
-                 ) -> Iterator[tuple[int, Any]]:
-    """The values of ``lines`` one at a time, each problem added to ``problems`` with its line."""
-    for line, raw in lines:
-        if len(raw) > MAX_LINE_BYTES:
-            problems.append(Problem(display, line, 0, "", f"line is {len(raw):,} bytes long; "
-                                    f"at most {MAX_LINE_BYTES:,} allowed"))
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            problems.append(_json_problem(display, line, exc, raw))
-            continue
-        if type(obj) is dict:
-            repeated = _duplicate_keys(raw, obj, display, line)
-            if repeated:
-                problems.extend(repeated)
-                continue
-        yield line, obj
-
-
-def load_snapshot(path: Path, display: str) -> list[SnapshotEntry]:
-    """Read a snapshot JSONL file; raise :class:`InputError` listing every problem."""
-    from keytrail.schemas import validate
-
-    interner = _Interner()
-    entries: list[SnapshotEntry] = []
-    problems: list[Problem] = []
-    check = interner.check
-    # A value seen before is found in its kind's table without a call (most lines repeat
-    # the subjects, targets and resources of others); anything else goes through check().
-    subjects, targets, resources = interner.subject, interner.target, interner.resource
-    for line, obj in json_lines(path, display, problems):
-        if type(obj) is dict:
-            value = obj.get("subject")
-            subject = (type(value) is str and subjects.get(value)) or check("subject", value)
-            value = obj.get("target")
-            target = (type(value) is str and targets.get(value)) or check("target", value)
-            value = obj.get("resource", "")
-            resource = (type(value) is str and resources.get(value)) or check("resource", value)
-            if subject and target and resource is not None:
-                # Fields beyond the three are kept (a system's own record id, say)
-                # and shown with drift findings; never dropped.
-                extra = None if _SNAPSHOT_FIELDS.issuperset(obj) else \
-                    {k: v for k, v in obj.items() if k not in _SNAPSHOT_FIELDS}
-                entries.append(SnapshotEntry(subject, target, resource, line, extra))
-                continue
-        found = validate(obj, "snapshot", Locator(display, {(): (line, 0)}))
-        if not found and type(obj) is dict:
-            # The schema cannot name every invisible character: say which field holds one.
-            fields = (("subject", obj.get("subject")), ("target", obj.get("target")),
-                      ("resource", obj.get("resource", "")))
-            found = [Problem(display, line, 0, name, _why(name, value)) for name, value in fields
-                     if type(value) is str and interner.check(name, value) is None]
-        problems.extend(found or [Problem(display, line, 0, "", "invalid snapshot line")])
-    if problems:
-        raise InputError("invalid snapshot", cap_problems(problems, display))
-    return entries
-
-
-__all__ = ["ACTIONS", "ChainBreak", "History", "load_history", "load_snapshot", "line_hash",
-           "iter_lines", "json_lines", "parse_line"]
+__all__ = ["ACTIONS", "ChainBreak", "History", "load_history", "line_hash", "iter_lines", "parse_line"]

@@ -233,10 +233,11 @@ def _closest(want: dict[str, Any], found: list[dict[str, Any]]) -> str:
 def _case_project(case: dict[str, Any], where: tuple[Any, ...], base: Path, display: str, loc: Locator,
                   policies: list[Policy]) -> Project:
     """Load a case's organisation: inline data is validated in place, then loaded like files."""
-    from keytrail.history import load_history, load_snapshot
+    from keytrail.history import load_history
     from keytrail.model import Directory
     from keytrail.project import load_directory, load_keys
     from keytrail.schemas import validate
+    from keytrail.snapshot import load_snapshot
 
     problems: list[Problem] = []
     with tempfile.TemporaryDirectory(prefix="keytrail-test-") as tmp_name:

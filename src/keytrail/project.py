@@ -20,8 +20,9 @@ from typing import Any
 
 from keytrail.confine import Confinement
 from keytrail.errors import InputError, KeytrailError, Problem, cap_problems
-from keytrail.history import ChainBreak, load_history, load_snapshot
+from keytrail.history import ChainBreak, load_history
 from keytrail.model import Directory, Event, Key, Location, Policy, Principal, SnapshotEntry, Target
+from keytrail.snapshot import load_snapshot
 from keytrail.textsafe import excerpt
 from keytrail.timeutil import TimeFormatError, parse_time
 from keytrail.yamlload import Locator, YamlError, load_yaml

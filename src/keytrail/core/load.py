@@ -47,7 +47,8 @@ import orjson
 
 from keytrail.core.connect import Connection
 from keytrail.core.queries import sql
-from keytrail.history import MAX_LINE_BYTES, _good_ident, line_blocks, may_hold_long_line, valid
+from keytrail.history import MAX_LINE_BYTES, _good_ident, valid
+from keytrail.jsonlines import line_blocks, may_hold_long_line
 
 _BLOCK = 16 << 20
 #: Byte pairs that make the key counts unreliable or a line not exactly one object: a

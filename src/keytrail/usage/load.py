@@ -59,7 +59,7 @@ def load_usage(paths: Sequence[Path], displays: Sequence[str]) -> list[UsageReco
 
 
 def _read(path: Path, display: str, problems: list[Problem]) -> list[UsageRecord]:
-    from keytrail.history import json_lines
+    from keytrail.jsonlines import json_lines
     from keytrail.schemas import fast_validator, validate
     from keytrail.yamlload import Locator
 
