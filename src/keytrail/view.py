@@ -7,6 +7,7 @@ pure function of ``(view, params)`` and can be tested alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -45,6 +46,18 @@ class ChainMemo:
     def __init__(self) -> None:
         self.new: dict[Any, dict[str, Any]] = {}
         self.old: dict[Any, dict[str, Any]] = {}
+
+    def get(self, key: Any, build: Callable[[View, Any], dict[str, Any]], view: View, item: Any
+            ) -> dict[str, Any]:
+        """The chain kept under ``key``, else ``build(view, item)``, kept in the newer generation
+        (a chain found in the older one moves there too)."""
+        found = self.new.get(key)
+        if found is None:
+            found = self.old.get(key)
+            if found is None:
+                found = build(view, item)
+            self.keep(key, found)
+        return found
 
     def keep(self, key: Any, value: dict[str, Any]) -> dict[str, Any]:
         """Remember ``value`` under ``key`` (in the newer generation) and return it."""

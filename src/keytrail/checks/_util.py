@@ -62,33 +62,21 @@ def chain(view: View, event: Event | None) -> dict[str, Any]:
     """
     if event is None:
         return {}
-    memo = getattr(view, "chains", None)
-    if memo is None:
-        return _event_chain(view, event)  # a stand-in view for one change (recording.gate): nothing to share
-    where = (event.file, event.line)
-    found = memo.new.get(where)
-    if found is None:
-        found = memo.old.get(where)
-        if found is None:
-            found = _event_chain(view, event)
-        memo.keep(where, found)
-    return found
+    return _shared(view, (event.file, event.line), _event_chain, event)
 
 
 def grant_chain(view: View, grant: Grant) -> dict[str, Any]:
     """The chain of the event that put ``grant`` in force, plus since when it is held and its
     certification (memoised per grant: one group's grant of a role stands behind every
     member's findings; read-only)."""
+    return _shared(view, grant, _grant_chain, grant)
+
+
+def _shared(view: View, key: Any, build: Callable[[View, Any], dict[str, Any]], item: Any) -> dict[str, Any]:
+    """``build(view, item)``, shared through the view's chain memo under ``key``; built afresh
+    for a stand-in view without one (a single change, recording.gate: nothing to share)."""
     memo = getattr(view, "chains", None)
-    if memo is None:
-        return _grant_chain(view, grant)
-    found = memo.new.get(grant)
-    if found is None:
-        found = memo.old.get(grant)
-        if found is None:
-            found = _grant_chain(view, grant)
-        memo.keep(grant, found)
-    return found
+    return build(view, item) if memo is None else memo.get(key, build, view, item)
 
 
 def _grant_chain(view: View, grant: Grant) -> dict[str, Any]:
