@@ -87,11 +87,20 @@ def test_the_chain_memo_stays_bounded_and_changes_no_byte(monkeypatch) -> None: 
     assert 0 < len(chains.new) <= 3 and len(chains.old) == 3
 
 
-def test_a_rule_s_digester_gives_the_bytes_of_digest() -> None:
+def test_a_rule_s_digester_gives_the_documented_fingerprint_bytes() -> None:
     # The evaluate loop hashes each rule's part once and continues per finding: the
     # fingerprints, which baselines and waivers match on, must not move by a byte.
-    from keytrail.engine import digest, digester
+    import hashlib
+
+    from keytrail.engine import digester
     from keytrail.model import Finding, Rule
+
+    def digest(rule: Rule, finding: Finding) -> bytes:
+        """The fingerprint as documented, spelled out: rule, check, subject, target, resource
+        and ident joined by U+001F, hashed at once."""
+        parts = [rule.id, rule.check, finding.subject or "", finding.target or "", finding.resource,
+                 *finding.ident]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
 
     findings = [Finding("m"), Finding("m", subject="user:a", target="role:r", resource="aws:1"),
                 Finding("m", subject="user:é\x1fb", target=None, ident=("e1", "e2")),

@@ -52,10 +52,14 @@ class Report:
         return self.baseline is not None and item.fingerprint in self.baseline
 
     def failing(self, threshold: str) -> list[Reported]:
-        """Findings that fail the run: unwaived, at or above ``threshold``, not in the baseline."""
+        """Findings that fail the run (:meth:`fails`)."""
         rank = SEVERITY_RANK[threshold]
-        return [f for f in self.findings if f.waived is None and SEVERITY_RANK[f.severity] >= rank
-                and not self.known(f)]
+        return [f for f in self.findings if self.fails(f, rank)]
+
+    def fails(self, item: Reported, rank: int) -> bool:
+        """Whether ``item`` fails the run at severity rank ``rank``: unwaived, at or above it,
+        not in the baseline."""
+        return item.waived is None and SEVERITY_RANK[item.severity] >= rank and not self.known(item)
 
 
 def implementation(rule: Rule) -> ModuleType:
@@ -67,18 +71,11 @@ def category_of(rule: Rule) -> str:
     return checks.category(rule.check) if rule.kind == "use" else "policy"
 
 
-def digest(rule: Rule, finding: Finding) -> bytes:
-    """A stable identity: the SHA-256 of rule, check, subject, target, resource and the
-    finding's ident (the fingerprint is ``"sha256:"`` and its hex)."""
-    parts = [rule.id, rule.check, finding.subject or "", finding.target or "", finding.resource,
-             *finding.ident]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
-
-
 def digester(rule: Rule) -> Callable[[Finding], bytes]:
-    """:func:`digest` for one rule's findings: the rule's part of the hashed text is encoded
-    once, and each finding's hash is of that prefix and its own part (the same bytes as
-    :func:`digest`)."""
+    """A finding's stable identity for one rule's findings: the SHA-256 of rule, check,
+    subject, target, resource and the finding's ident joined by U+001F (the fingerprint is
+    ``"sha256:"`` and its hex). The rule's part of the text is encoded once, and each
+    finding's hash is of that prefix and its own part."""
     prefix = f"{rule.id}\x1f{rule.check}\x1f".encode()
     sha256 = hashlib.sha256
 

@@ -13,6 +13,7 @@ from typing import Any
 from keytrail import __version__
 from keytrail.checks._util import Deferred
 from keytrail.engine import Report, unused_waivers
+from keytrail.formats._common import fields
 from keytrail.model import CATEGORIES, SEVERITIES, SEVERITY_RANK, Reported, Waiver
 from keytrail.timeutil import format_time
 
@@ -28,34 +29,21 @@ def waiver_data(waiver: Waiver | None) -> dict[str, Any] | None:
 
 
 def finding_data(report: Report, item: Reported) -> dict[str, Any]:
-    """One finding, as the JSON contract has it (the fields of :func:`formats._common.fields`
-    written out here: this runs once per finding of every report)."""
-    f = item.finding
-    event = f.event
-    evidence = f.evidence
-    location = f.location
+    """One finding, as the JSON contract has it."""
+    evidence = item.finding.evidence
+    location = item.finding.location
     waived = item.waived
-    fingerprint = "sha256:" + item.digest.hex()  # Reported.fingerprint, once
-    data = {
-        "rule": item.rule,
-        "check": item.check,
-        "category": item.category,
-        "severity": item.severity,
-        "subject": f.subject,
-        "target": f.target,
-        "resource": f.resource,
-        "event": event.id if event is not None else None,
-        "key": f.key if f.key is not None else (event.key if event is not None else None),
-        "message": f.message,
-        # Deferred evidence is a new dict on every call: only a mapping the finding holds
-        # (and may share with others) is copied.
-        "evidence": evidence() if type(evidence) is Deferred else dict(f.evidence_data()),
-        "location": location.as_dict() if location is not None else None,
-        "fingerprint": fingerprint,
-        "waived": waiver_data(waived) if waived is not None else None,
-    }
+    data: dict[str, Any] = {"rule": item.rule, "check": item.check, "category": item.category,
+                            "severity": item.severity}
+    data.update(fields(item))
+    # Deferred evidence is a new dict on every call: only a mapping the finding holds (and
+    # may share with others) is copied.
+    data["evidence"] = evidence() if type(evidence) is Deferred else dict(item.finding.evidence_data())
+    data["location"] = location.as_dict() if location is not None else None
+    data["fingerprint"] = item.fingerprint
+    data["waived"] = waiver_data(waived) if waived is not None else None
     if report.baseline is not None:
-        data["baseline"] = "known" if fingerprint in report.baseline else "new"
+        data["baseline"] = "known" if report.known(item) else "new"
     return data
 
 
@@ -66,8 +54,7 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
     waived = failing = 0
     known = sum(1 for item in report.findings if report.known(item)) if report.baseline is not None else None
     rank = SEVERITY_RANK[fail_on]
-    # One pass: the counts, and the failing findings Report.failing lists (unwaived, at or
-    # above fail_on, not in the baseline), counted rather than listed.
+    # One pass: the counts, and the failing findings (Report.fails) counted rather than listed.
     for item in report.findings:
         if item.waived is not None:
             waived += 1
@@ -75,7 +62,7 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
         severity = item.severity
         by_severity[severity] = by_severity.get(severity, 0) + 1
         by_category[item.category] = by_category.get(item.category, 0) + 1
-        if SEVERITY_RANK[severity] >= rank and not report.known(item):
+        if report.fails(item, rank):
             failing += 1
     return {
         "findings": len(report.findings),
