@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +69,7 @@ def available() -> bool:
     return importlib.util.find_spec("duckdb") is not None
 
 
-def history_bytes(paths: list[Path]) -> int:
+def history_bytes(paths: Iterable[Path]) -> int:
     """The history's size on disk (``os.stat`` only: the files are not read)."""
     total = 0
     for path in paths:

@@ -79,7 +79,7 @@ class Connection:
         self.db = duckdb.connect(":memory:", config=config)
         self.error = duckdb.Error
         #: Whether the tables live in a database file in the spill folder (see ON_DISK_SHARE).
-        self.on_disk = history_bytes(list(readable)) > limit // ON_DISK_SHARE
+        self.on_disk = history_bytes(readable) > limit // ON_DISK_SHARE
         if self.on_disk:
             # Before the configuration is locked; the file is in the spill folder, removed with it.
             self.db.execute(f"ATTACH {_literal(os.path.join(self.spill, 'history.duckdb'))} AS history")
