@@ -646,3 +646,25 @@ def test_an_empty_history_has_no_start_and_no_key_uses(tmp_path: Path) -> None:
     state = replay([], 10)
     assert state.history_start is None and state.key_uses() == {} and state.key_actors() == {}
     assert state.events_at([]) == {}
+
+
+def test_the_replay_order_python_packs_is_the_one_the_view_computes_across_files(tmp_path: Path) -> None:
+    """``ord`` is computed by the view ``ev`` (time, then rowid) and packed again in Python
+    from an event's time, file and line (rows.ord_of, with each file's first rowid): the
+    two must agree for the second file's rows too, or a lookup by ``ord`` finds nothing."""
+    from keytrail import pipeline
+    from keytrail.core import EngineOptions
+    from keytrail.core.rows import by_ord, events, ord_of
+
+    project = pipeline.load(_keyed_org(tmp_path / "org"), engine=EngineOptions("columnar"))
+    con = project.columnar.con
+    assert con.first_rows == [0, 10]  # h.jsonl holds 10 lines, i.jsonl's rows follow them
+    stored = [row[0] for row in con.execute("SELECT ord FROM ev ORDER BY ord").fetchall()]
+    every = events(con, "true", {})
+    assert [ord_of(event, con.first_rows) for event in every] == stored
+    # Lines are per file: i.jsonl's third row is its line 3, not the read's row 13.
+    assert [(e.id, e.file, e.line) for e in every if e.id in ("h3", "i3")] == [("h3", 0, 3), ("i3", 1, 3)]
+    # A lookup by ord (with the times it names) finds exactly the events asked for, in both files.
+    wanted = {o: e.id for o, e in zip(stored, every, strict=True) if e.id in ("h2", "h3", "i1", "i7")}
+    assert {o: e.id for o, e in by_ord(con, list(wanted)).items()} == wanted
+    con.close()

@@ -92,6 +92,9 @@ class Connection:
         self.db.execute("SET lock_configuration = true")
         # Threads reading with this connection (core/load.py): joined before it is closed.
         self.threads: list[Any] = []
+        #: Each history file's first rowid in the event table (core/load.py sets them;
+        #: rows.ord_of packs an event's ord with them, as core/sql/events.sql does).
+        self.first_rows: list[int] = []
         self._finalizer = weakref.finalize(self, _cleanup, self.db, self.spill, self.threads)
 
     def execute(self, sql: str, params: Any = None) -> Any:

@@ -5,8 +5,9 @@ The typed read is taken only when it can vouch for every line exactly as
 ``None`` and the caller reads the whole history with the exact Python path, so
 every error keeps its ``file:line:col`` and wording, and unknown fields are kept.
 
-Two readers go over the same bytes at once: DuckDB's typed read (``read.sql``), the
-checks that need no scan and the event table (``ev``) on a thread of its own, started
+Two readers go over the same bytes at once: DuckDB's typed read straight into the event
+table (``read.sql``: one pass, each row with the columns it is checked by), the checks
+that need no scan and the view ``ev`` over it (``events.sql``) on a thread of its own, started
 before the project's YAML is read (:func:`start`; DuckDB releases the GIL, so on two
 cores its threads work while Python reads the YAML and scans); and Python's byte scan.
 The table is kept only when the scan confirms it; a scan that refuses a file stops the
@@ -26,7 +27,7 @@ What it proves, cheaply:
   spacing before a colon, or an escaped surrogate, sends the file to the exact
   path rather than being counted.
 - **Values are valid.** Actions, required fields and times in the same pass as the
-  counts (``files.sql``); identifiers on their *distinct* values (tens of thousands,
+  read (``read.sql``, summed per file by ``files.sql``); identifiers on their *distinct* values (tens of thousands,
   not millions), all columns in one query (``ids.sql``), those its plain pattern
   cannot vouch for checked with :func:`keytrail.history.valid` (event ids, nearly all
   distinct, row by row: only those the pattern cannot vouch for come back).
@@ -135,7 +136,7 @@ def _odd(data: bytes) -> bool | None:
 
 @dataclass
 class Loaded:
-    """A history in the DuckDB table ``ev`` (see core/sql/events.sql)."""
+    """A history in the DuckDB view ``ev`` (see core/sql/events.sql)."""
 
     con: Connection
     files: list[str]
@@ -145,7 +146,7 @@ class Loaded:
 
 def load_history(con: Connection, paths: list[Path], displays: list[str],
                  pending: Pending | None = None) -> Loaded | None:
-    """The history as the table ``ev``; None when any file needs the exact Python path.
+    """The history as the view ``ev``; None when any file needs the exact Python path.
 
     ``pending`` is the typed read already started (by :func:`start`, before the project's
     YAML was read); without it the read starts here. Either way DuckDB reads, checks and
@@ -205,7 +206,7 @@ class Typed:
 
 
 class Pending:
-    """The typed read under way: ``read.sql``, the checks that need no scan, and the table ``ev``,
+    """The typed read under way: ``read.sql``, the checks that need no scan, and the view ``ev``,
     run on a thread of its own; :meth:`join` gives what it found (None: not a history it can
     vouch for)."""
 
@@ -242,63 +243,56 @@ class Pending:
 
 
 def _typed(con: Connection, files: list[str], pending: Pending) -> Typed | None:
-    """Read every file into ``raw``, check what needs no scan, and build ``ev``; None when a
-    check refuses (the history then goes to the exact path)."""
-    con.execute("CREATE TEMP TABLE files (filename VARCHAR, idx INTEGER, first_row BIGINT)")
+    """Read every file into ``evt`` (read.sql), check what needs no scan, and define ``ev``;
+    None when a check refuses (the history then goes to the exact path)."""
     stats: list[Any] = []
     if files:
-        con.execute(sql("read"), [files, MAX_LINE_BYTES])
+        con.execute(sql("read"), {"files": files, "max": MAX_LINE_BYTES})
         stats = [] if pending.stopped else con.execute(sql("files")).fetchall()
     if pending.stopped:
         return None
     if not stats:
-        con.execute("DROP TABLE IF EXISTS raw")
+        con.execute("DROP TABLE IF EXISTS evt")
         con.execute(_EMPTY)
+        con.execute(sql("events").format(firsts="[]::BIGINT[]"))
         return Typed([], [], 0)
     extra_keys, extra_strings = _attribute_counts(con)
     if extra_keys is None or not _numbers_readable(con):
         return None
-    index = {name: n for n, name in enumerate(files)}
-    rows, counts = [], []
-    for (filename, first, last, n, string_keys, object_keys, source_strings, chained, two_extras,
-         odd_sources, invalid) in stats:
-        if chained or two_extras or odd_sources or invalid or last - first + 1 != n or filename not in index:
+    firsts = [0] * len(files)
+    counts = []
+    for file, first, last, n, string_keys, object_keys, source_strings, refused in stats:
+        if file is None or refused or last - first + 1 != n:
             return None
-        rows.append((filename, index[filename], first))
-        counts.append((filename, n, string_keys + object_keys + extra_keys.get(filename, 0),
-                       string_keys + source_strings + extra_strings.get(filename, 0)))
-    con.db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
-    con.execute(sql("events"))
-    con.execute("DROP TABLE raw")
+        firsts[file] = int(first)
+        counts.append((files[file], n, string_keys + object_keys + extra_keys.get(file, 0),
+                       string_keys + source_strings + extra_strings.get(file, 0)))
+    con.execute(sql("events").format(firsts="[" + ", ".join(str(n) for n in firsts) + "]::BIGINT[]"))
+    con.first_rows = firsts
     if pending.stopped:
         return None
-    # After the event table is built: a large history's is compressed on disk, where a
-    # scan costs a fraction of one over the raw table spilled uncompressed.
     values = con.execute(sql("ids")).fetchall()
-    count = con.execute("SELECT count(*) FROM ev").fetchone()[0]
-    return Typed(counts, values, count)
+    return Typed(counts, values, sum(n for _, n, _, _ in counts))
 
 
-_EMPTY = """CREATE TABLE ev (ord HUGEINT, file INTEGER, line BIGINT, id VARCHAR, time BIGINT,
-    action VARCHAR, subject VARCHAR, target VARCHAR, resource VARCHAR, actor VARCHAR, key VARCHAR,
-    approver VARCHAR, ticket VARCHAR, reason VARCHAR, expires BIGINT, attributes JSON, owner VARCHAR,
-    source JSON)"""
+_EMPTY = """CREATE TABLE evt (file INTEGER, id VARCHAR, time BIGINT, action VARCHAR, subject VARCHAR,
+    target VARCHAR, resource VARCHAR, actor VARCHAR, key VARCHAR, approver VARCHAR, ticket VARCHAR,
+    reason VARCHAR, expires BIGINT, attributes JSON, owner VARCHAR, source JSON)"""
 
 
-def _attribute_counts(con: Connection) -> tuple[dict[str, int] | None, dict[str, int]]:
+def _attribute_counts(con: Connection) -> tuple[dict[int, int] | None, dict[int, int]]:
     """Keys and string values inside ``attributes`` per file (None: a value that is not a scalar)."""
-    keys: dict[str, int] = {}
-    strings: dict[str, int] = {}
-    for filename, text in con.execute("SELECT filename, attributes FROM raw WHERE attributes IS NOT NULL"
-                                      ).fetchall():
+    keys: dict[int, int] = {}
+    strings: dict[int, int] = {}
+    for file, text in con.execute("SELECT file, attributes FROM evt WHERE attributes IS NOT NULL").fetchall():
         try:
             value: Any = orjson.loads(text)
         except orjson.JSONDecodeError:
             return None, strings  # NaN, Infinity, a number past 64 bits: JSON (and orjson) refuse them
         if type(value) is not dict or not all(isinstance(v, _SCALARS) for v in value.values()):
             return None, strings
-        keys[filename] = keys.get(filename, 0) + len(value)
-        strings[filename] = strings.get(filename, 0) + sum(type(v) is str for v in value.values())
+        keys[file] = keys.get(file, 0) + len(value)
+        strings[file] = strings.get(file, 0) + sum(type(v) is str for v in value.values())
     return keys, strings
 
 
@@ -306,7 +300,7 @@ def _numbers_readable(con: Connection) -> bool:
     """Whether every ``source`` whose text holds a long number, ``NaN`` or ``Infinity`` still
     parses as JSON (orjson refuses numbers past 64 bits and the two words; so does the
     exact path): only those few rows are parsed here."""
-    for (text,) in con.execute("SELECT source FROM raw WHERE regexp_matches(source, '[0-9]{16}|NaN|Infinity')"
+    for (text,) in con.execute("SELECT source FROM evt WHERE regexp_matches(source, '[0-9]{16}|NaN|Infinity')"
                                ).fetchall():
         try:
             orjson.loads(text)

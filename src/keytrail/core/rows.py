@@ -31,14 +31,14 @@ from keytrail.model import Event
 #: hold a columnar ``check`` to zero.
 FULL_READS = [0]
 _BATCH = 10_000
-#: ``ord`` is (time, file, line) packed as core/sql/events.sql packs it.
+#: ``ord`` is the time, then the row's place in the read, packed as core/sql/events.sql packs it.
 _TIME = 1 << 64
-_FILE = 1 << 40
 
 
-def ord_of(event: Event) -> int:
-    """The event's ``ord`` in the table (its replay order), computed as events.sql packs it."""
-    return event.time * _TIME + event.file * _FILE + event.line
+def ord_of(event: Event, first_rows: Sequence[int]) -> int:
+    """The event's ``ord`` in the table (its replay order), computed as events.sql packs it
+    from its time, file and line (``first_rows``: each file's first rowid)."""
+    return event.time * _TIME + first_rows[event.file] + event.line - 1
 
 
 @contextmanager
@@ -98,8 +98,11 @@ def by_ord(con: Connection, ords: list[int]) -> dict[int, Event]:
     """The events with these ``ord`` values."""
     if not ords:
         return {}
-    found = events(con, "ord IN (SELECT unnest($ords::HUGEINT[]))", {"ords": ords})
-    return {ord_of(event): event for event in found}
+    # The times as well: `time` is stored, so DuckDB skips the row groups outside them
+    # (`ord` is computed, events.sql); a lookup of a few events then reads a few blocks.
+    found = events(con, "time IN (SELECT unnest($times::BIGINT[])) AND ord IN (SELECT unnest($ords::HUGEINT[]))",
+                   {"times": sorted({o >> 64 for o in ords}), "ords": ords})
+    return {ord_of(event, con.first_rows): event for event in found}
 
 
 class LazyEvents(Sequence[Event]):
