@@ -127,3 +127,58 @@ def test_random_histories_fold_the_same_way(tmp_path: Path, seed: int) -> None:
     python, columnar = _both(_write(tmp_path / "p", files), "2026-01-20T10:00:00Z")
     assert columnar == python
     assert python["grants"] or python["anomalies"]
+
+
+# -- Results made ahead (core/ahead.py) ------------------------------------------------------
+# `keytrail check` gives the load its as-of and since, and the typed read's thread makes the
+# fold, the active grants, the notes and the key aggregates while Python reads the project.
+
+
+def _history_for_ahead(root: Path) -> Path:
+    rng = random.Random(7)
+    files: list[list[dict[str, Any]]] = [[], []]
+    for n in range(1, 120):
+        event = _ev(n, rng.randrange(1, 29), rng.choice(("grant", "grant", "revoke", "certify")),
+                    rng.choice(("user:a", "user:b", "svc:c")), rng.choice(("group:g", "role:r")),
+                    key=rng.choice(("pk-1", "pk-2")), actor=rng.choice(("user:a", "user:b")))
+        rng.choice(files).append(event)
+    return _write(root, [sorted(f, key=lambda e: e["time"]) for f in files])
+
+
+def _columnar(root: Path, as_of: str, ahead: tuple[str, str | None] | None) -> tuple[dict[str, Any], Any]:
+    from keytrail.timeutil import parse_time
+
+    times = None if ahead is None else (parse_time(ahead[0]), parse_time(ahead[1]) if ahead[1] else None)
+    project = pipeline.load(root, engine=EngineOptions("columnar", ahead=times))
+    assert project.columnar is not None
+    state = pipeline.replay(project, as_of)
+    picture = _picture(state)
+    picture["key_uses"] = sorted((k, u.changes, u.last, sorted(u.targets)) for k, u in state.key_uses().items())
+    picture["key_actors"] = {k: [tuple(a) for a in v] for k, v in state.key_actors().items()}
+    picture["sharing_ids"] = [e.id for e in state.sharing_ids()]
+    return picture, project.columnar.con
+
+
+def test_results_made_ahead_are_those_made_when_asked(tmp_path: Path) -> None:
+    root = _history_for_ahead(tmp_path / "p")
+    asked, con = _columnar(root, "2026-01-20T10:00:00Z", None)
+    assert con.made.keys() >= {"fold", "key_uses", "key_actors", "duplicates"}  # made when asked
+    con.close()
+    ahead, con = _columnar(root, "2026-01-20T10:00:00Z", ("2026-01-20T10:00:00Z", None))
+    assert con.worker is None  # the replay's first query waited for the thread, then let it go
+    con.close()
+    assert ahead == asked
+    assert asked["grants"] and asked["anomalies"] and asked["key_uses"] and asked["key_actors"]
+
+
+def test_results_made_ahead_for_other_times_are_made_again(tmp_path: Path) -> None:
+    # The near miss: made ahead for 20 January, asked for 10 January: not the rows of the 20th.
+    root = _history_for_ahead(tmp_path / "p")
+    asked, con = _columnar(root, "2026-01-10T10:00:00Z", None)
+    con.close()
+    other, con = _columnar(root, "2026-01-10T10:00:00Z", ("2026-01-20T10:00:00Z", None))
+    con.close()
+    assert other == asked
+    later, con = _columnar(root, "2026-01-20T10:00:00Z", None)
+    con.close()
+    assert later != asked  # the two dates differ, so the comparison above could fail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,8 @@ def _run(args: argparse.Namespace) -> tuple[Callable[[], None], int]:
         from keytrail.baseline import read_baseline
 
         baseline = read_baseline(Path(args.baseline))
+    # The columnar core may make the replay's results while the rest of the project is read.
+    engine = dataclasses.replace(engine, ahead=(as_of, since))
     project = pipeline.load(args.dir, [Path(p) for p in args.policy], args.allow_outside, engine)
     from keytrail.engine import require_rules
 

@@ -43,6 +43,9 @@ class EngineOptions:
     engine: str = "auto"
     memory_limit: int | None = None   # bytes; None: connect.memory_limit's default (512 MiB)
     threads: int | None = None        # None: DuckDB's default (every core)
+    #: The replay's as-of and since (epoch microseconds), when the command knows them before
+    #: the load: the core then makes the replay's results while the project is read (core/ahead.py).
+    ahead: tuple[int, int | None] | None = None
 
 
 def parse_size(text: str, option: str = "--memory-limit") -> int:

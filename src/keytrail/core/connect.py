@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -95,9 +96,18 @@ class Connection:
         #: Each history file's first rowid in the event table (core/load.py sets them;
         #: rows.ord_of packs an event's ord with them, as core/sql/events.sql does).
         self.first_rows: list[int] = []
+        #: The results made (core/ahead.py): temp table -> the times it was made for.
+        self.made: dict[str, tuple[Any, ...]] = {}
+        #: The typed read's thread while it may still be making results ahead: any other
+        #: thread's query waits for it (a DuckDB connection runs one statement at a time).
+        self.worker: threading.Thread | None = None
         self._finalizer = weakref.finalize(self, _cleanup, self.db, self.spill, self.threads)
 
     def execute(self, sql: str, params: Any = None) -> Any:
+        worker = self.worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+            self.worker = None
         return self.db.execute(sql, params) if params is not None else self.db.execute(sql)
 
     def close(self) -> None:

@@ -39,7 +39,7 @@ class Loader:
         except KeytrailError:
             return  # said again, in its place among the project's problems, when the history is read
         with engine_errors(con):
-            self.started = (con, start(con, paths), list(paths))
+            self.started = (con, start(con, paths, self.options.ahead), list(paths))
 
     def __call__(self, paths: list[Path], displays: list[str]) -> History:
         from keytrail.core.connect import Connection, engine_errors

@@ -176,9 +176,10 @@ def load_history(con: Connection, paths: list[Path], displays: list[str],
     return Loaded(con, list(displays), identifiers, typed.count)
 
 
-def start(con: Connection, paths: list[Path]) -> Pending:
-    """Start the typed read of ``paths`` on a thread of its own."""
-    return Pending(con, [str(path) for path in paths])
+def start(con: Connection, paths: list[Path], ahead: tuple[int, int | None] | None = None) -> Pending:
+    """Start the typed read of ``paths`` on a thread of its own; with ``ahead`` (the replay's
+    as-of and since), the thread then makes the results core/ahead.py lists."""
+    return Pending(con, [str(path) for path in paths], ahead)
 
 
 def _scan_all(paths: list[Path]) -> dict[str, tuple[int, Scan]] | None:
@@ -208,17 +209,21 @@ class Typed:
 class Pending:
     """The typed read under way: ``read.sql``, the checks that need no scan, and the view ``ev``,
     run on a thread of its own; :meth:`join` gives what it found (None: not a history it can
-    vouch for)."""
+    vouch for). With ``ahead`` the thread goes on to make the replay's results (core/ahead.py)
+    while the caller works; the connection's other users wait for it (Connection.worker)."""
 
-    def __init__(self, con: Connection, files: list[str]) -> None:
+    def __init__(self, con: Connection, files: list[str], ahead: tuple[int, int | None] | None = None) -> None:
         import threading
 
         self.con = con
         self.error: BaseException | None = None
         self.typed: Typed | None = None
         self.stopped = False
+        self.ahead = ahead
+        self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(files,), name="keytrail-read", daemon=True)
         con.threads.append(self.thread)
+        con.worker = self.thread
         self.thread.start()
 
     def _run(self, files: list[str]) -> None:
@@ -226,9 +231,16 @@ class Pending:
             self.typed = _typed(self.con, files, self)
         except BaseException as exc:  # handed to the caller's thread by join()
             self.error = exc
+        finally:
+            self.ready.set()
+        if self.typed is not None and self.ahead is not None:
+            from keytrail.core import ahead
+
+            ahead.run(self.con, *self.ahead, lambda: self.stopped)
 
     def join(self) -> Typed | None:
-        self.thread.join()
+        """What the typed read found, once it has (results made ahead may still be under way)."""
+        self.ready.wait()
         if self.error is not None:
             if isinstance(self.error, self.con.error):
                 return None  # DuckDB refused the input: the exact path reads it and explains

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from keytrail.core import ahead
 from keytrail.core.connect import Connection, engine_errors
 from keytrail.core.load import Loaded
 from keytrail.core.queries import condition, sql
@@ -83,7 +84,8 @@ class ColumnarState(State):
 
     def sharing_ids(self) -> list[Event]:
         con = self.loaded.con
-        ords = [row[0] for row in con.execute(sql("duplicates"), {"as_of": self.as_of}).fetchall()]
+        table = ahead.result(con, "duplicates", self.as_of)
+        ords = [row[0] for row in con.execute(f"SELECT ord FROM {table}").fetchall()]
         found = by_ord(con, ords)
         return [found[o] for o in sorted(ords)]
 
@@ -116,9 +118,9 @@ class ColumnarState(State):
                     "unnest($ends::BIGINT[]) AS valid_to",
                     {"ids": [k.id for k in view.keys.values()], "holders": [k.holder for k in view.keys.values()],
                      "starts": [w[0] for w in windows], "ends": [w[1] for w in windows]})
-        pairs = con.execute(f"SELECT DISTINCT key, target FROM ev WHERE ({condition('changes')}) "
-                            "AND target IS NOT NULL AND key IN (SELECT id FROM keys)",
-                            self._params()).fetchall()
+        table = ahead.result(con, "key_targets", self.as_of, self.since)
+        pairs = con.execute(f"SELECT key, target FROM {table} WHERE key IN (SELECT id FROM keys) "
+                            ).fetchall()
         outside = Scopes(view.keys).outside
         missed = [pair for pair in pairs if outside(*pair)]
         con.execute("CREATE OR REPLACE TEMP TABLE scope_miss AS SELECT unnest($keys::VARCHAR[]) AS pair_key, "
@@ -140,14 +142,15 @@ class ColumnarState(State):
 
     def key_uses(self) -> dict[str, KeyUse]:
         with engine_errors(self.loaded.con):
-            rows = self.loaded.con.execute(sql("key_uses"), {"as_of": self.as_of}).fetchall()
+            table = ahead.result(self.loaded.con, "key_uses", self.as_of)
+            rows = self.loaded.con.execute(f"SELECT * FROM {table}").fetchall()
         return {key: KeyUse(n, last, last_time, frozenset(targets or ()))
                 for key, n, last, last_time, targets in rows}
 
     def key_actors(self) -> dict[str, list[ActorUse]]:
         with engine_errors(self.loaded.con):
-            rows = self.loaded.con.execute(sql("key_actors").format(changes=condition("changes")),
-                                           self._params()).fetchall()
+            table = ahead.result(self.loaded.con, "key_actors", self.as_of, self.since)
+            rows = self.loaded.con.execute(f"SELECT * FROM {table} ORDER BY key, first").fetchall()
         out: dict[str, list[ActorUse]] = {}
         for key, actor, n, first, last in rows:  # by key, then by first use
             out.setdefault(key, []).append(ActorUse(actor, n, first, last))
@@ -215,8 +218,8 @@ def replay(loaded: Loaded, as_of: int, since: int | None) -> ColumnarState:
     start = 0 if since is None else min(upto[1], upto[0])
     state = ColumnarState(as_of, since, everything, start)
     state.loaded = loaded
-    con.execute(sql("fold"), params)
-    con.execute(sql("active"), params)
+    ahead.result(con, "fold", as_of)
+    ahead.result(con, "active", as_of)
     pool: dict[str, str] = {}  # one string object per distinct value, across every query below
     grants = state.grants
     with paused_gc():
@@ -227,9 +230,9 @@ def replay(loaded: Loaded, as_of: int, since: int | None) -> ColumnarState:
     for event in events(con, "ord IN (SELECT certified FROM active)", {}, pool):
         grants[(event.subject, event.target, event.resource)].certified = event  # type: ignore[index]
     # Only the fold (ended, last revokes) is asked again after the replay.
-    con.execute("DROP TABLE active")
+    ahead.drop(con, "active")
     state.ended = LazyEnded(con)  # type: ignore[assignment]
-    for event in events(con, "ord IN (" + sql("anomalies").rstrip().rstrip(";") + ")", params, pool):
+    for event in events(con, f"ord IN (SELECT ord FROM {ahead.result(con, 'anomalies', as_of)})", {}, pool):
         state.anomalies.append((event, revoke_note(event) if event.action == "revoke" else certify_note(event)))
     lifecycle = events(con, "time <= $as_of AND action IN ('join', 'move', 'leave', 'define', 'retire')",
                        params, pool)

@@ -3,7 +3,6 @@
 -- the latest certification since then. An entitlement never revoked began with its
 -- first grant; only those held again after a revoke go back to their grant events.
 -- The latest certification overall is the latest since `start` when it follows it.
-CREATE OR REPLACE TEMP TABLE active AS
 WITH held AS (
     SELECT * FROM fold
     WHERE last_grant IS NOT NULL AND (last_revoke IS NULL OR last_grant > last_revoke)),

@@ -3,7 +3,6 @@
 -- before as_of (by replay order). An entitlement is held when its last grant comes
 -- after its last revoke. active.sql and anomalies.sql decide most entitlements from
 -- these aggregates alone and go back to the events only for the few they cannot.
-CREATE OR REPLACE TEMP TABLE fold AS
 SELECT subject, target, resource,
        min(ord) FILTER (WHERE action = 'grant') AS first_grant,
        arg_min(time, ord) FILTER (WHERE action = 'grant') AS first_grant_time,
