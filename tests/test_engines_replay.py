@@ -182,3 +182,29 @@ def test_results_made_ahead_for_other_times_are_made_again(tmp_path: Path) -> No
     later, con = _columnar(root, "2026-01-20T10:00:00Z", None)
     con.close()
     assert later != asked  # the two dates differ, so the comparison above could fail
+
+
+def test_a_result_that_fails_ahead_is_made_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A statement that fails on the typed read's thread (out of memory, say) is not fatal
+    there: it and those after it are made when asked, where an error is reported in its place."""
+    import threading
+
+    from keytrail.core import ahead
+
+    root = _history_for_ahead(tmp_path / "p")
+    asked, con = _columnar(root, "2026-01-20T10:00:00Z", None)
+    con.close()
+    statement = ahead._statement
+    failed: list[str] = []
+
+    def failing_ahead(name: str) -> str:
+        if name == "anomalies" and threading.current_thread().name == "keytrail-read":
+            failed.append(name)
+            return "SELECT * FROM no_such_table"
+        return statement(name)
+
+    monkeypatch.setattr(ahead, "_statement", failing_ahead)
+    made, con = _columnar(root, "2026-01-20T10:00:00Z", ("2026-01-20T10:00:00Z", None))
+    con.close()
+    assert failed == ["anomalies"]
+    assert made == asked
