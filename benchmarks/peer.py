@@ -184,6 +184,9 @@ def print_result(r: dict[str, Any], known: list[str]) -> None:
 def _env(args: argparse.Namespace) -> dict[str, str]:
     """The environment the runs get: the repository's src/ first unless --installed (as run.py)."""
     env = dict(os.environ)
+    # Measure keytrail as an install runs it, its bytecode cached after the first run: with
+    # PYTHONDONTWRITEBYTECODE set, every run would compile every module it imports first.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not args.installed:
         env["PYTHONPATH"] = os.pathsep.join(
             [str(REPO_ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))

@@ -202,6 +202,9 @@ class Runner:
         self.args = args
         self.files = files
         self.env = dict(os.environ)
+        # Measure keytrail as an install runs it, its bytecode cached after the first run: with
+        # PYTHONDONTWRITEBYTECODE set, every run would compile every module it imports first.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         if not args.installed:
             src = str(REPO_ROOT / "src")
             self.env["PYTHONPATH"] = os.pathsep.join(
