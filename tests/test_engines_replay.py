@@ -208,3 +208,33 @@ def test_a_result_that_fails_ahead_is_made_when_asked(tmp_path: Path, monkeypatc
     con.close()
     assert failed == ["anomalies"]
     assert made == asked
+
+
+def test_a_result_asked_while_it_is_being_made_ahead_is_made_once(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked for before the load's thread has made it, a result waits for that thread rather
+    than being made a second time."""
+    import threading
+    import time
+
+    from keytrail.core import ahead
+    from keytrail.timeutil import parse_time
+
+    root = _history_for_ahead(tmp_path / "p")
+    statement = ahead._statement
+    made: list[tuple[str, str]] = []
+
+    def slow(name: str) -> str:
+        made.append((name, threading.current_thread().name))
+        if threading.current_thread().name == "keytrail-read":
+            time.sleep(0.05)  # still at it when the caller asks
+        return statement(name)
+
+    monkeypatch.setattr(ahead, "_statement", slow)
+    as_of = parse_time("2026-01-20T10:00:00Z")
+    project = pipeline.load(root, engine=EngineOptions("columnar", ahead=(as_of, None)))
+    con = project.columnar.con
+    assert ahead.result(con, "key_actors", as_of) == "key_actors"  # the last one made ahead
+    assert [name for name, _ in made] == list(ahead.STATEMENTS)
+    assert {thread for _, thread in made} == {"keytrail-read"}
+    con.close()

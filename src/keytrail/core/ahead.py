@@ -50,6 +50,7 @@ def result(con: Connection, name: str, as_of: int, since: int | None = None) -> 
     """The temp table holding ``name``'s rows for these times (made now unless made ahead)."""
     times = _times(name, as_of, since)
     key = tuple(sorted(times.items()))
+    con.wait()  # the load's thread may be making it now
     if con.made.get(name) != key:
         con.execute(_statement(name), times)
         con.made[name] = key

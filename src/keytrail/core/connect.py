@@ -103,11 +103,16 @@ class Connection:
         self.worker: threading.Thread | None = None
         self._finalizer = weakref.finalize(self, _cleanup, self.db, self.spill, self.threads)
 
-    def execute(self, sql: str, params: Any = None) -> Any:
+    def wait(self) -> None:
+        """From any thread but the load's: wait until the load's thread is done with the
+        connection (it may still be making results ahead, core/ahead.py)."""
         worker = self.worker
         if worker is not None and worker is not threading.current_thread():
             worker.join()
             self.worker = None
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        self.wait()
         return self.db.execute(sql, params) if params is not None else self.db.execute(sql)
 
     def close(self) -> None:
