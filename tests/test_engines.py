@@ -668,3 +668,34 @@ def test_the_replay_order_python_packs_is_the_one_the_view_computes_across_files
     wanted = {o: e.id for o, e in zip(stored, every, strict=True) if e.id in ("h2", "h3", "i1", "i7")}
     assert {o: e.id for o, e in by_ord(con, list(wanted)).items()} == wanted
     con.close()
+
+
+def test_out_of_scope_pairs_prefiltered_in_sql_fire_as_the_python_path_decides(
+        tmp_path: Path, columnar_reads: list[bool]) -> None:
+    """The columnar core hands Python only the pairs no literal or ``prefix*`` glob of the
+    key's scope matches (core/sql/scope_candidates.sql); every other kind of glob, a scope
+    with none of those, a target holding a glob character and a target equal to a prefix's head must still
+    fire exactly as the Python path decides."""
+    keys = [
+        {"id": "pk-mixed", "holder": "svc:bot",
+         "scope": ["role:a", "group:eng-*", "role:a?", "role:[xy]z", "group:*-admins", "group:e*g-x"]},
+        {"id": "pk-all", "holder": "svc:bot", "scope": ["*"]},
+        {"id": "pk-odd", "holder": "svc:bot", "scope": ["role:?"]},  # no literal or prefix glob at all
+    ]
+    targets = ["role:a", "role:ab", "role:abc", "role:xz", "role:zz", "group:eng-", "group:eng-core",
+               "group:eng", "group:db-admins", "group:e-g-x", "group:eng-*lit", "role:b"]
+    events = [{"time": f"2026-03-{n % 28 + 1:02d}T10:00:00Z", "action": "grant", "subject": "user:x",
+               "target": target, "key": key, "actor": "svc:bot"}
+              for n, (key, target) in enumerate((k["id"], t) for k in keys for t in targets)]
+    policy = {"apiVersion": "keytrail/v1", "kind": "Policy", "metadata": {"name": "scope"},
+              "rules": [{"id": "scope", "use": "unexplained.key-out-of-scope"}]}
+    root = write_project(tmp_path / "org", directory={"principals": [{"id": "user:x"}, {"id": "svc:bot"}]},
+                         keys=keys, events=events, policies=[policy])
+    assert_same(root, tmp_path / "out", "--as-of", AS_OF, "--fail-on", "critical")
+    assert columnar_reads == [True]
+    fired = sorted((f["key"], f["target"]) for f in json.loads((tmp_path / "out" / "columnar.json").read_text())[
+        "findings"])
+    # pk-mixed: role:abc, role:zz, group:eng, role:b fall outside; every other glob kind matches
+    # one of the rest (group:e-g-x through the inner star, group:eng-*lit through the prefix).
+    assert fired == sorted([("pk-mixed", t) for t in ("role:abc", "role:zz", "group:eng", "role:b")]
+                           + [("pk-odd", t) for t in targets if t not in ("role:a", "role:b")])

@@ -31,6 +31,23 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 _META = frozenset("*?[")
 
 
+def split_globs(patterns: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+    """The literals, the heads of the ``prefix*`` globs (``group:eng-`` for ``group:eng-*``;
+    ``""`` for ``*``), and every other glob, in the order given."""
+    exact: list[str] = []
+    prefixes: list[str] = []
+    rest: list[str] = []
+    for pattern in patterns:
+        head = pattern[:-1]
+        if not _META.intersection(pattern):
+            exact.append(pattern)
+        elif pattern.endswith("*") and not _META.intersection(head):
+            prefixes.append(head)
+        else:
+            rest.append(pattern)
+    return exact, prefixes, rest
+
+
 class GlobSet:
     """Matches a value that any of its globs matches, as ``fnmatch`` globs do: the whole
     value, case-sensitively, ``*`` and ``?`` crossing every character (newlines too).
@@ -45,17 +62,7 @@ class GlobSet:
     __slots__ = ("_exact", "_prefixes", "_rx")
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        exact: set[str] = set()
-        prefixes: list[str] = []
-        rest: list[str] = []
-        for pattern in patterns:
-            head = pattern[:-1]
-            if not _META.intersection(pattern):
-                exact.add(pattern)
-            elif pattern.endswith("*") and not _META.intersection(head):
-                prefixes.append(head)
-            else:
-                rest.append(pattern)
+        exact, prefixes, rest = split_globs(patterns)
         self._exact = frozenset(exact)
         self._prefixes = tuple(prefixes)
         self._rx = re.compile("|".join(f"(?:{translate(p)})" for p in rest)).match if rest else None

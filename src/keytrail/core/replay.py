@@ -109,6 +109,7 @@ class ColumnarState(State):
             return
         from keytrail.checks.unexplained_key_not_valid import valid_window
         from keytrail.checks.unexplained_key_out_of_scope import Scopes
+        from keytrail.selectors import split_globs
 
         con = self.loaded.con
         # One statement per table, the rows as bound lists: executemany ran one INSERT per key.
@@ -118,9 +119,15 @@ class ColumnarState(State):
                     "unnest($ends::BIGINT[]) AS valid_to",
                     {"ids": [k.id for k in view.keys.values()], "holders": [k.holder for k in view.keys.values()],
                      "starts": [w[0] for w in windows], "ends": [w[1] for w in windows]})
-        table = ahead.result(con, "key_targets", self.as_of, self.since)
-        pairs = con.execute(f"SELECT key, target FROM {table} WHERE key IN (SELECT id FROM keys) "
-                            ).fetchall()
+        plain = [(key.id, glob, prefix) for key in view.keys.values()
+                 for globs, prefix in zip(split_globs(key.scope)[:2], (False, True), strict=True)
+                 for glob in globs]
+        con.execute("CREATE OR REPLACE TEMP TABLE scope_plain AS SELECT unnest($keys::VARCHAR[]) AS key, "
+                    "unnest($globs::VARCHAR[]) AS glob, unnest($prefixes::BOOLEAN[]) AS prefix",
+                    {"keys": [r[0] for r in plain], "globs": [r[1] for r in plain],
+                     "prefixes": [r[2] for r in plain]})
+        ahead.result(con, "key_targets", self.as_of, self.since)
+        pairs = con.execute(sql("scope_candidates")).fetchall()
         outside = Scopes(view.keys).outside
         missed = [pair for pair in pairs if outside(*pair)]
         con.execute("CREATE OR REPLACE TEMP TABLE scope_miss AS SELECT unnest($keys::VARCHAR[]) AS pair_key, "
