@@ -31,21 +31,26 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 _META = frozenset("*?[")
 
 
+def glob_kind(glob: str) -> tuple[str, str]:
+    """How a glob can match without a regular expression: ``("literal", glob)`` when it has
+    no wildcard, ``("prefix", head)`` for ``head*`` whose head has none (``group:eng-`` for
+    ``group:eng-*``, ``""`` for ``*``), ``("other", glob)`` for every other glob."""
+    if not _META.intersection(glob):
+        return "literal", glob
+    head = glob[:-1]
+    if glob.endswith("*") and not _META.intersection(head):
+        return "prefix", head
+    return "other", glob
+
+
 def split_globs(patterns: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
-    """The literals, the heads of the ``prefix*`` globs (``group:eng-`` for ``group:eng-*``;
-    ``""`` for ``*``), and every other glob, in the order given."""
-    exact: list[str] = []
-    prefixes: list[str] = []
-    rest: list[str] = []
+    """The literals, the heads of the ``prefix*`` globs and every other glob
+    (:func:`glob_kind`), in the order given."""
+    found: dict[str, list[str]] = {"literal": [], "prefix": [], "other": []}
     for pattern in patterns:
-        head = pattern[:-1]
-        if not _META.intersection(pattern):
-            exact.append(pattern)
-        elif pattern.endswith("*") and not _META.intersection(head):
-            prefixes.append(head)
-        else:
-            rest.append(pattern)
-    return exact, prefixes, rest
+        kind, text = glob_kind(pattern)
+        found[kind].append(text)
+    return found["literal"], found["prefix"], found["other"]
 
 
 class GlobSet:

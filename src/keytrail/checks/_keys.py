@@ -23,7 +23,7 @@ from typing import Any
 from keytrail.checks.unexplained_key_not_valid import valid_window
 from keytrail.model import Key
 from keytrail.replay import KeyUse
-from keytrail.selectors import glob_regex
+from keytrail.selectors import glob_kind, glob_regex
 from keytrail.timeutil import format_date
 from keytrail.view import View
 
@@ -98,7 +98,6 @@ def targets(view: View) -> list[str]:
 
 
 _TARGETS: Any = ("keytrail.checks._keys", "targets")
-_META = frozenset("*?[")
 
 
 def covered(view: View, scope: tuple[str, ...]) -> frozenset[str]:
@@ -126,11 +125,11 @@ def covered(view: View, scope: tuple[str, ...]) -> frozenset[str]:
 
 def _glob_targets(universe: list[str], glob: str) -> frozenset[str]:
     """The targets of the sorted ``universe`` that one glob matches."""
-    head = glob[:-1]
-    if not _META.intersection(glob):
+    kind, head = glob_kind(glob)
+    if kind == "literal":
         i = bisect_left(universe, glob)
         return frozenset(universe[i:i + 1]) if universe[i:i + 1] == [glob] else frozenset()
-    if glob.endswith("*") and not _META.intersection(head):
+    if kind == "prefix":
         start = stop = bisect_left(universe, head)
         while stop < len(universe) and universe[stop].startswith(head):
             stop += 1

@@ -39,7 +39,7 @@ from typing import Any
 from keytrail.checks._keys import covered, end, live_keys
 from keytrail.checks._util import NO_PARAMS, deferred, key_facts
 from keytrail.model import Finding, Key
-from keytrail.selectors import glob_match
+from keytrail.selectors import glob_kind, glob_match
 from keytrail.timeutil import format_date, format_time
 from keytrail.view import View
 
@@ -47,7 +47,6 @@ ID = "sprawl.duplicate-key"
 SEVERITY = "low"
 PARAMS = NO_PARAMS
 
-_META = frozenset("*?[")
 
 #: How many shared targets the evidence lists.
 _LISTED = 20
@@ -112,10 +111,10 @@ def _first(names: frozenset[str], n: int) -> list[str]:
 
 def _meets(glob: str, other: str) -> bool:
     """Whether ``other`` matches ``glob`` as text; a prefix glob (``role:prod-*``) needs no regex."""
-    head = glob[:-1]
-    if glob.endswith("*") and not _META.intersection(head):
-        return other.startswith(head)
-    if not _META.intersection(glob):
+    kind, text = glob_kind(glob)
+    if kind == "prefix":
+        return other.startswith(text)
+    if kind == "literal":
         return glob == other
     return glob_match(glob, other)
 

@@ -41,19 +41,20 @@ def _statement(name: str) -> str:
     return f"CREATE OR REPLACE TEMP TABLE {name} AS {text}"
 
 
-def _times(name: str, as_of: int, since: int | None) -> dict[str, Any]:
+def _make(con: Connection, name: str, as_of: int, since: int | None) -> None:
+    """Make ``name``'s table for these times, unless it is there already for them."""
     given = {"as_of": as_of, "since": since}
-    return {time: given[time] for time in STATEMENTS[name]}
+    times = {time: given[time] for time in STATEMENTS[name]}
+    key = tuple(sorted(times.items()))
+    if con.made.get(name) != key:
+        con.execute(_statement(name), times)
+        con.made[name] = key
 
 
 def result(con: Connection, name: str, as_of: int, since: int | None = None) -> str:
     """The temp table holding ``name``'s rows for these times (made now unless made ahead)."""
-    times = _times(name, as_of, since)
-    key = tuple(sorted(times.items()))
     con.wait()  # the load's thread may be making it now
-    if con.made.get(name) != key:
-        con.execute(_statement(name), times)
-        con.made[name] = key
+    _make(con, name, as_of, since)
     return name
 
 
@@ -69,9 +70,7 @@ def run(con: Connection, as_of: int, since: int | None, stopped: Any) -> None:
     for name in STATEMENTS:
         if stopped():
             return
-        times = _times(name, as_of, since)
         try:
-            con.db.execute(_statement(name), times)
+            _make(con, name, as_of, since)
         except con.error:
             return  # made again when asked, where its error is reported
-        con.made[name] = tuple(sorted(times.items()))

@@ -266,7 +266,7 @@ def _typed(con: Connection, files: list[str], pending: Pending) -> Typed | None:
     if not stats:
         con.execute("DROP TABLE IF EXISTS evt")
         con.execute(_EMPTY)
-        con.execute(sql("events").format(firsts="[]::BIGINT[]"))
+        _define_events(con, [])
         return Typed([], [], 0)
     extra_keys, extra_strings = _attribute_counts(con)
     if extra_keys is None or not _numbers_readable(con):
@@ -279,12 +279,18 @@ def _typed(con: Connection, files: list[str], pending: Pending) -> Typed | None:
         firsts[file] = int(first)
         counts.append((files[file], n, string_keys + object_keys + extra_keys.get(file, 0),
                        string_keys + source_strings + extra_strings.get(file, 0)))
-    con.execute(sql("events").format(firsts="[" + ", ".join(str(n) for n in firsts) + "]::BIGINT[]"))
-    con.first_rows = firsts
+    _define_events(con, firsts)
     if pending.stopped:
         return None
     values = con.execute(sql("ids")).fetchall()
     return Typed(counts, values, sum(n for _, n, _, _ in counts))
+
+
+def _define_events(con: Connection, firsts: list[int]) -> None:
+    """The view ``ev`` over ``evt`` (events.sql), given each file's first rowid; kept on the
+    connection too, where rows.ord_of packs an event's ord with them."""
+    con.execute(sql("events").format(firsts="[" + ", ".join(str(int(n)) for n in firsts) + "]::BIGINT[]"))
+    con.first_rows = firsts
 
 
 _EMPTY = """CREATE TABLE evt (file INTEGER, id VARCHAR, time BIGINT, action VARCHAR, subject VARCHAR,

@@ -119,9 +119,10 @@ class ColumnarState(State):
                     "unnest($ends::BIGINT[]) AS valid_to",
                     {"ids": [k.id for k in view.keys.values()], "holders": [k.holder for k in view.keys.values()],
                      "starts": [w[0] for w in windows], "ends": [w[1] for w in windows]})
-        plain = [(key.id, glob, prefix) for key in view.keys.values()
-                 for globs, prefix in zip(split_globs(key.scope)[:2], (False, True), strict=True)
-                 for glob in globs]
+        plain: list[tuple[str, str, bool]] = []
+        for key in view.keys.values():
+            literals, prefixes, _ = split_globs(key.scope)
+            plain += [(key.id, glob, False) for glob in literals] + [(key.id, head, True) for head in prefixes]
         con.execute("CREATE OR REPLACE TEMP TABLE scope_plain AS SELECT unnest($keys::VARCHAR[]) AS key, "
                     "unnest($globs::VARCHAR[]) AS glob, unnest($prefixes::BOOLEAN[]) AS prefix",
                     {"keys": [r[0] for r in plain], "globs": [r[1] for r in plain],
