@@ -278,3 +278,42 @@ def test_a_result_made_ahead_is_used_before_those_after_it_are_made(tmp_path: Pa
     assert ahead.result(con, "key_actors", as_of) == "key_actors"  # the last one
     assert not con.settling and made == ["keytrail-read"] * len(ahead.STATEMENTS)  # each made once, ahead
     con.close()
+
+
+def test_stopping_the_load_interrupts_a_result_being_made_ahead(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan refusing the history stops the load's thread at once, even in the middle of a
+    result it makes on its second connection; every result is then left to be made when asked."""
+    import threading
+    import time
+
+    from keytrail.core import ahead, load
+    from keytrail.core.connect import Connection
+
+    root = _history_for_ahead(tmp_path / "p")
+    paths = sorted((root / "history").glob("*.jsonl"))
+    statement = ahead._statement
+    started = threading.Event()
+
+    def endless(name: str) -> str:
+        if name == "fold":
+            started.set()  # minutes of work, unless interrupted
+            return ("CREATE OR REPLACE TABLE memory.main.fold AS "
+                    "SELECT sum(range) + $as_of AS n FROM range(10000000000000)")
+        return statement(name)
+
+    monkeypatch.setattr(ahead, "_statement", endless)
+    con = Connection(EngineOptions("columnar"), paths)
+    pending = load.start(con, paths, ahead=(0, None))
+    assert started.wait(timeout=30)
+    time.sleep(0.2)  # inside the statement
+    stopper = threading.Thread(target=pending.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=20)
+    try:
+        assert not stopper.is_alive(), "stop() did not interrupt the statement made ahead"
+    finally:
+        con.side.interrupt()  # a failed run must not leave DuckDB busy for hours
+        stopper.join()
+    assert not pending.thread.is_alive() and not con.settling and "fold" not in con.made
+    con.close()
