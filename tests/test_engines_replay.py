@@ -165,10 +165,7 @@ def test_results_made_ahead_are_those_made_when_asked(tmp_path: Path) -> None:
     assert con.made.keys() >= {"fold", "key_uses", "key_actors", "duplicates"}  # made when asked
     con.close()
     ahead, con = _columnar(root, "2026-01-20T10:00:00Z", ("2026-01-20T10:00:00Z", None))
-    from keytrail.core.ahead import STATEMENTS
-
-    # All made, none left pending (the active grants are dropped once the replay has them).
-    assert not con.settling and con.made.keys() == set(STATEMENTS) - {"active"}
+    assert con.worker is None  # the replay's first query waited for the thread, then let it go
     con.close()
     assert ahead == asked
     assert asked["grants"] and asked["anomalies"] and asked["key_uses"] and asked["key_actors"]
@@ -243,47 +240,10 @@ def test_a_result_asked_while_it_is_being_made_ahead_is_made_once(tmp_path: Path
     con.close()
 
 
-def test_a_result_made_ahead_is_used_before_those_after_it_are_made(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """The caller waits for the result it asks for, not for every result: the replay reads the
-    active grants while the per-key aggregates are still being made on the load's thread."""
-    import threading
-
-    from keytrail.core import ahead
-    from keytrail.timeutil import parse_time
-
-    root = _history_for_ahead(tmp_path / "p")
-    statement = ahead._statement
-    hold = threading.Event()
-    made: list[str] = []
-
-    def held(name: str) -> str:
-        made.append(threading.current_thread().name)
-        if name == "key_uses" and threading.current_thread().name == "keytrail-read":
-            assert hold.wait(timeout=30)  # made only once the caller has its active grants
-        return statement(name)
-
-    monkeypatch.setattr(ahead, "_statement", held)
-    as_of = parse_time("2026-01-20T10:00:00Z")
-    project = pipeline.load(root, engine=EngineOptions("columnar", ahead=(as_of, None)))
-    con = project.columnar.con
-    got: list[str] = []
-    asker = threading.Thread(target=lambda: got.append(ahead.result(con, "active", as_of)))
-    asker.start()
-    asker.join(timeout=30)
-    assert got == ["active"] and "key_uses" in con.settling  # not waiting for key_uses
-    hold.set()
-    assert ahead.result(con, "key_uses", as_of) == "key_uses"
-    assert con.made["key_uses"] == (("as_of", as_of),)
-    assert ahead.result(con, "key_actors", as_of) == "key_actors"  # the last one
-    assert not con.settling and made == ["keytrail-read"] * len(ahead.STATEMENTS)  # each made once, ahead
-    con.close()
-
-
 def test_stopping_the_load_interrupts_a_result_being_made_ahead(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The scan refusing the history stops the load's thread at once, even in the middle of a
-    result it makes on its second connection; every result is then left to be made when asked."""
+    result it makes ahead; every result is then left to be made when asked."""
     import threading
     import time
 
@@ -298,7 +258,7 @@ def test_stopping_the_load_interrupts_a_result_being_made_ahead(tmp_path: Path,
     def endless(name: str) -> str:
         if name == "fold":
             started.set()  # minutes of work, unless interrupted
-            return ("CREATE OR REPLACE TABLE memory.main.fold AS "
+            return ("CREATE OR REPLACE TEMP TABLE fold AS "
                     "SELECT sum(range) + $as_of AS n FROM range(10000000000000)")
         return statement(name)
 
@@ -313,7 +273,7 @@ def test_stopping_the_load_interrupts_a_result_being_made_ahead(tmp_path: Path,
     try:
         assert not stopper.is_alive(), "stop() did not interrupt the statement made ahead"
     finally:
-        con.side.interrupt()  # a failed run must not leave DuckDB busy for hours
+        con.db.interrupt()  # a failed run must not leave DuckDB busy for hours
         stopper.join()
-    assert not pending.thread.is_alive() and not con.settling and "fold" not in con.made
+    assert not pending.thread.is_alive() and "fold" not in con.made
     con.close()

@@ -35,9 +35,6 @@ from keytrail.errors import KeytrailError, UsageError
 #: stacking its peak on theirs (docs/large-histories.md). Measured at 5M events: 1 GiB gave
 #: a 2,366 MiB peak in 105 s, 512 MiB 1,782 MiB in 111 s; at 500k events the same time.
 DEFAULT_MEMORY_LIMIT = 512 << 20
-#: Where the results made ahead live (core/ahead.py): the in-memory database, which both
-#: connections see (a temp table is its own connection's), found by name from either.
-RESULTS = "memory.main"
 
 
 #: The event table is kept in memory when the history's size on disk is under this share of
@@ -84,21 +81,14 @@ class Connection:
         self.error = duckdb.Error
         #: Whether the tables live in a database file in the spill folder (see ON_DISK_SHARE).
         self.on_disk = history_bytes(readable) > limit // ON_DISK_SHARE
-        #: A second connection to the same database, for the load's thread once the typed
-        #: read is done (core/ahead.py): its statements run beside this one's.
-        self.side = self.db.cursor()
         if self.on_disk:
             # Before the configuration is locked; the file is in the spill folder, removed with it.
             self.db.execute(f"ATTACH {_literal(os.path.join(self.spill, 'history.duckdb'))} AS history")
-        for session in (self.db, self.side):
-            if self.on_disk:
-                session.execute("USE history")
-                # The results made ahead live in memory (RESULTS), seen from both connections.
-                session.execute(f"SET search_path = {_literal('history.main,' + RESULTS)}")
-            session.execute("SET enable_progress_bar = false")
+            self.db.execute("USE history")
         # Set once the database has started (DuckDB refuses them earlier), then locked.
         self.db.execute(f"SET allowed_paths = {_list(str(p) for p in readable)}")
         self.db.execute(f"SET allowed_directories = {_list([self.spill])}")
+        self.db.execute("SET enable_progress_bar = false")
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
         # Threads reading with this connection (core/load.py): joined before it is closed.
@@ -106,29 +96,20 @@ class Connection:
         #: Each history file's first rowid in the event table (core/load.py sets them;
         #: rows.ord_of packs an event's ord with them, as core/sql/events.sql does).
         self.first_rows: list[int] = []
-        #: The results made (core/ahead.py): table -> the times it was made for.
+        #: The results made (core/ahead.py): temp table -> the times it was made for.
         self.made: dict[str, tuple[Any, ...]] = {}
-        #: The results the load's thread has still to make or give up, guarded by ``settled``,
-        #: which it notifies as it settles each (core/ahead.py).
-        self.settling: set[str] = set()
-        self.settled = threading.Condition()
-        #: The load's thread, and the typed read it runs on this connection (set when done):
-        #: until then any other thread's query waits (a connection runs one statement at a time).
+        #: The typed read's thread while it may still be making results ahead: any other
+        #: thread's query waits for it (a DuckDB connection runs one statement at a time).
         self.worker: threading.Thread | None = None
-        self.reading: threading.Event | None = None
-        self._finalizer = weakref.finalize(self, _cleanup, (self.db, self.side), self.spill, self.threads)
+        self._finalizer = weakref.finalize(self, _cleanup, self.db, self.spill, self.threads)
 
     def wait(self) -> None:
-        """From any thread but the load's: wait until the typed read is done with this
-        connection (the results made ahead after it use :attr:`side`)."""
-        reading = self.reading
-        if reading is not None and self.worker is not threading.current_thread():
-            reading.wait()
-
-    def interrupt(self) -> None:
-        """Interrupt whatever either connection is running (the load's thread stops)."""
-        self.db.interrupt()
-        self.side.interrupt()
+        """From any thread but the load's: wait until the load's thread is done with the
+        connection (it may still be making results ahead, core/ahead.py)."""
+        worker = self.worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+            self.worker = None
 
     def execute(self, sql: str, params: Any = None) -> Any:
         self.wait()
@@ -162,19 +143,17 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _cleanup(sessions: tuple[Any, Any], spill: str, threads: list[Any]) -> None:
+def _cleanup(db: Any, spill: str, threads: list[Any]) -> None:
     """Close the database and remove its spill folder. At exit after an interruption (Ctrl-C,
     SIGTERM) the typed read's thread may still be in a query: it is interrupted and joined
     first (a thread still inside DuckDB when Python finalizes aborts the process), and a
     connection that still refuses to close is left to end with the process; the folder
     (which may hold gigabytes) is removed either way."""
     try:
-        for session in sessions:
-            session.interrupt()
+        db.interrupt()
         for thread in threads:
             thread.join(timeout=60)
-        for session in reversed(sessions):
-            session.close()
+        db.close()
     except Exception:  # noqa: BLE001 - only at exit or close; nothing is left to report it to
         pass
     finally:

@@ -46,8 +46,6 @@ from typing import Any
 
 import orjson
 
-from keytrail.core.ahead import expect, give_up
-from keytrail.core.ahead import run as run_ahead
 from keytrail.core.connect import Connection
 from keytrail.core.queries import sql
 from keytrail.history import MAX_LINE_BYTES, _good_ident, valid
@@ -212,8 +210,7 @@ class Pending:
     """The typed read under way: ``read.sql``, the checks that need no scan, and the view ``ev``,
     run on a thread of its own; :meth:`join` gives what it found (None: not a history it can
     vouch for). With ``ahead`` the thread goes on to make the replay's results (core/ahead.py)
-    on the connection's second session while the caller works; until the read is done the
-    connection's other users wait for it (Connection.reading)."""
+    while the caller works; the connection's other users wait for it (Connection.worker)."""
 
     def __init__(self, con: Connection, files: list[str], ahead: tuple[int, int | None] | None = None) -> None:
         import threading
@@ -226,9 +223,7 @@ class Pending:
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(files,), name="keytrail-read", daemon=True)
         con.threads.append(self.thread)
-        con.worker, con.reading = self.thread, self.ready
-        if ahead is not None:
-            expect(con)
+        con.worker = self.thread
         self.thread.start()
 
     def _run(self, files: list[str]) -> None:
@@ -237,11 +232,11 @@ class Pending:
         except BaseException as exc:  # handed to the caller's thread by join()
             self.error = exc
         finally:
-            if self.typed is None:
-                give_up(self.con)  # nothing is made ahead: each result is made when asked
             self.ready.set()
         if self.typed is not None and self.ahead is not None:
-            run_ahead(self.con, *self.ahead, lambda: self.stopped)
+            from keytrail.core import ahead
+
+            ahead.run(self.con, *self.ahead, lambda: self.stopped)
 
     def join(self) -> Typed | None:
         """What the typed read found, once it has (results made ahead may still be under way)."""
@@ -255,7 +250,7 @@ class Pending:
     def stop(self) -> None:
         """Interrupt the read (the scan refused the history) and wait for its thread."""
         self.stopped = True  # seen between two queries, where an interrupt would be missed
-        self.con.interrupt()
+        self.con.db.interrupt()
         self.thread.join()
 
 
