@@ -111,6 +111,30 @@ def test_action_yml_passes_every_input_through_the_environment_only() -> None:
     assert all(spec.get("description") for spec in action["inputs"].values())
 
 
+
+@pytest.mark.parametrize(("value", "installed"), [
+    ("--index-url=https://mirror.invalid/simple", "--index-url=https://mirror.invalid/simple"),
+    ("-rrequirements.txt", "-rrequirements.txt"),
+    ("keytrail==0.2.0", "keytrail==0.2.0"),       # the near miss: a plain requirement, as it is
+    ("", "/the/action"),                           # no input: the action's own checkout
+])
+def test_the_install_input_reaches_pip_as_a_requirement_never_as_an_option(
+        tmp_path: Path, value: str, installed: str) -> None:
+    """The install step's command, run with a stand-in `python` that records its arguments:
+    the input comes after `--`, so pip takes an option-like value as a (refused) requirement."""
+    step = next(s for s in yaml.safe_load(ACTION.read_text())["runs"]["steps"] if s["name"] == "Install keytrail")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "argv"
+    fake = bin_dir / "python"
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > "{record}"\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "KEYTRAIL_INSTALL": value, "GITHUB_ACTION_PATH": "/the/action"}
+    subprocess.run(["bash", "-c", step["run"]], env=env, check=True)
+    argv = record.read_text().splitlines()
+    assert argv[:3] == ["-m", "pip", "install"]
+    assert argv[argv.index("--"):] == ["--", installed]
+
 def _git_project(tmp_path: Path) -> Path:
     """acme committed in a repository that has an `origin` remote, as a CI checkout has."""
     upstream = tmp_path / "upstream"
