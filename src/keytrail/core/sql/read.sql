@@ -23,12 +23,12 @@
 CREATE TABLE evt AS
 SELECT list_position($files, filename)::INTEGER - 1 AS file, id, t AS time, action, subject,
        target, coalesce(resource, '') AS resource, actor, key, approver, ticket, reason,
-       epoch_us(try_strptime(expires, '%Y-%m-%dT%H:%M:%SZ')) AS expires, attributes, owner, source,
+       e AS expires, attributes, owner, source,
        ((id IS NOT NULL)::UTINYINT + (r.time IS NOT NULL)::UTINYINT + (action IS NOT NULL)::UTINYINT
            + (subject IS NOT NULL)::UTINYINT + (target IS NOT NULL)::UTINYINT
            + (resource IS NOT NULL)::UTINYINT + (actor IS NOT NULL)::UTINYINT + (key IS NOT NULL)::UTINYINT
            + (approver IS NOT NULL)::UTINYINT + (ticket IS NOT NULL)::UTINYINT
-           + (reason IS NOT NULL)::UTINYINT + (expires IS NOT NULL)::UTINYINT
+           + (reason IS NOT NULL)::UTINYINT + (r.expires IS NOT NULL)::UTINYINT
            + (prev IS NOT NULL)::UTINYINT + (owner IS NOT NULL)::UTINYINT) AS string_keys,
        (attributes IS NOT NULL)::INTEGER
            + CASE WHEN source IS NULL THEN 0 ELSE 1 + len(json_keys(source)) END AS object_keys,
@@ -49,12 +49,13 @@ SELECT list_position($files, filename)::INTEGER - 1 AS file, id, t AS time, acti
            AND (target IS NOT NULL OR action IN ('join', 'move', 'leave'))
            AND regexp_full_match(r.time, '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z')
            AND t IS NOT NULL
-           AND (expires IS NULL
-                OR (regexp_full_match(expires, '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z')
-                    AND try_strptime(expires, '%Y-%m-%dT%H:%M:%SZ') IS NOT NULL))
+           AND (r.expires IS NULL
+                OR (regexp_full_match(r.expires, '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z')
+                    AND e IS NOT NULL))
            AND (reason IS NULL OR length(reason) <= 1048576),
            false) AS refused
-FROM (SELECT *, epoch_us(try_strptime(time, '%Y-%m-%dT%H:%M:%SZ')) AS t
+FROM (SELECT *, epoch_us(try_strptime(time, '%Y-%m-%dT%H:%M:%SZ')) AS t,
+             epoch_us(try_strptime(expires, '%Y-%m-%dT%H:%M:%SZ')) AS e
       FROM read_json($files, format = 'newline_delimited', filename = true, maximum_object_size = $max,
                      columns = {id: 'VARCHAR', time: 'VARCHAR', action: 'VARCHAR', subject: 'VARCHAR',
                                 target: 'VARCHAR', resource: 'VARCHAR', actor: 'VARCHAR', key: 'VARCHAR',
