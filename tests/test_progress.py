@@ -69,15 +69,28 @@ def test_check_shows_its_stages_and_counts_on_a_terminal() -> None:
     code, terminal, out = run_on_terminal(CHECK)
     shown = terminal.decode("utf-8")
     assert code == 1  # acme has high findings: progress changes nothing about the verdict
+    # The findings JSON alone: each rule's findings are written as it finishes (keytrail.spool),
+    # the rules in report order, the most severe first.
     for stage in ("keytrail: loading and validating the inputs", "keytrail: replaying 371 events",
-                  "keytrail: building the access graph", "keytrail: checking rule 1 of 36 (redundant-grant)",
-                  "findings so far", "keytrail: sorting ", "keytrail: writing json: "):
+                  "keytrail: building the access graph", "keytrail: checking rule 1 of 36 (",
+                  "keytrail: checking rule 36 of 36 (", "findings so far", "keytrail: writing json"):
         assert stage in shown, stage
     # One line repainted in place, then blanked: no line of it is left on the terminal.
     assert "\n" not in shown.replace("\r\n", "")
     assert shown.startswith("\r") and shown.endswith("\r")
     assert shown.rsplit("\r", 2)[-2].strip() == ""
     assert out == run_on_pipes(CHECK).stdout  # standard output is the same bytes
+
+
+def test_check_with_findings_held_shows_them_sorted_and_counted(tmp_path: Path) -> None:
+    """With a second format the findings are held: rules in policy order, then sorting."""
+    code, terminal, _ = run_on_terminal([*CHECK, "--output", str(tmp_path / "f.json"),
+                                         "-f", "csv", "--output", str(tmp_path / "f.csv")])
+    shown = terminal.decode("utf-8")
+    assert code == 1
+    for stage in ("keytrail: checking rule 1 of 36 (redundant-grant)", "findings so far",
+                  "keytrail: sorting ", "keytrail: writing json: ", "keytrail: writing csv"):
+        assert stage in shown, stage
 
 
 def test_check_shows_nothing_when_stderr_is_a_pipe() -> None:

@@ -11,7 +11,7 @@ message), so they stay stable across runs and unrelated changes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from keytrail.view import View
 
 if TYPE_CHECKING:
     from keytrail.project import Project
+    from keytrail.spool import Spool
 
 #: The implicit rule that reports expired waivers when no policy names it.
 EXPIRED_WAIVER = Rule(id="policy.expired-waiver", kind="use", check="policy.expired-waiver",
@@ -39,17 +40,27 @@ class Report:
     as_of: int
     since: int | None
     rules: list[Rule]
-    findings: list[Reported]
+    findings: Sequence[Reported]
     view: View
     notes: list[str] = field(default_factory=list)
     #: Lookalike and mixed-script identifiers (keytrail.lookalike): warnings, never failures.
     id_notes: list[IdNote] = field(default_factory=list)
     #: Fingerprints of a baseline (``--baseline``); None when no baseline was given.
     baseline: frozenset[str] | None = None
+    #: Where the findings went when they were not held (``evaluate(spool=True)``); then
+    #: ``findings`` is a :class:`~keytrail.spool.Spooled` that only counts them.
+    spool: Spool | None = None
 
     def known(self, item: Reported) -> bool:
         """Whether ``item`` is in the baseline."""
         return self.baseline is not None and item.fingerprint in self.baseline
+
+    def fails_any(self, threshold: str) -> bool:
+        """Whether any finding fails the run at ``threshold`` (:meth:`fails`)."""
+        if self.spool is not None:
+            return self.spool.failing(threshold) > 0
+        rank = SEVERITY_RANK[threshold]
+        return any(self.fails(f, rank) for f in self.findings)
 
     def failing(self, threshold: str) -> list[Reported]:
         """Findings that fail the run (:meth:`fails`)."""
@@ -116,6 +127,8 @@ def unused_waivers(report: Report) -> list[Waiver]:
     """
     if not report.view.waivers:
         return []
+    if report.spool is not None:
+        return report.spool.unused(report)
     by_rule: dict[str, list[Finding]] = {}
     for item in report.findings:
         by_rule.setdefault(item.rule, []).append(item.finding)
@@ -158,48 +171,109 @@ def active_rules(view: View) -> list[Rule]:
     return rules
 
 
-def evaluate(view: View, rules: list[Rule] | None = None) -> Report:
-    """Run ``rules`` (default: every enabled rule) and return the sorted report."""
+def evaluate(view: View, rules: list[Rule] | None = None, *, spool: bool = False,
+             baseline: frozenset[str] | None = None) -> Report:
+    """Run ``rules`` (default: every enabled rule) and return the sorted report.
+
+    ``spool``: write the findings to a :class:`~keytrail.spool.Spool` in report order as
+    each rule finishes, instead of holding them (for a run whose only output is the findings
+    JSON; ``baseline`` is then given here, since each finding's line says whether it is
+    known). Rules given by hand that share an id under two severities are held as before.
+    """
     rules = active_rules(view) if rules is None else rules
-    waivers = view.waivers
+    report = Report(view.as_of, view.since, rules, [], view, id_notes=project_notes(view.project),
+                    baseline=baseline)
+    order = _rule_order(rules) if spool else None
+    if order is not None:
+        _spool_findings(report, order)
+        return report
     # Findings are kept per rule: a fingerprint hashes the rule id, so a duplicate can only
     # come from the same rule, and each rule's set of fingerprints is dropped when it is done
     # (a large organisation has millions of findings: no table of all of them is held).
     by_rule: dict[str, tuple[Rule, list[Reported]]] = {}
-    # Each rule's waivers, in policy order, found once instead of tested per finding.
-    waived_rules = {w.rule for w in waivers}
     total = 0
     for n, rule in enumerate(rules, 1):
         _, bucket = by_rule.setdefault(rule.id, (rule, []))
         before = len(bucket)
         progress.stage(f"checking rule {n} of {len(rules)} ({rule.id})", unit="findings so far",
                        count=_counter(total - before, bucket))
-        module = implementation(rule)
-        severity = rule.severity or module.SEVERITY
-        category = category_of(rule)
-        params: Any = dict(rule.params) if rule.kind == "use" else rule.params
-        seen = {item.digest for item in bucket}
-        own_waivers = [w for w in waivers if w.rule == rule.id] if rule.id in waived_rules else []
-        digest_of = digester(rule)
-        # A policy rule's finding with no event behind it (a conflict of duties, a limit)
-        # points at the rule that states the policy.
-        rule_location = rule.location if rule.kind != "use" else None
-        rule_id, check, controls, as_of = rule.id, rule.check, rule.controls, view.as_of
-        append, remember = bucket.append, seen.add
-        for finding in module.check(view, params):
-            fp = digest_of(finding)
-            if fp in seen:
-                continue
-            remember(fp)
-            if rule_location is not None and finding.location is None:
-                finding = replace(finding, location=rule_location)
-            append(Reported(rule_id, check, category, severity, finding, fp,
-                            waiver_for(own_waivers, rule, finding, as_of) if own_waivers else None,
-                            controls))
+        bucket.extend(_stamped(view, rule, {item.digest for item in bucket}))
         total += len(bucket) - before
     progress.stage(f"sorting {total:,} findings")
-    return Report(view.as_of, view.since, rules, sort_findings(by_rule), view,
-                  id_notes=project_notes(view.project))
+    report.findings = sort_findings(by_rule)
+    return report
+
+
+def _stamped(view: View, rule: Rule, seen: set[bytes]) -> Iterator[Reported]:
+    """``rule``'s findings, stamped, fingerprinted and waived, those in ``seen`` left out
+    (``seen`` gains every fingerprint yielded)."""
+    module = implementation(rule)
+    severity = rule.severity or module.SEVERITY
+    category = category_of(rule)
+    params: Any = dict(rule.params) if rule.kind == "use" else rule.params
+    # The rule's waivers, in policy order, found once instead of tested per finding.
+    own_waivers = [w for w in view.waivers if w.rule == rule.id]
+    digest_of = digester(rule)
+    # A policy rule's finding with no event behind it (a conflict of duties, a limit)
+    # points at the rule that states the policy.
+    rule_location = rule.location if rule.kind != "use" else None
+    rule_id, check, controls, as_of = rule.id, rule.check, rule.controls, view.as_of
+    remember = seen.add
+    for finding in module.check(view, params):
+        fp = digest_of(finding)
+        if fp in seen:
+            continue
+        remember(fp)
+        if rule_location is not None and finding.location is None:
+            finding = replace(finding, location=rule_location)
+        yield Reported(rule_id, check, category, severity, finding, fp,
+                       waiver_for(own_waivers, rule, finding, as_of) if own_waivers else None, controls)
+
+
+def _rule_order(rules: list[Rule]) -> list[list[Rule]] | None:
+    """The rules grouped by id, the groups in report order (severity, category, id), or
+    None when one id has rules of two severities or categories (then only the findings
+    themselves can be sorted)."""
+    groups: dict[str, list[Rule]] = {}
+    stamps: dict[str, set[tuple[str, str]]] = {}
+    for rule in rules:
+        groups.setdefault(rule.id, []).append(rule)
+        stamps.setdefault(rule.id, set()).add((rule.severity or implementation(rule).SEVERITY,
+                                               category_of(rule)))
+    if any(len(s) > 1 for s in stamps.values()):
+        return None
+
+    def rank(rule_id: str) -> tuple[int, int, str]:
+        ((severity, category),) = stamps[rule_id]
+        return -SEVERITY_RANK[severity], CATEGORIES.index(category), rule_id
+
+    return [groups[rule_id] for rule_id in sorted(groups, key=rank)]
+
+
+def _spool_findings(report: Report, order: list[list[Rule]]) -> None:
+    """Each group of rules run in report order, its findings given to the report's spool."""
+    from functools import partial
+
+    from keytrail.report import finding_data
+    from keytrail.spool import Spool, Spooled
+
+    view = report.view
+    spool = Spool(partial(finding_data, report), report.baseline)
+    report.spool, report.findings = spool, Spooled(spool)
+    n, total = 0, len(report.rules)
+    for group in order:
+        seen: set[bytes] = set()
+        in_force = [w for w in view.waivers if w.rule == group[0].id and w.expires > view.as_of]
+
+        def findings(group: list[Rule] = group, seen: set[bytes] = seen) -> Iterator[Reported]:
+            nonlocal n
+            for rule in group:
+                n += 1
+                progress.stage(f"checking rule {n} of {total} ({rule.id})", unit="findings so far",
+                               count=lambda: spool.taken)
+                yield from _stamped(view, rule, seen)
+
+        spool.add_rule(findings(), in_force)
 
 
 def _counter(base: int, bucket: list[Reported]) -> Callable[[], int]:
@@ -226,12 +300,13 @@ def sort_findings(by_rule: dict[str, tuple[Rule, list[Reported]]]) -> list[Repor
         return sorted((i for _, bucket in buckets for i in bucket), key=Reported.sort_key)
     out: list[Reported] = []
     for _, bucket in sorted(buckets, key=rank):
-        bucket.sort(key=_within_rule)
+        bucket.sort(key=within_rule)
         out.extend(bucket)
         bucket.clear()
     return out
 
 
-def _within_rule(item: Reported) -> tuple[str, str, str, str, bytes]:
+def within_rule(item: Reported) -> tuple[str, str, str, str, bytes]:
+    """The report order of one rule's findings: subject, target, resource, event, digest."""
     f = item.finding
     return (f.subject or "", f.target or "", f.resource, f.event.id if f.event else "", item.digest)

@@ -55,9 +55,11 @@ def build_graph(project: Project, state: State) -> AccessGraph:
     return AccessGraph(state)
 
 
-def evaluate(project: Project, state: State, graph: AccessGraph) -> Report:
-    """Run every enabled rule."""
-    return _evaluate(View(project, state, graph))
+def evaluate(project: Project, state: State, graph: AccessGraph, *, spool: bool = False,
+             baseline: frozenset[str] | None = None) -> Report:
+    """Run every enabled rule (``spool``: write the findings out as each rule finishes, for a
+    run whose only output is the findings JSON; see :func:`keytrail.engine.evaluate`)."""
+    return _evaluate(View(project, state, graph), spool=spool, baseline=baseline)
 
 
 def render(report: Report, fmt: str, fail_on: str = "high") -> str:

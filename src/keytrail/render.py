@@ -47,6 +47,12 @@ def iter_json(report: Report, fail_on: str = "high") -> Iterator[str]:
         yield text + "\n"
         return
     yield text[: text.rindex("[]")] + "["
+    if report.spool is not None:  # the lines were written as the findings were found
+        progress.stage("writing json")
+        yield "\n    "
+        yield from report.spool.chunks()
+        yield "\n  ]\n}\n"
+        return
     dumps = orjson.dumps
     findings = report.findings
     progress.stage("writing json", total=len(findings), unit="findings")

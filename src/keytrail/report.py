@@ -52,18 +52,29 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
     by_severity: dict[str, int] = {}
     by_category: dict[str, int] = {}
     waived = failing = 0
-    known = sum(1 for item in report.findings if report.known(item)) if report.baseline is not None else None
     rank = SEVERITY_RANK[fail_on]
-    # One pass: the counts, and the failing findings (Report.fails) counted rather than listed.
-    for item in report.findings:
-        if item.waived is not None:
-            waived += 1
-            continue
-        severity = item.severity
-        by_severity[severity] = by_severity.get(severity, 0) + 1
-        by_category[item.category] = by_category.get(item.category, 0) + 1
-        if report.fails(item, rank):
-            failing += 1
+    if report.spool is not None:  # the findings were counted as they were written
+        counts = report.spool.counts
+        known = sum(n for (_, _, _, k), n in counts.items() if k) if report.baseline is not None else None
+        for (severity, category, is_waived, _), n in sorted(counts.items()):
+            if is_waived:
+                waived += n
+                continue
+            by_severity[severity] = by_severity.get(severity, 0) + n
+            by_category[category] = by_category.get(category, 0) + n
+        failing = report.spool.failing(fail_on)
+    else:
+        known = sum(1 for item in report.findings if report.known(item)) if report.baseline is not None else None
+        # One pass: the counts, and the failing findings (Report.fails) counted rather than listed.
+        for item in report.findings:
+            if item.waived is not None:
+                waived += 1
+                continue
+            severity = item.severity
+            by_severity[severity] = by_severity.get(severity, 0) + 1
+            by_category[item.category] = by_category.get(item.category, 0) + 1
+            if report.fails(item, rank):
+                failing += 1
     return {
         "findings": len(report.findings),
         "failing": failing,

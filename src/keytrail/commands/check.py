@@ -127,8 +127,11 @@ def _run(args: argparse.Namespace) -> tuple[Callable[[], None], int]:
     graph = pipeline.build_graph(project, state)
     if args.compare_policies:
         return _compare_policies(args, outputs, project, state, graph)
-    report = pipeline.evaluate(project, state, graph)
-    report.baseline = baseline
+    # When the findings JSON is the only thing written, each rule's findings are written as
+    # the rule finishes (keytrail.spool) rather than all held: a large organisation has millions.
+    spool = (not args.write_baseline and otlp is None
+             and all(kind == "format" and value == "json" for kind, value, _ in outputs))
+    report = pipeline.evaluate(project, state, graph, spool=spool, baseline=baseline)
     from keytrail.render import render_chunks, render_template
 
     # Everything is rendered before anything is moved into place: a failure anywhere
@@ -161,7 +164,7 @@ def _run(args: argparse.Namespace) -> tuple[Callable[[], None], int]:
     if args.write_baseline:
         # Writing a baseline accepts this run's findings: the run did what was asked.
         return finish, EXIT_OK
-    return finish, EXIT_FINDINGS if report.failing(args.fail_on) else EXIT_OK
+    return finish, EXIT_FINDINGS if report.fails_any(args.fail_on) else EXIT_OK
 
 
 def _outputs(args: argparse.Namespace) -> list[tuple[str, str, str | None]]:

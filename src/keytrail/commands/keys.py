@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ def show(args: argparse.Namespace, folder: str, key: str | None) -> int:
     from keytrail.engine import no_rules
 
     note = no_rules(project.policies)
-    findings: list[Any] = []
+    findings: Sequence[Any] = []
     if note is None:
         findings = pipeline.evaluate(project, state, pipeline.build_graph(project, state)).findings
     else:
