@@ -111,7 +111,20 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
             counts.update(roles_of[user])
         held[value] = counts
 
-    outliers = []
+    # Name a few peers who do hold each role that is rare among a value's users, before the
+    # findings, so that they are yielded one at a time (a large organisation has millions,
+    # none of them held here): one pass over the users of values with rare roles.
+    rare = {value: {ent for ent, n in counts.items() if _rare(n, len(groups[value]), threshold)}
+            for value, counts in held.items()}
+    named: dict[tuple[Any, Entitlement], list[str]] = defaultdict(list)
+    for value, ents in rare.items():
+        if ents:
+            for user in groups[value]:
+                for ent in roles_of[user] & ents:
+                    named[(value, ent)].append(user)
+
+    under = percent(threshold)
+    grants = view.state.grants
     for subject in graph.principals():
         if kind_of(subject) != "user":
             continue
@@ -127,38 +140,32 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
         # Only the outlying roles are sorted (a user has tens of roles, a few outlying).
         for ent in sorted([ent for ent in (_roles(view, subject) if roles is None else roles)
                            if (count(ent, 0) - self_counted) / peers < threshold]):
-            outliers.append((subject, value, ent, count(ent, 0) - self_counted, peers))
+            holders = count(ent, 0) - self_counted
+            target, resource = ent
+            # The grant that gives the role, as paths_to's first path would start: the direct
+            # grant, else the first membership whose group reaches it. The paths themselves
+            # are built only for the evidence, when it is rendered.
+            grant = grants.get((subject, target, resource)) or next(
+                g for g in graph.direct[subject]
+                if g.target.startswith("group:") and ent in graph.closure_set(g.target))
+            share = holders / peers
+            on = f" on {resource}" if resource else ""
+            yield Finding(
+                message=f"{subject} holds {target}{on}, which {holders} of {peers} peers "
+                        f"({attribute} {value}) hold ({percent(share)}, under {under})",
+                subject=subject, target=target, resource=resource,
+                event=grant.event, key=grant.event.key,
+                evidence=deferred(_evidence, view, subject, ent, params, value,
+                                  named.get((value, ent), ()) if holders else (), holders, peers),
+                location=view.location(grant.event))
 
-    # Name a few peers who do hold each outlying role: one more pass, over the
-    # values that have outliers only, instead of a scan of the peers per finding.
-    wanted = {(value, ent) for _, value, ent, holders, _ in outliers if holders}
-    named: dict[tuple[Any, Entitlement], list[str]] = defaultdict(list)
-    for value in sorted({value for value, _ in wanted}, key=str):
-        for user in groups[value]:
-            for ent in roles_of[user]:
-                if (value, ent) in wanted:
-                    named[(value, ent)].append(user)
 
-    under = percent(threshold)
-    grants = view.state.grants
-    for subject, value, ent, holders, peers in outliers:
-        target, resource = ent
-        # The grant that gives the role, as paths_to's first path would start: the direct
-        # grant, else the first membership whose group reaches it. The paths themselves
-        # are built only for the evidence, when it is rendered.
-        grant = grants.get((subject, target, resource)) or next(
-            g for g in graph.direct[subject]
-            if g.target.startswith("group:") and ent in graph.closure_set(g.target))
-        share = holders / peers
-        on = f" on {resource}" if resource else ""
-        yield Finding(
-            message=f"{subject} holds {target}{on}, which {holders} of {peers} peers "
-                    f"({attribute} {value}) hold ({percent(share)}, under {under})",
-            subject=subject, target=target, resource=resource,
-            event=grant.event, key=grant.event.key,
-            evidence=deferred(_evidence, view, subject, ent, params, value,
-                              named.get((value, ent), ()), holders, peers),
-            location=view.location(grant.event))
+def _rare(holding: int, users: int, threshold: float) -> bool:
+    """Whether a role ``holding`` of a value's ``users`` hold can be outlying for someone
+    who holds it. A user counted among them has ``holding - 1`` holders among ``users - 1``
+    peers; a user with the value who is not counted (not active) has ``holding`` among
+    ``users``, a share never below the first (``holding <= users``), so the first decides."""
+    return users > 1 and (holding - 1) / (users - 1) < threshold
 
 
 def _evidence(view: View, subject: str, ent: Entitlement, params: dict[str, Any],
