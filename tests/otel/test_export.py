@@ -442,3 +442,50 @@ def test_a_refused_connection_never_prints_the_query_token(tmp_path: Path, capsy
     assert main(["check", ACME, "--as-of", AS_OF, "-o", str(tmp_path / "r.txt"), "-f", "text",
                  "--otlp-endpoint", f"http://127.0.0.1:{port}/?token=s3cret"]) == 2
     assert "s3cret" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("url", "env", "named"), [
+    ("http://collector:4318/v1/logs", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
+    ("http://10.0.0.7:4318/v1/logs", "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS"),
+    ("http://ingest:pw-s3cret@collector:4318/v1/logs", None, "a user or password in the URL"),
+    ("http://collector:4318/v1/logs?api-key=s3cret", None, "a query in the URL"),
+])
+def test_credentials_over_plain_http_to_another_machine_are_warned_of(
+        monkeypatch: pytest.MonkeyPatch, url: str, env: str | None, named: str) -> None:
+    from keytrail.otel.export import cleartext_credentials
+
+    if env:
+        monkeypatch.setenv(env, "authorization=Bearer%20s3cret")
+    why = cleartext_credentials(url)
+    assert why is not None and named in why and "https://" in why
+    assert "s3cret" not in why  # the warning names where the credentials are, never them
+
+
+@pytest.mark.parametrize("url", [
+    "https://collector:4318/v1/logs",        # encrypted
+    "http://localhost:4318/v1/logs",         # this machine
+    "http://127.0.0.1:4318/v1/logs",
+    "http://[::1]:4318/v1/logs",
+    "http://otel.localhost:4318/v1/logs",
+])
+def test_no_warning_for_https_or_this_machine(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    from keytrail.otel.export import cleartext_credentials
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20s3cret")
+    assert cleartext_credentials(url) is None
+
+
+def test_no_warning_for_plain_http_without_credentials() -> None:
+    from keytrail.otel.export import cleartext_credentials
+
+    assert cleartext_credentials("http://collector:4318/v1/logs") is None
+
+
+def test_the_warning_comes_before_the_long_part(tmp_path: Path, capsys: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Said when the endpoint is resolved: here the project is missing, so nothing is sent."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20s3cret")
+    assert main(["check", str(tmp_path / "missing"), "--otlp-endpoint", "http://collector:4318"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keytrail: warning: --otlp-endpoint http://collector:4318/v1/logs is plain http://")
+    assert "s3cret" not in err

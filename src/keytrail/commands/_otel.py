@@ -28,10 +28,13 @@ def prepare(args: argparse.Namespace) -> Any:
     """The export target of ``--otlp-endpoint`` (None without it), checked before the run's work."""
     if not getattr(args, "otlp_endpoint", None):
         return None
-    from keytrail.otel.export import require_sdk, target
+    from keytrail.otel.export import cleartext_credentials, require_sdk, target
 
     where = target(args.otlp_endpoint)
     require_sdk()
+    why = cleartext_credentials(where.url)
+    if why is not None:  # said before the long part, and the export still runs
+        print(f"keytrail: warning: {why}", file=sys.stderr)
     return where
 
 

@@ -111,6 +111,41 @@ def require_sdk() -> None:
                              "opentelemetry-exporter-otlp-proto-http): pip install 'keytrail[otel]'")
 
 
+def cleartext_credentials(url: str) -> str | None:
+    """Why an export to ``url`` would carry credentials unencrypted across a network, or None.
+
+    Plain ``http://`` to a host other than this machine, with a header variable set
+    (``OTEL_EXPORTER_OTLP_HEADERS`` or ``..._LOGS_HEADERS``: where API keys and bearer
+    tokens go), a user or password in the URL, or a query (``?api-key=...``). The export
+    still runs (a collector on a private network may be reached that way on purpose);
+    the caller warns before the long part.
+    """
+    import ipaddress
+
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return None
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    carried = [name for name in ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS")
+               if os.environ.get(name, "").strip()]
+    if "@" in parts.netloc:
+        carried.append("a user or password in the URL")
+    if parts.query:
+        carried.append("a query in the URL")
+    if not carried:
+        return None
+    return (f"--otlp-endpoint {shown_url(url)} is plain http:// to another machine, and the export "
+            f"carries credentials ({', '.join(carried)}): anyone on the network path can read them; "
+            "use an https:// endpoint")
+
+
 def _url(text: str, source: str) -> str:
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
