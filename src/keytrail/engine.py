@@ -258,7 +258,7 @@ def _spool_findings(report: Report, order: list[list[Rule]]) -> None:
     from keytrail.spool import Spool, Spooled
 
     view = report.view
-    spool = Spool(partial(finding_data, report), report.baseline)
+    spool = Spool(partial(finding_data, report), report.known)
     report.spool, report.findings = spool, Spooled(spool)
     n, total = 0, len(report.rules)
     for group in order:

@@ -56,7 +56,7 @@ def summary(report: Report, fail_on: str = "high") -> dict[str, Any]:
     if report.spool is not None:  # the findings were counted as they were written
         counts = report.spool.counts
         known = sum(n for (_, _, _, k), n in counts.items() if k) if report.baseline is not None else None
-        for (severity, category, is_waived, _), n in sorted(counts.items()):
+        for (severity, category, is_waived, _), n in counts.items():
             if is_waived:
                 waived += n
                 continue

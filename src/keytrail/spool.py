@@ -50,10 +50,11 @@ class Spool:
     """The findings array of one report, written a rule at a time in report order, and the
     counts the summary needs."""
 
-    def __init__(self, data: Callable[[Reported], dict[str, Any]], baseline: frozenset[str] | None) -> None:
-        #: A finding's JSON object (report.finding_data).
+    def __init__(self, data: Callable[[Reported], dict[str, Any]], known: Callable[[Reported], bool]) -> None:
+        #: A finding's JSON object (report.finding_data), and whether it is in the baseline
+        #: (Report.known).
         self._data = data
-        self._baseline = baseline
+        self._known = known
         self._file: IO[str] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by close())
             max_size=IN_MEMORY, mode="w+", encoding="utf-8", newline="")
         self.count = 0
@@ -64,9 +65,6 @@ class Spool:
         #: Waivers in force that matched a finding of their rule (by identity).
         self.covering: set[int] = set()
 
-    def known(self, item: Reported) -> bool:
-        return self._baseline is not None and item.fingerprint in self._baseline
-
     def add_rule(self, findings: Iterator[Reported], waivers: Sequence[Waiver]) -> None:
         """Take every finding of one rule (already fingerprinted and deduplicated), in any
         order; ``waivers`` are the rule's waivers in force, to learn which cover a finding."""
@@ -74,7 +72,7 @@ class Spool:
         held: list[Reported] = []
         uncovered = list(waivers)
         counts = self.counts
-        known = self.known
+        known = self._known
         self.taken = self.count
         for item in findings:
             self.taken += 1
@@ -112,10 +110,9 @@ class Spool:
         held.sort(key=within_rule)
         run = tempfile.TemporaryFile()  # noqa: SIM115 (closed by add_rule)
         try:
-            lines = self._encoded(held)
             for start in range(0, len(held), _RUN_BATCH):
                 batch = held[start:start + _RUN_BATCH]
-                marshal.dump([(within_rule(item), next(lines)) for item in batch], run)
+                marshal.dump(list(zip(map(within_rule, batch), self._encoded(batch), strict=True)), run)
             held.clear()
             run.seek(0)
         except BaseException:

@@ -156,7 +156,7 @@ def check(view: View, params: dict[str, Any]) -> Iterator[Finding]:
                 subject=subject, target=target, resource=resource,
                 event=grant.event, key=grant.event.key,
                 evidence=deferred(_evidence, view, subject, ent, params, value,
-                                  named.get((value, ent), ()) if holders else (), holders, peers),
+                                  named.get((value, ent), ()), holders, peers),
                 location=view.location(grant.event))
 
 

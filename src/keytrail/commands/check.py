@@ -155,6 +155,9 @@ def _run(args: argparse.Namespace) -> tuple[Callable[[], None], int]:
     except BaseException:
         staged.discard()
         raise
+    finally:
+        if report.spool is not None:  # every output is rendered: its temporary file can go
+            report.spool.close()
 
     def finish() -> None:
         staged.commit()
